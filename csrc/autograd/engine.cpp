@@ -1,0 +1,189 @@
+// The backward pass: count how many gradients each node waits for, then run nodes whose inputs
+// are complete, latest-created first, summing gradients that meet at a node. One loop, no
+// recursion, grad mode off throughout (gradcore builds no graph of the backward pass).
+#include <algorithm>
+#include <queue>
+#include <unordered_map>
+#include <unordered_set>
+#include "autograd/node.h"
+#include "ops/ops.h"
+
+namespace gc {
+
+namespace {
+
+struct NodeTask {
+  Node* node;
+  bool operator<(const NodeTask& o) const { return node->seq < o.node->seq; }
+};
+
+void accumulate(TensorPtr& slot, TensorPtr g) {
+  if (!g) return;
+  if (!slot) slot = std::move(g);
+  else slot = ops::add(slot, g);
+}
+
+TensorList root_grads(const TensorList& roots, const TensorList& grad_roots, const char* op) {
+  TensorList grads(roots.size());
+  for (size_t i = 0; i < roots.size(); ++i) {
+    const auto& r = roots[i];
+    if (!r->requires_grad)
+      fail(ErrorKind::Runtime, op, "element ", i, " of tensors does not require grad and does not have a "
+           "grad_fn. Hint: set requires_grad=True on the inputs, and do not compute the loss under no_grad().");
+    TensorPtr g = i < grad_roots.size() ? grad_roots[i] : nullptr;
+    if (!g) {
+      if (r->numel() != 1)
+        fail(ErrorKind::Runtime, op, "grad can be implicitly created only for scalar outputs, but the output "
+             "has shape ", shape_str(r->shape), ". Hint: reduce it first (loss.sum() or loss.mean()), or pass "
+             "gradient= a tensor of that shape.");
+      g = ops::ones(r->shape, r->dtype, r->device);
+    } else {
+      if (g->shape != r->shape)
+        fail(ErrorKind::Runtime, op, "the gradient has shape ", shape_str(g->shape), " but the output has shape ",
+             shape_str(r->shape), "; they must match");
+      if (g->device != r->device)
+        fail(ErrorKind::Runtime, op, "the gradient is on ", g->device.str(), " but the output is on ", r->device.str());
+      if (g->dtype != r->dtype) g = ops::to_dtype(g, r->dtype);
+    }
+    grads[i] = std::move(g);
+  }
+  return grads;
+}
+
+// Runs the graph below `roots`. With `captures` (autograd.grad), only nodes that lead to a
+// captured edge run, AccumulateGrad never runs, and the gradient arriving at each captured edge
+// is stored in `captured`.
+void execute(const TensorList& roots, TensorList grads, bool retain_graph,
+             const std::vector<Edge>* captures, TensorList* captured) {
+  NoGradGuard no_grad;
+  std::vector<Edge> root_edges;
+  for (auto& r : roots) root_edges.push_back(gradient_edge(r));
+
+  // Dependencies: how many edges point at each node from the part of the graph we walk.
+  std::unordered_map<Node*, int> deps;
+  std::vector<Node*> stack;
+  std::unordered_set<Node*> seen;
+  for (auto& e : root_edges)
+    if (seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
+  std::vector<Node*> order;  // every node reachable, for pruning in grad mode
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    order.push_back(n);
+    for (auto& e : n->next_edges) {
+      if (!e.fn) continue;
+      deps[e.fn.get()]++;
+      if (seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
+    }
+  }
+
+  // In grad mode, a node runs only if a captured edge lies below it.
+  std::unordered_set<Node*> needed;
+  std::unordered_map<Node*, std::vector<std::pair<uint32_t, size_t>>> capture_at;
+  if (captures) {
+    for (size_t i = 0; i < captures->size(); ++i) {
+      const Edge& c = (*captures)[i];
+      if (c.fn) capture_at[c.fn.get()].push_back({c.input_nr, i});
+    }
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      // Reverse discovery order visits most children before their parents: few passes.
+      for (auto it = order.rbegin(); it != order.rend(); ++it) {
+        Node* n = *it;
+        if (needed.count(n)) continue;
+        for (auto& e : n->next_edges)
+          if (e.fn && (capture_at.count(e.fn.get()) || needed.count(e.fn.get()))) {
+            needed.insert(n);
+            changed = true;
+            break;
+          }
+      }
+    }
+  }
+
+  std::unordered_map<Node*, TensorList> buffers;
+  std::priority_queue<NodeTask> ready;
+  for (size_t i = 0; i < root_edges.size(); ++i) {
+    auto& e = root_edges[i];
+    auto& buf = buffers[e.fn.get()];
+    if (buf.size() < e.fn->num_outputs) buf.resize(e.fn->num_outputs);
+    accumulate(buf[e.input_nr], grads[i]);
+  }
+  for (auto& e : root_edges)
+    if (deps[e.fn.get()] == 0) {
+      deps[e.fn.get()] = -1;  // queued
+      ready.push({e.fn.get()});
+    }
+
+  while (!ready.empty()) {
+    Node* n = ready.top().node;
+    ready.pop();
+    TensorList in = std::move(buffers[n]);
+    buffers.erase(n);
+    in.resize(n->num_outputs);
+    if (captures) {
+      auto it = capture_at.find(n);
+      if (it != capture_at.end())
+        for (auto& [nr, idx] : it->second) (*captured)[idx] = in[nr];
+    }
+    bool run = !captures || needed.count(n) > 0;
+    TensorList out;
+    if (run) {
+      if (n->released)
+        fail(ErrorKind::Runtime, n->name().c_str(),
+             "Trying to backward through the graph a second time (or directly access saved tensors after they "
+             "have already been freed). Specify retain_graph=True the first time you call backward() or "
+             "autograd.grad() if you need to backward through the graph again.");
+      out = n->apply(std::move(in));
+      if (!retain_graph) {
+        n->release_saved();
+        n->released = true;
+      }
+    }
+    for (size_t i = 0; i < n->next_edges.size(); ++i) {
+      auto& e = n->next_edges[i];
+      if (!e.fn) continue;
+      if (run && i < out.size() && out[i]) {
+        auto& buf = buffers[e.fn.get()];
+        if (buf.size() < e.fn->num_outputs) buf.resize(e.fn->num_outputs);
+        accumulate(buf[e.input_nr], std::move(out[i]));
+      }
+      if (--deps[e.fn.get()] == 0) {
+        deps[e.fn.get()] = -1;
+        ready.push({e.fn.get()});
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void run_backward(const TensorList& roots, const TensorList& grad_roots, bool retain_graph) {
+  TensorList grads = root_grads(roots, grad_roots, "backward");
+  execute(roots, std::move(grads), retain_graph, nullptr, nullptr);
+}
+
+TensorList run_grad(const TensorList& roots, const TensorList& grad_roots, const TensorList& inputs,
+                    bool retain_graph, bool allow_unused) {
+  TensorList grads = root_grads(roots, grad_roots, "autograd.grad");
+  std::vector<Edge> captures;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i]->requires_grad)
+      fail(ErrorKind::Runtime, "autograd.grad", "input ", i, " (shape ", shape_str(inputs[i]->shape),
+           ") does not require grad. Hint: set requires_grad=True on it before the forward pass.");
+    captures.push_back(gradient_edge(inputs[i]));
+  }
+  TensorList captured(inputs.size());
+  execute(roots, std::move(grads), retain_graph, &captures, &captured);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!captured[i] && !allow_unused)
+      fail(ErrorKind::Runtime, "autograd.grad", "input ", i, " (shape ", shape_str(inputs[i]->shape),
+           ") was not used in the graph of the outputs. Hint: pass allow_unused=True to get None for it.");
+    if (captured[i] && captured[i]->shape != inputs[i]->shape)
+      captured[i] = ops::sum_to_shape(captured[i], inputs[i]->shape);
+  }
+  return captured;
+}
+
+}  // namespace gc

@@ -1,0 +1,99 @@
+#include "autograd/node.h"
+#include <atomic>
+#include "ops/ops.h"
+
+namespace gc {
+
+namespace {
+std::atomic<uint64_t> g_next_seq{0};
+}
+
+Node::Node() : seq(g_next_seq.fetch_add(1, std::memory_order_relaxed)) {}
+
+TensorList AccumulateGrad::apply(TensorList&& grads) {
+  TensorPtr g = std::move(grads[0]);
+  if (!g) return {};
+  auto& v = *variable;
+  if (!v.grad) {
+    // Take the incoming buffer when nobody else can see it; otherwise own a copy. A broadcast
+    // (stride-0) gradient is materialised so .grad is always a plain tensor.
+    v.grad = (g.use_count() == 1 && g->is_contiguous() && !g->base) ? g : ops::clone(g);
+    v.grad->requires_grad = false;
+  } else {
+    // In place, as PyTorch does when not building a graph of the backward: a reference to the
+    // old .grad sees the sum.
+    ops::binary_(ops::BinaryOp::Add, v.grad, g);
+  }
+  return {};
+}
+
+SavedTensor::SavedTensor(const TensorPtr& t, bool is_output) {
+  if (!t) return;
+  data_ = is_output ? detached_alias(t) : t;
+  version_ = t->version();
+}
+
+TensorPtr SavedTensor::unpack(const Node& owner) const {
+  if (!data_)
+    fail(ErrorKind::Runtime, owner.name().c_str(),
+         "Trying to backward through the graph a second time (or directly access saved tensors after they "
+         "have already been freed). Saved intermediate values of the graph are freed when you call "
+         ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+         "graph a second time.");
+  if (data_->version() != version_)
+    fail(ErrorKind::Runtime, owner.name().c_str(),
+         "one of the variables needed for gradient computation has been modified by an inplace operation: "
+         "a tensor of shape ", shape_str(data_->shape), " (", dtype_name(data_->dtype), ") is at version ",
+         data_->version(), "; expected version ", version_,
+         " instead. Hint: use an out-of-place op (x = x + y instead of x += y), or .clone() the tensor "
+         "before modifying it.");
+  return data_;
+}
+
+Edge gradient_edge(const TensorPtr& t) {
+  if (!t->requires_grad) return Edge{};
+  if (t->grad_fn) return Edge{t->grad_fn, t->output_nr};
+  auto acc = t->grad_accumulator.lock();
+  if (!acc) {
+    acc = std::make_shared<AccumulateGrad>(t);
+    t->grad_accumulator = acc;
+  }
+  return Edge{acc, 0};
+}
+
+bool compute_requires_grad(std::initializer_list<const TensorPtr*> inputs) {
+  if (!GradMode::is_enabled()) return false;
+  for (auto* t : inputs)
+    if (*t && (*t)->requires_grad) return true;
+  return false;
+}
+
+bool compute_requires_grad(const TensorList& inputs) {
+  if (!GradMode::is_enabled()) return false;
+  for (auto& t : inputs)
+    if (t && t->requires_grad) return true;
+  return false;
+}
+
+void set_history(const TensorPtr& out, const std::shared_ptr<Node>& fn, uint32_t nr) {
+  out->grad_fn = fn;
+  out->output_nr = nr;
+  out->requires_grad = true;
+}
+
+void check_inplace(const TensorPtr& self, const char* op) {
+  if (!GradMode::is_enabled()) return;
+  if (self->requires_grad && self->is_leaf() && !self->base)
+    fail(ErrorKind::Runtime, op,
+         "a leaf Variable that requires grad is being used in an in-place operation (shape ",
+         shape_str(self->shape), "). Hint: wrap the update in `with gradcore.no_grad():`, as optimizers do, "
+         "or use an out-of-place op.");
+  if (self->base && (self->base->requires_grad || self->requires_grad))
+    fail(ErrorKind::Runtime, op,
+         "in-place modification of a view (shape ", shape_str(self->shape),
+         ") of a tensor that requires grad is not supported by gradcore. Hint: build the result out of "
+         "place (gradcore.where, gradcore.cat, or .clone() the base before writing into it), or do it "
+         "under no_grad().");
+}
+
+}  // namespace gc

@@ -1,0 +1,84 @@
+// Reverse-mode autograd: the graph is a DAG of Nodes, one per differentiable op call. A tensor
+// owns its grad_fn; a node owns edges to the nodes of its inputs and what its backward needs.
+// Nothing global holds the graph, so dropping the output of an unused forward pass frees it.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+#include "core/tensor.h"
+
+namespace gc {
+
+struct Edge {
+  std::shared_ptr<Node> fn;
+  uint32_t input_nr = 0;  // which of fn's outputs this gradient belongs to
+};
+
+struct Node {
+  std::vector<Edge> next_edges;  // one per differentiable input; fn==nullptr where none is needed
+  uint64_t seq;                  // creation order: the engine runs later nodes first
+  bool released = false;         // saved tensors dropped after a backward without retain_graph
+  uint32_t num_outputs = 1;
+
+  Node();
+  virtual ~Node() = default;
+  // Gradients w.r.t. this node's outputs in, gradients w.r.t. its inputs (one per edge) out.
+  // A null entry in `grads` means zero; a null entry returned means "no gradient".
+  virtual TensorList apply(TensorList&& grads) = 0;
+  virtual std::string name() const = 0;
+  // Free what backward needed. Nodes keep their saved tensors in SavedTensor members and list
+  // them here.
+  virtual void release_saved() {}
+  bool needs_input_grad(size_t i) const { return i < next_edges.size() && next_edges[i].fn != nullptr; }
+};
+
+// Gradient sink of a leaf that requires grad: adds the incoming gradient into `.grad`.
+struct AccumulateGrad final : Node {
+  TensorPtr variable;
+  explicit AccumulateGrad(TensorPtr v) : variable(std::move(v)) {}
+  TensorList apply(TensorList&& grads) override;
+  std::string name() const override { return "AccumulateGrad"; }
+};
+
+// A tensor saved for backward, with the version it had then: unpacking after an in-place write
+// raises PyTorch's error instead of silently producing a wrong gradient. Outputs of the node
+// that saves them are kept as detached aliases, so a node never owns itself through them.
+class SavedTensor {
+ public:
+  SavedTensor() = default;
+  SavedTensor(const TensorPtr& t, bool is_output);
+  TensorPtr unpack(const Node& owner) const;
+  void reset() { data_.reset(); }
+  bool defined() const { return static_cast<bool>(data_); }
+
+ private:
+  TensorPtr data_;
+  uint64_t version_ = 0;
+};
+
+// The edge through which gradient flows into `t`: its grad_fn, or its leaf accumulator.
+Edge gradient_edge(const TensorPtr& t);
+// Does any input need a gradient under the current grad mode?
+bool compute_requires_grad(std::initializer_list<const TensorPtr*> inputs);
+bool compute_requires_grad(const TensorList& inputs);
+// Creates node N, wires an edge per input (in order) and returns it.
+template <typename N, typename... A>
+std::shared_ptr<N> make_node(const TensorList& inputs, A&&... args) {
+  auto n = std::make_shared<N>(std::forward<A>(args)...);
+  n->next_edges.reserve(inputs.size());
+  for (auto& t : inputs) n->next_edges.push_back(t ? gradient_edge(t) : Edge{});
+  return n;
+}
+// Makes `out` the output number `nr` of node `fn`.
+void set_history(const TensorPtr& out, const std::shared_ptr<Node>& fn, uint32_t nr = 0);
+// In-place ops on a tensor whose history changes: leaves that require grad refuse (outside
+// no_grad), views of tensors that require grad are refused with a hint.
+void check_inplace(const TensorPtr& self, const char* op);
+
+// backward(): accumulates into leaves' .grad.
+void run_backward(const TensorList& roots, const TensorList& grad_roots, bool retain_graph);
+// autograd.grad(): returns d(roots)/d(inputs) without touching .grad.
+TensorList run_grad(const TensorList& roots, const TensorList& grad_roots, const TensorList& inputs,
+                    bool retain_graph, bool allow_unused);
+
+}  // namespace gc

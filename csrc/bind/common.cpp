@@ -1,0 +1,155 @@
+#include "bind/common.h"
+#include <cmath>
+#include "core/generator.h"
+
+namespace gc::bind {
+
+bool is_tensor(py::handle h) { return py::isinstance<Tensor>(h); }
+
+TensorPtr as_tensor(py::handle h, const char* op, const char* arg) {
+  if (!is_tensor(h))
+    fail(ErrorKind::Type, op, "argument '", arg, "' must be a Tensor, not ", py::str(py::type::of(h).attr("__name__")).cast<std::string>());
+  return h.cast<TensorPtr>();
+}
+
+bool is_scalar(py::handle h) {
+  if (PyBool_Check(h.ptr()) || PyLong_Check(h.ptr()) || PyFloat_Check(h.ptr())) return true;
+  // NumPy scalars (np.float32(1.0), np.int64(3)) and 0-d arrays act as numbers.
+  return py::isinstance<py::array>(h) ? py::reinterpret_borrow<py::array>(h).ndim() == 0
+                                      : (PyObject_HasAttrString(h.ptr(), "dtype") && PyNumber_Check(h.ptr()) &&
+                                         !is_tensor(h));
+}
+
+Scalar to_scalar(py::handle h, const char* op, const char* arg) {
+  PyObject* o = h.ptr();
+  if (PyBool_Check(o)) return Scalar::from_bool(o == Py_True);
+  if (PyLong_Check(o)) {
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow) fail(ErrorKind::Runtime, op, "value of argument '", arg, "' doesn't fit in int64");
+    return Scalar::from_int(v);
+  }
+  if (PyFloat_Check(o)) return Scalar::from_double(PyFloat_AS_DOUBLE(o));
+  if (is_tensor(h)) {
+    auto t = h.cast<TensorPtr>();
+    if (t->numel() != 1)
+      fail(ErrorKind::Runtime, op, "argument '", arg, "' must be a number or a one-element tensor, got shape ", shape_str(t->shape));
+    auto c = ops::to_dtype(ops::contiguous(t), t->dtype);
+    if (t->dtype == DType::Bool) return Scalar::from_bool(*c->data_as<bool>());
+    if (t->dtype == DType::Int64) return Scalar::from_int(*c->data_as<int64_t>());
+    return Scalar::from_double(t->dtype == DType::Float32 ? *c->data_as<float>() : *c->data_as<double>());
+  }
+  if (PyObject_HasAttrString(o, "dtype") && PyNumber_Check(o)) {  // NumPy scalar
+    auto kind = py::str(h.attr("dtype").attr("kind")).cast<std::string>();
+    if (kind == "b") return Scalar::from_bool(py::cast<bool>(h));
+    if (kind == "i" || kind == "u") return Scalar::from_int(py::int_(h).cast<int64_t>());
+    return Scalar::from_double(py::float_(h).cast<double>());
+  }
+  fail(ErrorKind::Type, op, "argument '", arg, "' must be a number, not ",
+       py::str(py::type::of(h).attr("__name__")).cast<std::string>());
+}
+
+TensorPtr tensor_or_scalar(py::handle h, Device device, const char* op, const char* arg) {
+  if (is_tensor(h)) return h.cast<TensorPtr>();
+  if (PyBool_Check(h.ptr()) || PyLong_Check(h.ptr()) || PyFloat_Check(h.ptr()) || is_scalar(h))
+    return ops::wrapped_scalar(to_scalar(h, op, arg), device);
+  fail(ErrorKind::Type, op, "unsupported operand type for '", arg, "': expected a Tensor or a number, got ",
+       py::str(py::type::of(h).attr("__name__")).cast<std::string>());
+}
+
+DimVector int_list(py::handle h, const char* op, const char* arg) {
+  DimVector out;
+  if (PyLong_Check(h.ptr()) && !PyBool_Check(h.ptr())) {
+    out.push_back(h.cast<int64_t>());
+    return out;
+  }
+  if (is_tensor(h)) {
+    auto t = h.cast<TensorPtr>();
+    if (t->dtype != DType::Int64 || t->dim() > 1)
+      fail(ErrorKind::Type, op, "argument '", arg, "' must be a tuple of ints, got a ", dtype_name(t->dtype), " tensor");
+  }
+  if (!py::isinstance<py::sequence>(h) || py::isinstance<py::str>(h))
+    fail(ErrorKind::Type, op, "argument '", arg, "' must be a tuple of ints, not ",
+         py::str(py::type::of(h).attr("__name__")).cast<std::string>());
+  for (auto item : py::reinterpret_borrow<py::sequence>(h)) {
+    if (PyBool_Check(item.ptr()) || !(PyLong_Check(item.ptr()) || PyIndex_Check(item.ptr())))
+      fail(ErrorKind::Type, op, "argument '", arg, "' must be a tuple of ints, but found element of type ",
+           py::str(py::type::of(item).attr("__name__")).cast<std::string>());
+    out.push_back(py::int_(item).cast<int64_t>());
+  }
+  return out;
+}
+
+DimVector shape_from_args(const py::args& args, const char* op) {
+  if (args.size() == 1 && !PyLong_Check(args[0].ptr())) return int_list(args[0], op, "size");
+  DimVector out;
+  for (auto a : args) {
+    if (PyBool_Check(a.ptr()) || !(PyLong_Check(a.ptr()) || PyIndex_Check(a.ptr())))
+      fail(ErrorKind::Type, op, "size must be ints, but got an element of type ",
+           py::str(py::type::of(a).attr("__name__")).cast<std::string>());
+    out.push_back(py::int_(a).cast<int64_t>());
+  }
+  return out;
+}
+
+DimVector dims_arg(py::handle h, const char* op) {
+  if (h.is_none()) return {};
+  return int_list(h, op, "dim");
+}
+
+DType dtype_arg(py::handle h, const char* op) {
+  if (py::isinstance<DType>(h)) return h.cast<DType>();
+  // Python's float/int/bool builtins, as PyTorch accepts them.
+  if (h.ptr() == reinterpret_cast<PyObject*>(&PyFloat_Type)) return default_dtype();
+  if (h.ptr() == reinterpret_cast<PyObject*>(&PyLong_Type)) return DType::Int64;
+  if (h.ptr() == reinterpret_cast<PyObject*>(&PyBool_Type)) return DType::Bool;
+  fail(ErrorKind::Type, op, "argument 'dtype' must be a gradcore.dtype (gradcore.float32, float64, int64, bool), not ",
+       py::str(h).cast<std::string>());
+}
+
+std::optional<DType> optional_dtype(py::handle h, const char* op) {
+  if (h.is_none()) return std::nullopt;
+  return dtype_arg(h, op);
+}
+
+Device device_arg(py::handle h, const char* op) {
+  if (py::isinstance<Device>(h)) return h.cast<Device>();
+  if (py::isinstance<py::str>(h)) {
+    auto s = h.cast<std::string>();
+    Device d;
+    if (s == "cpu") return d;
+    if (s.rfind("cuda", 0) == 0) {
+      d.type = DeviceType::CUDA;
+      if (s.size() > 4) {
+        if (s[4] != ':') fail(ErrorKind::Runtime, op, "invalid device string '", s, "'");
+        try {
+          d.index = std::stoi(s.substr(5));
+        } catch (...) {
+          fail(ErrorKind::Runtime, op, "invalid device string '", s, "'");
+        }
+      }
+      return d;
+    }
+    fail(ErrorKind::Runtime, op, "expected one of cpu, cuda device type at start of device string: ", s);
+  }
+  if (PyLong_Check(h.ptr())) {
+    Device d;
+    d.type = DeviceType::CUDA;
+    d.index = h.cast<int>();
+    return d;
+  }
+  fail(ErrorKind::Type, op, "argument 'device' must be a gradcore.device or a string, not ",
+       py::str(py::type::of(h).attr("__name__")).cast<std::string>());
+}
+
+std::optional<Device> optional_device(py::handle h, const char* op) {
+  if (h.is_none()) return std::nullopt;
+  return device_arg(h, op);
+}
+
+Generator* generator_arg(py::handle h) {
+  if (h.is_none()) return nullptr;
+  return h.cast<Generator*>();
+}
+
+}  // namespace gc::bind

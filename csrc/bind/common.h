@@ -1,0 +1,56 @@
+// Shared by every binding file: how Python values become shapes, dims, dtypes, devices, scalars
+// and tensors, and how each op family registers its bindings without touching a central list.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <optional>
+#include "core/tensor.h"
+#include "ops/ops.h"
+
+namespace py = pybind11;
+
+namespace gc::bind {
+
+using TensorClass = py::class_<Tensor, TensorPtr>;
+
+// Each op family's binding file defines `static void bind_xxx(py::module_& m, TensorClass& cls)`
+// and registers it with GC_REGISTER_BINDINGS(bind_xxx). `m` is gradcore._C; module-level ops
+// go on `m.attr("functions")` (everything public there is re-exported as gradcore.<name>),
+// tensor methods on `cls`.
+using Binder = void (*)(py::module_&, TensorClass&);
+int register_binder(Binder b);
+#define GC_REGISTER_BINDINGS(fn) static const int gc_registered_##fn = ::gc::bind::register_binder(fn);
+
+// Module for functions exported as gradcore.<name>.
+py::module_ functions(py::module_& m);
+
+// ---- conversions from Python (TypeError on the wrong kind, naming `op` and `arg`) ----
+bool is_tensor(py::handle h);
+TensorPtr as_tensor(py::handle h, const char* op, const char* arg);
+// Tensor, or a Python/NumPy number turned into a wrapped 0-dim tensor on `device`.
+TensorPtr tensor_or_scalar(py::handle h, Device device, const char* op, const char* arg);
+bool is_scalar(py::handle h);
+Scalar to_scalar(py::handle h, const char* op, const char* arg);
+// Shape from `view(2, 3)`, `view((2, 3))`, `view([2, 3])`, `view(gradcore.Size([2, 3]))`.
+DimVector shape_from_args(const py::args& args, const char* op);
+DimVector int_list(py::handle h, const char* op, const char* arg);
+// dim=None -> empty (all dims), an int, or a tuple/list of ints.
+DimVector dims_arg(py::handle h, const char* op);
+DType dtype_arg(py::handle h, const char* op);
+std::optional<DType> optional_dtype(py::handle h, const char* op);
+Device device_arg(py::handle h, const char* op);
+std::optional<Device> optional_device(py::handle h, const char* op);
+Generator* generator_arg(py::handle h);
+
+// Runs f with the GIL released when the work is large enough to be worth the switch.
+template <typename F>
+auto maybe_release(int64_t work, F&& f) -> decltype(f()) {
+  if (work >= (1 << 16)) {
+    py::gil_scoped_release release;
+    return f();
+  }
+  return f();
+}
+
+}  // namespace gc::bind

@@ -1,0 +1,43 @@
+// gradcore._C: the Tensor class first, then every op family's bindings (registered by the
+// family's own binding file), and the one place where C++ errors become Python exceptions.
+#include <vector>
+#include "bind/common.h"
+
+namespace gc::bind {
+
+static std::vector<Binder>& binders() {
+  static std::vector<Binder> list;
+  return list;
+}
+int register_binder(Binder b) {
+  binders().push_back(b);
+  return 0;
+}
+
+py::module_ functions(py::module_& m) { return m.attr("functions").cast<py::module_>(); }
+
+void bind_tensor_class(py::module_& m, TensorClass& cls);  // bind/tensor.cpp
+
+}  // namespace gc::bind
+
+PYBIND11_MODULE(_C, m) {
+  using namespace gc;
+  m.doc() = "gradcore native core: tensors, CPU kernels and reverse-mode autograd";
+  m.def_submodule("functions", "ops exported as gradcore.<name>");
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Error& e) {
+      switch (e.kind) {
+        case ErrorKind::Value: PyErr_SetString(PyExc_ValueError, e.what()); return;
+        case ErrorKind::Index: PyErr_SetString(PyExc_IndexError, e.what()); return;
+        case ErrorKind::Type: PyErr_SetString(PyExc_TypeError, e.what()); return;
+        case ErrorKind::NotImplemented: PyErr_SetString(PyExc_NotImplementedError, e.what()); return;
+        case ErrorKind::Runtime: PyErr_SetString(PyExc_RuntimeError, e.what()); return;
+      }
+    }
+  });
+  bind::TensorClass cls(m, "Tensor", py::buffer_protocol());
+  bind::bind_tensor_class(m, cls);
+  for (auto b : bind::binders()) b(m, cls);
+}

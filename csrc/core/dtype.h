@@ -1,0 +1,92 @@
+// Scalar types and devices: the two tags every tensor carries.
+#pragma once
+#include <cstdint>
+#include <string>
+#include "core/error.h"
+
+namespace gc {
+
+enum class DType : uint8_t { Bool = 0, Int64 = 1, Float32 = 2, Float64 = 3 };
+
+inline size_t itemsize(DType t) {
+  switch (t) {
+    case DType::Bool: return 1;
+    case DType::Int64: return 8;
+    case DType::Float32: return 4;
+    case DType::Float64: return 8;
+  }
+  return 0;
+}
+inline bool is_floating(DType t) { return t == DType::Float32 || t == DType::Float64; }
+inline const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::Bool: return "bool";
+    case DType::Int64: return "int64";
+    case DType::Float32: return "float32";
+    case DType::Float64: return "float64";
+  }
+  return "?";
+}
+// Promotion within tensors of one priority class: bool < int64 < float32 < float64.
+inline DType promote(DType a, DType b) { return static_cast<uint8_t>(a) >= static_cast<uint8_t>(b) ? a : b; }
+// Category: 0 bool, 1 integer, 2 floating.
+inline int dtype_category(DType t) { return t == DType::Bool ? 0 : (t == DType::Int64 ? 1 : 2); }
+
+DType default_dtype();
+void set_default_dtype(DType t);
+
+enum class DeviceType : uint8_t { CPU = 0, CUDA = 1 };
+
+struct Device {
+  DeviceType type = DeviceType::CPU;
+  int index = -1;  // -1: "current" (cpu has none)
+  bool operator==(const Device& o) const { return type == o.type && norm_index() == o.norm_index(); }
+  bool operator!=(const Device& o) const { return !(*this == o); }
+  int norm_index() const { return type == DeviceType::CPU ? -1 : (index < 0 ? 0 : index); }
+  bool is_cpu() const { return type == DeviceType::CPU; }
+  std::string str() const {
+    if (type == DeviceType::CPU) return "cpu";
+    return index < 0 ? "cuda" : "cuda:" + std::to_string(index);
+  }
+};
+
+// Dispatch a block over the tensor's scalar type: `scalar_t` names the C++ type inside.
+#define GC_DISPATCH_CASE(enum_v, ctype, ...) \
+  case ::gc::DType::enum_v: {               \
+    using scalar_t = ctype;                 \
+    return __VA_ARGS__();                   \
+  }
+#define GC_DISPATCH_ALL(dtype, opname, ...)                                            \
+  [&] {                                                                                \
+    switch (dtype) {                                                                   \
+      GC_DISPATCH_CASE(Float32, float, __VA_ARGS__)                                    \
+      GC_DISPATCH_CASE(Float64, double, __VA_ARGS__)                                   \
+      GC_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)                                    \
+      GC_DISPATCH_CASE(Bool, bool, __VA_ARGS__)                                        \
+    }                                                                                  \
+    throw ::gc::Error(::gc::ErrorKind::Type, std::string(opname) + ": unsupported dtype"); \
+  }()
+#define GC_DISPATCH_NUMERIC(dtype, opname, ...)                                         \
+  [&] {                                                                                 \
+    switch (dtype) {                                                                    \
+      GC_DISPATCH_CASE(Float32, float, __VA_ARGS__)                                     \
+      GC_DISPATCH_CASE(Float64, double, __VA_ARGS__)                                    \
+      GC_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)                                     \
+      default: break;                                                                   \
+    }                                                                                   \
+    throw ::gc::Error(::gc::ErrorKind::Runtime, std::string(opname) +                   \
+                      ": not implemented for dtype " + ::gc::dtype_name(dtype));        \
+  }()
+#define GC_DISPATCH_FLOAT(dtype, opname, ...)                                           \
+  [&] {                                                                                 \
+    switch (dtype) {                                                                    \
+      GC_DISPATCH_CASE(Float32, float, __VA_ARGS__)                                     \
+      GC_DISPATCH_CASE(Float64, double, __VA_ARGS__)                                    \
+      default: break;                                                                   \
+    }                                                                                   \
+    throw ::gc::Error(::gc::ErrorKind::Runtime, std::string(opname) +                   \
+                      ": expected a floating-point tensor (float32 or float64) but got " + \
+                      ::gc::dtype_name(dtype) + "; convert it first with .float()");   \
+  }()
+
+}  // namespace gc

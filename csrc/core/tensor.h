@@ -1,0 +1,87 @@
+// The tensor: a strided view (shape, strides, offset) of a reference-counted Storage, plus the
+// autograd fields. This C++ class *is* the Python `gradcore.Tensor` (bound in bind/tensor.cpp).
+#pragma once
+#include <atomic>
+#include <memory>
+#include <vector>
+#include "core/allocator.h"
+#include "core/dtype.h"
+#include "core/error.h"
+
+namespace gc {
+
+struct Node;
+class Tensor;
+using TensorPtr = std::shared_ptr<Tensor>;
+using TensorList = std::vector<TensorPtr>;
+// Shapes and strides (strides in elements, as PyTorch reports them).
+using DimVector = std::vector<int64_t>;
+
+class Tensor {
+ public:
+  DimVector shape;
+  DimVector strides;
+  int64_t offset = 0;  // in elements
+  DType dtype = DType::Float32;
+  Device device;
+  std::shared_ptr<Storage> storage;
+
+  // Autograd. A tensor owns its grad_fn; a node owns its edges to its inputs' nodes; a leaf that
+  // requires grad is reached through an AccumulateGrad node that it holds weakly.
+  bool requires_grad = false;
+  bool retains_grad = false;
+  std::shared_ptr<Node> grad_fn;
+  uint32_t output_nr = 0;
+  TensorPtr grad;
+  std::weak_ptr<Node> grad_accumulator;
+  // For a view: the tensor it views (PyTorch's `._base`).
+  TensorPtr base;
+  // A Python number turned into a 0-dim tensor: it does not take part in dtype promotion
+  // unless it is of a higher category (PyTorch's "wrapped number").
+  bool is_wrapped_number = false;
+
+  int64_t dim() const { return static_cast<int64_t>(shape.size()); }
+  int64_t numel() const {
+    int64_t n = 1;
+    for (auto s : shape) n *= s;
+    return n;
+  }
+  size_t itemsize() const { return gc::itemsize(dtype); }
+  bool is_contiguous() const;
+  char* data() const { return static_cast<char*>(storage->data) + offset * static_cast<int64_t>(itemsize()); }
+  template <typename T>
+  T* data_as() const { return reinterpret_cast<T*>(data()); }
+  bool is_leaf() const { return !grad_fn; }
+  uint64_t version() const { return storage->version; }
+  void bump_version() { ++storage->version; }
+};
+
+DimVector contiguous_strides(const DimVector& shape);
+// Checks sizes (non-negative, no overflow) and returns the element count.
+int64_t checked_numel(const DimVector& shape, const char* op);
+// Wraps a possibly negative dim into [0, ndim); IndexError naming the op when out of range.
+int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op);
+
+// A new, uninitialised, contiguous tensor.
+TensorPtr empty_tensor(const DimVector& shape, DType dtype, Device device);
+// A view of `src`'s storage with new geometry; records `src` (or its base) as the view's base.
+TensorPtr make_view(const TensorPtr& src, DimVector shape, DimVector strides, int64_t offset);
+// The same data with no autograd history (shares storage and version counter).
+TensorPtr detached_alias(const TensorPtr& t);
+
+// Grad mode: thread-local, as in PyTorch.
+struct GradMode {
+  static bool is_enabled();
+  static void set_enabled(bool on);
+};
+struct NoGradGuard {
+  bool prev;
+  NoGradGuard() : prev(GradMode::is_enabled()) { GradMode::set_enabled(false); }
+  ~NoGradGuard() { GradMode::set_enabled(prev); }
+};
+
+// The thread count used by OpenMP kernels (gradcore.set_num_threads).
+int get_num_threads();
+void set_num_threads(int n);
+
+}  // namespace gc

@@ -1,0 +1,89 @@
+#include "cpu/copy.h"
+#include <cmath>
+#include "cpu/loops.h"
+
+namespace gc::cpu {
+
+namespace {
+template <typename To, typename From>
+To convert(From v) {
+  if constexpr (std::is_same_v<To, bool>) return v != From(0);
+  else return static_cast<To>(v);
+}
+}  // namespace
+
+void copy_kernel(const Tensor& dst, const Tensor& src) {
+  GC_DISPATCH_ALL(dst.dtype, "copy", [&] {
+    using out_t = scalar_t;
+    GC_DISPATCH_ALL(src.dtype, "copy", [&] {
+      using in_t = scalar_t;
+      if (dst.is_contiguous() && src.is_contiguous() && dst.shape == src.shape && std::is_same_v<out_t, in_t>) {
+        std::memcpy(dst.data(), src.data(), static_cast<size_t>(dst.numel()) * sizeof(out_t));
+        return;
+      }
+      unary_loop<out_t, in_t>(dst, src, [](in_t v) { return convert<out_t>(v); });
+    });
+  });
+}
+
+void fill_kernel(const Tensor& dst, Scalar v) {
+  GC_DISPATCH_ALL(dst.dtype, "fill_", [&] {
+    scalar_t x = v.kind == Scalar::Float ? convert<scalar_t>(v.d) : convert<scalar_t>(v.i);
+    for_each<1>(dst.shape, {&dst}, [x](char* const* p, const int64_t* s, int64_t n) {
+      if (s[0] == sizeof(scalar_t)) {
+        auto* o = reinterpret_cast<scalar_t*>(p[0]);
+        for (int64_t i = 0; i < n; ++i) o[i] = x;
+      } else {
+        for (int64_t i = 0; i < n; ++i) *reinterpret_cast<scalar_t*>(p[0] + i * s[0]) = x;
+      }
+    });
+  });
+}
+
+// Element-indexed fills: `f(i)` gives the value of the i-th element in row-major order.
+template <typename F>
+static void fill_indexed(const Tensor& dst, F f) {
+  GC_DISPATCH_ALL(dst.dtype, "random fill", [&] {
+    int64_t n = dst.numel();
+    auto* o = dst.data_as<scalar_t>();  // callers pass contiguous tensors
+#ifdef GRADCORE_OPENMP
+#pragma omp parallel for num_threads(get_num_threads()) if (n >= kParallelGrain)
+#endif
+    for (int64_t i = 0; i < n; ++i) o[i] = convert<scalar_t>(f(i));
+  });
+}
+
+void uniform_kernel(const Tensor& dst, double low, double high, uint64_t seed, uint64_t base) {
+  double w = high - low;
+  if (dst.dtype == DType::Float32) {
+    // Draw in float precision so values never round up to `high`.
+    fill_indexed(dst, [&](int64_t i) {
+      float u = static_cast<float>(Generator::mix(seed, base + i) >> 40) * 0x1.0p-24f;
+      float v = static_cast<float>(low) + static_cast<float>(w) * u;
+      return v < static_cast<float>(high) || w == 0 ? v : static_cast<float>(low);
+    });
+  } else {
+    fill_indexed(dst, [&](int64_t i) { return low + w * Generator::uniform(seed, base + i); });
+  }
+}
+
+void normal_kernel(const Tensor& dst, double mean, double std, uint64_t seed, uint64_t base) {
+  // Box-Muller on two independent counters per element.
+  fill_indexed(dst, [&](int64_t i) {
+    uint64_t c = base + 2 * static_cast<uint64_t>(i);
+    double u1 = 1.0 - Generator::uniform(seed, c);  // (0, 1]
+    double u2 = Generator::uniform(seed, c + 1);
+    return mean + std * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+  });
+}
+
+void randint_kernel(const Tensor& dst, int64_t low, int64_t high, uint64_t seed, uint64_t base) {
+  uint64_t range = static_cast<uint64_t>(high - low);
+  fill_indexed(dst, [&](int64_t i) { return static_cast<int64_t>(low + static_cast<int64_t>(Generator::mix(seed, base + i) % range)); });
+}
+
+void arange_kernel(const Tensor& dst, double start, double step) {
+  fill_indexed(dst, [&](int64_t i) { return start + step * static_cast<double>(i); });
+}
+
+}  // namespace gc::cpu

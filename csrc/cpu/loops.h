@@ -1,0 +1,178 @@
+// The elementwise engine of the CPU backend. N operands (output first) are walked over one
+// broadcast shape with per-operand byte strides (0 on broadcast dims). Dims that are contiguous
+// for every operand are merged first, so most calls become a single flat inner loop that the
+// compiler vectorises; the work is split across OpenMP threads by linear index when large.
+#pragma once
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include "core/tensor.h"
+#ifdef GRADCORE_OPENMP
+#include <omp.h>
+#endif
+
+namespace gc::cpu {
+
+constexpr int64_t kParallelGrain = 32768;  // elements below which threads cost more than they save
+
+template <size_t N>
+struct LoopGeom {
+  int64_t ndim = 0;
+  DimVector shape;
+  std::array<DimVector, N> strides;  // bytes
+  std::array<char*, N> base;
+};
+
+// Byte strides of `t` viewed at broadcast shape `shape` (trailing-aligned, 0 where broadcast).
+inline DimVector broadcast_byte_strides(const Tensor& t, const DimVector& shape) {
+  DimVector st(shape.size(), 0);
+  int64_t off = static_cast<int64_t>(shape.size()) - t.dim();
+  int64_t isz = static_cast<int64_t>(t.itemsize());
+  for (int64_t d = 0; d < t.dim(); ++d)
+    st[off + d] = (t.shape[d] == 1 && shape[off + d] != 1) ? 0 : t.strides[d] * isz;
+  return st;
+}
+
+template <size_t N>
+LoopGeom<N> make_geom(const DimVector& shape, const std::array<const Tensor*, N>& ts) {
+  LoopGeom<N> g;
+  std::array<DimVector, N> full;
+  for (size_t k = 0; k < N; ++k) {
+    full[k] = broadcast_byte_strides(*ts[k], shape);
+    g.base[k] = ts[k]->data();
+  }
+  // Drop size-1 dims, then merge dim d into d+1 when every operand is contiguous across them.
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    if (g.ndim > 0) {
+      bool merge = true;
+      int64_t last = g.ndim - 1;
+      for (size_t k = 0; k < N && merge; ++k) merge = g.strides[k][last] == full[k][d] * shape[d];
+      if (merge) {
+        g.shape[last] *= shape[d];
+        for (size_t k = 0; k < N; ++k) g.strides[k][last] = full[k][d];
+        continue;
+      }
+    }
+    g.shape.push_back(shape[d]);
+    for (size_t k = 0; k < N; ++k) g.strides[k].push_back(full[k][d]);
+    ++g.ndim;
+  }
+  return g;
+}
+
+// fn(char* const* ptrs, const int64_t* inner_strides, int64_t n) over [begin, end) of the
+// linear index space.
+template <size_t N, typename F>
+void loop_range(const LoopGeom<N>& g, int64_t begin, int64_t end, F& fn) {
+  std::array<char*, N> p = g.base;
+  if (g.ndim == 0) {
+    std::array<int64_t, N> zero{};
+    if (begin < end) fn(p.data(), zero.data(), int64_t(1));
+    return;
+  }
+  const int64_t nd = g.ndim, last = nd - 1;
+  DimVector idx(nd);
+  int64_t rem = begin;
+  for (int64_t d = last; d >= 0; --d) {
+    idx[d] = rem % g.shape[d];
+    rem /= g.shape[d];
+    for (size_t k = 0; k < N; ++k) p[k] += idx[d] * g.strides[k][d];
+  }
+  std::array<int64_t, N> inner;
+  for (size_t k = 0; k < N; ++k) inner[k] = g.strides[k][last];
+  int64_t i = begin;
+  while (i < end) {
+    int64_t n = std::min(g.shape[last] - idx[last], end - i);
+    fn(p.data(), inner.data(), n);
+    i += n;
+    idx[last] += n;
+    for (size_t k = 0; k < N; ++k) p[k] += n * inner[k];
+    if (idx[last] < g.shape[last]) continue;
+    for (int64_t d = last; d >= 0; --d) {
+      if (idx[d] < g.shape[d]) break;
+      for (size_t k = 0; k < N; ++k) p[k] -= idx[d] * g.strides[k][d];
+      idx[d] = 0;
+      if (d > 0) {
+        idx[d - 1]++;
+        for (size_t k = 0; k < N; ++k) p[k] += g.strides[k][d - 1];
+      }
+    }
+  }
+}
+
+// Splits [0, numel) across threads (when large) and runs loop_range on each part.
+template <size_t N, typename F>
+void for_each(const DimVector& shape, const std::array<const Tensor*, N>& ts, F fn) {
+  int64_t numel = 1;
+  for (auto s : shape) numel *= s;
+  if (numel == 0) return;
+  LoopGeom<N> g = make_geom<N>(shape, ts);
+#ifdef GRADCORE_OPENMP
+  int nt = get_num_threads();
+  if (nt > 1 && numel >= kParallelGrain) {
+    nt = static_cast<int>(std::min<int64_t>(nt, numel / (kParallelGrain / 4)));
+#pragma omp parallel num_threads(nt)
+    {
+      int t = omp_get_thread_num(), T = omp_get_num_threads();
+      int64_t chunk = (numel + T - 1) / T;
+      int64_t b = std::min(numel, chunk * t), e = std::min(numel, b + chunk);
+      F local = fn;
+      loop_range<N>(g, b, e, local);
+    }
+    return;
+  }
+#endif
+  loop_range<N>(g, 0, numel, fn);
+}
+
+// out[i] = op(in[i]) with out and in of possibly different scalar types.
+template <typename out_t, typename in_t, typename Op>
+void unary_loop(const Tensor& out, const Tensor& in, Op op) {
+  for_each<2>(out.shape, {&out, &in}, [op](char* const* p, const int64_t* s, int64_t n) {
+    auto* o = reinterpret_cast<out_t*>(p[0]);
+    auto* a = reinterpret_cast<const in_t*>(p[1]);
+    if (s[0] == sizeof(out_t) && s[1] == sizeof(in_t)) {
+      for (int64_t i = 0; i < n; ++i) o[i] = op(a[i]);
+    } else {
+      for (int64_t i = 0; i < n; ++i)
+        *reinterpret_cast<out_t*>(p[0] + i * s[0]) = op(*reinterpret_cast<const in_t*>(p[1] + i * s[1]));
+    }
+  });
+}
+
+// out[i] = op(a[i], b[i]); a and b broadcast to out's shape.
+template <typename out_t, typename a_t, typename b_t, typename Op>
+void binary_loop(const Tensor& out, const Tensor& a, const Tensor& b, Op op) {
+  for_each<3>(out.shape, {&out, &a, &b}, [op](char* const* p, const int64_t* s, int64_t n) {
+    auto* o = reinterpret_cast<out_t*>(p[0]);
+    auto* x = reinterpret_cast<const a_t*>(p[1]);
+    auto* y = reinterpret_cast<const b_t*>(p[2]);
+    if (s[0] == sizeof(out_t) && s[1] == sizeof(a_t) && s[2] == sizeof(b_t)) {
+      for (int64_t i = 0; i < n; ++i) o[i] = op(x[i], y[i]);
+    } else if (s[0] == sizeof(out_t) && s[1] == sizeof(a_t) && s[2] == 0) {
+      const b_t yv = *y;
+      for (int64_t i = 0; i < n; ++i) o[i] = op(x[i], yv);
+    } else if (s[0] == sizeof(out_t) && s[1] == 0 && s[2] == sizeof(b_t)) {
+      const a_t xv = *x;
+      for (int64_t i = 0; i < n; ++i) o[i] = op(xv, y[i]);
+    } else {
+      for (int64_t i = 0; i < n; ++i)
+        *reinterpret_cast<out_t*>(p[0] + i * s[0]) = op(*reinterpret_cast<const a_t*>(p[1] + i * s[1]),
+                                                        *reinterpret_cast<const b_t*>(p[2] + i * s[2]));
+    }
+  });
+}
+
+// out[i] = op(a[i], b[i], c[i]).
+template <typename out_t, typename a_t, typename b_t, typename c_t, typename Op>
+void ternary_loop(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, Op op) {
+  for_each<4>(out.shape, {&out, &a, &b, &c}, [op](char* const* p, const int64_t* s, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+      *reinterpret_cast<out_t*>(p[0] + i * s[0]) =
+          op(*reinterpret_cast<const a_t*>(p[1] + i * s[1]), *reinterpret_cast<const b_t*>(p[2] + i * s[2]),
+             *reinterpret_cast<const c_t*>(p[3] + i * s[3]));
+  });
+}
+
+}  // namespace gc::cpu

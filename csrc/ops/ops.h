@@ -1,0 +1,157 @@
+// Every native op, declared in one place. Each op family is defined in one file of csrc/ops/
+// (argument checks, dtype promotion, device dispatch, and its autograd node beside it) with its
+// kernels in csrc/cpu/<family>.cpp. Ops record graph nodes when grad mode is on and an input
+// requires grad; backward formulas call these same ops with grad mode off.
+#pragma once
+#include <optional>
+#include "core/tensor.h"
+
+namespace gc {
+
+// A Python number: kept exact as int64 or double until an op picks the dtype.
+struct Scalar {
+  enum Kind : uint8_t { Bool, Int, Float } kind = Float;
+  double d = 0;
+  int64_t i = 0;
+  Scalar() = default;
+  static Scalar from_double(double v) { Scalar s; s.kind = Float; s.d = v; s.i = static_cast<int64_t>(v); return s; }
+  static Scalar from_int(int64_t v) { Scalar s; s.kind = Int; s.i = v; s.d = static_cast<double>(v); return s; }
+  static Scalar from_bool(bool v) { Scalar s; s.kind = Bool; s.i = v; s.d = v; return s; }
+  DType natural_dtype() const { return kind == Float ? default_dtype() : (kind == Int ? DType::Int64 : DType::Bool); }
+};
+
+class Generator;  // core/generator.h
+
+namespace ops {
+
+// ---- creation (ops/creation.cpp, cpu/fill.cpp, cpu/random.cpp) ----
+TensorPtr empty(const DimVector& shape, DType dtype, Device device);
+TensorPtr full(const DimVector& shape, Scalar value, DType dtype, Device device);
+TensorPtr zeros(const DimVector& shape, DType dtype, Device device);
+TensorPtr ones(const DimVector& shape, DType dtype, Device device);
+TensorPtr scalar_tensor(Scalar value, DType dtype, Device device);  // 0-dim
+TensorPtr wrapped_scalar(Scalar value, Device device);             // 0-dim, is_wrapped_number
+TensorPtr arange(Scalar start, Scalar end, Scalar step, std::optional<DType> dtype, Device device);
+TensorPtr linspace(double start, double end, int64_t steps, DType dtype, Device device);
+TensorPtr eye(int64_t n, int64_t m, DType dtype, Device device);
+TensorPtr rand(const DimVector& shape, DType dtype, Device device, Generator* gen);
+TensorPtr randn(const DimVector& shape, DType dtype, Device device, Generator* gen);
+TensorPtr randint(int64_t low, int64_t high, const DimVector& shape, DType dtype, Device device, Generator* gen);
+// In-place fills (no autograd; used by init functions under no_grad).
+void uniform_(const TensorPtr& t, double low, double high, Generator* gen);
+void normal_(const TensorPtr& t, double mean, double std, Generator* gen);
+void fill_(const TensorPtr& t, Scalar value);  // differentiable: the grad of the filled region is 0
+TensorPtr zero_(const TensorPtr& t);
+
+// ---- copy and conversion (ops/copy.cpp, cpu/copy.cpp) ----
+// Writes src (broadcast to dst's shape, converted to dst's dtype) into dst, through any strides.
+void copy_into(const TensorPtr& dst, const TensorPtr& src);  // raw kernel, no autograd
+TensorPtr copy_(const TensorPtr& dst, const TensorPtr& src);  // differentiable, in place
+TensorPtr to_dtype(const TensorPtr& t, DType dtype, bool copy = false);
+TensorPtr to_device(const TensorPtr& t, Device device, bool copy = false);
+TensorPtr contiguous(const TensorPtr& t);
+TensorPtr clone(const TensorPtr& t);
+TensorPtr detach(const TensorPtr& t);
+
+// ---- shape and views (ops/shape.cpp) ----
+TensorPtr view(const TensorPtr& t, const DimVector& shape);
+TensorPtr reshape(const TensorPtr& t, const DimVector& shape);
+TensorPtr flatten(const TensorPtr& t, int64_t start_dim, int64_t end_dim);
+TensorPtr unsqueeze(const TensorPtr& t, int64_t dim);
+TensorPtr squeeze(const TensorPtr& t, std::optional<DimVector> dims);
+TensorPtr transpose(const TensorPtr& t, int64_t d0, int64_t d1);
+TensorPtr permute(const TensorPtr& t, const DimVector& dims);
+TensorPtr expand(const TensorPtr& t, const DimVector& shape);
+TensorPtr as_strided(const TensorPtr& t, const DimVector& shape, const DimVector& strides, int64_t offset);
+TensorPtr slice(const TensorPtr& t, int64_t dim, int64_t start, int64_t stop, int64_t step);  // stop exclusive, clamped
+TensorPtr select(const TensorPtr& t, int64_t dim, int64_t index);
+TensorPtr cat(const TensorList& ts, int64_t dim);
+TensorPtr stack(const TensorList& ts, int64_t dim);
+// Sums `grad` over broadcast dims so it has `shape` (the backward of broadcasting).
+TensorPtr sum_to_shape(const TensorPtr& grad, const DimVector& shape);
+DimVector broadcast_shapes(const DimVector& a, const DimVector& b, const char* op);
+
+// ---- elementwise binary (ops/binary.cpp, cpu/binary.cpp) ----
+enum class BinaryOp : uint8_t {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum, FloorDivide, Remainder,
+  Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr, LogicalXor
+};
+// dtype of an op between a and b under PyTorch's promotion rules (wrapped numbers, 0-dim).
+DType result_type(const TensorPtr& a, const TensorPtr& b);
+TensorPtr add(const TensorPtr& a, const TensorPtr& b, Scalar alpha = Scalar::from_int(1));
+TensorPtr sub(const TensorPtr& a, const TensorPtr& b, Scalar alpha = Scalar::from_int(1));
+TensorPtr mul(const TensorPtr& a, const TensorPtr& b);
+TensorPtr div(const TensorPtr& a, const TensorPtr& b);
+TensorPtr pow(const TensorPtr& a, const TensorPtr& b);
+TensorPtr maximum(const TensorPtr& a, const TensorPtr& b);
+TensorPtr minimum(const TensorPtr& a, const TensorPtr& b);
+TensorPtr floor_divide(const TensorPtr& a, const TensorPtr& b);
+TensorPtr remainder(const TensorPtr& a, const TensorPtr& b);
+TensorPtr compare(BinaryOp op, const TensorPtr& a, const TensorPtr& b);  // Eq..Ge, Logical*: bool out
+TensorPtr where(const TensorPtr& cond, const TensorPtr& a, const TensorPtr& b);
+// In place: self = self op other (self keeps its dtype; other is cast). Bumps self's version.
+TensorPtr binary_(BinaryOp op, const TensorPtr& self, const TensorPtr& other, Scalar alpha = Scalar::from_int(1));
+
+// ---- elementwise unary (ops/unary.cpp, cpu/unary.cpp) ----
+enum class UnaryOp : uint8_t {
+  Neg, Abs, Exp, Log, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Relu, Sign, Floor, Ceil, Round,
+  Log1p, Expm1, LogicalNot, Reciprocal, Square
+};
+TensorPtr unary(UnaryOp op, const TensorPtr& x);
+TensorPtr unary_(UnaryOp op, const TensorPtr& x);  // in place
+TensorPtr clamp(const TensorPtr& x, std::optional<Scalar> min, std::optional<Scalar> max);
+TensorPtr clamp_(const TensorPtr& x, std::optional<Scalar> min, std::optional<Scalar> max);
+TensorPtr leaky_relu(const TensorPtr& x, double slope);
+TensorPtr gelu(const TensorPtr& x, bool tanh_approx);
+TensorPtr softplus(const TensorPtr& x, double beta, double threshold);
+
+// ---- reductions (ops/reduce.cpp, cpu/reduce.cpp) ----
+// dims empty = all dims.
+TensorPtr sum(const TensorPtr& x, const DimVector& dims, bool keepdim, std::optional<DType> dtype = std::nullopt);
+TensorPtr mean(const TensorPtr& x, const DimVector& dims, bool keepdim, std::optional<DType> dtype = std::nullopt);
+TensorPtr var(const TensorPtr& x, const DimVector& dims, double correction, bool keepdim);
+TensorPtr std(const TensorPtr& x, const DimVector& dims, double correction, bool keepdim);
+TensorPtr prod(const TensorPtr& x, std::optional<int64_t> dim, bool keepdim);
+TensorPtr amax(const TensorPtr& x, const DimVector& dims, bool keepdim);
+TensorPtr amin(const TensorPtr& x, const DimVector& dims, bool keepdim);
+// max/min along one dim: (values, indices).
+std::pair<TensorPtr, TensorPtr> max_dim(const TensorPtr& x, int64_t dim, bool keepdim);
+std::pair<TensorPtr, TensorPtr> min_dim(const TensorPtr& x, int64_t dim, bool keepdim);
+TensorPtr argmax(const TensorPtr& x, std::optional<int64_t> dim, bool keepdim);
+TensorPtr argmin(const TensorPtr& x, std::optional<int64_t> dim, bool keepdim);
+TensorPtr norm(const TensorPtr& x, double p, const DimVector& dims, bool keepdim);
+TensorPtr any(const TensorPtr& x, std::optional<int64_t> dim, bool keepdim);
+TensorPtr all(const TensorPtr& x, std::optional<int64_t> dim, bool keepdim);
+
+// ---- matmul (ops/matmul.cpp, cpu/matmul.cpp) ----
+TensorPtr matmul(const TensorPtr& a, const TensorPtr& b);  // 1-D, 2-D, batched with broadcast
+TensorPtr mm(const TensorPtr& a, const TensorPtr& b);
+TensorPtr bmm(const TensorPtr& a, const TensorPtr& b);
+// out = beta*out + alpha * op(A) @ op(B) on 2-D strided operands (the one GEMM entry point).
+void gemm_into(const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, double alpha, double beta);
+// Linear layer: x @ w^T + b, fused where the backend can.
+TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b /* may be null */);
+
+// ---- softmax and losses (ops/softmax.cpp, cpu/softmax.cpp) ----
+TensorPtr softmax(const TensorPtr& x, int64_t dim);
+TensorPtr log_softmax(const TensorPtr& x, int64_t dim);
+enum class Reduction : uint8_t { None = 0, Mean = 1, Sum = 2 };
+// Fused, stable cross-entropy over class dim 1 (or the only dim of 1-D logits). `target` is
+// int64 class indices, or float class probabilities with the logits' shape.
+TensorPtr cross_entropy(const TensorPtr& logits, const TensorPtr& target, const TensorPtr& weight,
+                        Reduction reduction, int64_t ignore_index, double label_smoothing);
+TensorPtr nll_loss(const TensorPtr& logp, const TensorPtr& target, const TensorPtr& weight,
+                   Reduction reduction, int64_t ignore_index);
+
+// ---- indexing (ops/index.cpp, cpu/index.cpp) ----
+// Advanced indexing: `indices[i]` indexes dim i (null = the whole dim), NumPy placement rules.
+TensorPtr index(const TensorPtr& x, const TensorList& indices);
+TensorPtr index_put_(const TensorPtr& x, const TensorList& indices, const TensorPtr& values, bool accumulate);
+TensorPtr gather(const TensorPtr& x, int64_t dim, const TensorPtr& index);
+TensorPtr scatter_add(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src);
+TensorPtr index_select(const TensorPtr& x, int64_t dim, const TensorPtr& index);
+TensorPtr masked_fill(const TensorPtr& x, const TensorPtr& mask, const TensorPtr& value);
+TensorPtr nonzero(const TensorPtr& x);  // [n, ndim] int64
+
+}  // namespace ops
+}  // namespace gc
