@@ -42,8 +42,8 @@ Scalar to_scalar(py::handle h, const char* op, const char* arg) {
   if (PyObject_HasAttrString(o, "dtype") && PyNumber_Check(o)) {  // NumPy scalar
     auto kind = py::str(h.attr("dtype").attr("kind")).cast<std::string>();
     if (kind == "b") return Scalar::from_bool(py::cast<bool>(h));
-    if (kind == "i" || kind == "u") return Scalar::from_int(py::int_(h).cast<int64_t>());
-    return Scalar::from_double(py::float_(h).cast<double>());
+    if (kind == "i" || kind == "u") return Scalar::from_int(py::int_(py::reinterpret_borrow<py::object>(h)).cast<int64_t>());
+    return Scalar::from_double(py::float_(py::reinterpret_borrow<py::object>(h)).cast<double>());
   }
   fail(ErrorKind::Type, op, "argument '", arg, "' must be a number, not ",
        py::str(py::type::of(h).attr("__name__")).cast<std::string>());
@@ -75,7 +75,7 @@ DimVector int_list(py::handle h, const char* op, const char* arg) {
     if (PyBool_Check(item.ptr()) || !(PyLong_Check(item.ptr()) || PyIndex_Check(item.ptr())))
       fail(ErrorKind::Type, op, "argument '", arg, "' must be a tuple of ints, but found element of type ",
            py::str(py::type::of(item).attr("__name__")).cast<std::string>());
-    out.push_back(py::int_(item).cast<int64_t>());
+    out.push_back(py::int_(py::reinterpret_borrow<py::object>(item)).cast<int64_t>());
   }
   return out;
 }
@@ -87,7 +87,7 @@ DimVector shape_from_args(const py::args& args, const char* op) {
     if (PyBool_Check(a.ptr()) || !(PyLong_Check(a.ptr()) || PyIndex_Check(a.ptr())))
       fail(ErrorKind::Type, op, "size must be ints, but got an element of type ",
            py::str(py::type::of(a).attr("__name__")).cast<std::string>());
-    out.push_back(py::int_(a).cast<int64_t>());
+    out.push_back(py::int_(py::reinterpret_borrow<py::object>(a)).cast<int64_t>());
   }
   return out;
 }

@@ -194,7 +194,7 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
            }),
            py::arg("type"), py::arg("index") = py::none())
       .def_property_readonly("type", [](const Device& d) { return d.is_cpu() ? "cpu" : "cuda"; })
-      .def_property_readonly("index", [](const Device& d) -> py::object { return d.index < 0 ? py::none() : py::int_(d.index); })
+      .def_property_readonly("index", [](const Device& d) -> py::object { return d.index < 0 ? py::object(py::none()) : py::object(py::int_(d.index)); })
       .def("__str__", &Device::str)
       .def("__repr__", [](const Device& d) {
         return d.index < 0 ? "device(type='" + std::string(d.is_cpu() ? "cpu" : "cuda") + "')"

@@ -41,16 +41,19 @@ void fill_kernel(const Tensor& dst, Scalar v) {
 }
 
 // Element-indexed fills: `f(i)` gives the value of the i-th element in row-major order.
-template <typename F>
-static void fill_indexed(const Tensor& dst, F f) {
-  GC_DISPATCH_ALL(dst.dtype, "random fill", [&] {
-    int64_t n = dst.numel();
-    auto* o = dst.data_as<scalar_t>();  // callers pass contiguous tensors
+// (The OpenMP pragma cannot sit inside the dispatch macro's argument, hence the two steps.)
+template <typename T, typename F>
+static void fill_indexed_typed(T* o, int64_t n, F& f) {
 #ifdef GRADCORE_OPENMP
 #pragma omp parallel for num_threads(get_num_threads()) if (n >= kParallelGrain)
 #endif
-    for (int64_t i = 0; i < n; ++i) o[i] = convert<scalar_t>(f(i));
-  });
+  for (int64_t i = 0; i < n; ++i) o[i] = convert<T>(f(i));
+}
+
+template <typename F>
+static void fill_indexed(const Tensor& dst, F f) {
+  // callers pass contiguous tensors
+  GC_DISPATCH_ALL(dst.dtype, "random fill", [&] { fill_indexed_typed(dst.data_as<scalar_t>(), dst.numel(), f); });
 }
 
 void uniform_kernel(const Tensor& dst, double low, double high, uint64_t seed, uint64_t base) {

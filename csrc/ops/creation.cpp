@@ -1,5 +1,6 @@
 // Tensor factories and in-place fills.
 #include <cmath>
+#include <cstring>
 #include "autograd/node.h"
 #include "core/generator.h"
 #include "cpu/copy.h"

@@ -1,0 +1,224 @@
+// Elementwise unary ops and activations. Float-only functions promote integer inputs to the
+// default float dtype, as PyTorch does; the backward of each runs as one fused kernel
+// (cpu/unary.cpp) from the saved input or output.
+#include "autograd/node.h"
+#include "cpu/unary.h"
+#include "ops/ops.h"
+
+namespace gc::ops {
+
+namespace {
+
+const char* unary_name(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Neg: return "neg";
+    case UnaryOp::Abs: return "abs";
+    case UnaryOp::Exp: return "exp";
+    case UnaryOp::Log: return "log";
+    case UnaryOp::Sqrt: return "sqrt";
+    case UnaryOp::Rsqrt: return "rsqrt";
+    case UnaryOp::Sin: return "sin";
+    case UnaryOp::Cos: return "cos";
+    case UnaryOp::Tanh: return "tanh";
+    case UnaryOp::Sigmoid: return "sigmoid";
+    case UnaryOp::Relu: return "relu";
+    case UnaryOp::Sign: return "sign";
+    case UnaryOp::Floor: return "floor";
+    case UnaryOp::Ceil: return "ceil";
+    case UnaryOp::Round: return "round";
+    case UnaryOp::Log1p: return "log1p";
+    case UnaryOp::Expm1: return "expm1";
+    case UnaryOp::LogicalNot: return "logical_not";
+    case UnaryOp::Reciprocal: return "reciprocal";
+    case UnaryOp::Square: return "square";
+  }
+  return "unary";
+}
+
+// Ops whose result is floating even for integer input.
+bool float_only(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Exp: case UnaryOp::Log: case UnaryOp::Sqrt: case UnaryOp::Rsqrt: case UnaryOp::Sin:
+    case UnaryOp::Cos: case UnaryOp::Tanh: case UnaryOp::Sigmoid: case UnaryOp::Log1p: case UnaryOp::Expm1:
+    case UnaryOp::Reciprocal:
+      return true;
+    default: return false;
+  }
+}
+
+// Which saved value the derivative is computed from.
+bool backward_uses_output(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Exp: case UnaryOp::Sqrt: case UnaryOp::Rsqrt: case UnaryOp::Tanh: case UnaryOp::Sigmoid:
+    case UnaryOp::Relu: case UnaryOp::Expm1: case UnaryOp::Reciprocal:
+      return true;
+    default: return false;
+  }
+}
+
+std::string capitalised(const char* s) {
+  std::string r;
+  bool up = true;
+  for (const char* p = s; *p; ++p) {
+    if (*p == '_') { up = true; continue; }
+    r += up ? static_cast<char>(std::toupper(*p)) : *p;
+    up = false;
+  }
+  return r;
+}
+
+struct UnaryBackward final : Node {
+  UnaryOp op;
+  SavedTensor saved;  // input or output, by backward_uses_output(op)
+  TensorList apply(TensorList&& g) override {
+    auto s = saved.unpack(*this);
+    auto gx = empty_tensor(s->shape, s->dtype, s->device);
+    auto gg = g[0]->dtype == s->dtype ? g[0] : to_dtype(g[0], s->dtype);
+    cpu::unary_backward_kernel(op, *gx, *gg, *s, *s);
+    return {gx};
+  }
+  void release_saved() override { saved.reset(); }
+  std::string name() const override { return capitalised(unary_name(op)) + "Backward0"; }
+};
+
+DType unary_out_dtype(UnaryOp op, const TensorPtr& x) {
+  if (op == UnaryOp::LogicalNot) return DType::Bool;
+  if (float_only(op) && !is_floating(x->dtype)) return default_dtype();
+  if (x->dtype == DType::Bool && op != UnaryOp::Abs && op != UnaryOp::Relu)
+    fail(ErrorKind::Runtime, unary_name(op), "not supported for bool tensors. Hint: convert with .float() or .long() first"
+         + std::string(op == UnaryOp::Neg ? " (for logical negation use ~x or logical_not)" : ""));
+  return x->dtype;
+}
+
+}  // namespace
+
+TensorPtr unary(UnaryOp op, const TensorPtr& x) {
+  DType dt = unary_out_dtype(op, x);
+  auto in = (dt != x->dtype && op != UnaryOp::LogicalNot) ? to_dtype(detach(x), dt) : x;
+  auto out = empty_tensor(x->shape, dt, x->device);
+  if (x->dtype == DType::Bool && (op == UnaryOp::Abs || op == UnaryOp::Relu)) copy_into(out, x);
+  else cpu::unary_kernel(op, *out, *in);
+  if (is_floating(dt) && op != UnaryOp::LogicalNot && compute_requires_grad({&x})) {
+    auto n = make_node<UnaryBackward>({x});
+    n->op = op;
+    n->saved = backward_uses_output(op) ? SavedTensor(out, true) : SavedTensor(x, false);
+    set_history(out, n);
+  }
+  return out;
+}
+
+TensorPtr unary_(UnaryOp op, const TensorPtr& x) {
+  DType dt = unary_out_dtype(op, x);
+  if (dt != x->dtype)
+    fail(ErrorKind::Runtime, unary_name(op), "result type ", dtype_name(dt), " can't be cast to the desired output type ",
+         dtype_name(x->dtype), " of the in-place op");
+  if (compute_requires_grad({&x})) {
+    check_inplace(x, unary_name(op));
+    auto r = unary(op, clone(x));
+    {
+      NoGradGuard g;
+      copy_into(x, r);
+    }
+    x->bump_version();
+    set_history(x, r->grad_fn, r->output_nr);
+    return x;
+  }
+  cpu::unary_kernel(op, *x, *x);
+  x->bump_version();
+  return x;
+}
+
+namespace {
+struct ClampBackward final : Node {
+  SavedTensor x;
+  bool has_lo, has_hi;
+  double lo, hi;
+  TensorList apply(TensorList&& g) override {
+    auto xv = x.unpack(*this);
+    auto gx = empty_tensor(xv->shape, xv->dtype, xv->device);
+    cpu::clamp_backward_kernel(*gx, *g[0], *xv, has_lo, lo, has_hi, hi);
+    return {gx};
+  }
+  void release_saved() override { x.reset(); }
+  std::string name() const override { return "ClampBackward1"; }
+};
+
+TensorPtr clamp_impl(const TensorPtr& x, std::optional<Scalar> min, std::optional<Scalar> max, bool in_place) {
+  if (!min && !max) fail(ErrorKind::Runtime, "clamp", "at least one of 'min' or 'max' must not be None");
+  if (x->dtype == DType::Bool) fail(ErrorKind::Runtime, "clamp", "not supported for bool tensors");
+  DType dt = x->dtype;
+  bool float_bound = (min && min->kind == Scalar::Float) || (max && max->kind == Scalar::Float);
+  if (!is_floating(dt) && float_bound) {
+    if (in_place)
+      fail(ErrorKind::Runtime, "clamp_", "result type Float can't be cast to the desired output type int64");
+    dt = default_dtype();
+  }
+  auto in = dt != x->dtype ? to_dtype(detach(x), dt) : x;
+  bool grad = is_floating(dt) && compute_requires_grad({&x});
+  if (in_place && grad) check_inplace(x, "clamp_");
+  auto src = in_place && grad ? clone(x) : in;
+  auto out = in_place && !grad ? x : empty_tensor(x->shape, dt, x->device);
+  cpu::clamp_kernel(*out, *src, min.has_value(), min ? min->d : 0, max.has_value(), max ? max->d : 0);
+  if (grad) {
+    auto n = make_node<ClampBackward>({in_place ? src : x});
+    n->x = SavedTensor(in_place ? src : x, false);
+    n->has_lo = min.has_value();
+    n->has_hi = max.has_value();
+    n->lo = min ? min->d : 0;
+    n->hi = max ? max->d : 0;
+    set_history(out, n);
+  }
+  if (in_place) {
+    if (grad) {
+      {
+        NoGradGuard g;
+        copy_into(x, out);
+      }
+      set_history(x, out->grad_fn, 0);
+    }
+    x->bump_version();
+    return x;
+  }
+  return out;
+}
+
+struct ActivationBackward final : Node {
+  int kind;
+  double p0, p1;
+  SavedTensor x;
+  TensorList apply(TensorList&& g) override {
+    auto xv = x.unpack(*this);
+    auto gx = empty_tensor(xv->shape, xv->dtype, xv->device);
+    cpu::activation_backward_kernel(kind, *gx, *g[0], *xv, p0, p1);
+    return {gx};
+  }
+  void release_saved() override { x.reset(); }
+  std::string name() const override {
+    return kind == 0 ? "LeakyReluBackward0" : (kind == 1 ? "GeluBackward0" : "SoftplusBackward0");
+  }
+};
+
+TensorPtr activation(int kind, const char* name, const TensorPtr& x, double p0, double p1) {
+  if (!is_floating(x->dtype))
+    fail(ErrorKind::Runtime, name, "expected a floating-point tensor, got ", dtype_name(x->dtype), ". Hint: call .float() first");
+  auto out = empty_tensor(x->shape, x->dtype, x->device);
+  cpu::activation_kernel(kind, *out, *x, p0, p1);
+  if (compute_requires_grad({&x})) {
+    auto n = make_node<ActivationBackward>({x});
+    n->kind = kind;
+    n->p0 = p0;
+    n->p1 = p1;
+    n->x = SavedTensor(x, false);
+    set_history(out, n);
+  }
+  return out;
+}
+}  // namespace
+
+TensorPtr clamp(const TensorPtr& x, std::optional<Scalar> min, std::optional<Scalar> max) { return clamp_impl(x, min, max, false); }
+TensorPtr clamp_(const TensorPtr& x, std::optional<Scalar> min, std::optional<Scalar> max) { return clamp_impl(x, min, max, true); }
+TensorPtr leaky_relu(const TensorPtr& x, double slope) { return activation(0, "leaky_relu", x, slope, 0); }
+TensorPtr gelu(const TensorPtr& x, bool tanh_approx) { return activation(1, "gelu", x, tanh_approx ? 1 : 0, 0); }
+TensorPtr softplus(const TensorPtr& x, double beta, double threshold) { return activation(2, "softplus", x, beta, threshold); }
+
+}  // namespace gc::ops

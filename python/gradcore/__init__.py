@@ -1,0 +1,24 @@
+"""gradcore: a small, fast autograd engine with PyTorch's training API.
+
+    import gradcore as torch
+
+The Tensor class, every op and the autograd engine live in the native extension ``gradcore._C``;
+this package adds the thin Python layer: constructors that parse Python data, grad-mode context
+managers, ``nn``, ``optim``, ``utils.data``, saving and the ``Trainer``.
+"""
+from . import _C
+from ._C import Tensor, dtype, device, Generator
+
+# Every op bound as a module-level function (gradcore.add, gradcore.sum, gradcore.relu, ...).
+globals().update({k: v for k, v in vars(_C.functions).items() if not k.startswith("_")})
+
+from ._tensor import Size, tensor, as_tensor  # noqa: E402
+from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode  # noqa: E402
+from . import autograd  # noqa: E402
+
+float32 = float = dtype.float32
+float64 = double = dtype.float64
+int64 = long = dtype.int64
+bool = dtype.bool  # noqa: A001  (PyTorch's name)
+
+default_generator = _C.default_generator()

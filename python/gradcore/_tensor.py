@@ -1,0 +1,199 @@
+"""Python-side pieces of the Tensor: construction from Python data, Size, conversions and the
+dunder methods that are clearer written in Python than bound one by one."""
+import builtins
+
+import numpy as np
+
+from . import _C
+from ._C import Tensor
+
+
+class Size(tuple):
+    """The shape of a tensor: a tuple of ints, printed as PyTorch prints it."""
+
+    def __repr__(self):
+        return "gradcore.Size([" + ", ".join(str(s) for s in self) + "])"
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+_C._set_size_type(Size)
+
+
+def _check_factory_device(device):
+    if device is not None and not isinstance(device, _C.device):
+        device = _C.device(device)
+    return device
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """Copies ``data`` (a number, nested lists/tuples, a NumPy array or a tensor) into a new tensor.
+
+    Floats become the default dtype (float32) unless ``dtype`` says otherwise; a NumPy array keeps
+    its dtype. Ragged nested lists raise ValueError."""
+    if isinstance(data, Tensor):
+        t = data.detach().clone()
+        if dtype is not None:
+            t = t._to_dtype(dtype, False)
+    else:
+        from_python = not isinstance(data, np.ndarray)
+        if from_python and isinstance(data, (list, tuple)):
+            data = _unwrap_tensors(data)
+        try:
+            arr = np.asarray(data)
+        except ValueError as e:
+            raise ValueError(f"tensor: could not build a tensor from the nested data: {e}. "
+                             "Hint: every nested list must have the same length at each level.") from None
+        if arr.dtype == object:
+            raise TypeError(f"tensor: could not infer a dtype for an object of type {type(data).__name__}; "
+                            "expected numbers, nested lists of numbers, or a NumPy array")
+        t = _C._tensor_from_array(arr, dtype, from_python)
+    if device is not None:
+        t = t._to_device(_check_factory_device(device), False)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _unwrap_tensors(data):
+    out = []
+    for x in data:
+        if isinstance(x, Tensor):
+            out.append(x.detach().numpy() if x.dim() else x.item())
+        elif isinstance(x, (list, tuple)):
+            out.append(_unwrap_tensors(x))
+        else:
+            out.append(x)
+    return out
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like ``tensor`` but shares memory with a tensor or a NumPy array when no conversion is needed."""
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == dtype):
+        return data if device is None else data.to(device)
+    if isinstance(data, np.ndarray) and dtype is None and device is None:
+        try:
+            return _C.functions.from_numpy(data)
+        except (TypeError, ValueError):
+            pass
+    return tensor(data, dtype=dtype, device=device)
+
+
+# ---- methods written in Python ----
+
+def _item(self):
+    if self.numel() != 1:
+        raise RuntimeError(f"item: a Tensor with {self.numel()} elements cannot be converted to a Python number "
+                           f"(shape {list(self.shape)}). Hint: reduce it first, e.g. t.sum().item()")
+    return self.detach().numpy().reshape(()).item()
+
+
+def _tolist(self):
+    return self.detach().numpy().tolist()
+
+
+def _array(self, dtype=None, copy=None):
+    a = self.numpy()
+    return a if dtype is None else a.astype(dtype, copy=False)
+
+
+def _to(self, *args, **kwargs):
+    """to(dtype), to(device), to(device, dtype), to(other_tensor); copy= and non_blocking= accepted."""
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    for a in args:
+        if isinstance(a, _C.dtype):
+            dtype = a
+        elif isinstance(a, (str, _C.device)):
+            device = a
+        elif isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, builtins.bool):
+            continue  # non_blocking given positionally
+        elif a in (builtins.float, builtins.int, builtins.bool):
+            dtype = a
+        else:
+            raise TypeError(f"to() received an invalid combination of arguments: {type(a).__name__}")
+    t = self
+    if device is not None:
+        t = t._to_device(_check_factory_device(device), copy)
+        copy = copy and t is self
+    if dtype is not None:
+        t = t._to_dtype(_C.dtype.float32 if dtype is builtins.float else (_C.dtype.int64 if dtype is builtins.int else (_C.dtype.bool if dtype is builtins.bool else dtype)), copy)
+    elif copy and t is self:
+        t = t.clone()
+    return t
+
+
+def _type(self, dtype=None):
+    if dtype is None:
+        return {"float32": "gradcore.FloatTensor", "float64": "gradcore.DoubleTensor",
+                "int64": "gradcore.LongTensor", "bool": "gradcore.BoolTensor"}[str(self.dtype).split(".")[1]]
+    return self.to(dtype)
+
+
+def _iter(self):
+    if self.dim() == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return (self.select(0, i) for i in range(self.shape[0]))
+
+
+def _bool(self):
+    if self.numel() != 1:
+        raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous (shape {list(self.shape)}). "
+                           "Hint: use .any() or .all()")
+    return builtins.bool(self.item())
+
+
+def _float(self):
+    if self.numel() != 1:
+        raise TypeError(f"only one element tensors can be converted to Python scalars (shape {list(self.shape)})")
+    return builtins.float(self.item())
+
+
+def _int(self):
+    if self.numel() != 1:
+        raise TypeError(f"only one element tensors can be converted to Python scalars (shape {list(self.shape)})")
+    return builtins.int(self.item())
+
+
+def _index(self):
+    if self.dtype not in (_C.dtype.int64, _C.dtype.bool) or self.numel() != 1:
+        raise TypeError("only integer tensors of a single element can be converted to an index")
+    return builtins.int(self.item())
+
+
+def _make_cast(dt):
+    def cast(self, memory_format=None):
+        return self._to_dtype(dt, False)
+    return cast
+
+
+Tensor.item = _item
+Tensor.tolist = _tolist
+Tensor.__array__ = _array
+Tensor.to = _to
+Tensor.type = _type
+Tensor.__iter__ = _iter
+Tensor.__bool__ = _bool
+Tensor.__float__ = _float
+Tensor.__int__ = _int
+Tensor.__index__ = _index
+Tensor.float = _make_cast(_C.dtype.float32)
+Tensor.double = _make_cast(_C.dtype.float64)
+Tensor.long = _make_cast(_C.dtype.int64)
+Tensor.bool = _make_cast(_C.dtype.bool)
+Tensor.type_as = lambda self, other: self._to_dtype(other.dtype, False)
+Tensor.cpu = lambda self: self._to_device(_C.device("cpu"), False)
+Tensor.cuda = lambda self, device=None, non_blocking=False: self._to_device(
+    _C.device("cuda" if device is None else (f"cuda:{device}" if isinstance(device, builtins.int) else device)), False)
+Tensor.__array_priority__ = 1000  # ndarray <op> tensor defers to the tensor
