@@ -130,16 +130,10 @@ void execute(const TensorList& roots, TensorList grads, bool retain_graph,
     bool run = !captures || needed.count(n) > 0;
     TensorList out;
     if (run) {
-      if (n->released)
-        fail(ErrorKind::Runtime, n->name().c_str(),
-             "Trying to backward through the graph a second time (or directly access saved tensors after they "
-             "have already been freed). Specify retain_graph=True the first time you call backward() or "
-             "autograd.grad() if you need to backward through the graph again.");
       out = n->apply(std::move(in));
-      if (!retain_graph) {
-        n->release_saved();
-        n->released = true;
-      }
+      // Saved tensors are dropped; a later backward through this node raises when it unpacks
+      // them (nodes that saved nothing can run again, as in PyTorch).
+      if (!retain_graph) n->release_saved();
     }
     for (size_t i = 0; i < n->next_edges.size(); ++i) {
       auto& e = n->next_edges[i];

@@ -17,7 +17,6 @@ struct Edge {
 struct Node {
   std::vector<Edge> next_edges;  // one per differentiable input; fn==nullptr where none is needed
   uint64_t seq;                  // creation order: the engine runs later nodes first
-  bool released = false;         // saved tensors dropped after a backward without retain_graph
   uint32_t num_outputs = 1;
 
   Node();

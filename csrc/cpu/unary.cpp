@@ -52,7 +52,9 @@ void any_forward(UnaryOp op, const Tensor& out, const Tensor& x) {
       return run([](T v) { return v < T(0) ? T(0) : v; });
     case UnaryOp::Sign: return run([](T v) { return static_cast<T>((T(0) < v) - (v < T(0))); });
     case UnaryOp::Square: return run([](T v) { return static_cast<T>(v * v); });
-    case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round: return run([](T v) { return v; });
+    case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round:
+      if constexpr (std::is_integral_v<T>) return run([](T v) { return v; });  // integers are already whole
+      break;
     default: break;
   }
   if constexpr (std::is_floating_point_v<T>) float_forward<T>(op, out, x);
