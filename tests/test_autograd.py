@@ -146,10 +146,10 @@ def test_in_place_on_non_leaf_tracks_gradient():
     with pytest.raises(RuntimeError, match="inplace"):
         y.sum().backward()
     a = gradcore.tensor([1.0, 2.0], requires_grad=True)
-    b = a.exp()
+    b = a.sin()  # saves its input, not its output
     b.add_(1)
     b.sum().backward()
-    assert_close(a.grad, np.exp([1.0, 2.0]).astype(np.float32))
+    assert_close(a.grad, np.cos([1.0, 2.0]).astype(np.float32))
 
 
 def test_modified_saved_tensor_is_detected():
