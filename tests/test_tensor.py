@@ -249,3 +249,26 @@ def test_tensor_objects_are_freed():
     del y
     gc.collect()
     assert r() is None
+
+
+class _Param(gradcore.Tensor):
+    def __init__(self, data, requires_grad=True):
+        super().__init__(data, requires_grad)
+
+
+def test_subclass_deepcopy_and_pickle():
+    import copy
+    import pickle
+    p = _Param(gradcore.randn(3))
+    assert isinstance(p, gradcore.Tensor) and p.requires_grad and p.is_leaf
+    (p * 2).sum().backward()
+    q = copy.deepcopy(p)
+    assert type(q) is _Param and q.grad.tolist() == [2.0, 2.0, 2.0] and q.data_ptr() != p.data_ptr()
+    r = pickle.loads(pickle.dumps(p))
+    assert type(r) is _Param and r.requires_grad and r.tolist() == p.tolist()
+    t = pickle.loads(pickle.dumps(gradcore.arange(4)))
+    assert t.tolist() == [0, 1, 2, 3] and t.dtype == gradcore.int64
+    with pytest.raises(RuntimeError, match="leaf"):
+        pickle.dumps(p * 2)
+    with pytest.raises(RuntimeError, match="floating point"):
+        _Param(gradcore.arange(3))

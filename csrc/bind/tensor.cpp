@@ -324,6 +324,18 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
     return tensor_from_numpy_copy(a, optional_dtype(dtype, "tensor"), from_python);
   });
 
+  // Python subclasses (nn.Parameter) construct through this: a new tensor object sharing the
+  // data's storage, a fresh leaf with the given requires_grad.
+  cls.def(py::init([](const TensorPtr& data, bool requires_grad) {
+            auto t = detached_alias(data);
+            if (requires_grad && !is_floating(t->dtype))
+              fail(ErrorKind::Runtime, "Parameter", "only Tensors of floating point dtype can require gradients, got ",
+                   dtype_name(t->dtype));
+            t->requires_grad = requires_grad;
+            return t;
+          }),
+          py::arg("data"), py::arg("requires_grad") = false);
+
   // ---- attributes ----
   cls.def_property_readonly("shape", [](const Tensor& t) { return make_size(t.shape); })
       .def("size", [](const Tensor& t, py::object dim) -> py::object {

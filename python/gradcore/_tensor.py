@@ -197,3 +197,45 @@ Tensor.cpu = lambda self: self._to_device(_C.device("cpu"), False)
 Tensor.cuda = lambda self, device=None, non_blocking=False: self._to_device(
     _C.device("cuda" if device is None else (f"cuda:{device}" if isinstance(device, builtins.int) else device)), False)
 Tensor.__array_priority__ = 1000  # ndarray <op> tensor defers to the tensor
+
+
+# ---- copying and pickling: data travels as a NumPy array, never as code ----
+
+def _rebuild_tensor(array, requires_grad, cls=Tensor):
+    t = _C._tensor_from_array(array, None, False)
+    if cls is not Tensor:
+        return cls(t, requires_grad)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _reduce_ex(self, protocol):
+    if not self.is_leaf:
+        raise RuntimeError("pickle: only leaf tensors (created by the user, not by an op that records "
+                           "gradients) can be pickled. Hint: pickle t.detach() instead")
+    cls = type(self)
+    return (_rebuild_tensor, (self.detach().cpu().numpy().copy(), self.requires_grad, cls))
+
+
+def _deepcopy(self, memo):
+    if not self.is_leaf:
+        raise RuntimeError("deepcopy: only tensors created explicitly by the user (graph leaves) support the "
+                           "deepcopy protocol. Hint: deepcopy t.detach() instead")
+    if id(self) in memo:
+        return memo[id(self)]
+    data = self.detach().clone()
+    cls = type(self)
+    new = cls(data, self.requires_grad) if cls is not Tensor else data.requires_grad_(self.requires_grad)
+    if self.grad is not None:
+        new.grad = self.grad.clone()
+    if cls is not Tensor and hasattr(self, "__dict__"):
+        import copy
+        for k, v in self.__dict__.items():
+            setattr(new, k, copy.deepcopy(v, memo))
+    memo[id(self)] = new
+    return new
+
+
+Tensor.__reduce_ex__ = _reduce_ex
+Tensor.__deepcopy__ = _deepcopy
