@@ -104,8 +104,45 @@ void reduce_loop(const Tensor& x, const ReducePlan& p, const Acc& init, Write wr
   }
 }
 
-// out (contiguous, M elements) = sum over the plan, computed with a wide accumulator
-// (double for floats, int64 for integers and bool); scale multiplies the result (1/K for mean).
+// Calls fn(m, base) for every output m with the offset of its first reduced element; threads
+// split the outputs when the whole reduction is large.
+template <typename F>
+void for_each_output(const ReducePlan& p, F fn) {
+  if (p.M == 0) return;
+  int nt = get_num_threads();
+  bool big = p.M * p.K >= kParallelGrain && nt > 1 && p.M > 1;
+#ifdef GRADCORE_OPENMP
+#pragma omp parallel for num_threads(nt) if (big) schedule(static)
+#endif
+  for (int64_t m = 0; m < p.M; ++m) fn(m, kept_offset(p, m));
+  (void)big;
+}
+
+// Every kernel below writes output m of a contiguous `out` (M elements, the kept dims in
+// row-major order) and accumulates floats in double.
+
+// out = sum over the plan, computed with a wide accumulator (double for floats, int64 for
+// integers and bool); scale multiplies the result (1/K for mean).
 void sum_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, double scale);
+// out = sum((x - mean)^2) / max(0, K - correction), or its square root; Welford's update.
+void var_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, double correction, bool take_sqrt);
+// out = product (int64 for integer and bool inputs).
+void prod_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p);
+// out = max (is_max) or min; NaN propagates. K must be > 0.
+void minmax_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, bool is_max);
+// indices = position k (row-major over the reduced dims) of the max (min), the first one among
+// ties, the first NaN if any; values (optional) = that element. K must be > 0.
+void arg_minmax_kernel(const Tensor* values, const Tensor& indices, const Tensor& x, const ReducePlan& p, bool is_max);
+// out = vector p-norm: ord 0 (count of non-zeros), 1, 2, +-inf, or any other p.
+void norm_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, double ord);
+// out (bool) = any / all of x != 0.
+void any_all_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, bool is_all);
+
+// Backward kernels. gx and x share shape and (contiguous) strides, so one plan addresses both;
+// g is contiguous with M elements.
+// gx = g * product of the other elements of each reduction (exact when x holds zeros).
+void prod_backward_kernel(const Tensor& gx, const Tensor& g, const Tensor& x, const ReducePlan& p);
+// gx (zeroed by the caller) receives g[m] at the reduced element indices[m] of output m.
+void index_backward_kernel(const Tensor& gx, const Tensor& g, const Tensor& indices, const ReducePlan& p);
 
 }  // namespace gc::cpu
