@@ -46,7 +46,12 @@ void any_forward(UnaryOp op, const Tensor& out, const Tensor& x) {
   auto run = [&](auto f) { unary_loop<T, T>(out, x, f); };
   switch (op) {
     case UnaryOp::Neg: return run([](T v) { return static_cast<T>(-v); });
-    case UnaryOp::Abs: return run([](T v) { return v < T(0) ? static_cast<T>(-v) : v; });
+    case UnaryOp::Abs:
+      // std::abs for floats so that abs(-0.0) is +0.0.
+      return run([](T v) {
+        if constexpr (std::is_floating_point_v<T>) return std::abs(v);
+        else return v < T(0) ? static_cast<T>(-v) : v;
+      });
     case UnaryOp::Relu:
       // NaN propagates (v > 0 is false for NaN, so test the other way round).
       return run([](T v) { return v < T(0) ? T(0) : v; });
