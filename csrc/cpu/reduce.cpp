@@ -112,35 +112,52 @@ struct ProdAcc {
   void merge(const ProdAcc& o) { add(o.s, 0); }
 };
 
-// Running max (min): once a NaN is seen it stays.
+// Running max (min), branch-free so the lanes vectorise: v starts at the identity (-inf, or
+// the lowest integer) and a NaN is remembered in a flag (it would lose every comparison).
 template <typename T, bool IsMax>
 struct MinMaxAcc {
-  T v{};
-  bool has = false;
+  T v = IsMax ? lowest() : highest();
+  bool nan = false;
+  static constexpr T lowest() {
+    if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
+    else return std::numeric_limits<T>::lowest();
+  }
+  static constexpr T highest() {
+    if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::infinity();
+    else return std::numeric_limits<T>::max();
+  }
   void add(T x, int64_t) {
-    if (!has) {
-      v = x;
-      has = true;
-    } else if (!is_nan(v) && (is_nan(x) || (IsMax ? x > v : x < v))) {
-      v = x;
-    }
+    v = (IsMax ? x > v : x < v) ? x : v;
+    if constexpr (std::is_floating_point_v<T>) nan |= x != x;
   }
   void merge(const MinMaxAcc& o) {
-    if (o.has) add(o.v, 0);
+    add(o.v, 0);
+    nan |= o.nan;
+  }
+  T value() const {
+    if constexpr (std::is_floating_point_v<T>) return nan ? std::numeric_limits<T>::quiet_NaN() : v;
+    else return v;
   }
 };
 
-// Running arg-max (min): only a strictly better value (or a first NaN) moves the index, so the
-// first index among ties wins; partials merge in order of k, which keeps that rule.
+// Running arg-max (min): the best value wins, a NaN beats any number, and among equals (NaNs
+// included) the smaller index wins, which makes merging partial folds order-independent and
+// gives PyTorch's first index among ties.
 template <typename T, bool IsMax>
 struct ArgAcc {
   T v{};
   int64_t i = -1;
   void add(T x, int64_t k) {
-    if (i < 0 || (!is_nan(v) && (is_nan(x) || (IsMax ? x > v : x < v)))) {
+    if (i < 0 || better(x, k)) {
       v = x;
       i = k;
     }
+  }
+  bool better(T x, int64_t k) const {
+    bool xn = is_nan(x), vn = is_nan(v);
+    if (xn || vn) return xn && (!vn || k < i);
+    if (x == v) return k < i;
+    return IsMax ? x > v : x < v;
   }
   void merge(const ArgAcc& o) {
     if (o.i >= 0) add(o.v, o.i);
@@ -148,25 +165,31 @@ struct ArgAcc {
 };
 
 // Vector norms: Kind 0 counts non-zeros, 1 sums |x|, 2 sums x^2, 3 is max|x|, 4 min|x|, 5 sums
-// |x|^p. The root (sqrt, ^(1/p)) is taken once at the end.
+// |x|^p. The root (sqrt, ^(1/p)) is taken once at the end; NaN is flagged as in MinMaxAcc.
 template <int Kind>
 struct NormAcc {
   double s = Kind == 4 ? std::numeric_limits<double>::infinity() : 0.0;
   double p = 0;
+  bool nan = false;
   template <typename V>
   void add(V v, int64_t) {
     double a = std::abs(static_cast<double>(v));
     if constexpr (Kind == 0) s += a != 0;
     else if constexpr (Kind == 1) s += a;
     else if constexpr (Kind == 2) s += a * a;
-    else if constexpr (Kind == 3) { if (!(s != s) && (a != a || a > s)) s = a; }
-    else if constexpr (Kind == 4) { if (!(s != s) && (a != a || a < s)) s = a; }
+    else if constexpr (Kind == 3) { s = a > s ? a : s; nan |= a != a; }
+    else if constexpr (Kind == 4) { s = a < s ? a : s; nan |= a != a; }
     else s += std::pow(a, p);
   }
   void merge(const NormAcc& o) {
-    if constexpr (Kind == 3 || Kind == 4) add(o.s, 0);
-    else s += o.s;
+    if constexpr (Kind == 3 || Kind == 4) {
+      add(o.s, 0);
+      nan |= o.nan;
+    } else {
+      s += o.s;
+    }
   }
+  double value() const { return nan ? std::numeric_limits<double>::quiet_NaN() : s; }
 };
 
 template <bool IsAll>
@@ -209,7 +232,7 @@ void minmax_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, bool
     using T = scalar_t;
     T* o = out.data_as<T>();
     auto run = [&](auto init) {
-      reduce_loop<T>(x, p, init, [&](int64_t m, const decltype(init)& a) { o[m] = a.v; });
+      reduce_loop<T>(x, p, init, [&](int64_t m, const decltype(init)& a) { o[m] = a.value(); });
     };
     if (is_max) run(MinMaxAcc<T, true>{});
     else run(MinMaxAcc<T, false>{});
@@ -238,7 +261,7 @@ void norm_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, double
     T* o = out.data_as<T>();
     auto run = [&](auto init, auto root) {
       init.p = ord;
-      reduce_loop<T>(x, p, init, [&](int64_t m, const decltype(init)& a) { o[m] = static_cast<T>(root(a.s)); });
+      reduce_loop<T>(x, p, init, [&](int64_t m, const decltype(init)& a) { o[m] = static_cast<T>(root(a.value())); });
     };
     auto same = [](double s) { return s; };
     if (ord == 0) run(NormAcc<0>{}, same);
