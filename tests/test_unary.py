@@ -234,6 +234,8 @@ def test_clamp_dtypes():
     assert r.dtype == gradcore.int64 and r.tolist() == [2, 5, 6]
     f = i.clamp(2.5)
     assert f.dtype == gradcore.float32 and f.tolist() == [2.5, 5.0, 9.0]
+    big = gradcore.tensor([2 ** 60 + 3, 2 ** 60 + 9]).clamp(min=2 ** 60 + 5, max=2 ** 60 + 7)
+    assert big.tolist() == [2 ** 60 + 5, 2 ** 60 + 7]  # integer bounds stay exact (no trip through double)
     b = gradcore.tensor([True, False]).clamp(0, 1)
     assert b.dtype == gradcore.int64 and b.tolist() == [1, 0]
     with pytest.raises(RuntimeError, match="clamp_.*can't be cast"):

@@ -178,7 +178,7 @@ TensorPtr clamp_impl(const TensorPtr& x, std::optional<Scalar> min, std::optiona
   if (in_place && grad) check_inplace(x, "clamp_");
   auto src = in_place && grad ? clone(x) : in;
   auto out = in_place && !grad ? x : empty_tensor(x->shape, dt, x->device);
-  cpu::clamp_kernel(*out, *src, min.has_value(), min ? min->d : 0, max.has_value(), max ? max->d : 0);
+  cpu::clamp_kernel(*out, *src, min, max);
   if (grad) {
     auto n = make_node<ClampBackward>({in_place ? src : x});
     n->x = SavedTensor(in_place ? src : x, false);
