@@ -302,6 +302,8 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._send_idx += 1
 
     def _next_data(self):
+        if self._shutdown:
+            raise StopIteration  # the epoch ended, or an error shut the workers down
         while True:
             # Skip tasks sent to workers whose stream ended; stop when nothing is left in flight.
             while self._rcvd_idx < self._send_idx:
@@ -338,7 +340,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
 
     def _process_data(self, data):
         if isinstance(data, _worker.ExceptionWrapper):
-            self._shutdown_workers()
+            self._shutdown_workers(join_timeout=0)
             data.reraise()
         self._try_put_index()
         return data
@@ -356,16 +358,19 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             dead = [w for w in self._workers if not w.is_alive()]
             if dead:
                 desc = ", ".join(f"pid {w.pid} (exit code {w.exitcode})" for w in dead)
-                self._shutdown_workers()
+                self._shutdown_workers(join_timeout=0)
                 raise RuntimeError(f"DataLoader worker(s) {desc} exited unexpectedly. Hint: exit code -9 usually "
                                    "means the system ran out of memory; run with num_workers=0 to see any error "
                                    "in the main process")
             if deadline is not None and time.monotonic() >= deadline:
-                self._shutdown_workers()
+                self._shutdown_workers(join_timeout=0)
                 raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds waiting for a batch "
                                    f"from {self._num_workers} worker(s)")
 
-    def _shutdown_workers(self):
+    def _shutdown_workers(self, join_timeout=5 * _worker._POLL_INTERVAL):
+        """Asks every worker to exit and waits up to ``join_timeout`` seconds in all for them to finish
+        the batch in hand; then terminates any still running. Failure paths pass 0: a worker that
+        hangs or timed out is not waited for."""
         if self._shutdown:
             return
         self._shutdown = True
@@ -373,8 +378,9 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             self._workers_done_event.set()
             for q in self._index_queues:
                 q.put(None)
+            deadline = time.monotonic() + join_timeout
             for w in self._workers:
-                w.join(timeout=5 * _worker._POLL_INTERVAL)
+                w.join(timeout=max(deadline - time.monotonic(), 0))
         finally:
             for w in self._workers:
                 if w.is_alive():
