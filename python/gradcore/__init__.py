@@ -17,6 +17,7 @@ from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, inferenc
 from . import autograd  # noqa: E402
 from . import cuda, accelerator  # noqa: E402
 from . import utils  # noqa: E402
+from .serialization import save, load  # noqa: E402
 from .train import Trainer  # noqa: E402
 from . import callbacks  # noqa: E402
 
