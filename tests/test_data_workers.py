@@ -4,6 +4,8 @@ import gc
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -189,3 +191,39 @@ def test_killed_worker_is_reported():
         for _ in it:
             pass
     assert wait_gone(worker_pids(it))
+
+
+ORPHAN_SCRIPT = """
+import os, signal, sys
+sys.path[:0] = [{python_dir!r}, {tests_dir!r}]
+from gradcore.utils.data import DataLoader
+from test_data import FailingDataset
+it = iter(DataLoader(FailingDataset(bad=-1, delay=0.2, n=100), num_workers=2))
+next(it)
+print(" ".join(str(w.pid) for w in it._workers), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def running(pid):
+    """Alive and not a zombie (a re-parented zombie may wait for a reaper that never comes)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@needs_proc
+def test_workers_exit_when_the_main_process_is_killed():
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    python_dir = os.path.dirname(os.path.dirname(gradcore.__file__))
+    proc = subprocess.run([sys.executable, "-c", ORPHAN_SCRIPT.format(python_dir=python_dir, tests_dir=tests_dir)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    pids = [int(p) for p in proc.stdout.split()]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(running(p) for p in pids):
+        time.sleep(0.1)
+    assert not any(running(p) for p in pids)

@@ -272,7 +272,7 @@ def test_torch_save_files_are_refused(tmp_path):
 
 # ---- save errors ----
 
-def test_save_rejects_unsupported_objects_before_touching_the_file(tmp_path):
+def test_save_rejects_unsupported_objects_before_touching_the_file(tmp_path, monkeypatch):
     path = tmp_path / "ck.safetensors"
     gradcore.save({"v": 1}, path)
     with pytest.raises(TypeError, match=r"object at obj\['a'\]\[1\].*state_dict"):
@@ -285,6 +285,11 @@ def test_save_rejects_unsupported_objects_before_touching_the_file(tmp_path):
     loop.append(loop)
     with pytest.raises(ValueError, match="contains itself"):
         gradcore.save({"loop": loop}, path)
+    assert gradcore.load(path) == {"v": 1} and os.listdir(tmp_path) == ["ck.safetensors"]
+    monkeypatch.setattr(serialization, "_MAX_HEADER", 1000)
+    with pytest.raises(ValueError, match="more than a safetensors header may hold"):
+        gradcore.save({"losses": [0.5] * 1000}, path)
+    monkeypatch.undo()
     assert gradcore.load(path) == {"v": 1} and os.listdir(tmp_path) == ["ck.safetensors"]
     with pytest.raises(RuntimeError, match="parent directory .* does not exist"):
         gradcore.save({}, tmp_path / "missing" / "ck.safetensors")

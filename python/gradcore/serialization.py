@@ -170,6 +170,10 @@ def save(obj, f):
     refs = _Refs()
     structure = json.dumps(_encode(obj, [], refs, set()), separators=(",", ":"), allow_nan=False)
     header = _header_bytes(refs.arrays, structure)
+    if len(header) > _MAX_HEADER:
+        raise ValueError(f"gradcore.save: the non-tensor part of the object takes {len(header)} bytes of JSON, more "
+                         f"than a safetensors header may hold ({_MAX_HEADER}). Hint: store long lists of numbers "
+                         "as tensors")
     if not isinstance(f, (str, bytes, os.PathLike)):
         if not hasattr(f, "write"):
             raise TypeError(f"gradcore.save: expected a path or a binary file object, got {type(f).__name__}")
@@ -193,11 +197,11 @@ def save(obj, f):
         raise RuntimeError(f"gradcore.save: could not create a temporary file in {folder}")
     try:
         with os.fdopen(fd, "wb") as fh:
+            if os.path.isfile(path):
+                os.chmod(tmp, os.stat(path).st_mode & 0o7777)  # an overwrite keeps the old file's permissions
             _write_file(fh, header, refs.arrays)
             fh.flush()
             os.fsync(fh.fileno())
-        if os.path.isfile(path):
-            os.chmod(tmp, os.stat(path).st_mode & 0o7777)  # an overwrite keeps the old file's permissions
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -209,12 +213,16 @@ def save(obj, f):
 
 
 def _fsync_dir(folder):
-    """Makes the rename itself durable; not possible (nor needed) on Windows."""
-    if os.name == "nt":
+    """Makes the rename itself durable. The new file is already complete and in place, so a folder
+    that cannot be fsync'ed (Windows, some network file systems) is not an error."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
         return
-    fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
+    except OSError:
+        pass
     finally:
         os.close(fd)
 

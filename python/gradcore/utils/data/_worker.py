@@ -108,8 +108,11 @@ def _pickle_result(task_idx, data, worker_id):
 
 
 def _worker_loop(kind, dataset, index_queue, data_queue, done_event, auto_collation, collate_fn, drop_last,
-                 base_seed, init_fn, worker_id, num_workers, parent_pid):
+                 base_seed, init_fn, worker_id, num_workers):
     global _worker_info
+    # Our parent as seen now (the main process, or a forkserver): if it dies we are re-parented,
+    # the id changes, and the loop below exits instead of waiting forever.
+    parent_pid = os.getppid()
     try:
         # One thread per worker: N workers on OpenMP pools oversubscribe the cores, and a forked child
         # must not rely on the parent's thread pool.
@@ -137,7 +140,7 @@ def _worker_loop(kind, dataset, index_queue, data_queue, done_event, auto_collat
                 if done_event.is_set() or os.getppid() != parent_pid:
                     break  # shut down, or the main process died without telling us
                 continue
-            if r is None:
+            if r is None or os.getppid() != parent_pid:
                 break
             if isinstance(r, _ResumeIteration):
                 iteration_end = False

@@ -2,7 +2,6 @@
 import collections.abc
 import itertools
 import multiprocessing
-import os
 import pickle
 import queue
 import sys
@@ -259,7 +258,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 w = ctx.Process(target=_worker._worker_loop, daemon=True, args=(
                     self._dataset_kind, self._dataset, index_queue, self._worker_result_queue,
                     self._workers_done_event, self._auto_collation, self._collate_fn, self._drop_last,
-                    self._base_seed, loader.worker_init_fn, worker_id, self._num_workers, os.getpid()))
+                    self._base_seed, loader.worker_init_fn, worker_id, self._num_workers))
                 w.start()
                 self._index_queues.append(index_queue)
                 self._workers.append(w)
