@@ -108,7 +108,8 @@ class RandomSampler(Sampler):
         else:
             for _ in range(self.num_samples // n):
                 yield from _randperm(n, generator)
-            yield from _randperm(n, generator)[: self.num_samples % n]
+            if self.num_samples % n:
+                yield from _randperm(n, generator)[: self.num_samples % n]
 
     def __len__(self):
         return self.num_samples
