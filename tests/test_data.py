@@ -486,3 +486,18 @@ def test_pin_memory_is_a_no_op_without_cuda():
     ds = TensorDataset(*xy(6))
     assert_same_batches(batches_np(DataLoader(ds, batch_size=4, pin_memory=True)),
                         batches_np(DataLoader(ds, batch_size=4)))
+
+
+def test_pin_memory_pins_every_tensor_of_the_batch_when_cuda_is_there(monkeypatch):
+    pinned = []
+
+    def fake_pin(self):
+        pinned.append(tuple(self.shape))
+        return self
+
+    monkeypatch.setattr(gradcore.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(gradcore.Tensor, "pin_memory", fake_pin, raising=False)
+    out = list(DataLoader(DictDataset(4), batch_size=2, pin_memory=True))
+    assert sorted(pinned) == [(2,)] * 4 + [(2, 2, 3)] * 2  # x, label and w of both batches; names are not tensors
+    assert list(out[0]) == ["x", "label", "w", "name"] and out[0]["name"] == ["s0", "s1"]
+

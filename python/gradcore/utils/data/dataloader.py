@@ -271,7 +271,6 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
     def _start_epoch(self):
         self._rcvd_idx = self._send_idx
         self._task_info = {}
-        self._tasks_outstanding = 0
         self._workers_status = [True] * self._num_workers
         self._worker_queue_idx_cycle = itertools.cycle(range(self._num_workers))
         for _ in range(self._prefetch_factor * self._num_workers):
@@ -297,7 +296,6 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             return  # every worker's stream is exhausted
         self._index_queues[worker_id].put((self._send_idx, index))
         self._task_info[self._send_idx] = (worker_id,)
-        self._tasks_outstanding += 1
         self._send_idx += 1
 
     def _next_data(self):
@@ -323,7 +321,6 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             idx, data = self._get_data()
             if idx not in self._task_info:
                 continue  # a late result of an abandoned epoch
-            self._tasks_outstanding -= 1
             if isinstance(data, _worker._IterableDatasetStopIteration):
                 self._workers_status[data.worker_id] = False
                 del self._task_info[idx]
