@@ -4,6 +4,7 @@ The engine is C++ (csrc/autograd/engine.cpp); these functions only normalise arg
 from .. import _C
 from .._C import Tensor
 from .grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode  # noqa: F401
+from .function import Function, FunctionCtx, once_differentiable  # noqa: F401
 
 
 def _as_list(x):
