@@ -635,3 +635,35 @@ def test_parity_with_torch():
     np.testing.assert_allclose(outs[0][0], outs[1][0])
     np.testing.assert_allclose(outs[0][1], outs[1][1])
     assert outs[0][2] == outs[1][2] == "=<CubeBackward>)"
+
+
+def test_node_without_saved_tensors_can_run_again():
+    # As in PyTorch: only saved tensors are freed by a backward without retain_graph.
+    x = leaf([1.0, 2.0])
+    y = MulConst.apply(x, 2.0)
+    y.sum().backward()
+    y.sum().backward()
+    assert_close(x.grad, [4.0, 4.0])
+
+
+def test_reentrant_backward_checkpoint_style():
+    class Checkpoint(Function):
+        """Saves only the input; backward recomputes exp(x * x) with grad on and differentiates it."""
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return (x * x).exp()
+
+        @staticmethod
+        def backward(ctx, gy):
+            x, = ctx.saved_tensors
+            with gradcore.enable_grad():
+                xd = x.detach().requires_grad_()
+                y = (xd * xd).exp()
+            return gradcore.autograd.grad(y, xd, gy)[0]
+
+    x = leaf([0.5, -1.0])
+    Checkpoint.apply(x).sum().backward()
+    assert_close(x.grad, 2 * np.array([0.5, -1.0]) * np.exp([0.25, 1.0]))
+    assert gradcore.is_grad_enabled()

@@ -111,6 +111,17 @@ def test_non_contiguous_views_print_their_values():
     assert repr(gradcore.tensor([2.5]).expand(3)) == "tensor([2.5000, 2.5000, 2.5000])"
 
 
+class _Sub(gradcore.Tensor):
+    def __init__(self, data, requires_grad=False):
+        super().__init__(data, requires_grad)
+
+
+def test_subclass_prints_its_name():
+    assert repr(_Sub(gradcore.tensor([1., 2.]))) == "_Sub([1., 2.])"
+    assert repr(_Sub(gradcore.tensor([1., 2.]), True)) == "_Sub([1., 2.], requires_grad=True)"
+    assert format(_Sub(gradcore.tensor(2.0))) == "_Sub(2.)"
+
+
 def test_format_of_scalars():
     assert f"{gradcore.tensor(3.14159):.2f}" == "3.14"
     assert f"{gradcore.tensor(7):>4}" == "   7"
