@@ -1,6 +1,7 @@
-// Softmax and the class losses on the CPU. Every kernel works on contiguous tensors seen as rows
-// along the class dim (see RowLayout); the ops layer (ops/softmax.cpp) makes operands contiguous,
-// casts them to one floating dtype and validates targets before calling in, so kernels never fail.
+// Softmax (cpu/softmax.cpp) and the class losses (cpu/class_loss.cpp) on the CPU. Every kernel
+// works on contiguous tensors seen as rows along the class dim (see RowLayout); the ops layer
+// (ops/softmax.cpp) makes operands contiguous, casts them to one floating dtype and validates
+// targets before calling in, so kernels never fail.
 #pragma once
 #include "ops/ops.h"
 
