@@ -180,6 +180,29 @@ def test_softmax_stability_large_logits(dtype):
     assert np.isfinite(to_np(t.grad)).all()
 
 
+@pytest.mark.parametrize("shape,dim", [((3, 1500), 1), ((2, 300, 70), 1), ((300, 5), 0), ((4, 9, 33), 2)])
+def test_softmax_float32_vector_paths(shape, dim):
+    # Long rows (several float blocks plus a tail), tiles of rows for a middle dim (a full tile, a
+    # partial one, more classes than one float flush), against a float64 reference.
+    x = RNG.standard_normal(shape) * 10
+    t = gradcore.tensor(x, dtype=gradcore.float32, requires_grad=True)
+    x32 = to_np(t).astype(np.float64)
+    y = gradcore.softmax(t, dim)
+    assert_close(y, np_softmax(x32, dim).astype(np.float32), rtol=2e-5, atol=1e-7)
+    ly = gradcore.log_softmax(t, dim)
+    assert_close(ly, np_log_softmax(x32, dim).astype(np.float32), rtol=1e-5, atol=2e-5)
+    w = RNG.standard_normal(shape)
+    ly.backward(gradcore.tensor(w, dtype=gradcore.float32))
+    ref = w - np_softmax(x32, dim) * w.sum(dim, keepdims=True)
+    assert_close(t.grad, ref.astype(np.float32), rtol=1e-4, atol=1e-5)
+    t.grad = None
+    y = gradcore.softmax(t, dim)
+    y.backward(gradcore.tensor(w, dtype=gradcore.float32))
+    p = np_softmax(x32, dim)
+    ref = p * (w - (w * p).sum(dim, keepdims=True))
+    assert_close(t.grad, ref.astype(np.float32), rtol=1e-4, atol=1e-6)
+
+
 def test_softmax_masked_and_nan_rows():
     inf = float("inf")
     x = gradcore.tensor([[0.0, -inf, 1.0], [-inf, -inf, -inf], [1.0, float("nan"), 2.0]])
@@ -187,6 +210,15 @@ def test_softmax_masked_and_nan_rows():
     assert_close(y[0], np_softmax(np.array([0.0, -np.inf, 1.0]), 0))
     assert np.isnan(y[1]).all() and np.isnan(y[2]).all()
     assert to_np(gradcore.log_softmax(x, 1))[0, 1] == -inf
+    # the same along a middle dim (tiles of rows), float32 and float64
+    for dtype in [gradcore.float32, gradcore.float64]:
+        z = np.zeros((2, 3, 10))
+        z[:, 1, :] = -np.inf
+        z[1, 0, 4] = np.nan
+        y = to_np(gradcore.softmax(gradcore.tensor(z, dtype=dtype), 1))
+        assert (y[0, 1, :] == 0).all() and (np.delete(y[1, 1], 4) == 0).all()
+        assert np.isnan(y[1, :, 4]).all()
+        assert_close(np.delete(y[1], 4, axis=1), np.tile([[0.5], [0.0], [0.5]], (1, 9)))
 
 
 # ------------------------------------------------------------------------- cross_entropy
