@@ -328,6 +328,11 @@ def test_cross_entropy_zero_weights_give_nan_like_pytorch():
     x = gradcore.tensor(RNG.standard_normal((2, 3)), requires_grad=True)
     loss = ce(x, gradcore.tensor([0, 1]), gradcore.zeros(3))
     assert math.isnan(loss.item())
+    loss.backward()
+    assert np.isnan(to_np(x.grad)).all()
+    # the targets' classes weigh nothing, the smoothing term alone would not: still NaN
+    loss = ce(x, gradcore.tensor([0, 0]), gradcore.tensor([0.0, 1.0, 1.0]), eps=0.3)
+    assert math.isnan(loss.item())
 
 
 def test_cross_entropy_large_batch_parallel_path():

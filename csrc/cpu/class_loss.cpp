@@ -2,8 +2,9 @@
 // nll_loss. The forward makes the softmax passes per row (max, sum of exp, then the row's loss
 // from the log-sum-exp, never materialising log_softmax) and keeps each row's max and log-sum
 // for the backward, which rebuilds softmax on the fly and writes the gradient in one pass.
-// Loss sums are merged per block of rows in a fixed order, so results do not depend on how
-// the rows were scheduled.
+// [N, C] logits take the unit-stride SIMD path; for [N, C, d1, ...] a row is strided by the
+// spatial size and runs the same code with libm's exp. Loss sums are merged per block of rows
+// in a fixed order, so results do not depend on how the rows were scheduled.
 #include <cstring>
 #include "cpu/softmax_rows.h"
 

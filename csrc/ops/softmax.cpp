@@ -183,7 +183,8 @@ Reduced reduce_loss(cpu::LossSums sums, Reduction reduction, double mean_divisor
   }
   double v = sums.loss;
   if (reduction == Reduction::Mean) {
-    // 0 / 0 (every target ignored, or no samples) is NaN, as in PyTorch.
+    // A zero divisor (every target ignored or of zero weight, or no samples) gives NaN, as in
+    // PyTorch, whose nll term is then 0 / 0 even where the smoothing term alone would be inf.
     r.scale = 1.0 / mean_divisor;
     v = mean_divisor == 0 ? std::numeric_limits<double>::quiet_NaN() : v / mean_divisor;
   }
