@@ -352,10 +352,31 @@ def test_cross_entropy_large_batch_parallel_path():
     g = 0.85 * w[t][:, None] * (p - onehot) + 0.15 / 17 * (p * w.sum() - w)
     g[~valid] = 0
     assert_close(xt.grad, g / W, rtol=1e-9, atol=1e-12)
-    xs = RNG.standard_normal((4, 6, 50, 40))
-    ts = RNG.integers(0, 6, (4, 50, 40))
-    assert_close(ce(gradcore.tensor(xs), gradcore.tensor(ts), reduction="none"),
-                 np_cross_entropy(xs, ts, reduction="none"), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [gradcore.float32, gradcore.float64])
+def test_cross_entropy_spatial_tiles(dtype):
+    # [N, C, H, W] logits: tiles of adjacent pixels (full and partial), against the unfused twin
+    xs = RNG.standard_normal((3, 6, 50, 41)) * 3
+    ts = RNG.integers(0, 6, (3, 50, 41))
+    ts[:, ::3, ::5] = 2  # ignored
+    w = RNG.random(6) + 0.2
+    xt = gradcore.tensor(xs, dtype=dtype, requires_grad=True)
+    x64 = to_np(xt).astype(np.float64)
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == gradcore.float64 else dict(rtol=2e-5, atol=1e-6)
+    rows = ce(xt, gradcore.tensor(ts), gradcore.tensor(w, dtype=dtype), "none", 2, 0.2)
+    assert_close(rows, np_cross_entropy(x64, ts, w, "none", 2, 0.2).astype(to_np(rows).dtype), **tol)
+    gout = RNG.standard_normal(ts.shape)
+    rows.backward(gradcore.tensor(gout, dtype=dtype))
+    p = np.moveaxis(np_softmax(x64, 1), 1, -1)  # [N, H, W, C]
+    valid = ts != 2
+    tc = np.where(valid, ts, 0)
+    onehot = np.eye(6)[tc]
+    g = 0.8 * w[tc][..., None] * (p - onehot) + 0.2 / 6 * (p * w.sum() - w)
+    g = np.where(valid[..., None], g * gout[..., None], 0.0)
+    assert_close(xt.grad, np.moveaxis(g, -1, 1).astype(to_np(xt.grad).dtype), **tol)
+    loss = ce(xt, gradcore.tensor(ts), reduction="sum", ignore_index=2)
+    assert_close(loss, np.asarray(np_cross_entropy(x64, ts, None, "sum", 2)).astype(to_np(loss).dtype), rtol=1e-5)
 
 
 @pytest.mark.parametrize("dtype", [gradcore.float32, gradcore.float64])

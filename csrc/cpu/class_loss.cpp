@@ -3,7 +3,8 @@
 // from the log-sum-exp, never materialising log_softmax) and keeps each row's max and log-sum
 // for the backward, which rebuilds softmax on the fly and writes the gradient in one pass.
 // [N, C] logits take the unit-stride SIMD path; for [N, C, d1, ...] a row is strided by the
-// spatial size and runs the same code with libm's exp. Loss sums are merged per block of rows
+// spatial size, so index targets run on tiles of adjacent samples and probability targets run
+// the row code with the stride and libm's exp. Loss sums are merged per block of rows
 // in a fixed order, so results do not depend on how the rows were scheduled.
 #include <cstring>
 #include "cpu/softmax_rows.h"
@@ -98,6 +99,92 @@ void ce_backward_rows(T* gx, const T* x, const int64_t* tgt, const T* w, double 
   }
 }
 
+// Index targets with the class dim not last ([N, C, d1, ...]): the same math on tiles of adjacent
+// samples, vectorised across the samples (see softmax_rows.h). Every sample's statistics are
+// computed, ignored ones included, so that the backward's exp stays finite; ignored samples then
+// get zero loss and zero gradient. Pointers are at the tile's first entry (x, gx) and first
+// sample (tgt, st, rows_out, g); S is the class stride.
+template <typename T>
+LossSums ce_forward_tile(const T* x, const int64_t* tgt, const T* w, const ClassLossSpec& sp, double* st, T* rows_out,
+                         int64_t S, int64_t B) {
+  const int64_t C = sp.L.C;
+  const double eps = sp.smoothing;
+  T m[kTile];
+  double sum[kTile], lse[kTile], sm[kTile];
+  tile_max_sum_exp(x, C, S, B, m, sum, static_cast<T*>(nullptr));
+  for (int64_t j = 0; j < B; ++j) {
+    const T ls = static_cast<T>(std::log(sum[j]));
+    st[2 * j] = m[j];
+    st[2 * j + 1] = ls;
+    lse[j] = static_cast<double>(m[j]) + ls;
+    sm[j] = 0;
+  }
+  if (eps > 0) {
+    for (int64_t c = 0; c < C; ++c) {
+      const T* xc = x + c * S;
+      const double wc = w ? static_cast<double>(w[c]) : 1.0;
+      for (int64_t j = 0; j < B; ++j) sm[j] += wc * (static_cast<double>(xc[j]) - lse[j]);
+    }
+  }
+  LossSums acc;
+  for (int64_t j = 0; j < B; ++j) {
+    const int64_t y = tgt[j];
+    double loss = 0;
+    if (y != sp.ignore_index) {
+      const double wy = w ? static_cast<double>(w[y]) : 1.0;
+      loss = -wy * (static_cast<double>(x[y * S + j]) - lse[j]);
+      if (eps > 0) loss = (1.0 - eps) * loss - eps / static_cast<double>(C) * sm[j];
+      acc.loss += loss;
+      acc.weight += wy;
+    }
+    if (rows_out) rows_out[j] = static_cast<T>(loss);
+  }
+  return acc;
+}
+
+// out[j] = k[j] * exp((x[j] - m[j]) - ls[j]) - b[j] * wc across a tile.
+template <typename T>
+void ce_grad_tile(T* out, const T* x, const T* m, const T* ls, const T* k, const T* b, T wc, int64_t B) {
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + vec::kLanes <= B; j += vec::kLanes) {
+      const vec::vfloat p = vec::exp((vec::load(x + j) - vec::load(m + j)) - vec::load(ls + j));
+      vec::store(out + j, p * vec::load(k + j) - vec::load(b + j) * wc);
+    }
+  }
+  for (; j < B; ++j) out[j] = k[j] * std::exp((x[j] - m[j]) - ls[j]) - b[j] * wc;
+}
+
+template <typename T>
+void ce_backward_tile(T* gx, const T* x, const int64_t* tgt, const T* w, double wall, const ClassLossSpec& sp,
+                      const double* st, const T* g, int64_t gs, double scale, int64_t S, int64_t B) {
+  const int64_t C = sp.L.C;
+  const double eps = sp.smoothing;
+  T m[kTile], ls[kTile], k[kTile], b[kTile], a[kTile];
+  for (int64_t j = 0; j < B; ++j) {
+    m[j] = static_cast<T>(st[2 * j]);
+    ls[j] = static_cast<T>(st[2 * j + 1]);
+    k[j] = b[j] = a[j] = T(0);
+    const int64_t y = tgt[j];
+    if (y == sp.ignore_index) continue;
+    const double s = static_cast<double>(g[j * gs]) * scale;
+    const double wy = w ? static_cast<double>(w[y]) : 1.0;
+    const double aj = s * (1.0 - eps) * wy, bj = s * eps / static_cast<double>(C);
+    a[j] = static_cast<T>(aj);
+    b[j] = static_cast<T>(bj);
+    k[j] = static_cast<T>(aj + bj * wall);
+  }
+  for (int64_t c = 0; c < C; ++c) ce_grad_tile(gx + c * S, x + c * S, m, ls, k, b, w && eps > 0 ? w[c] : T(1), B);
+  for (int64_t j = 0; j < B; ++j) {
+    const int64_t y = tgt[j];
+    if (y != sp.ignore_index) {
+      gx[y * S + j] -= a[j];
+    } else {
+      for (int64_t c = 0; c < C; ++c) gx[c * S + j] = T(0);
+    }
+  }
+}
+
 // --------------------------------------------------------- cross-entropy, probability targets
 
 template <typename T, bool Unit>
@@ -171,11 +258,23 @@ LossSums cross_entropy_forward(const Tensor& x, const Tensor& target, const Clas
     const T* w = weight_ptr<T>(sp);
     T* ro = rows_ptr<T>(rows_out);
     double* st = stats.data_as<double>();
-    return sum_rows(sp.L.rows(), sp.L.C, [&](int64_t r0, int64_t r1) {
-      LossSums s;
-      with_unit(sp.L, [&](auto unit) { s = ce_forward_rows<T, decltype(unit)::value>(xi, ti, w, sp, st, ro, r0, r1); });
-      return s;
+    const RowLayout& L = sp.L;
+    if (L.inner == 1)
+      return sum_rows(L.rows(), L.C, [&](int64_t r0, int64_t r1) {
+        return ce_forward_rows<T, true>(xi, ti, w, sp, st, ro, r0, r1);
+      });
+    std::vector<LossSums> parts(tile_threads(L));
+    for_each_tile(L, [&](int64_t off, int64_t row, int64_t B, int t) {
+      LossSums s = ce_forward_tile<T>(xi + off, ti + row, w, sp, st + 2 * row, ro ? ro + row : nullptr, L.inner, B);
+      parts[t].loss += s.loss;
+      parts[t].weight += s.weight;
     });
+    LossSums total;
+    for (auto& p : parts) {
+      total.loss += p.loss;
+      total.weight += p.weight;
+    }
+    return total;
   });
 }
 
@@ -192,11 +291,17 @@ void cross_entropy_backward(const Tensor& gx, const Tensor& x, const Tensor& tar
     double wall = w ? 0.0 : static_cast<double>(sp.L.C);  // sum of the class weights
     if (w)
       for (int64_t c = 0; c < sp.L.C; ++c) wall += w[c];
-    run_rows(sp.L.rows(), row_threads(sp.L.rows(), sp.L.C), [&](int64_t r0, int64_t r1, int) {
-      with_unit(sp.L, [&](auto unit) {
-        ce_backward_rows<T, decltype(unit)::value>(o, xi, ti, w, wall, sp, st, gi, g_stride, scale, r0, r1);
+    const RowLayout& L = sp.L;
+    if (L.inner == 1) {
+      run_rows(L.rows(), row_threads(L.rows(), L.C), [&](int64_t r0, int64_t r1, int) {
+        ce_backward_rows<T, true>(o, xi, ti, w, wall, sp, st, gi, g_stride, scale, r0, r1);
       });
-    });
+    } else {
+      for_each_tile(L, [&](int64_t off, int64_t row, int64_t B, int) {
+        ce_backward_tile<T>(o + off, xi + off, ti + row, w, wall, sp, st + 2 * row, gi + row * g_stride, g_stride,
+                            scale, L.inner, B);
+      });
+    }
   });
 }
 

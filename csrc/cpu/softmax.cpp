@@ -108,42 +108,6 @@ void softmax_backward_rows(T* gx, const T* g, const T* y, int64_t C, bool log, i
   }
 }
 
-// ---- class dim not last: tiles of adjacent rows ----
-// A tile is up to kTile rows with the same outer index and adjacent inner positions. For every
-// class those rows' entries are contiguous, so each pass walks the C classes with unit-stride
-// loops across the tile: the vectorised direction is the rows, and each class's cache lines are
-// read once per pass rather than once per row.
-constexpr int64_t kTile = 64;
-constexpr int64_t kFlush = 256;  // classes summed in the logits' precision before going to double
-
-// m[j] = max(m[j], x[j]) across a tile of B rows.
-template <typename T>
-void max_tile(T* m, const T* x, int64_t B) {
-  int64_t j = 0;
-  if constexpr (std::is_same_v<T, float>) {
-    for (; j + vec::kLanes <= B; j += vec::kLanes) vec::store(m + j, vec::max(vec::load(m + j), vec::load(x + j)));
-  }
-  for (; j < B; ++j) m[j] = x[j] > m[j] ? x[j] : m[j];
-}
-
-// part[j] += e_j = exp(x[j] - m[j]) across a tile of B rows, also storing e to out when given.
-template <typename T>
-void exp_shift_tile(const T* x, const T* m, T* part, T* out, int64_t B) {
-  int64_t j = 0;
-  if constexpr (std::is_same_v<T, float>) {
-    for (; j + vec::kLanes <= B; j += vec::kLanes) {
-      const vec::vfloat e = vec::exp(vec::load(x + j) - vec::load(m + j));
-      if (out) vec::store(out + j, e);
-      vec::store(part + j, vec::load(part + j) + e);
-    }
-  }
-  for (; j < B; ++j) {
-    const T e = std::exp(x[j] - m[j]);
-    if (out) out[j] = e;
-    part[j] += e;
-  }
-}
-
 // out = g - exp(y) * s across a tile (s per row).
 template <typename T>
 void sub_exp_scaled_tile(T* out, const T* g, const T* y, const T* s, int64_t B) {
@@ -155,26 +119,13 @@ void sub_exp_scaled_tile(T* out, const T* g, const T* y, const T* s, int64_t B) 
   for (; j < B; ++j) out[j] = g[j] - std::exp(y[j]) * s[j];
 }
 
-// The three passes for the tile of B rows starting at x (class stride st).
+// The three passes for the tile of B rows starting at x (class stride st); the first two are
+// tile_max_sum_exp, which also leaves exp(x - m) in y for softmax.
 template <typename T>
 void softmax_tile(T* y, const T* x, int64_t C, int64_t st, int64_t B, bool log) {
-  T m[kTile], part[kTile], fin[kTile];
+  T m[kTile], fin[kTile];
   double sum[kTile];
-  for (int64_t j = 0; j < B; ++j) {
-    m[j] = -std::numeric_limits<T>::infinity();
-    part[j] = T(0);
-    sum[j] = 0;
-  }
-  for (int64_t c = 0; c < C; ++c) max_tile(m, x + c * st, B);
-  for (int64_t c = 0; c < C; ++c) {
-    exp_shift_tile(x + c * st, m, part, log ? nullptr : y + c * st, B);
-    if ((c + 1) % kFlush == 0 || c + 1 == C) {
-      for (int64_t j = 0; j < B; ++j) {
-        sum[j] += part[j];
-        part[j] = T(0);
-      }
-    }
-  }
+  tile_max_sum_exp(x, C, st, B, m, sum, log ? nullptr : y);
   if (log) {
     for (int64_t j = 0; j < B; ++j) fin[j] = static_cast<T>(std::log(sum[j]));
     for (int64_t c = 0; c < C; ++c) {
@@ -213,18 +164,6 @@ void softmax_backward_tile(T* gx, const T* g, const T* y, int64_t C, int64_t st,
   }
 }
 
-// Runs fn(offset, B) for every tile: rows of one outer index, kTile inner positions at a time.
-template <typename F>
-void for_each_tile(const RowLayout& L, F&& fn) {
-  const int64_t per_outer = (L.inner + kTile - 1) / kTile, n = L.outer * per_outer;
-  run_rows(n, row_threads(n, L.C * kTile), [&](int64_t t0, int64_t t1, int) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t o = t / per_outer, s0 = (t % per_outer) * kTile;
-      fn(o * L.C * L.inner + s0, std::min(kTile, L.inner - s0));
-    }
-  });
-}
-
 template <typename T>
 void softmax_typed(const Tensor& out, const Tensor& x, const RowLayout& L, bool log) {
   T* o = out.data_as<T>();
@@ -233,7 +172,9 @@ void softmax_typed(const Tensor& out, const Tensor& x, const RowLayout& L, bool 
     run_rows(L.rows(), row_threads(L.rows(), L.C),
              [&](int64_t r0, int64_t r1, int) { softmax_rows<T>(o, xi, L.C, log, r0, r1); });
   } else {
-    for_each_tile(L, [&](int64_t off, int64_t B) { softmax_tile<T>(o + off, xi + off, L.C, L.inner, B, log); });
+    for_each_tile(L, [&](int64_t off, int64_t, int64_t B, int) {
+      softmax_tile<T>(o + off, xi + off, L.C, L.inner, B, log);
+    });
   }
 }
 
@@ -245,7 +186,7 @@ void softmax_backward_typed(const Tensor& gx, const Tensor& g, const Tensor& y, 
     run_rows(L.rows(), row_threads(L.rows(), L.C),
              [&](int64_t r0, int64_t r1, int) { softmax_backward_rows<T>(o, gi, yi, L.C, log, r0, r1); });
   } else {
-    for_each_tile(L, [&](int64_t off, int64_t B) {
+    for_each_tile(L, [&](int64_t off, int64_t, int64_t B, int) {
       softmax_backward_tile<T>(o + off, gi + off, yi + off, L.C, L.inner, B, log);
     });
   }

@@ -115,4 +115,81 @@ void with_unit(const RowLayout& L, F&& body) {
   else body(std::false_type{});
 }
 
+// ---- class dim not last: tiles of adjacent rows ----
+// A tile is up to kTile rows with the same outer index and adjacent inner positions. For every
+// class those rows' entries are contiguous, so each pass walks the C classes with unit-stride
+// loops across the tile: the vectorised direction is the rows, and each class's cache lines are
+// read once per pass rather than once per row.
+constexpr int64_t kTile = 64;
+constexpr int64_t kFlush = 256;  // classes summed in the logits' precision before going to double
+
+// m[j] = max(m[j], x[j]) across a tile of B rows.
+template <typename T>
+void max_tile(T* m, const T* x, int64_t B) {
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + vec::kLanes <= B; j += vec::kLanes) vec::store(m + j, vec::max(vec::load(m + j), vec::load(x + j)));
+  }
+  for (; j < B; ++j) m[j] = x[j] > m[j] ? x[j] : m[j];
+}
+
+// part[j] += e_j = exp(x[j] - m[j]) across a tile of B rows, also storing e to out when given.
+template <typename T>
+void exp_shift_tile(const T* x, const T* m, T* part, T* out, int64_t B) {
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + vec::kLanes <= B; j += vec::kLanes) {
+      const vec::vfloat e = vec::exp(vec::load(x + j) - vec::load(m + j));
+      if (out) vec::store(out + j, e);
+      vec::store(part + j, vec::load(part + j) + e);
+    }
+  }
+  for (; j < B; ++j) {
+    const T e = std::exp(x[j] - m[j]);
+    if (out) out[j] = e;
+    part[j] += e;
+  }
+}
+
+// Row max m[j] and sum[j] = sum_c exp(x_c[j] - m[j]) for the tile's B rows (class stride st),
+// also storing the exp terms to out (same layout) when given. Sums run in the logits'
+// precision over kFlush classes at a time, then in double.
+template <typename T>
+void tile_max_sum_exp(const T* x, int64_t C, int64_t st, int64_t B, T* m, double* sum, T* out) {
+  T part[kTile];
+  for (int64_t j = 0; j < B; ++j) {
+    m[j] = -std::numeric_limits<T>::infinity();
+    part[j] = T(0);
+    sum[j] = 0;
+  }
+  for (int64_t c = 0; c < C; ++c) max_tile(m, x + c * st, B);
+  for (int64_t c = 0; c < C; ++c) {
+    exp_shift_tile(x + c * st, m, part, out ? out + c * st : nullptr, B);
+    if ((c + 1) % kFlush == 0 || c + 1 == C) {
+      for (int64_t j = 0; j < B; ++j) {
+        sum[j] += part[j];
+        part[j] = T(0);
+      }
+    }
+  }
+}
+
+// Runs fn(offset, row, B, t) for every tile of rows: `offset` is the tile's first entry in the
+// [outer, C, inner] tensor, `row` its first row index, B its size (the last tile of an outer
+// index may be short) and t the block of tiles (thread) it belongs to.
+inline int64_t tile_count(const RowLayout& L) { return L.outer * ((L.inner + kTile - 1) / kTile); }
+inline int tile_threads(const RowLayout& L) { return row_threads(tile_count(L), L.C * kTile); }
+
+template <typename F>
+void for_each_tile(const RowLayout& L, F&& fn) {
+  const int64_t per_outer = (L.inner + kTile - 1) / kTile, n = tile_count(L);
+  const int nt = tile_threads(L);
+  run_rows(n, nt, [&](int64_t t0, int64_t t1, int t) {
+    for (int64_t i = t0; i < t1; ++i) {
+      const int64_t o = i / per_outer, s0 = (i % per_outer) * kTile;
+      fn(o * L.C * L.inner + s0, o * L.inner + s0, std::min(kTile, L.inner - s0), t);
+    }
+  });
+}
+
 }  // namespace gc::cpu::rows
