@@ -108,7 +108,7 @@ void row_stats(RowRef<const T, Unit> x, int64_t C, T& m, T& logsum) {
   logsum = static_cast<T>(std::log(row_sum_exp(x, C, m, static_cast<T*>(nullptr))));
 }
 
-// Calls body(RowRef<...>-typed Unit tag) with Unit = (inner == 1).
+// Calls body(std::bool_constant<inner == 1>{}): the Unit argument of the row templates.
 template <typename F>
 void with_unit(const RowLayout& L, F&& body) {
   if (L.inner == 1) body(std::true_type{});
