@@ -118,6 +118,12 @@ def test_logits_labels_and_large_gathers():
     bad[-1] = 300
     with pytest.raises(IndexError, match="index 300 is out of bounds for dimension 0 with size 300"):
         tb[gradcore.tensor(bad)]
+    many = RNG.integers(0, 300, 100_000)  # the parallel bounds check
+    many[77_777] = -301
+    with pytest.raises(IndexError, match="index -301 is out of bounds for dimension 0 with size 300"):
+        tb[gradcore.tensor(many)]
+    with pytest.raises(RuntimeError, match="index -301 is out of bounds for dimension 0 with size 300"):
+        gradcore.gather(tb, 0, gradcore.tensor(many[:77_800].reshape(389, 200)))
 
 
 def test_noncontiguous_index_tensors():
@@ -186,7 +192,8 @@ SET_CASES = [
     ([0, 2], np.ones((1, 2, 7))), ((np.arange(5), np.array([6, 5, 4, 3, 2])), np.arange(5.0) * 10),
     (A2 > 20, 0.0), (A2 > 20, np.arange(14.0)), ((slice(None), np.arange(7) < 3), -1.0), (True, 8.0),
     (False, 8.0), ((2, [1, -1]), np.array([5.0, 6.0])), (([[0], [1]], [0, 1]), 3.0), ((slice(1, 3), [[0], [1]]), 3.0),
-    ([-1], np.ones((1, 1, 7))),
+    ([-1], np.ones((1, 1, 7))), (np.array([True, False, True, True, False]), 5.0),
+    ((np.array([False, True, False, False, True]), Ellipsis), np.ones((1, 1))),
 ]
 
 
@@ -492,6 +499,7 @@ ERRORS = [
     (lambda x: x.__setitem__(0, [1, 2]), TypeError, "can't assign a list"),
     (lambda x: x.__setitem__(0, np.ones(7)), TypeError, "can't assign a ndarray"),
     (lambda x: x.__setitem__(9, 1.0), IndexError, "index 9 is out of bounds"),
+    (lambda x: x.__setitem__(gradcore.ones(7, dtype=gradcore.bool), 1.0), IndexError, r"mask \[7\] at index 0"),
 ]
 
 

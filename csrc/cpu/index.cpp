@@ -19,13 +19,18 @@ T scalar_as(Scalar v) {
 void check_index_bounds(const Tensor& idx, int64_t size, int64_t dim, bool allow_negative, ErrorKind kind,
                         const char* op) {
   const int64_t lo = allow_negative ? -size : 0;
-  // A branch-free scan (parallel when large); the offending value is looked up only on failure.
+  // v in [lo, size)  <=>  (unsigned)(v - lo) < (unsigned)(size - lo): one compare per entry,
+  // or-reduced without branches (parallel when large); the offending value is looked up only
+  // on failure.
+  const uint64_t ulo = static_cast<uint64_t>(lo), range = static_cast<uint64_t>(size) - ulo;
   std::atomic<bool> bad{false};
-  for_each<1>(idx.shape, {&idx}, [&bad, lo, size](char* const* p, const int64_t* s, int64_t n) {
+  for_each<1>(idx.shape, {&idx}, [&bad, ulo, range](char* const* p, const int64_t* s, int64_t n) {
     bool b = false;
-    for (int64_t i = 0; i < n; ++i) {
-      int64_t v = load_index(p[0] + i * s[0]);
-      b |= (v < lo) | (v >= size);
+    if (s[0] == sizeof(int64_t)) {
+      const uint64_t* v = reinterpret_cast<const uint64_t*>(p[0]);
+      for (int64_t i = 0; i < n; ++i) b |= v[i] - ulo >= range;
+    } else {
+      for (int64_t i = 0; i < n; ++i) b |= *reinterpret_cast<const uint64_t*>(p[0] + i * s[0]) - ulo >= range;
     }
     if (b) bad.store(true, std::memory_order_relaxed);
   });
@@ -51,6 +56,12 @@ void check_index_bounds(const Tensor& idx, int64_t size, int64_t dim, bool allow
 
 void add_index_offsets(const Tensor& off, const Tensor& idx, int64_t size, int64_t stride) {
   for_each<2>(off.shape, {&off, &idx}, [size, stride](char* const* p, const int64_t* s, int64_t n) {
+    if (s[0] == sizeof(int64_t) && s[1] == sizeof(int64_t)) {
+      int64_t* o = reinterpret_cast<int64_t*>(p[0]);
+      const int64_t* v = reinterpret_cast<const int64_t*>(p[1]);
+      for (int64_t i = 0; i < n; ++i) o[i] += wrap(v[i], size) * stride;
+      return;
+    }
     for (int64_t i = 0; i < n; ++i)
       *reinterpret_cast<int64_t*>(p[0] + i * s[0]) += wrap(load_index(p[1] + i * s[1]), size) * stride;
   });
@@ -70,6 +81,15 @@ void gather_kernel(const Tensor& out, const Tensor& src, const Tensor& idx, int6
         }
         for (int64_t i = 0; i < n; ++i)
           *reinterpret_cast<scalar_t*>(p[0] + i * s[0]) = *reinterpret_cast<const scalar_t*>(from + i * s[1]);
+        return;
+      }
+      if (s[0] == sizeof(scalar_t) && s[1] == 0 && s[2] == sizeof(int64_t)) {
+        // The indexed dim is innermost (gather along the last dim, x[:, idx] on a row):
+        // a contiguous run of indices into one source line.
+        auto* o = reinterpret_cast<scalar_t*>(p[0]);
+        const auto* ix = reinterpret_cast<const int64_t*>(p[2]);
+        const char* from = p[1];
+        for (int64_t i = 0; i < n; ++i) o[i] = *reinterpret_cast<const scalar_t*>(from + wrap(ix[i], size) * step);
         return;
       }
       for (int64_t i = 0; i < n; ++i) {
@@ -127,16 +147,29 @@ int64_t nonzero_count(const Tensor& x) {
 }
 
 void nonzero_kernel(const Tensor& out, const Tensor& x) {
-  // Walk the elements once, carrying the coordinate as an odometer instead of dividing.
-  const int64_t nd = x.dim(), n = x.numel();
+  // Row by row over the last dim: a branch-free compaction of the row's non-zero columns (a
+  // store per element, the cursor advancing only on non-zeros), then one output row per hit
+  // with the outer coordinates carried as an odometer.
+  const int64_t nd = x.dim();
+  if (nd == 0 || x.numel() == 0) return;  // 0-dim: the [count, 0] result holds no numbers
+  const int64_t inner = x.shape[nd - 1], outer = x.numel() / inner;
   int64_t* o = out.data_as<int64_t>();
-  DimVector coord(nd, 0);
+  std::vector<int64_t> cols(static_cast<size_t>(inner));
+  DimVector coord(nd - 1, 0);
   GC_DISPATCH_ALL(x.dtype, "nonzero", [&] {
     const scalar_t* p = x.data_as<scalar_t>();
-    for (int64_t i = 0; i < n; ++i) {
-      if (p[i] != scalar_t(0))
-        for (int64_t d = 0; d < nd; ++d) *o++ = coord[d];
-      for (int64_t d = nd - 1; d >= 0; --d) {
+    int64_t* c = cols.data();
+    for (int64_t r = 0; r < outer; ++r, p += inner) {
+      int64_t k = 0;
+      for (int64_t j = 0; j < inner; ++j) {
+        c[k] = j;
+        k += p[j] != scalar_t(0);
+      }
+      for (int64_t q = 0; q < k; ++q) {
+        for (int64_t d = 0; d < nd - 1; ++d) *o++ = coord[d];
+        *o++ = c[q];
+      }
+      for (int64_t d = nd - 2; d >= 0; --d) {
         if (++coord[d] < x.shape[d]) break;
         coord[d] = 0;
       }

@@ -31,4 +31,18 @@ void set_item(const TensorPtr& x, const BasicIndexList& steps, const TensorList&
 TensorPtr masked_fill_(const TensorPtr& x, const TensorPtr& mask, const TensorPtr& value);
 TensorPtr scatter_add_(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src);
 
+// Shared by ops/index.cpp and ops/gather.cpp; not part of the op API.
+namespace detail {
+// Fills `v` (a stack tensor handed to kernels, never escaping the op) with t's data under
+// another geometry.
+void restride(Tensor& v, const Tensor& t, DimVector shape, DimVector strides);
+void check_device(const Tensor& x, const Tensor& other, const char* op, const char* what);
+// In-place writes record history on the written tensor; on a view that history would never
+// reach the base, so a write that needs a gradient refuses views.
+void check_not_view(const Tensor& x, const char* op);
+// x[idx] = values (or += when accumulating) without autograd: idx has one entry per dim of x
+// (null = the whole dim, int64 only), values has x's dtype and broadcasts to x[idx]'s shape.
+void index_put_raw(const TensorPtr& x, const TensorList& idx, TensorPtr values, bool accumulate, const char* op);
+}  // namespace detail
+
 }  // namespace gc::ops
