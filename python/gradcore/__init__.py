@@ -16,6 +16,7 @@ from ._tensor import Size, tensor, as_tensor  # noqa: E402
 from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode  # noqa: E402
 from . import autograd  # noqa: E402
 from . import cuda, accelerator  # noqa: E402
+from . import optim  # noqa: E402
 from .train import Trainer  # noqa: E402
 from . import callbacks  # noqa: E402
 
