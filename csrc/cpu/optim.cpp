@@ -11,7 +11,9 @@
 //   addcmul(s, a, b, value) s + value * a * b
 //   addcdiv(s, a, b, value) s + value * a / b
 //   lerp(s, e, w)           |w| < 0.5 ? s + w * (e - s) : e - (e - s) * (1 - w)
-// The update is memory-bound: elements are split across OpenMP threads above a grain.
+// The update is memory-bound, so the loop must vectorize: options that select arrays (amsgrad,
+// momentum, centered...) are template parameters and the rest are branch-free, leaving one
+// straight-line body per instantiation; elements are split across OpenMP threads above a grain.
 #include "cpu/optim.h"
 #include <cmath>
 #include <type_traits>
