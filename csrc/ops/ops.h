@@ -158,8 +158,9 @@ TensorPtr nonzero(const TensorPtr& x);  // [n, ndim] int64
 // One call steps every parameter of a param group in place: each parameter in one fused pass
 // that reads (param, grad, state) and writes (param, state), with PyTorch's `_single_tensor_*`
 // formulas. State tensors are created by the Python optimizer (zeros_like of the param) so its
-// state_dict holds them; `state_steps` are 0-dim float tensors incremented here. Params (and their
-// versions) are bumped; grads are only read. A null grad is an error: callers skip those params.
+// state_dict holds them; `state_steps` are 0-dim float tensors incremented here. Every tensor
+// written gets its version bumped; grads are only read. A null grad is an error: callers skip
+// parameters without one. Everything is validated before anything is written.
 struct SgdOptions { double lr, momentum, dampening, weight_decay; bool nesterov, maximize; };
 struct AdamOptions { double lr, beta1, beta2, eps, weight_decay; bool amsgrad, maximize, decoupled_weight_decay; };
 struct RmspropOptions { double lr, alpha, eps, weight_decay, momentum; bool centered, maximize; };
