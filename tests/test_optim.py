@@ -557,3 +557,37 @@ def test_linear_regression_loop_matches_torch():
     ours, theirs = train(gradcore), train(torch)
     np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-4, atol=1e-7)
     assert ours[1] == pytest.approx(2.0, abs=0.1) and ours[2] == pytest.approx(1.0, abs=0.1)
+
+
+@pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(amsgrad=True)),
+                                         ("AdamW", dict(lr=0.01)), ("RMSprop", dict(centered=True, momentum=0.5)),
+                                         ("Adagrad", dict(lr_decay=0.01))])
+def test_checkpoint_through_gradcore_save_resumes_identically(tmp_path, name, kwargs):
+    params, grads = make_data(SHAPES, 8)
+
+    def run(opt, ps, gs_seq):
+        for gs in gs_seq:
+            for p, g in zip(ps, gs):
+                p.grad = None if g is None else gradcore.tensor(g, dtype=gradcore.float32)
+            opt.step()
+
+    ps = [gradcore.tensor(p, dtype=gradcore.float32, requires_grad=True) for p in params]
+    opt = getattr(optim, name)(ps, **kwargs)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    run(opt, ps, grads[:4])
+    sched.step()
+    path = tmp_path / "ckpt.safetensors"
+    gradcore.save({"params": [p.detach() for p in ps], "optimizer": opt.state_dict(),
+                   "scheduler": sched.state_dict()}, path)
+    ckpt = gradcore.load(path)
+    ps2 = [p.clone().requires_grad_(True) for p in ckpt["params"]]
+    opt2 = getattr(optim, name)(ps2, **kwargs)
+    sched2 = optim.lr_scheduler.StepLR(opt2, step_size=2, gamma=0.5)
+    opt2.load_state_dict(ckpt["optimizer"])
+    sched2.load_state_dict(ckpt["scheduler"])
+    for o, s, p in ((opt, sched, ps), (opt2, sched2, ps2)):
+        run(o, p, grads[4:])
+        s.step()
+    assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+    for a, b in zip(ps, ps2):
+        np.testing.assert_array_equal(to_np(a), to_np(b))

@@ -153,7 +153,6 @@ TensorPtr index_select(const TensorPtr& x, int64_t dim, const TensorPtr& index);
 TensorPtr masked_fill(const TensorPtr& x, const TensorPtr& mask, const TensorPtr& value);
 TensorPtr nonzero(const TensorPtr& x);  // [n, ndim] int64
 
-
 // ---- optimizer updates (ops/optim.cpp, cpu/optim.cpp) ----
 // One call steps every parameter of a param group in place: each parameter in one fused pass
 // that reads (param, grad, state) and writes (param, state), with PyTorch's `_single_tensor_*`
