@@ -2,7 +2,6 @@
 importable), state_dict round trips, zero_grad, closures, argument validation, and the checks of
 the native entry points."""
 import copy
-import warnings
 
 import numpy as np
 import pytest
