@@ -220,6 +220,9 @@ def test_gemm_into_alpha_beta_and_strided_out():
 
 
 def test_gemm_into_rejects_bad_outputs():
+    i = gradcore.ones(2, 2, dtype=gradcore.int64)
+    with pytest.raises(RuntimeError, match="alpha and beta must be integers"):
+        _C._gemm_into(gradcore.zeros(2, 2, dtype=gradcore.int64), i, i, 0.5, 0.0)
     a = gradcore.ones(2, 3)
     with pytest.raises(RuntimeError, match="shares memory"):
         _C._gemm_into(take(a, slice(None), slice(None, 2)), a, gradcore.ones(3, 2))
@@ -280,6 +283,25 @@ def test_gradient_dtypes_shapes_and_node_names():
     assert (gradcore.ones(2, 2, dtype=gradcore.int64) @ gradcore.ones(2, 2, dtype=gradcore.int64)).grad_fn is None
     with gradcore.no_grad():
         assert (a @ w).grad_fn is None
+
+
+def test_gradients_of_empty_products():
+    a = gradcore.zeros(3, 0, requires_grad=True)
+    b = gradcore.zeros(0, 4, requires_grad=True)
+    (a @ b).sum().backward()
+    assert tuple(a.grad.shape) == (3, 0) and tuple(b.grad.shape) == (0, 4)
+    x = gradcore.zeros(2, 5, 0, requires_grad=True)
+    w = gradcore.zeros(0, 3, requires_grad=True)
+    (x @ w).sum().backward()
+    assert tuple(x.grad.shape) == (2, 5, 0) and tuple(w.grad.shape) == (0, 3)
+    x = gradcore.randn(4, 3, requires_grad=True)
+    w = gradcore.randn(0, 3, requires_grad=True)
+    b = gradcore.randn(0, requires_grad=True)
+    y = _C._linear(x, w, b)
+    assert tuple(y.shape) == (4, 0)
+    y.sum().backward()
+    assert x.grad.numpy().tolist() == [[0.0] * 3] * 4
+    assert tuple(w.grad.shape) == (0, 3) and tuple(b.grad.shape) == (0,)
 
 
 def test_inplace_change_of_a_saved_input_is_caught():

@@ -3,6 +3,7 @@
 // its operands; an operand is copied only when broadcast batch dims cannot be flattened into one
 // strided batch dim. Each op's backward (dA = g @ B^T, dB = A^T @ g, summed over broadcast batch
 // dims) sits beside it.
+#include <cmath>
 #include "autograd/node.h"
 #include "cpu/matmul.h"
 #include "ops/ops.h"
@@ -57,6 +58,13 @@ void check_operands(const char* op, const TensorPtr& a, const TensorPtr& b) {
   if (a->dtype == DType::Bool) matmul_fail(MatmulError::Unsupported, op, a, b);
 }
 
+// Product of all dims but the last: the row count of t seen as a matrix (also when the last is 0).
+int64_t leading_rows(const DimVector& shape) {
+  int64_t rows = 1;
+  for (size_t d = 0; d + 1 < shape.size(); ++d) rows *= shape[d];
+  return rows;
+}
+
 // A view with new geometry that records no autograd node (the op's own node covers it).
 TensorPtr raw_view(const TensorPtr& t, DimVector shape, DimVector strides) {
   return make_view(t, std::move(shape), std::move(strides), t->offset);
@@ -104,9 +112,7 @@ TensorPtr as_batched(const TensorPtr& t, const DimVector& batch) {
 // `t` ([..., C]) seen as a matrix [prod(...), C]: a view when the leading dims nest, else a copy.
 TensorPtr as_rows(const TensorPtr& t) {
   const size_t nd = t->shape.size();
-  const int64_t c = t->shape[nd - 1];
-  int64_t rows = 1;
-  for (size_t d = 0; d + 1 < nd; ++d) rows *= t->shape[d];
+  const int64_t c = t->shape[nd - 1], rows = leading_rows(t->shape);
   int64_t rs;
   if (merge_dims(t->shape, t->strides, 0, nd - 1, rs)) return raw_view(t, {rows, c}, {rs, t->strides[nd - 1]});
   auto copy = empty_tensor(t->shape, t->dtype, t->device);
@@ -171,7 +177,8 @@ std::pair<TensorPtr, TensorPtr> matmul_grads(const TensorPtr& g, const TensorPtr
     if (db == 2 && G->dim() > 2) {
       // One matrix b for the whole batch: a single [K, rows] @ [rows, N] GEMM instead of a
       // batch of products and a sum.
-      auto rows_a = reshape(A, {-1, A->shape.back()}), rows_g = reshape(G, {-1, G->shape.back()});
+      auto rows_a = reshape(A, {leading_rows(A->shape), A->shape.back()});
+      auto rows_g = reshape(G, {leading_rows(G->shape), G->shape.back()});
       gb = mm(transpose(rows_a, 0, 1), rows_g);
     } else {
       DimVector B_shape = db == 1 ? DimVector{b_shape[0], 1} : b_shape;
@@ -263,6 +270,9 @@ void gemm_into(const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, dou
   if (out->numel() > 0 && (out->storage == a->storage || out->storage == b->storage))
     fail(ErrorKind::Runtime, op, "out shares memory with an input; the product would read what it overwrites. "
          "Hint: write into a fresh tensor.");
+  auto integral = [](double v) { return std::isfinite(v) && std::trunc(v) == v && std::fabs(v) < 9e18; };
+  if (out->dtype == DType::Int64 && (!integral(alpha) || !integral(beta)))
+    fail(ErrorKind::Runtime, op, "for int64 tensors alpha and beta must be integers, got alpha=", alpha, ", beta=", beta);
   if (!out->device.is_cpu())
     fail(ErrorKind::NotImplemented, op, "no GEMM kernel for device ", out->device.str(), " in this build");
   cpu::gemm_kernel(*out, *a, *b, alpha, beta);
@@ -276,7 +286,7 @@ struct LinearBackward final : Node {
   SavedTensor x_rows, w;  // x as [rows, in_features]
   DimVector x_shape, b_shape;
   TensorList apply(TensorList&& g) override {
-    auto g_rows = reshape(g[0], {-1, g[0]->shape.empty() ? 1 : g[0]->shape.back()});
+    auto g_rows = reshape(g[0], {leading_rows(g[0]->shape), g[0]->shape.back()});
     TensorPtr gx, gw, gb;
     if (needs_input_grad(0)) gx = reshape(mm(g_rows, w.unpack(*this)), x_shape);
     if (needs_input_grad(1)) gw = mm(transpose(g_rows, 0, 1), x_rows.unpack(*this));
