@@ -1,6 +1,10 @@
 """matmul, mm, bmm, linear and the blocked GEMM behind them: values vs NumPy and a naive triple
 loop (the slow twin), every rank combination, strided operands, the threaded path, gradients by
 finite differences, errors, and parity with PyTorch."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -96,6 +100,24 @@ def test_blocked_kernel_vs_naive_triple_loop(m, k, n, layout):
     tb = gradcore.tensor(b.T).t() if layout[1] == "t" else gradcore.tensor(b)
     assert ta.is_contiguous() == (layout[0] == "n" or m == 1 or k == 1)
     assert_close(ta @ tb, naive_matmul(a, b), rtol=1e-12, atol=1e-12)
+
+
+def test_baseline_kernel_without_avx2():
+    # The portable (SSE2) kernel is what machines without AVX2 run; force it in a child process.
+    script = """
+import numpy as np, gradcore
+rng = np.random.default_rng(1)
+for dt, tol in ((np.float32, 1e-4), (np.float64, 1e-12)):
+    for m, k, n in ((7, 300, 19), (150, 5, 3), (2, 3, 1030), (13, 1, 9), (145, 257, 33)):
+        a = rng.standard_normal((m, k)).astype(dt)
+        b = rng.standard_normal((n, k)).astype(dt)
+        got = (gradcore.tensor(a) @ gradcore.tensor(b).t()).numpy()
+        np.testing.assert_allclose(got, a.astype(np.float64) @ b.T, rtol=tol, atol=tol * 30)
+print("ok")
+"""
+    env = dict(os.environ, GRADCORE_GEMM_BASELINE="1")
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
 
 
 def test_non_contiguous_operands():

@@ -17,6 +17,8 @@
 #include "cpu/matmul.h"
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 #ifdef GRADCORE_OPENMP
@@ -73,13 +75,16 @@ void parallel_tasks(int64_t n, int nt, const F& f) {
   for (int64_t t = 0; t < n; ++t) f(t);
 }
 
-// Per-thread buffers, kept across calls so a training loop's steady state allocates nothing.
+// Per-thread buffers, kept across calls so a training loop's steady state allocates nothing;
+// 64-byte aligned so packed panels start on a cache line and vector loads never split one.
 template <typename T>
 T* scratch(int slot, int64_t n) {
+  constexpr int64_t kPad = 64 / sizeof(T);
   thread_local std::vector<T> bufs[2];
   auto& v = bufs[slot];
-  if (static_cast<int64_t>(v.size()) < n) v.resize(n);
-  return v.data();
+  if (static_cast<int64_t>(v.size()) < n + kPad) v.resize(n + kPad);
+  auto addr = reinterpret_cast<uintptr_t>(v.data());
+  return v.data() + (64 - addr % 64) % 64 / sizeof(T);
 }
 
 template <typename T>
@@ -193,8 +198,13 @@ template <typename T>
 __attribute__((target("avx2,fma"))) void tile_avx2(const Problem<T>& pr, const Blocking& bl, int64_t t) {
   run_tile<T, 6, 64 / sizeof(T)>(pr, bl, t);
 }
-bool cpu_has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+// GRADCORE_GEMM_BASELINE=1 forces the baseline kernel, so tests can check it on AVX2 machines.
+bool use_avx2() {
+  static const bool yes = [] {
+    const char* force = std::getenv("GRADCORE_GEMM_BASELINE");
+    if (force && *force && std::strcmp(force, "0") != 0) return false;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
   return yes;
 }
 #endif
@@ -204,7 +214,7 @@ void gemm_packed(const Problem<T>& pr) {
   TileFn<T> fn = &tile_baseline<T>;
   int64_t mr = 6, nr = 32 / sizeof(T);
 #ifdef GC_GEMM_AVX2
-  if (cpu_has_avx2()) {
+  if (use_avx2()) {
     fn = &tile_avx2<T>;
     nr = 64 / sizeof(T);
   }
