@@ -101,7 +101,8 @@ TensorPtr as_batched(const TensorPtr& t, const DimVector& batch) {
   for (auto s : batch) count *= s;
   const int64_t r = t->shape[nd - 2], c = t->shape[nd - 1];
   int64_t bs;
-  if (merge_dims(shape, strides, 0, nb, bs)) return raw_view(t, {count, r, c}, {bs, t->strides[nd - 2], t->strides[nd - 1]});
+  if (merge_dims(shape, strides, 0, nb, bs))
+    return raw_view(t, {count, r, c}, {bs, t->strides[nd - 2], t->strides[nd - 1]});
   shape.insert(shape.end(), {r, c});
   strides.insert(strides.end(), {t->strides[nd - 2], t->strides[nd - 1]});
   auto copy = empty_tensor(shape, t->dtype, t->device);
@@ -318,7 +319,7 @@ TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b) {
   const int64_t in = w->shape[1], out_f = w->shape[0];
   if (x->shape.back() != in)
     fail(ErrorKind::Runtime, op, "mat1 and mat2 shapes cannot be multiplied (",
-         dims_str({x->numel() / std::max<int64_t>(x->shape.back(), 1), x->shape.back()}), " and ", in, "x", out_f,
+         dims_str({leading_rows(x->shape), x->shape.back()}), " and ", in, "x", out_f,
          "): input of shape ", dims_str(x->shape), " has ", x->shape.back(), " features but the weight of shape ",
          dims_str(w->shape), " expects in_features = ", in, ". Hint: check the layer's in_features.");
   DimVector out_shape(x->shape.begin(), x->shape.end() - 1);
@@ -337,8 +338,8 @@ TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b) {
   auto x_rows = x->dim() == 1 ? raw_view(x, {1, in}, {0, x->strides[0]}) : as_rows(x);
   if (out->numel() > 0) {
     if (b) copy_into(out, b);  // the bias becomes C, and the GEMM adds onto it (beta = 1)
-    gemm_into(raw_view(out, {x_rows->shape[0], out_f}, {out_f, 1}), x_rows, raw_view(w, {in, out_f}, {w->strides[1], w->strides[0]}),
-              1.0, b ? 1.0 : 0.0);
+    auto w_t = raw_view(w, {in, out_f}, {w->strides[1], w->strides[0]});
+    gemm_into(raw_view(out, {x_rows->shape[0], out_f}, {out_f, 1}), x_rows, w_t, 1.0, b ? 1.0 : 0.0);
   }
   if (is_floating(out->dtype) && compute_requires_grad({&x, &w, &b})) {
     auto n = make_node<LinearBackward>({x, w, b});
