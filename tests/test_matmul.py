@@ -89,7 +89,7 @@ def test_odd_shapes_match_numpy(m, k, n):
 
 
 # Shapes that cross every blocking edge of the packed kernel: MR = 6 rows, NR = 4..16 columns,
-# KC = 256 depth, MC = 144 rows, NC = 512 (float64) columns; plus 1-wide vector shapes.
+# KC = 256 depth, MC = 144 rows, NC = 256 (float64) columns; plus 1-wide vector shapes.
 @pytest.mark.parametrize("m,k,n", [(7, 300, 19), (150, 5, 3), (2, 3, 520), (13, 1, 9), (1, 33, 5), (5, 33, 1),
                                    (6, 256, 8), (12, 257, 17)])
 @pytest.mark.parametrize("layout", ["nn", "tn", "nt", "tt"])

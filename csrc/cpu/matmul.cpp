@@ -37,6 +37,8 @@ namespace {
 constexpr int64_t kFlopsPerThread = int64_t(1) << 18;
 constexpr int64_t kKC = 256;  // depth of a packed slice: a KC x NR panel of B fills ~16 KiB of L1
 constexpr int64_t kMC = 144;  // rows of the packed A block (~150-300 KiB, in L2); a multiple of MR
+constexpr int64_t kNCBytes = 2048;  // NC * sizeof(T): the KC x NC block of B is 512 KiB, so it fits
+                                    // a 1 MiB L2 beside the A block
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -222,7 +224,7 @@ void gemm_packed(const Problem<T>& pr) {
   Blocking bl;
   bl.kc = std::min(kKC, pr.K);
   bl.mc = std::min(kMC, round_up(pr.M, mr));
-  bl.nc = std::min(round_up(pr.N, nr), round_up(4096 / static_cast<int64_t>(sizeof(T)), nr));  // B block ~1 MiB
+  bl.nc = std::min(round_up(pr.N, nr), round_up(kNCBytes / static_cast<int64_t>(sizeof(T)), nr));
   bl.mtiles = ceil_div(pr.M, bl.mc);
   bl.ntiles = ceil_div(pr.N, bl.nc);
   const int nt = threads_for(2.0 * pr.batch * pr.M * pr.N * pr.K);
