@@ -127,7 +127,8 @@ TensorPtr all(const TensorPtr& x, std::optional<int64_t> dim, bool keepdim);
 TensorPtr matmul(const TensorPtr& a, const TensorPtr& b);  // 1-D, 2-D, batched with broadcast
 TensorPtr mm(const TensorPtr& a, const TensorPtr& b);
 TensorPtr bmm(const TensorPtr& a, const TensorPtr& b);
-// out = beta*out + alpha * op(A) @ op(B) on 2-D strided operands (the one GEMM entry point).
+// out = beta*out + alpha * op(A) @ op(B) on 2-D strided operands, or 3-D batches of them where a
+// batch of 1 broadcasts (the one GEMM entry point; no autograd).
 void gemm_into(const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, double alpha, double beta);
 // Linear layer: x @ w^T + b, fused where the backend can.
 TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b /* may be null */);

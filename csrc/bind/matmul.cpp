@@ -1,0 +1,57 @@
+// Bindings of the matmul family: a @ b, matmul/mm/bmm as methods and gradcore functions, and
+// _C._linear for nn.functional.linear, _C._gemm_into for tests. Big products run with the GIL released.
+#include <algorithm>
+#include "bind/common.h"
+
+namespace gc::bind {
+
+// Multiply-adds of a @ b, roughly: every element of one operand meets a row or column of the
+// other. Only decides whether releasing the GIL is worth it.
+static int64_t matmul_work(const TensorPtr& a, const TensorPtr& b) {
+  const int64_t m = a->dim() >= 2 ? a->shape[a->dim() - 2] : 1, n = b->dim() >= 2 ? b->shape.back() : 1;
+  return std::max(a->numel() * n, b->numel() * m);
+}
+
+template <typename Op>
+static TensorPtr product(Op op, const TensorPtr& a, const TensorPtr& b) {
+  return maybe_release(matmul_work(a, b), [&] { return op(a, b); });
+}
+
+static void bind_matmul(py::module_& m, TensorClass& cls) {
+  auto fns = functions(m);
+  // Operators return NotImplemented for non-tensors so Python raises its usual TypeError.
+  cls.def("__matmul__", [](const TensorPtr& self, py::object other) -> py::object {
+    if (!is_tensor(other)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+    return py::cast(product(&ops::matmul, self, other.cast<TensorPtr>()));
+  }, py::is_operator());
+  cls.def("__rmatmul__", [](const TensorPtr& self, py::object other) -> py::object {
+    if (!is_tensor(other)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+    return py::cast(product(&ops::matmul, other.cast<TensorPtr>(), self));
+  }, py::is_operator());
+
+  struct Def { const char* name; const char* arg; TensorPtr (*op)(const TensorPtr&, const TensorPtr&); };
+  static const Def defs[] = {{"matmul", "other", &ops::matmul}, {"mm", "mat2", &ops::mm}, {"bmm", "mat2", &ops::bmm}};
+  for (const auto& d : defs) {
+    const Def* def = &d;
+    auto f = [def](py::object a, py::object b) {
+      return product(def->op, as_tensor(a, def->name, "input"), as_tensor(b, def->name, def->arg));
+    };
+    cls.def(d.name, f, py::arg(d.arg));
+    fns.def(d.name, f, py::arg("input"), py::arg(d.arg));
+  }
+
+  m.def("_linear", [](py::object x, py::object w, py::object b) {
+    auto xt = as_tensor(x, "linear", "input"), wt = as_tensor(w, "linear", "weight");
+    TensorPtr bt = b.is_none() ? nullptr : as_tensor(b, "linear", "bias");
+    int64_t work = xt->numel() * (wt->dim() == 2 ? wt->shape[0] : 1);
+    return maybe_release(work, [&] { return ops::linear(xt, wt, bt); });
+  }, py::arg("input"), py::arg("weight"), py::arg("bias") = py::none());
+  // The raw kernel entry (no autograd): out = beta * out + alpha * a @ b, for tests and benchmarks.
+  m.def("_gemm_into", [](const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, double alpha, double beta) {
+    maybe_release(matmul_work(a, b), [&] { ops::gemm_into(out, a, b, alpha, beta); });
+  }, py::arg("out"), py::arg("a"), py::arg("b"), py::arg("alpha") = 1.0, py::arg("beta") = 0.0);
+}
+
+GC_REGISTER_BINDINGS(bind_matmul)
+
+}  // namespace gc::bind
