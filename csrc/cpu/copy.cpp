@@ -17,6 +17,7 @@ void copy_kernel(const Tensor& dst, const Tensor& src) {
     using out_t = scalar_t;
     GC_DISPATCH_ALL(src.dtype, "copy", [&] {
       using in_t = scalar_t;
+      if (dst.numel() == 0) return;
       if (dst.is_contiguous() && src.is_contiguous() && dst.shape == src.shape && std::is_same_v<out_t, in_t>) {
         std::memcpy(dst.data(), src.data(), static_cast<size_t>(dst.numel()) * sizeof(out_t));
         return;
