@@ -15,10 +15,11 @@ class BatchNorm1d(Module):
     buffers move as running = (1 - momentum) * running + momentum * batch_stat (the unbiased
     variance for ``running_var``); ``momentum=None`` makes them cumulative averages. In eval mode the
     running statistics are used. Buffers: ``running_mean``, ``running_var``, ``num_batches_tracked``.
+    ``bias=False`` (keyword-only, as in PyTorch 2.13) keeps the scale but drops the shift.
     """
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 device=None, dtype=None):
+                 device=None, dtype=None, *, bias=True):
         super().__init__()
         self.num_features = num_features
         self.eps = eps
@@ -28,7 +29,10 @@ class BatchNorm1d(Module):
         factory = {"device": device, "dtype": dtype}
         if affine:
             self.weight = Parameter(_C.functions.empty(num_features, **factory))
-            self.bias = Parameter(_C.functions.empty(num_features, **factory))
+            if bias:
+                self.bias = Parameter(_C.functions.empty(num_features, **factory))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -52,7 +56,8 @@ class BatchNorm1d(Module):
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def _check_input(self, input):
         if input.dim() not in (2, 3):
@@ -77,4 +82,4 @@ class BatchNorm1d(Module):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
