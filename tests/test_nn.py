@@ -459,12 +459,21 @@ def test_parameter_basics():
     (s * 3).backward()
     assert s.grad.item() == 3
     assert type(p * 2) is gradcore.Tensor and type(p.detach()) is gradcore.Tensor
-    assert repr(p).startswith("Parameter containing:\n") and repr(p) == "Parameter containing:\n" + repr(p.detach())
+    assert repr(p) == "Parameter containing:\n" + repr(gradcore.tensor(p.detach().numpy(), requires_grad=True))
     with pytest.raises(RuntimeError, match="floating point"):
         nn.Parameter(gradcore.zeros(2, dtype=gradcore.int64))
     assert not nn.Parameter(gradcore.zeros(2, dtype=gradcore.int64), requires_grad=False).requires_grad
     with pytest.raises(TypeError, match="Tensor"):
         nn.Parameter([1.0, 2.0])
+
+
+def test_parameter_repr_matches_torch():
+    torch = pytest.importorskip("torch")
+    for data in ([[0.5, -1.25], [3.0, 1e-4]], 2.5, [[]]):
+        ours = repr(nn.Parameter(gradcore.tensor(data)))
+        assert ours == repr(torch.nn.Parameter(torch.tensor(data)))
+    assert repr(nn.Parameter(gradcore.zeros(2), requires_grad=False)) == \
+        repr(torch.nn.Parameter(torch.zeros(2), requires_grad=False))
 
 
 def test_deepcopy_and_pickle_modules():
