@@ -1,6 +1,7 @@
 """The autograd engine: accumulation, shared sub-expressions, retain_graph, gradient=,
 autograd.grad, grad modes, in-place checks and graph freeing."""
 import gc
+import os
 import threading
 import weakref
 
@@ -207,6 +208,7 @@ def test_unused_forward_frees_its_graph():
     assert all(r() is None for r in refs)
 
 
+@pytest.mark.skipif("asan" in os.environ.get("LD_PRELOAD", ""), reason="ASan's quarantine holds freed memory")
 def test_no_growth_over_many_forward_passes():
     psutil = pytest.importorskip("resource")
     x = gradcore.randn(1000, requires_grad=True)
@@ -222,7 +224,7 @@ def test_no_growth_over_many_forward_passes():
 def test_deep_chain_backward_does_not_recurse():
     x = gradcore.ones(1, requires_grad=True)
     y = x
-    for _ in range(20000):
+    for _ in range(200000):
         y = y * 1.0
     y.sum().backward()
     assert x.grad.item() == 1.0

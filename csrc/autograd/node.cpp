@@ -10,6 +10,34 @@ std::atomic<uint64_t> g_next_seq{0};
 
 Node::Node() : seq(g_next_seq.fetch_add(1, std::memory_order_relaxed)) {}
 
+namespace {
+// Nodes waiting to be destroyed by the loop in release_node, on this thread.
+thread_local std::vector<std::shared_ptr<Node>>* t_pending = nullptr;
+}  // namespace
+
+void release_node(std::shared_ptr<Node>& n) {
+  if (!n) return;
+  std::shared_ptr<Node> own = std::move(n);
+  if (own.use_count() != 1) return;  // someone else still holds it: dropping ours is cheap
+  if (t_pending) {
+    t_pending->push_back(std::move(own));
+    return;
+  }
+  std::vector<std::shared_ptr<Node>> pending;
+  t_pending = &pending;
+  pending.push_back(std::move(own));
+  while (!pending.empty()) {
+    std::shared_ptr<Node> x = std::move(pending.back());
+    pending.pop_back();
+    x.reset();  // its destructor only queues what it owned
+  }
+  t_pending = nullptr;
+}
+
+Node::~Node() {
+  for (auto& e : next_edges) release_node(e.fn);
+}
+
 TensorList AccumulateGrad::apply(TensorList&& grads) {
   TensorPtr g = std::move(grads[0]);
   if (!g) return {};

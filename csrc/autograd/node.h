@@ -20,7 +20,7 @@ struct Node {
   uint32_t num_outputs = 1;
 
   Node();
-  virtual ~Node() = default;
+  virtual ~Node();
   // Gradients w.r.t. this node's outputs in, gradients w.r.t. its inputs (one per edge) out.
   // A null entry in `grads` means zero; a null entry returned means "no gradient".
   virtual TensorList apply(TensorList&& grads) = 0;

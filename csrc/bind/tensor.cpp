@@ -225,6 +225,9 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
   fns.def("set_default_dtype", [](py::object d) { set_default_dtype(dtype_arg(d, "set_default_dtype")); });
   fns.def("is_grad_enabled", []() { return GradMode::is_enabled(); });
   m.def("_set_grad_enabled", [](bool on) { GradMode::set_enabled(on); });
+  // The CUDA backend arrives with its own issue; this build reports none.
+  m.def("_cuda_available", []() { return false; });
+  m.def("_cuda_device_count", []() { return 0; });
   fns.def("set_num_threads", [](int n) { set_num_threads(n); });
   fns.def("get_num_threads", []() { return get_num_threads(); });
 

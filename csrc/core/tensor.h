@@ -17,8 +17,17 @@ using TensorList = std::vector<TensorPtr>;
 // Shapes and strides (strides in elements, as PyTorch reports them).
 using DimVector = std::vector<int64_t>;
 
+// Drops a reference to a graph node without recursion: when it is the last one, the node (and
+// every node only it kept alive) is destroyed by a loop, so a graph of any depth frees safely.
+void release_node(std::shared_ptr<Node>& n);
+
 class Tensor {
  public:
+  Tensor() = default;
+  Tensor(const Tensor&) = delete;
+  Tensor& operator=(const Tensor&) = delete;
+  ~Tensor() { release_node(grad_fn); }
+
   DimVector shape;
   DimVector strides;
   int64_t offset = 0;  // in elements

@@ -15,6 +15,9 @@ globals().update({k: v for k, v in vars(_C.functions).items() if not k.startswit
 from ._tensor import Size, tensor, as_tensor  # noqa: E402
 from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode  # noqa: E402
 from . import autograd  # noqa: E402
+from . import cuda, accelerator  # noqa: E402
+from .train import Trainer  # noqa: E402
+from . import callbacks  # noqa: E402
 
 float32 = float = dtype.float32
 float64 = double = dtype.float64

@@ -1,0 +1,325 @@
+"""``gradcore.Trainer``: the train loop of PyTorch Lightning, for a plain ``nn.Module``.
+
+A model defines ``training_step(batch, batch_idx)`` returning the loss (or a dict with ``"loss"``),
+optionally ``validation_step(batch, batch_idx)`` returning a loss or a dict of metrics, and
+``configure_optimizers()`` returning an optimizer, or ``(optimizers, schedulers)``. Inside a step
+it may call ``self.log(name, value)``; logged values are averaged over the epoch.
+
+One epoch of ``fit`` is::
+
+    model.train()
+    for batch_idx, batch in enumerate(train_dataloader):
+        loss = model.training_step(batch, batch_idx)
+        (loss / accumulate_grad_batches).backward()
+        if the accumulation window is complete:
+            clip gradients (gradient_clip_val), optimizer.step(), optimizer.zero_grad()
+            step the schedulers whose interval is "step"
+    with model.eval() and no_grad(): run validation_step over val_dataloaders
+    step the schedulers whose interval is "epoch" (ReduceLROnPlateau gets the monitored metric)
+"""
+import os
+import sys
+import time
+
+from .. import _C
+from ..autograd.grad_mode import no_grad
+from .callbacks import Callback
+
+
+def _to_float(v):
+    if isinstance(v, _C.Tensor):
+        if v.numel() != 1:
+            raise ValueError(f"log: a logged tensor must have one element, got shape {list(v.shape)}")
+        return float(v.detach().item())
+    return float(v)
+
+
+class _EpochMeans:
+    """Running means of logged values, weighted equally per step."""
+
+    def __init__(self):
+        self.sums, self.counts = {}, {}
+
+    def add(self, name, value):
+        self.sums[name] = self.sums.get(name, 0.0) + value
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+    def means(self):
+        return {k: self.sums[k] / self.counts[k] for k in self.sums}
+
+
+class _ProgressBar:
+    """tqdm when installed, else a one-line text bar on stderr; shows loss and speed."""
+
+    def __init__(self, total, desc, enabled):
+        self.enabled = enabled
+        self.total, self.desc, self.n, self.t0, self.postfix = total, desc, 0, time.perf_counter(), {}
+        self.bar = None
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+                self.bar = tqdm(total=total, desc=desc, leave=True, dynamic_ncols=True, unit="it")
+            except ImportError:
+                self.bar = None
+
+    def update(self, postfix):
+        if not self.enabled:
+            return
+        self.n += 1
+        self.postfix = postfix
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
+            self.bar.update(1)
+        elif self.n == self.total or self.n % 10 == 0:
+            self._print_text()
+
+    def _print_text(self):
+        rate = self.n / max(time.perf_counter() - self.t0, 1e-9)
+        total = self.total if self.total is not None else "?"
+        extra = " ".join(f"{k}={v:.4g}" for k, v in self.postfix.items())
+        sys.stderr.write(f"\r{self.desc}: {self.n}/{total} [{rate:.1f}it/s] {extra}")
+        sys.stderr.flush()
+
+    def close(self, postfix=None):
+        if not self.enabled:
+            return
+        if postfix:
+            self.postfix.update(postfix)
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in self.postfix.items()}, refresh=True)
+            self.bar.close()
+        else:
+            self._print_text()
+            sys.stderr.write("\n")
+
+
+class Trainer:
+    """Runs ``fit`` / ``validate`` for a model that defines ``training_step`` (see the module docstring).
+
+    Args:
+        max_epochs: epochs to train (stops earlier at ``max_steps`` or when ``should_stop`` is set).
+        max_steps: optimizer steps to train; -1 means no limit.
+        callbacks: ``Callback`` objects (EarlyStopping, ModelCheckpoint, LearningRateMonitor, ...).
+        accumulate_grad_batches: batches whose gradients are summed before each optimizer step.
+        gradient_clip_val: clip the global gradient 2-norm to this value before each step.
+        enable_progress_bar: show a progress bar with loss and speed.
+        log_every_n_steps: how often step metrics are recorded in ``trainer.step_history``.
+        default_root_dir: where callbacks write files by default (``ModelCheckpoint``).
+        seed: if given, ``gradcore.manual_seed(seed)`` at the start of ``fit``.
+    """
+
+    def __init__(self, max_epochs=1, max_steps=-1, callbacks=None, accumulate_grad_batches=1,
+                 gradient_clip_val=None, enable_progress_bar=True, log_every_n_steps=50,
+                 default_root_dir=None, seed=None):
+        if max_epochs is None or max_epochs < 0:
+            raise ValueError(f"Trainer: max_epochs must be >= 0, got {max_epochs}")
+        if not isinstance(accumulate_grad_batches, int) or accumulate_grad_batches < 1:
+            raise ValueError(f"Trainer: accumulate_grad_batches must be a positive int, got {accumulate_grad_batches!r}")
+        if gradient_clip_val is not None and gradient_clip_val < 0:
+            raise ValueError(f"Trainer: gradient_clip_val must be >= 0, got {gradient_clip_val}")
+        if log_every_n_steps < 1:
+            raise ValueError(f"Trainer: log_every_n_steps must be >= 1, got {log_every_n_steps}")
+        callbacks = list(callbacks or [])
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"Trainer: callbacks must be gradcore.callbacks.Callback instances, got {type(cb).__name__}")
+        self.max_epochs = max_epochs
+        self.max_steps = max_steps
+        self.callbacks = callbacks
+        self.accumulate_grad_batches = accumulate_grad_batches
+        self.gradient_clip_val = gradient_clip_val
+        self.enable_progress_bar = enable_progress_bar
+        self.log_every_n_steps = log_every_n_steps
+        self.default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
+        self.seed = seed
+        self.history = []          # one dict per epoch
+        self.step_history = []     # every log_every_n_steps optimizer steps: {"step", "loss", ...}
+        self.callback_metrics = {}  # the latest value of every metric, for callbacks
+        self.should_stop = False
+        self.current_epoch = 0
+        self.global_step = 0
+        self.optimizers = []
+        self.lr_schedulers = []
+        self.model = None
+        self._logged = None
+
+    # ---- setup ----
+    def _configure_optimizers(self, model):
+        if not hasattr(model, "configure_optimizers"):
+            raise AttributeError(f"Trainer.fit: {type(model).__name__} must define configure_optimizers() returning an "
+                                 "optimizer, or (optimizers, schedulers)")
+        out = model.configure_optimizers()
+        optimizers, schedulers = out, []
+        if isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], (list, tuple)):
+            optimizers, schedulers = out
+        elif isinstance(out, dict):
+            optimizers = out["optimizer"]
+            schedulers = [out["lr_scheduler"]] if "lr_scheduler" in out else []
+        if not isinstance(optimizers, (list, tuple)):
+            optimizers = [optimizers]
+        if not isinstance(schedulers, (list, tuple)):
+            schedulers = [schedulers]
+        if len(optimizers) != 1:
+            raise ValueError(f"Trainer: expected one optimizer from configure_optimizers(), got {len(optimizers)}")
+        configs = []
+        for s in schedulers:
+            cfg = dict(s) if isinstance(s, dict) else {"scheduler": s}
+            cfg.setdefault("interval", "epoch")
+            cfg.setdefault("frequency", 1)
+            cfg.setdefault("monitor", "val_loss")
+            if cfg["interval"] not in ("epoch", "step"):
+                raise ValueError(f"Trainer: scheduler interval must be 'epoch' or 'step', got {cfg['interval']!r}")
+            configs.append(cfg)
+        self.optimizers = list(optimizers)
+        self.lr_schedulers = configs
+
+    def _attach_log(self, model):
+        trainer = self
+
+        def log(name, value, prog_bar=False, on_step=None, on_epoch=True, **kwargs):
+            """Records a metric; its epoch mean goes into ``trainer.history``."""
+            if trainer._logged is None:
+                raise RuntimeError("log: call self.log only inside training_step or validation_step")
+            trainer._logged.add(name, _to_float(value))
+
+        object.__setattr__(model, "log", log)
+
+    def _detach_log(self, model):
+        model.__dict__.pop("log", None)
+
+    def _call(self, hook, *args):
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+
+    # ---- loops ----
+    def fit(self, model, train_dataloaders, val_dataloaders=None):
+        """Trains ``model`` on ``train_dataloaders``, validating on ``val_dataloaders`` after each epoch."""
+        from .. import functions as _fns
+        from ..nn.utils import clip_grad_norm_
+        if not hasattr(model, "training_step"):
+            raise AttributeError(f"Trainer.fit: {type(model).__name__} must define training_step(batch, batch_idx)")
+        if self.seed is not None:
+            _fns.manual_seed(self.seed)
+        self.model = model
+        self.should_stop = False
+        self._configure_optimizers(model)
+        opt = self.optimizers[0]
+        self._attach_log(model)
+        try:
+            self._call("on_fit_start", model)
+            for epoch in range(self.max_epochs):
+                if self.should_stop or (0 <= self.max_steps <= self.global_step):
+                    break
+                self.current_epoch = epoch
+                model.train()
+                self._call("on_train_epoch_start", model)
+                self._logged = _EpochMeans()
+                total_loss, n_batches = 0.0, 0
+                n = len(train_dataloaders) if hasattr(train_dataloaders, "__len__") else None
+                bar = _ProgressBar(n, f"Epoch {epoch}", self.enable_progress_bar)
+                opt.zero_grad()
+                pending = 0
+                for batch_idx, batch in enumerate(train_dataloaders):
+                    out = model.training_step(batch, batch_idx)
+                    loss = out["loss"] if isinstance(out, dict) else out
+                    if not isinstance(loss, _C.Tensor):
+                        raise TypeError(f"training_step must return the loss tensor (or a dict with 'loss'), got {type(out).__name__}")
+                    (loss / self.accumulate_grad_batches if self.accumulate_grad_batches > 1 else loss).backward()
+                    pending += 1
+                    loss_value = float(loss.detach().item())
+                    total_loss += loss_value
+                    n_batches += 1
+                    last = n is not None and batch_idx + 1 == n
+                    if pending == self.accumulate_grad_batches or last:
+                        self._optimizer_step(opt, clip_grad_norm_, model)
+                        pending = 0
+                    bar.update({"loss": loss_value})
+                    self._call("on_train_batch_end", model, out, batch, batch_idx)
+                    if 0 <= self.max_steps <= self.global_step:
+                        break
+                if pending:
+                    self._optimizer_step(opt, clip_grad_norm_, model)
+                train_means = self._logged.means()
+                self._logged = None
+                record = {"epoch": epoch, "train_loss": total_loss / max(n_batches, 1)}
+                record.update(train_means)
+                if val_dataloaders is not None and hasattr(model, "validation_step"):
+                    record.update(self._run_validation(model, val_dataloaders))
+                self.callback_metrics.update(record)
+                bar.close({k: v for k, v in record.items() if k in ("train_loss", "val_loss")})
+                self._step_schedulers("epoch")
+                record["lr"] = opt.param_groups[0]["lr"]
+                self.history.append(record)
+                self._call("on_validation_epoch_end", model)
+                self._call("on_train_epoch_end", model)
+            self._call("on_fit_end", model)
+        finally:
+            self._logged = None
+            self._detach_log(model)
+        return self
+
+    def _optimizer_step(self, opt, clip_grad_norm_, model):
+        if self.gradient_clip_val:
+            clip_grad_norm_(model.parameters(), self.gradient_clip_val)
+        opt.step()
+        opt.zero_grad()
+        self.global_step += 1
+        self._step_schedulers("step")
+        if self.global_step % self.log_every_n_steps == 0:
+            entry = {"step": self.global_step, "epoch": self.current_epoch, "lr": opt.param_groups[0]["lr"]}
+            entry.update(self._logged.means() if self._logged else {})
+            self.step_history.append(entry)
+
+    def _step_schedulers(self, interval):
+        for cfg in self.lr_schedulers:
+            if cfg["interval"] != interval:
+                continue
+            count = self.global_step if interval == "step" else self.current_epoch + 1
+            if count % cfg["frequency"]:
+                continue
+            sched = cfg["scheduler"]
+            if type(sched).__name__ == "ReduceLROnPlateau":
+                name = cfg["monitor"]
+                if name not in self.callback_metrics:
+                    raise RuntimeError(f"Trainer: ReduceLROnPlateau monitors '{name}', which was not logged. "
+                                       f"Available metrics: {sorted(self.callback_metrics)}")
+                sched.step(self.callback_metrics[name])
+            else:
+                sched.step()
+
+    def _run_validation(self, model, dataloaders):
+        was_training = model.training
+        model.eval()
+        prev = self._logged
+        self._logged = _EpochMeans()
+        losses = []
+        try:
+            with no_grad():
+                for batch_idx, batch in enumerate(dataloaders):
+                    out = model.validation_step(batch, batch_idx)
+                    if out is None:
+                        continue
+                    if isinstance(out, dict):
+                        for k, v in out.items():
+                            self._logged.add("val_loss" if k == "loss" else k, _to_float(v))
+                    else:
+                        losses.append(_to_float(out))
+            metrics = self._logged.means()
+            if losses:
+                metrics["val_loss"] = sum(losses) / len(losses)
+        finally:
+            self._logged = prev
+            model.train(was_training)
+        return metrics
+
+    def validate(self, model, dataloaders):
+        """Runs ``validation_step`` over ``dataloaders`` under eval() and no_grad(); returns ``[metrics]``."""
+        if not hasattr(model, "validation_step"):
+            raise AttributeError(f"Trainer.validate: {type(model).__name__} must define validation_step(batch, batch_idx)")
+        self._attach_log(model)
+        try:
+            metrics = self._run_validation(model, dataloaders)
+        finally:
+            self._detach_log(model)
+        self.callback_metrics.update(metrics)
+        return [metrics]
