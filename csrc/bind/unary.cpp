@@ -1,5 +1,6 @@
 // Bindings of the unary family: x.exp() and gradcore.exp(x), in-place variants, clamp and
 // the parametrised activations.
+#include <cmath>
 #include "bind/common.h"
 
 namespace gc::bind {
@@ -22,8 +23,10 @@ static void bind_unary(py::module_& m, TensorClass& cls) {
   for (const auto& [name, op] : table) {
     U o = op;
     auto f = [o](const TensorPtr& x) { return maybe_release(x->numel(), [&] { return ops::unary(o, x); }); };
-    cls.def(name, f);
-    fns.def(name, f, py::arg("input"));
+    if (o != U::Round) {  // round takes decimals=, bound below
+      cls.def(name, f);
+      fns.def(name, f, py::arg("input"));
+    }
     std::string inplace = std::string(name) + "_";
     cls.def(inplace.c_str(), [o](const TensorPtr& x) { return maybe_release(x->numel(), [&] { return ops::unary_(o, x); }); });
     fns.def(inplace.c_str(), [o](const TensorPtr& x) { return ops::unary_(o, x); }, py::arg("input"));
@@ -34,6 +37,20 @@ static void bind_unary(py::module_& m, TensorClass& cls) {
     if (x->dtype != DType::Bool) fail(ErrorKind::Type, "bitwise_not", "~ is only supported on bool tensors in gradcore, got ", dtype_name(x->dtype));
     return ops::unary(U::LogicalNot, x);
   });
+
+  // round(x, decimals=d): PyTorch's formula, nearbyint(x * 10^d) / 10^d (divide and multiply
+  // for negative d, so the power of ten stays exact).
+  auto round = [](const TensorPtr& x, int64_t decimals) {
+    if (decimals == 0) return ops::unary(U::Round, x);
+    if (!is_floating(x->dtype))
+      fail(ErrorKind::NotImplemented, "round", "decimals= is only implemented for floating-point tensors, got ",
+           dtype_name(x->dtype), ". Hint: convert with .float() first");
+    auto ten = ops::wrapped_scalar(Scalar::from_double(std::pow(10.0, static_cast<double>(decimals < 0 ? -decimals : decimals))), x->device);
+    if (decimals > 0) return ops::div(ops::unary(U::Round, ops::mul(x, ten)), ten);
+    return ops::mul(ops::unary(U::Round, ops::div(x, ten)), ten);
+  };
+  cls.def("round", round, py::kw_only(), py::arg("decimals") = 0);
+  fns.def("round", round, py::arg("input"), py::kw_only(), py::arg("decimals") = 0);
 
   auto clamp = [](const TensorPtr& x, py::object min, py::object max) {
     return ops::clamp(x, opt_scalar(min, "min"), opt_scalar(max, "max"));

@@ -2,6 +2,7 @@
 // (the kept dims) each folding K inputs (the reduced dims, merged where contiguous). Threads
 // split the outputs when there are enough of them, otherwise they split K and merge partials.
 #pragma once
+#include <array>
 #include <vector>
 #include "cpu/loops.h"
 #include "ops/ops.h"
@@ -17,20 +18,15 @@ struct ReducePlan {
 // `reduce_mask[d]` says whether dim d of x is reduced.
 ReducePlan make_reduce_plan(const Tensor& x, const std::vector<bool>& reduce_mask);
 
-// Calls visit(offset, k) for k in [k0, k1) of the reduced elements of the output whose base
-// offset (in elements) is `base`.
+// Calls run(offset, k, n, stride) for the reduced elements k in [k0, k1) of the output whose
+// base offset (in elements) is `base`, one call per stretch along the innermost reduced dim:
+// element k + j (j < n) is at offset + j * stride.
 template <typename F>
-inline void for_reduced(const ReducePlan& p, int64_t base, int64_t k0, int64_t k1, F&& visit) {
+inline void for_reduced_runs(const ReducePlan& p, int64_t base, int64_t k0, int64_t k1, F&& run) {
   const int64_t nd = static_cast<int64_t>(p.red_shape.size());
-  if (nd == 0) {
-    if (k0 < k1) visit(base, int64_t(0));
-    return;
-  }
-  if (nd == 1) {
-    const int64_t s = p.red_strides[0];
-    for (int64_t k = k0; k < k1; ++k) visit(base + k * s, k);
-    return;
-  }
+  if (k0 >= k1) return;
+  if (nd == 0) return run(base, int64_t(0), int64_t(1), int64_t(0));
+  if (nd == 1) return run(base + k0 * p.red_strides[0], k0, k1 - k0, p.red_strides[0]);
   DimVector idx(nd);
   int64_t rem = k0, off = base;
   for (int64_t d = nd - 1; d >= 0; --d) {
@@ -41,7 +37,7 @@ inline void for_reduced(const ReducePlan& p, int64_t base, int64_t k0, int64_t k
   const int64_t last = nd - 1, ls = p.red_strides[last];
   for (int64_t k = k0; k < k1;) {
     int64_t n = std::min(p.red_shape[last] - idx[last], k1 - k);
-    for (int64_t j = 0; j < n; ++j) visit(off + j * ls, k + j);
+    run(off, k, n, ls);
     k += n;
     off += n * ls;
     idx[last] += n;
@@ -54,6 +50,14 @@ inline void for_reduced(const ReducePlan& p, int64_t base, int64_t k0, int64_t k
   }
 }
 
+// Calls visit(offset, k) for each reduced element k in [k0, k1).
+template <typename F>
+inline void for_reduced(const ReducePlan& p, int64_t base, int64_t k0, int64_t k1, F&& visit) {
+  for_reduced_runs(p, base, k0, k1, [&](int64_t off, int64_t k, int64_t n, int64_t s) {
+    for (int64_t j = 0; j < n; ++j) visit(off + j * s, k + j);
+  });
+}
+
 // Offset in x of output m's first reduced element.
 inline int64_t kept_offset(const ReducePlan& p, int64_t m) {
   int64_t off = 0;
@@ -64,12 +68,102 @@ inline int64_t kept_offset(const ReducePlan& p, int64_t m) {
   return off;
 }
 
-// Generic fold: Acc has init(), add(value, k) and merge(other); write(m, acc) stores output m.
+// ---- the generic fold ----
+// An accumulator Acc has add(value, k) (k: the element's position among the reduced ones) and
+// merge(other). Partial folds over any split of the k range are merged in any order, so merge
+// must not depend on order (arg-max/min breaks ties by the smaller k). write(m, acc) stores
+// output m. Two layouts get their own loops, both for the same reason: a single fold per output
+// is one long dependency chain (an add every ~4 cycles) and, when the reduced dim is not the
+// innermost, a strided walk.
+//  - inner: unit-stride reduced runs are folded into kFoldLanes interleaved partials, which the
+//    CPU runs in parallel, then merged;
+//  - outer: when the innermost kept dim has stride 1 (sum over the batch of a [N, C] tensor),
+//    kOuterBlock outputs are folded side by side, row by row: unit-stride loads and independent
+//    accumulators, which the compiler vectorises for sums.
+constexpr int kFoldLanes = 8;
+constexpr int64_t kOuterBlock = 256;
+
+template <typename T, typename Acc>
+inline void fold_range(const T* data, const ReducePlan& p, int64_t base, int64_t k0, int64_t k1, const Acc& init,
+                       Acc& acc) {
+  for_reduced_runs(p, base, k0, k1, [&](int64_t off, int64_t k, int64_t n, int64_t s) {
+    const T* q = data + off;
+    int64_t j = 0;
+    if (s == 1 && n >= 4 * kFoldLanes) {
+      std::array<Acc, kFoldLanes> lane;
+      lane.fill(init);
+      for (; j + kFoldLanes <= n; j += kFoldLanes)
+        for (int l = 0; l < kFoldLanes; ++l) lane[l].add(q[j + l], k + j + l);
+      for (const auto& l : lane) acc.merge(l);
+    }
+    for (; j < n; ++j) acc.add(q[j * s], k + j);
+  });
+}
+
+// Folds reduced elements [k0, k1) of outputs (mo, c0 .. c0 + cb) into accs[0 .. cb).
+template <typename T, typename Acc>
+inline void fold_outer_block(const T* data, const ReducePlan& p, int64_t base, int64_t cb, int64_t k0, int64_t k1,
+                             Acc* accs) {
+  for_reduced(p, base, k0, k1, [&](int64_t off, int64_t k) {
+    const T* row = data + off;
+    for (int64_t c = 0; c < cb; ++c) accs[c].add(row[c], k);
+  });
+}
+
+template <typename T, typename Acc, typename Write>
+void reduce_outer(const T* data, const ReducePlan& p, const Acc& init, Write& write) {
+  const int64_t C = p.kept_shape.back(), K = p.K;
+  const int64_t nblk = (C + kOuterBlock - 1) / kOuterBlock, tasks = (p.M / C) * nblk;
+  int nt = get_num_threads();
+  const bool big = p.M * K >= kParallelGrain && nt > 1;
+  auto task_geom = [&](int64_t t, int64_t& m0, int64_t& cb) {
+    int64_t mo = t / nblk, c0 = (t % nblk) * kOuterBlock;
+    cb = std::min(kOuterBlock, C - c0);
+    m0 = mo * C + c0;
+  };
+  if (!big || tasks >= nt) {
+#ifdef GRADCORE_OPENMP
+#pragma omp parallel for num_threads(nt) if (big) schedule(static)
+#endif
+    for (int64_t t = 0; t < tasks; ++t) {
+      int64_t m0, cb;
+      task_geom(t, m0, cb);
+      std::array<Acc, kOuterBlock> accs;
+      accs.fill(init);
+      fold_outer_block(data, p, kept_offset(p, m0), cb, 0, K, accs.data());
+      for (int64_t c = 0; c < cb; ++c) write(m0 + c, accs[c]);
+    }
+    return;
+  }
+  // Few blocks, many rows: each thread folds a slice of the rows, then the slices merge.
+  for (int64_t t = 0; t < tasks; ++t) {
+    int64_t m0, cb;
+    task_geom(t, m0, cb);
+    const int64_t base = kept_offset(p, m0);
+    std::vector<Acc> parts(static_cast<size_t>(nt) * cb, init);
+#ifdef GRADCORE_OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+      int th = omp_get_thread_num(), T_ = omp_get_num_threads();
+      int64_t chunk = (K + T_ - 1) / T_, k0 = std::min(K, chunk * th), k1 = std::min(K, k0 + chunk);
+      fold_outer_block(data, p, base, cb, k0, k1, parts.data() + th * cb);
+    }
+#else
+    fold_outer_block(data, p, base, cb, 0, K, parts.data());
+#endif
+    for (int th = 1; th < nt; ++th)
+      for (int64_t c = 0; c < cb; ++c) parts[c].merge(parts[th * cb + c]);
+    for (int64_t c = 0; c < cb; ++c) write(m0 + c, parts[c]);
+  }
+}
+
 template <typename T, typename Acc, typename Write>
 void reduce_loop(const Tensor& x, const ReducePlan& p, const Acc& init, Write write) {
   const T* data = x.data_as<T>();
   const int64_t M = p.M, K = p.K;
   if (M == 0) return;
+  if (!p.kept_shape.empty() && p.kept_strides.back() == 1 && !p.red_shape.empty() && K > 1)
+    return reduce_outer<T>(data, p, init, write);
   int nt = get_num_threads();
   bool big = M * K >= kParallelGrain && nt > 1;
   if (!big || M >= nt) {
@@ -78,25 +172,24 @@ void reduce_loop(const Tensor& x, const ReducePlan& p, const Acc& init, Write wr
 #endif
     for (int64_t m = 0; m < M; ++m) {
       Acc acc = init;
-      for_reduced(p, kept_offset(p, m), 0, K, [&](int64_t off, int64_t k) { acc.add(data[off], k); });
+      fold_range(data, p, kept_offset(p, m), 0, K, init, acc);
       write(m, acc);
     }
     return;
   }
-  // Few outputs, many inputs each: split K across threads and merge the partial folds in order.
+  // Few outputs, many inputs each: split K across threads and merge the partial folds.
   for (int64_t m = 0; m < M; ++m) {
     std::vector<Acc> parts(nt, init);
     int64_t base = kept_offset(p, m);
 #ifdef GRADCORE_OPENMP
 #pragma omp parallel num_threads(nt)
     {
-      int t = omp_get_thread_num();
-      int64_t chunk = (K + nt - 1) / nt, k0 = std::min(K, chunk * t), k1 = std::min(K, k0 + chunk);
-      Acc& acc = parts[t];
-      for_reduced(p, base, k0, k1, [&](int64_t off, int64_t k) { acc.add(data[off], k); });
+      int t = omp_get_thread_num(), T_ = omp_get_num_threads();
+      int64_t chunk = (K + T_ - 1) / T_, k0 = std::min(K, chunk * t), k1 = std::min(K, k0 + chunk);
+      fold_range(data, p, base, k0, k1, init, parts[t]);
     }
 #else
-    for_reduced(p, base, 0, K, [&](int64_t off, int64_t k) { parts[0].add(data[off], k); });
+    fold_range(data, p, base, 0, K, init, parts[0]);
 #endif
     Acc total = parts[0];
     for (int t = 1; t < nt; ++t) total.merge(parts[t]);
@@ -104,8 +197,45 @@ void reduce_loop(const Tensor& x, const ReducePlan& p, const Acc& init, Write wr
   }
 }
 
-// out (contiguous, M elements) = sum over the plan, computed with a wide accumulator
-// (double for floats, int64 for integers and bool); scale multiplies the result (1/K for mean).
+// Calls fn(m, base) for every output m with the offset of its first reduced element; threads
+// split the outputs when the whole reduction is large.
+template <typename F>
+void for_each_output(const ReducePlan& p, F fn) {
+  if (p.M == 0) return;
+  int nt = get_num_threads();
+  bool big = p.M * p.K >= kParallelGrain && nt > 1 && p.M > 1;
+#ifdef GRADCORE_OPENMP
+#pragma omp parallel for num_threads(nt) if (big) schedule(static)
+#endif
+  for (int64_t m = 0; m < p.M; ++m) fn(m, kept_offset(p, m));
+  (void)big;
+}
+
+// Every kernel below writes output m of a contiguous `out` (M elements, the kept dims in
+// row-major order) and accumulates floats in double.
+
+// out = sum over the plan, computed with a wide accumulator (double for floats, int64 for
+// integers and bool); scale multiplies the result (1/K for mean).
 void sum_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, double scale);
+// out = sum((x - mean)^2) / max(0, K - correction), or its square root; Welford's update.
+void var_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, double correction, bool take_sqrt);
+// out = product (int64 for integer and bool inputs).
+void prod_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p);
+// out = max (is_max) or min; NaN propagates. K must be > 0.
+void minmax_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, bool is_max);
+// indices = position k (row-major over the reduced dims) of the max (min), the first one among
+// ties, the first NaN if any; values (optional) = that element. K must be > 0.
+void arg_minmax_kernel(const Tensor* values, const Tensor& indices, const Tensor& x, const ReducePlan& p, bool is_max);
+// out = vector p-norm: ord 0 (count of non-zeros), 1, 2, +-inf, or any other p.
+void norm_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, double ord);
+// out (bool) = any / all of x != 0.
+void any_all_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, bool is_all);
+
+// Backward kernels. gx and x share shape and (contiguous) strides, so one plan addresses both;
+// g is contiguous with M elements.
+// gx = g * product of the other elements of each reduction (exact when x holds zeros).
+void prod_backward_kernel(const Tensor& gx, const Tensor& g, const Tensor& x, const ReducePlan& p);
+// gx (zeroed by the caller) receives g[m] at the reduced element indices[m] of output m.
+void index_backward_kernel(const Tensor& gx, const Tensor& g, const Tensor& indices, const ReducePlan& p);
 
 }  // namespace gc::cpu

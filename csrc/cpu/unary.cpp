@@ -46,7 +46,12 @@ void any_forward(UnaryOp op, const Tensor& out, const Tensor& x) {
   auto run = [&](auto f) { unary_loop<T, T>(out, x, f); };
   switch (op) {
     case UnaryOp::Neg: return run([](T v) { return static_cast<T>(-v); });
-    case UnaryOp::Abs: return run([](T v) { return v < T(0) ? static_cast<T>(-v) : v; });
+    case UnaryOp::Abs:
+      // std::abs for floats so that abs(-0.0) is +0.0.
+      return run([](T v) {
+        if constexpr (std::is_floating_point_v<T>) return std::abs(v);
+        else return v < T(0) ? static_cast<T>(-v) : v;
+      });
     case UnaryOp::Relu:
       // NaN propagates (v > 0 is false for NaN, so test the other way round).
       return run([](T v) { return v < T(0) ? T(0) : v; });
@@ -99,10 +104,16 @@ void unary_backward_kernel(UnaryOp op, const Tensor& gx, const Tensor& g, const 
   });
 }
 
-void clamp_kernel(const Tensor& out, const Tensor& x, bool has_lo, double lo, bool has_hi, double hi) {
+void clamp_kernel(const Tensor& out, const Tensor& x, std::optional<Scalar> lo, std::optional<Scalar> hi) {
   GC_DISPATCH_NUMERIC(x.dtype, "clamp", [&] {
     using T = scalar_t;
-    T l = has_lo ? static_cast<T>(lo) : T(0), h = has_hi ? static_cast<T>(hi) : T(0);
+    auto as_t = [](const std::optional<Scalar>& s) {
+      if (!s) return T(0);
+      if constexpr (std::is_floating_point_v<T>) return static_cast<T>(s->d);
+      else return static_cast<T>(s->i);
+    };
+    const bool has_lo = lo.has_value(), has_hi = hi.has_value();
+    const T l = as_t(lo), h = as_t(hi);
     // PyTorch: min(max(x, lo), hi), NaN propagates.
     unary_loop<T, T>(out, x, [=](T v) {
       if constexpr (std::is_floating_point_v<T>) if (std::isnan(v)) return v;

@@ -81,13 +81,23 @@ struct UnaryBackward final : Node {
   std::string name() const override { return capitalised(unary_name(op)) + "Backward0"; }
 };
 
+// PyTorch's result dtypes: float-only ops promote integers and bools to the default float;
+// on bool, sign is the identity and square is int64, the rest refuse (with PyTorch's types:
+// NotImplementedError for abs/floor/ceil/round, RuntimeError for neg/relu).
 DType unary_out_dtype(UnaryOp op, const TensorPtr& x) {
   if (op == UnaryOp::LogicalNot) return DType::Bool;
   if (float_only(op) && !is_floating(x->dtype)) return default_dtype();
-  if (x->dtype == DType::Bool && op != UnaryOp::Abs && op != UnaryOp::Relu)
-    fail(ErrorKind::Runtime, unary_name(op), "not supported for bool tensors. Hint: convert with .float() or .long() first"
-         + std::string(op == UnaryOp::Neg ? " (for logical negation use ~x or logical_not)" : ""));
-  return x->dtype;
+  if (x->dtype != DType::Bool) return x->dtype;
+  switch (op) {
+    case UnaryOp::Sign: return DType::Bool;
+    case UnaryOp::Square: return DType::Int64;
+    case UnaryOp::Abs: case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round:
+      fail(ErrorKind::NotImplemented, unary_name(op), "not implemented for bool tensors. Hint: convert with .float() "
+           "or .long() first");
+    default:
+      fail(ErrorKind::Runtime, unary_name(op), "not supported for bool tensors. Hint: convert with .float() or .long() first"
+           + std::string(op == UnaryOp::Neg ? " (for logical negation use ~x or logical_not)" : ""));
+  }
 }
 
 }  // namespace
@@ -96,7 +106,7 @@ TensorPtr unary(UnaryOp op, const TensorPtr& x) {
   DType dt = unary_out_dtype(op, x);
   auto in = (dt != x->dtype && op != UnaryOp::LogicalNot) ? to_dtype(detach(x), dt) : x;
   auto out = empty_tensor(x->shape, dt, x->device);
-  if (x->dtype == DType::Bool && (op == UnaryOp::Abs || op == UnaryOp::Relu)) copy_into(out, x);
+  if (x->dtype == DType::Bool && op == UnaryOp::Sign) copy_into(out, x);
   else cpu::unary_kernel(op, *out, *in);
   if (is_floating(dt) && op != UnaryOp::LogicalNot && compute_requires_grad({&x})) {
     auto n = make_node<UnaryBackward>({x});
@@ -109,6 +119,15 @@ TensorPtr unary(UnaryOp op, const TensorPtr& x) {
 
 TensorPtr unary_(UnaryOp op, const TensorPtr& x) {
   DType dt = unary_out_dtype(op, x);
+  if (op == UnaryOp::LogicalNot && x->dtype != DType::Bool) {
+    // PyTorch keeps self's dtype: x.logical_not_() writes 0/1 into a float or int64 tensor.
+    if (compute_requires_grad({&x}))
+      fail(ErrorKind::Runtime, "logical_not_", "is not differentiable and cannot write into a tensor that requires grad. "
+           "Hint: use the out-of-place x.logical_not(), or do it under no_grad()");
+    copy_into(x, unary(op, x));
+    x->bump_version();
+    return x;
+  }
   if (dt != x->dtype)
     fail(ErrorKind::Runtime, unary_name(op), "result type ", dtype_name(dt), " can't be cast to the desired output type ",
          dtype_name(x->dtype), " of the in-place op");
@@ -123,7 +142,7 @@ TensorPtr unary_(UnaryOp op, const TensorPtr& x) {
     set_history(x, r->grad_fn, r->output_nr);
     return x;
   }
-  cpu::unary_kernel(op, *x, *x);
+  if (x->dtype != DType::Bool || op != UnaryOp::Sign) cpu::unary_kernel(op, *x, *x);  // sign of bool: identity
   x->bump_version();
   return x;
 }
@@ -145,20 +164,21 @@ struct ClampBackward final : Node {
 
 TensorPtr clamp_impl(const TensorPtr& x, std::optional<Scalar> min, std::optional<Scalar> max, bool in_place) {
   if (!min && !max) fail(ErrorKind::Runtime, "clamp", "at least one of 'min' or 'max' must not be None");
-  if (x->dtype == DType::Bool) fail(ErrorKind::Runtime, "clamp", "not supported for bool tensors");
+  // PyTorch's promotion with the bounds as Python numbers: an integer (or bool) tensor clamped
+  // by a float bound becomes the default float dtype; a bool tensor by int bounds becomes int64.
   DType dt = x->dtype;
   bool float_bound = (min && min->kind == Scalar::Float) || (max && max->kind == Scalar::Float);
-  if (!is_floating(dt) && float_bound) {
-    if (in_place)
-      fail(ErrorKind::Runtime, "clamp_", "result type Float can't be cast to the desired output type int64");
-    dt = default_dtype();
-  }
+  if (!is_floating(dt) && float_bound) dt = default_dtype();
+  else if (dt == DType::Bool) dt = DType::Int64;
+  if (in_place && dt != x->dtype)
+    fail(ErrorKind::Runtime, "clamp_", "result type ", dtype_name(dt), " can't be cast to the desired output type ",
+         dtype_name(x->dtype), " of the in-place op. Hint: convert the tensor first, e.g. x = x.float()");
   auto in = dt != x->dtype ? to_dtype(detach(x), dt) : x;
   bool grad = is_floating(dt) && compute_requires_grad({&x});
   if (in_place && grad) check_inplace(x, "clamp_");
   auto src = in_place && grad ? clone(x) : in;
   auto out = in_place && !grad ? x : empty_tensor(x->shape, dt, x->device);
-  cpu::clamp_kernel(*out, *src, min.has_value(), min ? min->d : 0, max.has_value(), max ? max->d : 0);
+  cpu::clamp_kernel(*out, *src, min, max);
   if (grad) {
     auto n = make_node<ClampBackward>({in_place ? src : x});
     n->x = SavedTensor(in_place ? src : x, false);
