@@ -272,3 +272,10 @@ def test_subclass_deepcopy_and_pickle():
         pickle.dumps(p * 2)
     with pytest.raises(RuntimeError, match="floating point"):
         _Param(gradcore.arange(3))
+
+
+def test_empty_tensors_are_contiguous():
+    z = gradcore.zeros(3, 0, 2)
+    assert z.is_contiguous()
+    assert z.transpose(0, 2).is_contiguous()
+    assert z.sum().item() == 0 and z.numel() == 0

@@ -153,5 +153,31 @@ TensorPtr index_select(const TensorPtr& x, int64_t dim, const TensorPtr& index);
 TensorPtr masked_fill(const TensorPtr& x, const TensorPtr& mask, const TensorPtr& value);
 TensorPtr nonzero(const TensorPtr& x);  // [n, ndim] int64
 
+// ---- optimizer updates (ops/optim.cpp, cpu/optim.cpp) ----
+// One call steps every parameter of a param group in place: each parameter in one fused pass
+// that reads (param, grad, state) and writes (param, state), with PyTorch's `_single_tensor_*`
+// formulas. State tensors are created by the Python optimizer (zeros_like of the param) so its
+// state_dict holds them; `state_steps` are 0-dim float tensors incremented here. Every tensor
+// written gets its version bumped; grads are only read. A null grad is an error: callers skip
+// parameters without one. Everything is validated before anything is written.
+struct SgdOptions { double lr, momentum, dampening, weight_decay; bool nesterov, maximize; };
+struct AdamOptions { double lr, beta1, beta2, eps, weight_decay; bool amsgrad, maximize, decoupled_weight_decay; };
+struct RmspropOptions { double lr, alpha, eps, weight_decay, momentum; bool centered, maximize; };
+struct AdagradOptions { double lr, lr_decay, weight_decay, eps; bool maximize; };
+// `momentum_buffers` is used when momentum != 0; a buffer with `init_buffers[i]` set is
+// overwritten with the (decayed) gradient instead of being decayed (PyTorch's first step).
+void sgd_step(const TensorList& params, const TensorList& grads, const TensorList& momentum_buffers,
+              const std::vector<bool>& init_buffers, const SgdOptions& opts);
+// `max_exp_avg_sqs` is used when amsgrad. AdamW is decoupled_weight_decay = true.
+void adam_step(const TensorList& params, const TensorList& grads, const TensorList& exp_avgs,
+               const TensorList& exp_avg_sqs, const TensorList& max_exp_avg_sqs, const TensorList& state_steps,
+               const AdamOptions& opts);
+// `grad_avgs` is used when centered, `momentum_buffers` when momentum > 0.
+void rmsprop_step(const TensorList& params, const TensorList& grads, const TensorList& square_avgs,
+                  const TensorList& grad_avgs, const TensorList& momentum_buffers, const TensorList& state_steps,
+                  const RmspropOptions& opts);
+void adagrad_step(const TensorList& params, const TensorList& grads, const TensorList& state_sums,
+                  const TensorList& state_steps, const AdagradOptions& opts);
+
 }  // namespace ops
 }  // namespace gc

@@ -13,9 +13,13 @@ from ._C import Tensor, dtype, device, Generator
 globals().update({k: v for k, v in vars(_C.functions).items() if not k.startswith("_")})
 
 from ._tensor import Size, tensor, as_tensor  # noqa: E402
+from ._tensor_str import set_printoptions  # noqa: E402
 from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode  # noqa: E402
 from . import autograd  # noqa: E402
 from . import cuda, accelerator  # noqa: E402
+from . import optim  # noqa: E402
+from . import utils  # noqa: E402
+from .serialization import save, load  # noqa: E402
 from .train import Trainer  # noqa: E402
 from . import callbacks  # noqa: E402
 

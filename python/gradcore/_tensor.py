@@ -239,3 +239,10 @@ def _deepcopy(self, memo):
 
 Tensor.__reduce_ex__ = _reduce_ex
 Tensor.__deepcopy__ = _deepcopy
+
+# Printing lives in _tensor_str.py (PyTorch's algorithm, character for character).
+from . import _tensor_str  # noqa: E402
+
+Tensor.__repr__ = _tensor_str._str
+Tensor.__str__ = _tensor_str._str
+Tensor.__format__ = _tensor_str._format

@@ -1,9 +1,11 @@
-"""gradcore.autograd: ``backward``, ``grad`` and the grad-mode switches.
+"""gradcore.autograd: ``backward``, ``grad``, the grad-mode switches, custom ``Function``s and ``gradcheck``.
 
 The engine is C++ (csrc/autograd/engine.cpp); these functions only normalise arguments."""
 from .. import _C
 from .._C import Tensor
 from .grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode  # noqa: F401
+from .function import Function, FunctionCtx, once_differentiable  # noqa: F401
+from .gradcheck import gradcheck, GradcheckError  # noqa: F401
 
 
 def _as_list(x):

@@ -1,0 +1,238 @@
+// Fused optimizer updates. Each kernel is PyTorch's `_single_tensor_<optimizer>` loop body
+// (torch/optim/*.py) rewritten per element: where PyTorch runs several in-place tensor ops over
+// the whole parameter (grad.add(param), exp_avg.lerp_, exp_avg_sq.mul_.addcmul_, param.addcdiv_)
+// and so streams the arrays through memory four to six times, we stream them once.
+//
+// To match PyTorch's numbers, every element computes in the parameter's scalar type T with the
+// same operation order as ATen's CPU kernels, and the Python-side scalars (1 - beta1, the bias
+// corrections, -lr...) are formed in double first and then rounded to T, as PyTorch does when a
+// Python float meets a float32 tensor:
+//   add(a, b, alpha)        a + alpha * b
+//   addcmul(s, a, b, value) s + value * a * b
+//   addcdiv(s, a, b, value) s + value * a / b
+//   lerp(s, e, w)           |w| < 0.5 ? s + w * (e - s) : e - (e - s) * (1 - w)
+// The update is memory-bound, so the loop must vectorize: options that select arrays (amsgrad,
+// momentum, centered...) are template parameters and the rest are branch-free, leaving one
+// straight-line body per instantiation; elements are split across OpenMP threads above a grain.
+#include "cpu/optim.h"
+#include <cmath>
+#include <type_traits>
+#include "cpu/loops.h"
+
+namespace gc::cpu {
+
+namespace {
+
+// PyTorch's lerp, with its two forms (chosen by the loop-invariant weight) folded into one
+// expression so the loop has no branch: (e - s) * (1 - w) subtracted equals (-(1 - w)) * (e - s)
+// added, exactly.
+template <typename T>
+struct Lerp {
+  bool small;
+  T coef;
+  explicit Lerp(T w) : small(std::abs(w) < T(0.5)), coef(small ? w : -(T(1) - w)) {}
+  T operator()(T s, T e) const { return (small ? s : e) + coef * (e - s); }
+};
+
+// torch.maximum: NaN wins. (Bitwise | keeps the select branch-free.)
+template <typename T>
+inline T nan_max(T a, T b) {
+  return ((a != a) | (a > b)) ? a : b;
+}
+
+// f(std::bool_constant<a>{}, std::bool_constant<b>{}): options that change which arrays a kernel
+// touches become template parameters, so each instantiation's loop is straight-line and
+// vectorizes (GCC will not unswitch a loop on several runtime flags).
+template <typename F>
+void with_flags(bool a, bool b, F&& f) {
+  if (a) {
+    if (b) f(std::true_type{}, std::true_type{});
+    else f(std::true_type{}, std::false_type{});
+  } else {
+    if (b) f(std::false_type{}, std::true_type{});
+    else f(std::false_type{}, std::false_type{});
+  }
+}
+
+// body(i) for i in [0, n), in parallel when n is large enough to pay for the threads. Each thread
+// runs its own copy of the body so that the captured constants become registers (a shared closure
+// could alias the arrays being written, which keeps the loop from vectorizing).
+template <typename F>
+void for_each_element(int64_t n, const F& body) {
+#ifdef GRADCORE_OPENMP
+  int nt = get_num_threads();
+  if (nt > 1 && n >= kParallelGrain) {
+    nt = static_cast<int>(std::min<int64_t>(nt, n / (kParallelGrain / 4)));
+#pragma omp parallel num_threads(nt)
+    {
+      const int64_t t = omp_get_thread_num(), chunk = (n + omp_get_num_threads() - 1) / omp_get_num_threads();
+      const int64_t begin = std::min(n, t * chunk), end = std::min(n, begin + chunk);
+      const F local = body;
+      for (int64_t i = begin; i < end; ++i) local(i);
+    }
+    return;
+  }
+#endif
+  const F local = body;
+  for (int64_t i = 0; i < n; ++i) local(i);
+}
+
+template <typename T>
+T* ptr(const Tensor* t) {
+  return t ? t->data_as<T>() : nullptr;
+}
+
+// `maximize` is a multiplication by -1 (exactly a negation), so it needs no branch.
+template <typename T>
+T grad_sign(bool maximize) {
+  return maximize ? T(-1) : T(1);
+}
+
+// SGD:  g <- (maximize ? -g : g) + wd * p
+//       b <- first step ? g : momentum * b + (1 - dampening) * g;   g <- nesterov ? g + momentum * b : b
+//       p <- p - lr * g
+template <typename T>
+void sgd_typed(const Tensor& param, const Tensor& grad, const Tensor* buf_t, bool init, const ops::SgdOptions& o) {
+  T* p = param.data_as<T>();
+  const T* gr = grad.data_as<T>();
+  T* buf = ptr<T>(buf_t);
+  const T sign = grad_sign<T>(o.maximize), wd = T(o.weight_decay), momentum = T(o.momentum);
+  const T one_minus_damp = T(1.0 - o.dampening), neg_lr = T(-o.lr);
+  const bool nesterov = o.nesterov;
+  with_flags(o.weight_decay != 0, o.momentum != 0, [&](auto decay, auto use_momentum) {
+    for_each_element(param.numel(), [=](int64_t i) {
+      T g = sign * gr[i];
+      if constexpr (decltype(decay)::value) g = g + wd * p[i];
+      if constexpr (decltype(use_momentum)::value) {
+        const T b = init ? g : buf[i] * momentum + one_minus_damp * g;
+        buf[i] = b;
+        g = nesterov ? g + momentum * b : b;
+      }
+      p[i] = p[i] + neg_lr * g;
+    });
+  });
+}
+
+// Adam / AdamW, with bc1 = 1 - beta1^step, bc2 = 1 - beta2^step:
+//   g <- maximize ? -g : g;   AdamW: p <- p * (1 - lr * wd);  Adam: g <- g + wd * p
+//   m <- lerp(m, g, 1 - beta1);   v <- beta2 * v + (1 - beta2) * g * g;   amsgrad: vmax <- max(vmax, v)
+//   p <- p - (lr / bc1) * m / (sqrt(v or vmax) / sqrt(bc2) + eps)
+// Without AdamW's decay the scale is 1, an exact no-op.
+template <typename T>
+void adam_typed(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+                const Tensor* max_t, double step, const ops::AdamOptions& o) {
+  T* p = param.data_as<T>();
+  const T* gr = grad.data_as<T>();
+  T* m = exp_avg.data_as<T>();
+  T* v = exp_avg_sq.data_as<T>();
+  T* vmax = ptr<T>(max_t);
+  const double bc1 = 1.0 - std::pow(o.beta1, step), bc2 = 1.0 - std::pow(o.beta2, step);
+  const T neg_step_size = T(-(o.lr / bc1)), bc2_sqrt = T(std::pow(bc2, 0.5)), eps = T(o.eps);
+  const Lerp<T> lerp(T(1.0 - o.beta1));
+  const T beta2 = T(o.beta2), w2 = T(1.0 - o.beta2), sign = grad_sign<T>(o.maximize), wd = T(o.weight_decay);
+  const bool decoupled = o.weight_decay != 0 && o.decoupled_weight_decay;
+  const T scale = decoupled ? T(1.0 - o.lr * o.weight_decay) : T(1);
+  with_flags(o.weight_decay != 0 && !decoupled, o.amsgrad, [&](auto coupled_decay, auto amsgrad) {
+    for_each_element(param.numel(), [=](int64_t i) {
+      T g = sign * gr[i];
+      const T pv = p[i] * scale;
+      if constexpr (decltype(coupled_decay)::value) g = g + wd * pv;
+      const T mi = lerp(m[i], g);
+      T vi = v[i] * beta2 + w2 * g * g;
+      m[i] = mi;
+      v[i] = vi;
+      if constexpr (decltype(amsgrad)::value) {
+        vi = nan_max(vmax[i], vi);
+        vmax[i] = vi;
+      }
+      p[i] = pv + neg_step_size * mi / (std::sqrt(vi) / bc2_sqrt + eps);
+    });
+  });
+}
+
+// RMSprop:
+//   g <- (maximize ? -g : g) + wd * p;   s <- alpha * s + (1 - alpha) * g * g
+//   centered: ga <- lerp(ga, g, 1 - alpha), avg <- sqrt(s - ga * ga) + eps;  else avg <- sqrt(s) + eps
+//   momentum > 0: b <- momentum * b + g / avg, p <- p - lr * b;   else p <- p - lr * g / avg
+template <typename T>
+void rmsprop_typed(const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor* grad_avg_t,
+                   const Tensor* buf_t, const ops::RmspropOptions& o) {
+  T* p = param.data_as<T>();
+  const T* gr = grad.data_as<T>();
+  T* sq = square_avg.data_as<T>();
+  T* ga = ptr<T>(grad_avg_t);
+  T* buf = ptr<T>(buf_t);
+  const bool decay = o.weight_decay != 0;
+  const T sign = grad_sign<T>(o.maximize), wd = T(o.weight_decay), alpha = T(o.alpha), eps = T(o.eps);
+  const T one_minus_alpha = T(1.0 - o.alpha), momentum = T(o.momentum), neg_lr = T(-o.lr);
+  const Lerp<T> lerp(one_minus_alpha);
+  with_flags(o.centered, o.momentum > 0, [&](auto centered, auto use_momentum) {
+    for_each_element(param.numel(), [=](int64_t i) {
+      T g = sign * gr[i];
+      if (decay) g = g + wd * p[i];
+      const T s = sq[i] * alpha + one_minus_alpha * g * g;
+      sq[i] = s;
+      T avg;
+      if constexpr (decltype(centered)::value) {
+        const T a = lerp(ga[i], g);
+        ga[i] = a;
+        avg = std::sqrt(s + T(-1) * a * a) + eps;
+      } else {
+        avg = std::sqrt(s) + eps;
+      }
+      if constexpr (decltype(use_momentum)::value) {
+        const T b = buf[i] * momentum + g / avg;
+        buf[i] = b;
+        p[i] = p[i] + neg_lr * b;
+      } else {
+        p[i] = p[i] + neg_lr * g / avg;
+      }
+    });
+  });
+}
+
+// Adagrad, with clr = lr / (1 + (step - 1) * lr_decay):
+//   g <- (maximize ? -g : g) + wd * p;   s <- s + g * g;   p <- p - clr * g / (sqrt(s) + eps)
+template <typename T>
+void adagrad_typed(const Tensor& param, const Tensor& grad, const Tensor& state_sum, double step,
+                   const ops::AdagradOptions& o) {
+  T* p = param.data_as<T>();
+  const T* gr = grad.data_as<T>();
+  T* sum = state_sum.data_as<T>();
+  const bool decay = o.weight_decay != 0;
+  const T sign = grad_sign<T>(o.maximize), wd = T(o.weight_decay), eps = T(o.eps);
+  const T neg_clr = T(-(o.lr / (1 + (step - 1) * o.lr_decay)));
+  for_each_element(param.numel(), [=](int64_t i) {
+    T g = sign * gr[i];
+    if (decay) g = g + wd * p[i];
+    const T s = sum[i] + g * g;
+    sum[i] = s;
+    p[i] = p[i] + neg_clr * g / (std::sqrt(s) + eps);
+  });
+}
+
+}  // namespace
+
+void sgd_update(const Tensor& param, const Tensor& grad, const Tensor* momentum_buffer, bool init_buffer,
+                const ops::SgdOptions& o) {
+  GC_DISPATCH_FLOAT(param.dtype, "sgd_step", [&] { sgd_typed<scalar_t>(param, grad, momentum_buffer, init_buffer, o); });
+}
+
+void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+                 const Tensor* max_exp_avg_sq, double step, const ops::AdamOptions& o) {
+  GC_DISPATCH_FLOAT(param.dtype, "adam_step",
+                    [&] { adam_typed<scalar_t>(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, o); });
+}
+
+void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor* grad_avg,
+                    const Tensor* momentum_buffer, const ops::RmspropOptions& o) {
+  GC_DISPATCH_FLOAT(param.dtype, "rmsprop_step",
+                    [&] { rmsprop_typed<scalar_t>(param, grad, square_avg, grad_avg, momentum_buffer, o); });
+}
+
+void adagrad_update(const Tensor& param, const Tensor& grad, const Tensor& state_sum, double step,
+                    const ops::AdagradOptions& o) {
+  GC_DISPATCH_FLOAT(param.dtype, "adagrad_step", [&] { adagrad_typed<scalar_t>(param, grad, state_sum, step, o); });
+}
+
+}  // namespace gc::cpu

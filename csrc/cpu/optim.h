@@ -1,0 +1,20 @@
+// Fused optimizer updates of the CPU backend: one pass over a parameter's elements reads the
+// parameter, its gradient and its state and writes the parameter and the state.
+// Every tensor given here is contiguous, of the parameter's dtype (float32 or float64) and numel;
+// ops/optim.cpp has checked that. Optional state is passed as a null pointer when unused.
+#pragma once
+#include "ops/ops.h"
+
+namespace gc::cpu {
+
+void sgd_update(const Tensor& param, const Tensor& grad, const Tensor* momentum_buffer, bool init_buffer,
+                const ops::SgdOptions& o);
+// step: the parameter's step count after this step's increment (PyTorch's float `step`).
+void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+                 const Tensor* max_exp_avg_sq, double step, const ops::AdamOptions& o);
+void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor* grad_avg,
+                    const Tensor* momentum_buffer, const ops::RmspropOptions& o);
+void adagrad_update(const Tensor& param, const Tensor& grad, const Tensor& state_sum, double step,
+                    const ops::AdagradOptions& o);
+
+}  // namespace gc::cpu

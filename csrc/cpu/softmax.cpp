@@ -1,0 +1,207 @@
+// Softmax and log_softmax. Every row makes three passes over its C entries:
+//   1. m = max_c x_c                       (softmax(x) = softmax(x - m), so exp never overflows)
+//   2. s = sum_c exp(x_c - m)             (in double; float lanes are flushed to it in blocks)
+//   3. write: softmax = exp(x - m) / s (pass 2 stored exp(x - m), so pass 3 only scales),
+//      log_softmax = (x - m) - log(s) (x - m is exact for the large entries).
+// With the class dim last the rows are unit-stride: float rows run the exp passes a SIMD vector
+// at a time (cpu/vec_math.h) and the compiler vectorises the rest. With the class dim elsewhere a
+// row is strided by `inner`, so the passes run on tiles of adjacent rows instead, vectorised
+// across the rows (see softmax_tile). Threads take contiguous blocks of rows or tiles once the
+// work passes kParallelGrain.
+#include "cpu/softmax_rows.h"
+
+namespace gc::cpu {
+
+namespace rows {
+
+// ---- unit-stride float rows, vec::kLanes at a time; the scalar tail uses libm ----
+
+float max_f32(const float* x, int64_t C) {
+  float m = -std::numeric_limits<float>::infinity();
+  int64_t c = 0;
+  if (C >= vec::kLanes) {
+    vec::vfloat vm = vec::load(x);
+    for (c = vec::kLanes; c + vec::kLanes <= C; c += vec::kLanes) vm = vec::max(vm, vec::load(x + c));
+    m = vec::hmax(vm);
+  }
+  for (; c < C; ++c) m = x[c] > m ? x[c] : m;
+  return m;
+}
+
+// sum_c exp(x_c - m), also stored to out when given. Lanes accumulate in float over blocks of
+// kBlock entries and the blocks in double, so long rows keep double-like accuracy.
+double sum_exp_f32(const float* x, int64_t C, float m, float* out) {
+  constexpr int64_t kBlock = 512;
+  const vec::vfloat vm = vec::splat(m);
+  const int64_t vec_end = C - C % vec::kLanes;
+  double s = 0;
+  for (int64_t b = 0; b < vec_end; b += kBlock) {
+    vec::vfloat acc = vec::splat(0.0f);
+    for (int64_t c = b, e = std::min(vec_end, b + kBlock); c < e; c += vec::kLanes) {
+      const vec::vfloat v = vec::exp(vec::load(x + c) - vm);
+      if (out) vec::store(out + c, v);
+      acc += v;
+    }
+    s += vec::hsum(acc);
+  }
+  for (int64_t c = vec_end; c < C; ++c) {
+    const float e = std::exp(x[c] - m);
+    if (out) out[c] = e;
+    s += e;
+  }
+  return s;
+}
+
+}  // namespace rows
+
+namespace {
+
+using namespace rows;
+
+// The log_softmax gradient row: out = g - exp(y) * s.
+void log_softmax_grad_f32(float* out, const float* g, const float* y, int64_t C, float s) {
+  const int64_t vec_end = C - C % vec::kLanes;
+  for (int64_t c = 0; c < vec_end; c += vec::kLanes)
+    vec::store(out + c, vec::load(g + c) - vec::exp(vec::load(y + c)) * s);
+  for (int64_t c = vec_end; c < C; ++c) out[c] = g[c] - std::exp(y[c]) * s;
+}
+
+// ---- class dim last: one row at a time, unit stride ----
+
+template <typename T>
+void softmax_rows(T* out, const T* x, int64_t C, bool log, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    RowRef<const T, true> xr{x + r * C, 1};
+    T* yr = out + r * C;
+    const T m = row_max(xr, C);
+    if (log) {
+      const T ls = static_cast<T>(std::log(row_sum_exp(xr, C, m, static_cast<T*>(nullptr))));
+      for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m) - ls;
+    } else {
+      const T inv = static_cast<T>(1.0 / row_sum_exp(xr, C, m, yr));
+      for (int64_t c = 0; c < C; ++c) yr[c] *= inv;
+    }
+  }
+}
+
+template <typename T>
+void softmax_backward_rows(T* gx, const T* g, const T* y, int64_t C, bool log, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const T *gr = g + r * C, *yr = y + r * C;
+    T* out = gx + r * C;
+    double acc = 0;
+    if (log) {
+      // d/dx_j of sum_c g_c (x_c - lse) = g_j - softmax_j * sum_c g_c, with softmax = exp(y)
+      GC_SIMD_SUM(acc)
+      for (int64_t c = 0; c < C; ++c) acc += gr[c];
+      const T sg = static_cast<T>(acc);
+      if constexpr (std::is_same_v<T, float>) log_softmax_grad_f32(out, gr, yr, C, sg);
+      else
+        for (int64_t c = 0; c < C; ++c) out[c] = gr[c] - std::exp(yr[c]) * sg;
+    } else {
+      // the Jacobian diag(y) - y y^T applied to g: y * (g - <g, y>)
+      GC_SIMD_SUM(acc)
+      for (int64_t c = 0; c < C; ++c) acc += static_cast<double>(gr[c]) * yr[c];
+      const T dot = static_cast<T>(acc);
+      for (int64_t c = 0; c < C; ++c) out[c] = yr[c] * (gr[c] - dot);
+    }
+  }
+}
+
+// out = g - exp(y) * s across a tile (s per row).
+template <typename T>
+void sub_exp_scaled_tile(T* out, const T* g, const T* y, const T* s, int64_t B) {
+  int64_t j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + vec::kLanes <= B; j += vec::kLanes)
+      vec::store(out + j, vec::load(g + j) - vec::exp(vec::load(y + j)) * vec::load(s + j));
+  }
+  for (; j < B; ++j) out[j] = g[j] - std::exp(y[j]) * s[j];
+}
+
+// The three passes for the tile of B rows starting at x (class stride st); the first two are
+// tile_max_sum_exp, which also leaves exp(x - m) in y for softmax.
+template <typename T>
+void softmax_tile(T* y, const T* x, int64_t C, int64_t st, int64_t B, bool log) {
+  T m[kTile], fin[kTile];
+  double sum[kTile];
+  tile_max_sum_exp(x, C, st, B, m, sum, log ? nullptr : y);
+  if (log) {
+    for (int64_t j = 0; j < B; ++j) fin[j] = static_cast<T>(std::log(sum[j]));
+    for (int64_t c = 0; c < C; ++c) {
+      const T* xc = x + c * st;
+      T* yc = y + c * st;
+      for (int64_t j = 0; j < B; ++j) yc[j] = (xc[j] - m[j]) - fin[j];
+    }
+  } else {
+    for (int64_t j = 0; j < B; ++j) fin[j] = static_cast<T>(1.0 / sum[j]);
+    for (int64_t c = 0; c < C; ++c) {
+      T* yc = y + c * st;
+      for (int64_t j = 0; j < B; ++j) yc[j] *= fin[j];
+    }
+  }
+}
+
+template <typename T>
+void softmax_backward_tile(T* gx, const T* g, const T* y, int64_t C, int64_t st, int64_t B, bool log) {
+  double acc[kTile];
+  T s[kTile];
+  for (int64_t j = 0; j < B; ++j) acc[j] = 0;
+  for (int64_t c = 0; c < C; ++c) {
+    const T *gc = g + c * st, *yc = y + c * st;
+    if (log)
+      for (int64_t j = 0; j < B; ++j) acc[j] += gc[j];
+    else
+      for (int64_t j = 0; j < B; ++j) acc[j] += static_cast<double>(gc[j]) * yc[j];
+  }
+  for (int64_t j = 0; j < B; ++j) s[j] = static_cast<T>(acc[j]);
+  for (int64_t c = 0; c < C; ++c) {
+    const T *gc = g + c * st, *yc = y + c * st;
+    T* oc = gx + c * st;
+    if (log) sub_exp_scaled_tile(oc, gc, yc, s, B);
+    else
+      for (int64_t j = 0; j < B; ++j) oc[j] = yc[j] * (gc[j] - s[j]);
+  }
+}
+
+template <typename T>
+void softmax_typed(const Tensor& out, const Tensor& x, const RowLayout& L, bool log) {
+  T* o = out.data_as<T>();
+  const T* xi = x.data_as<T>();
+  if (L.inner == 1) {
+    run_rows(L.rows(), row_threads(L.rows(), L.C),
+             [&](int64_t r0, int64_t r1, int) { softmax_rows<T>(o, xi, L.C, log, r0, r1); });
+  } else {
+    for_each_tile(L, [&](int64_t off, int64_t, int64_t B, int) {
+      softmax_tile<T>(o + off, xi + off, L.C, L.inner, B, log);
+    });
+  }
+}
+
+template <typename T>
+void softmax_backward_typed(const Tensor& gx, const Tensor& g, const Tensor& y, const RowLayout& L, bool log) {
+  T* o = gx.data_as<T>();
+  const T *gi = g.data_as<T>(), *yi = y.data_as<T>();
+  if (L.inner == 1) {
+    run_rows(L.rows(), row_threads(L.rows(), L.C),
+             [&](int64_t r0, int64_t r1, int) { softmax_backward_rows<T>(o, gi, yi, L.C, log, r0, r1); });
+  } else {
+    for_each_tile(L, [&](int64_t off, int64_t, int64_t B, int) {
+      softmax_backward_tile<T>(o + off, gi + off, yi + off, L.C, L.inner, B, log);
+    });
+  }
+}
+
+}  // namespace
+
+void softmax_kernel(const Tensor& out, const Tensor& x, const RowLayout& L, bool log) {
+  if (out.numel() == 0) return;
+  GC_DISPATCH_FLOAT(x.dtype, "softmax", [&] { softmax_typed<scalar_t>(out, x, L, log); });
+}
+
+void softmax_backward_kernel(const Tensor& gx, const Tensor& g, const Tensor& y, const RowLayout& L, bool log) {
+  if (gx.numel() == 0) return;
+  GC_DISPATCH_FLOAT(y.dtype, "softmax_backward", [&] { softmax_backward_typed<scalar_t>(gx, g, y, L, log); });
+}
+
+}  // namespace gc::cpu
