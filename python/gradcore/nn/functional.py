@@ -1,0 +1,246 @@
+"""``gradcore.nn.functional``: activations, dropout, batch norm and losses as functions.
+
+Each function is a few native ops (``gradcore._C``); the autograd graph they build gives the
+gradient, so nothing here loops over elements."""
+import warnings
+
+from .. import _C
+from .._C import Tensor
+from ..autograd.grad_mode import no_grad
+
+_fns = _C.functions
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _reduction(reduction, size_average=None, reduce=None, op="loss"):
+    """Validates ``reduction`` (mapping PyTorch's deprecated size_average/reduce flags onto it)."""
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = "mean" if (size_average and reduce) else ("sum" if reduce else "none")
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction; expected 'none', 'mean' or 'sum'")
+    return reduction
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _check_tensor(x, op, arg="input"):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: argument '{arg}' must be a Tensor, not {type(x).__name__}")
+
+
+# ---- activations ----
+
+def relu(input, inplace=False):
+    return input.relu_() if inplace else _fns.relu(input)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """max(0, x) + negative_slope * min(0, x)."""
+    if inplace:
+        # Scaling by a constant factor in place keeps the backward valid (it needs only the factor).
+        return input.mul_(_fns.where(input > 0, 1.0, float(negative_slope)))
+    return _C._leaky_relu(input, float(negative_slope))
+
+
+def gelu(input, approximate="none"):
+    """x * Phi(x) (``approximate='tanh'``: the tanh approximation)."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _C._gelu(input, approximate)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold."""
+    return _C._softplus(input, float(beta), float(threshold))
+
+
+def sigmoid(input):
+    return _fns.sigmoid(input)
+
+
+def tanh(input):
+    return _fns.tanh(input)
+
+
+def _get_softmax_dim(name, ndim, stacklevel):
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
+                  "Change the call to include dim=X as an argument.", stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """exp(x) / sum(exp(x)) along ``dim``."""
+    if dim is None:
+        dim = _get_softmax_dim("softmax", input.dim(), _stacklevel)
+    if dtype is not None:
+        input = input.to(dtype)
+    return input.softmax(dim)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """x - logsumexp(x) along ``dim``, computed stably."""
+    if dim is None:
+        dim = _get_softmax_dim("log_softmax", input.dim(), _stacklevel)
+    if dtype is not None:
+        input = input.to(dtype)
+    return input.log_softmax(dim)
+
+
+def linear(input, weight, bias=None):
+    """input @ weight.T + bias, with weight of shape (out_features, in_features)."""
+    return _C._linear(input, weight, bias)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Inverted dropout: zeroes each element with probability ``p`` and scales the survivors by
+    1 / (1 - p), so the expected value is unchanged; the identity when not ``training``."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if not input.is_floating_point():
+        raise RuntimeError(f"dropout: expected a floating-point input, got dtype {input.dtype}. "
+                           "Hint: convert it first, e.g. x.float()")
+    keep = 1.0 - p
+    if keep == 0.0:
+        mask = _fns.zeros_like(input)
+    else:
+        mask = (_fns.rand_like(input) < keep).to(input.dtype).mul_(1.0 / keep)
+    return input.mul_(mask) if inplace else input * mask
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Normalises each channel (dim 1) of an (N, C) or (N, C, L) input:
+    y = (x - mean) / sqrt(var + eps) * weight + bias.
+
+    In training the batch's mean and biased variance are used and the running statistics (when
+    given) move towards the batch's mean and unbiased variance by ``momentum``:
+    running = (1 - momentum) * running + momentum * batch. Otherwise the running statistics are used."""
+    _check_tensor(input, "batch_norm")
+    if input.dim() < 2:
+        raise ValueError(f"batch_norm: expected an input with at least 2 dims (N, C, ...), got shape {list(input.shape)}")
+    channels = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is not None and t.numel() != channels:
+            raise RuntimeError(f"batch_norm: {name} has {t.numel()} elements but the input has {channels} channels "
+                               f"(input shape {list(input.shape)}). Hint: num_features must equal input.shape[1]")
+    # Per-channel tensors broadcast against (N, C, L...) as (C, 1, ...).
+    stat_shape = (channels,) + (1,) * (input.dim() - 2)
+    reduce_dims = (0,) + tuple(range(2, input.dim()))
+    if training:
+        count = input.numel() // channels if channels else 0
+        if count <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(input.shape)}")
+        mean = input.mean(reduce_dims, keepdim=True)
+        var = input.var(reduce_dims, correction=0, keepdim=True)
+        if running_mean is not None or running_var is not None:
+            with no_grad():
+                if running_mean is not None:
+                    running_mean.mul_(1.0 - momentum).add_(mean.detach().reshape(channels).mul(momentum))
+                if running_var is not None:
+                    unbiased = var.detach().reshape(channels).mul(momentum * count / (count - 1))
+                    running_var.mul_(1.0 - momentum).add_(unbiased)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("batch_norm: running_mean and running_var must be given when training=False")
+        mean = running_mean.reshape(stat_shape)
+        var = running_var.reshape(stat_shape)
+    out = (input - mean) * (var + eps).rsqrt()
+    if weight is not None:
+        out = out * weight.reshape(stat_shape)
+    if bias is not None:
+        out = out + bias.reshape(stat_shape)
+    return out
+
+
+# ---- losses ----
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """(input - target)^2, reduced."""
+    reduction = _reduction(reduction, size_average, reduce, "mse_loss")
+    if target.shape != input.shape:
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+                      "This will likely lead to incorrect results due to broadcasting. "
+                      "Please ensure they have the same size.", stacklevel=2)
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """|input - target|, reduced."""
+    reduction = _reduction(reduction, size_average, reduce, "l1_loss")
+    if target.shape != input.shape:
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+                      "This will likely lead to incorrect results due to broadcasting. "
+                      "Please ensure they have the same size.", stacklevel=2)
+    return _reduce((input - target).abs(), reduction)
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                  label_smoothing=0.0):
+    """Cross-entropy between the logits ``input`` (N, C) / (N, C, d...) / (C,) and ``target``: class
+    indices (int64) or class probabilities (the logits' shape), in one fused native op."""
+    reduction = _reduction(reduction, size_average, reduce, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    return _C._cross_entropy(input, target, weight, reduction, int(ignore_index), float(label_smoothing))
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """Negative log-likelihood of the class ``target`` under log-probabilities ``input``."""
+    reduction = _reduction(reduction, size_average, reduce, "nll_loss")
+    return _C._nll_loss(input, target, weight, reduction, int(ignore_index))
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
+                                     pos_weight=None):
+    """Binary cross-entropy of sigmoid(input) and target, computed from the logits stably:
+
+        loss = (1 - y) * x + pw(y) * softplus(-x),   pw(y) = (pos_weight - 1) * y + 1
+
+    which equals max(x, 0) - x*y + log1p(exp(-|x|)) without pos_weight; softplus(-x) never
+    overflows, and its derivative gives the exact gradient sigmoid(x) - y, also at x = 0."""
+    reduction = _reduction(reduction, size_average, reduce, "binary_cross_entropy_with_logits")
+    _check_tensor(input, "binary_cross_entropy_with_logits")
+    _check_tensor(target, "binary_cross_entropy_with_logits", "target")
+    if target.shape != input.shape:
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    log_sigmoid_neg = _C._softplus(-input, 1.0, 20.0)  # -log(sigmoid(x))
+    if pos_weight is not None:
+        log_sigmoid_neg = ((pos_weight - 1) * target + 1) * log_sigmoid_neg
+    loss = (1 - target) * input + log_sigmoid_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def _clamped_log(x):
+    """log(x) clamped below at -100, as PyTorch's BCE clamps it; x == 0 gives -100 and a zero (not
+    NaN) gradient because the log only ever sees positive values."""
+    positive = x > 0
+    return _fns.where(positive, _fns.where(positive, x, 1.0).log(), -100.0).clamp_min(-100.0)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """-(y * log(x) + (1 - y) * log(1 - x)) for probabilities x, each log clamped at -100."""
+    reduction = _reduction(reduction, size_average, reduce, "binary_cross_entropy")
+    _check_tensor(input, "binary_cross_entropy")
+    _check_tensor(target, "binary_cross_entropy", "target")
+    if target.shape != input.shape:
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
+                         f"({input.shape}) is deprecated. Please ensure they have the same size.")
+    if input.numel() and bool(((input < 0) | (input > 1)).any()):
+        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1. "
+                           "Hint: apply sigmoid first, or use binary_cross_entropy_with_logits on the logits")
+    loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)

@@ -1,0 +1,11 @@
+from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .batchnorm import BatchNorm1d
+from .container import ModuleDict, ModuleList, Sequential
+from .flatten import Dropout, Flatten
+from .linear import Identity, Linear
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .module import Module
+
+__all__ = ["Module", "Linear", "Identity", "ReLU", "LeakyReLU", "GELU", "Softplus", "Sigmoid", "Tanh", "Softmax",
+           "LogSoftmax", "Flatten", "Dropout", "Sequential", "ModuleList", "ModuleDict", "BatchNorm1d", "MSELoss",
+           "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss"]

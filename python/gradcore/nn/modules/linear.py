@@ -1,0 +1,62 @@
+"""``Linear`` and ``Identity``."""
+import math
+
+from ... import _C
+from .. import init
+from ..parameter import Parameter
+from .module import Module
+
+
+class Identity(Module):
+    """Returns its input unchanged; any constructor arguments are ignored."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
+class Linear(Module):
+    """y = x W^T + b, with W of shape (out_features, in_features).
+
+    Initialised as PyTorch does: W ~ kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(in_features),
+    1/sqrt(in_features)), and b ~ U(-1/sqrt(in_features), 1/sqrt(in_features)).
+    """
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        for name, v in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"Linear: {name} must be a non-negative int, got {v!r}")
+        self.in_features = in_features
+        self.out_features = out_features
+        factory = {"device": device, "dtype": dtype}
+        self.weight = Parameter(_C.functions.empty((out_features, in_features), **factory))
+        if bias:
+            self.bias = Parameter(_C.functions.empty(out_features, **factory))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):
+        try:
+            return _C._linear(input, self.weight, self.bias)
+        except (RuntimeError, TypeError) as e:
+            if type(e) not in (RuntimeError, TypeError):
+                raise
+            # The native op names the shapes; add which layer got them.
+            got = (f"shape {list(input.shape)} ({input.dtype})" if isinstance(input, _C.Tensor)
+                   else f"type {type(input).__name__}")
+            raise type(e)(f"{self!r} got an input of {got}; it expects shape (*, {self.in_features}) "
+                          f"({self.weight.dtype}). {e}") from None
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
