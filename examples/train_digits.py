@@ -26,8 +26,8 @@ class DigitsMLP(nn.Module):
         super().__init__()
         self.lr, self.epochs = lr, epochs
         self.net = nn.Sequential(
-            nn.Linear(64, 128), nn.ReLU(), nn.Dropout(0.1),
-            nn.Linear(128, 64), nn.ReLU(),
+            nn.Linear(64, 128), nn.ReLU(), nn.Dropout(0.2),
+            nn.Linear(128, 64), nn.ReLU(), nn.Dropout(0.1),
             nn.Linear(64, 10),
         )
 
@@ -48,7 +48,7 @@ class DigitsMLP(nn.Module):
         return F.cross_entropy(logits, y)
 
     def configure_optimizers(self):
-        opt = torch.optim.SGD(self.parameters(), lr=self.lr, momentum=0.9, weight_decay=1e-4)
+        opt = torch.optim.SGD(self.parameters(), lr=self.lr, momentum=0.9, weight_decay=5e-4)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
         return [opt], [sched]
 
@@ -90,7 +90,7 @@ def main():
     model = DigitsMLP(lr=args.lr, epochs=args.epochs)
     checkpoint = ModelCheckpoint(dirpath=args.out, monitor="val_loss", mode="min")
     trainer = torch.Trainer(max_epochs=args.epochs, seed=args.seed,
-                            callbacks=[EarlyStopping(monitor="val_loss", patience=8), checkpoint, LearningRateMonitor()])
+                            callbacks=[EarlyStopping(monitor="val_loss", patience=12), checkpoint, LearningRateMonitor()])
     t0 = time.perf_counter()
     trainer.fit(model, train, val)
     elapsed = time.perf_counter() - t0

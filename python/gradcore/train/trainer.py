@@ -194,7 +194,7 @@ class Trainer:
     # ---- loops ----
     def fit(self, model, train_dataloaders, val_dataloaders=None):
         """Trains ``model`` on ``train_dataloaders``, validating on ``val_dataloaders`` after each epoch."""
-        from .. import functions as _fns
+        from .._C import functions as _fns
         from ..nn.utils import clip_grad_norm_
         if not hasattr(model, "training_step"):
             raise AttributeError(f"Trainer.fit: {type(model).__name__} must define training_step(batch, batch_idx)")
