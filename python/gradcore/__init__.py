@@ -17,6 +17,7 @@ from ._tensor_str import set_printoptions  # noqa: E402
 from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode  # noqa: E402
 from . import autograd  # noqa: E402
 from . import cuda, accelerator  # noqa: E402
+from . import nn  # noqa: E402
 from . import optim  # noqa: E402
 from . import utils  # noqa: E402
 from .serialization import save, load  # noqa: E402
