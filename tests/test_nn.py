@@ -460,6 +460,7 @@ def test_parameter_basics():
     assert s.grad.item() == 3
     assert type(p * 2) is gradcore.Tensor and type(p.detach()) is gradcore.Tensor
     assert repr(p) == "Parameter containing:\n" + repr(gradcore.tensor(p.detach().numpy(), requires_grad=True))
+    assert str(p) == repr(p)
     with pytest.raises(RuntimeError, match="floating point"):
         nn.Parameter(gradcore.zeros(2, dtype=gradcore.int64))
     assert not nn.Parameter(gradcore.zeros(2, dtype=gradcore.int64), requires_grad=False).requires_grad
@@ -472,6 +473,7 @@ def test_parameter_repr_matches_torch():
     for data in ([[0.5, -1.25], [3.0, 1e-4]], 2.5, [[]]):
         ours = repr(nn.Parameter(gradcore.tensor(data)))
         assert ours == repr(torch.nn.Parameter(torch.tensor(data)))
+        assert str(nn.Parameter(gradcore.tensor(data))) == str(torch.nn.Parameter(torch.tensor(data)))
     assert repr(nn.Parameter(gradcore.zeros(2), requires_grad=False)) == \
         repr(torch.nn.Parameter(torch.zeros(2), requires_grad=False))
 

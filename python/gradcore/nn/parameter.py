@@ -25,3 +25,5 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+    __str__ = __repr__  # Tensor defines its own __str__; print(p) shows the header too, as PyTorch's
