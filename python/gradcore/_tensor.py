@@ -101,15 +101,20 @@ def _array(self, dtype=None, copy=None):
     return a if dtype is None else a.astype(dtype, copy=False)
 
 
-def _to(self, *args, **kwargs):
-    """to(dtype), to(device), to(device, dtype), to(other_tensor); copy= and non_blocking= accepted."""
+_PY_TYPES = {builtins.float: _C.dtype.float32, builtins.int: _C.dtype.int64, builtins.bool: _C.dtype.bool}
+
+
+def parse_to_args(args, kwargs, who="to()"):
+    """Reads ``to``'s arguments as PyTorch does: ``(device)``, ``(dtype)``, ``(device, dtype)``,
+    ``(other_tensor)``, keywords device=/dtype=/copy=/non_blocking=. Returns (device, dtype, copy);
+    Tensor.to and Module.to both use it."""
     dtype = kwargs.pop("dtype", None)
     device = kwargs.pop("device", None)
     copy = kwargs.pop("copy", False)
     kwargs.pop("non_blocking", None)
     kwargs.pop("memory_format", None)
     if kwargs:
-        raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
+        raise TypeError(f"{who} got an unexpected keyword argument '{next(iter(kwargs))}'")
     for a in args:
         if isinstance(a, _C.dtype):
             dtype = a
@@ -119,19 +124,43 @@ def _to(self, *args, **kwargs):
             dtype, device = a.dtype, a.device
         elif isinstance(a, builtins.bool):
             continue  # non_blocking given positionally
-        elif a in (builtins.float, builtins.int, builtins.bool):
+        elif a in _PY_TYPES:
             dtype = a
         else:
-            raise TypeError(f"to() received an invalid combination of arguments: {type(a).__name__}")
+            raise TypeError(f"{who} received an invalid argument of type {type(a).__name__}; "
+                            "expected a device, a dtype or a tensor")
+    return _check_factory_device(device), _PY_TYPES.get(dtype, dtype), copy
+
+
+def _to(self, *args, **kwargs):
+    """to(dtype), to(device), to(device, dtype), to(other_tensor); copy= and non_blocking= accepted."""
+    device, dtype, copy = parse_to_args(args, kwargs)
     t = self
     if device is not None:
-        t = t._to_device(_check_factory_device(device), copy)
+        t = t._to_device(device, copy)
         copy = copy and t is self
     if dtype is not None:
-        t = t._to_dtype(_C.dtype.float32 if dtype is builtins.float else (_C.dtype.int64 if dtype is builtins.int else (_C.dtype.bool if dtype is builtins.bool else dtype)), copy)
+        t = t._to_dtype(dtype, copy)
     elif copy and t is self:
         t = t.clone()
     return t
+
+
+def zero_grads(tensors, set_to_none=True):
+    """Resets ``.grad`` of each tensor: to None, or to zeros in place (detached from any graph).
+    Module.zero_grad and Optimizer.zero_grad both use it."""
+    for p in tensors:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            g = p.grad
+            if g.grad_fn is not None:
+                g.detach_()
+            else:
+                g.requires_grad_(False)
+            g.zero_()
 
 
 def _type(self, dtype=None):

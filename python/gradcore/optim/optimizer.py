@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _C
 from .._C import Tensor
-from .._tensor import tensor
+from .._tensor import tensor, zero_grads
 from ..autograd.grad_mode import enable_grad, no_grad
 
 __all__ = ["Optimizer", "required"]
@@ -140,19 +140,7 @@ class Optimizer:
     def zero_grad(self, set_to_none=True):
         """Resets the gradients of all optimized tensors: to None (the default, which frees the
         memory), or to zeros in place when ``set_to_none=False``."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    g = p.grad
-                    if g.grad_fn is not None:
-                        g.detach_()
-                    else:
-                        g.requires_grad_(False)
-                    g.zero_()
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure=None):
         """Performs a single optimization step (subclasses implement it)."""

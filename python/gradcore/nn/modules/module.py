@@ -5,6 +5,7 @@ from collections.abc import Mapping
 
 from ... import _C
 from ..._C import Tensor
+from ..._tensor import parse_to_args, zero_grads
 from ...autograd.grad_mode import no_grad
 from ..parameter import Parameter
 
@@ -42,28 +43,10 @@ def _check_member_name(kind, name):
 
 
 def _parse_to_args(args, kwargs):
-    """Splits Module.to's arguments into (device, dtype) as Tensor.to would read them."""
-    device = kwargs.pop("device", None)
-    dtype = kwargs.pop("dtype", None)
-    kwargs.pop("non_blocking", None)
-    if kwargs:
-        raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
-    for a in args:
-        if isinstance(a, _C.dtype):
-            dtype = a
-        elif isinstance(a, (str, _C.device)):
-            device = a
-        elif isinstance(a, Tensor):
-            device, dtype = a.device, a.dtype
-        elif isinstance(a, bool):
-            continue  # non_blocking given positionally
-        else:
-            raise TypeError(f"Module.to() received an invalid argument of type {type(a).__name__}; "
-                            "expected a device, a dtype or a tensor")
+    """Module.to's arguments, read as Tensor.to reads them; only floating dtypes are allowed."""
+    device, dtype, _ = parse_to_args(args, kwargs, "Module.to()")
     if dtype is not None and dtype not in (_C.dtype.float32, _C.dtype.float64):
         raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
-    if isinstance(device, str):
-        device = _C.device(device)
     return device, dtype
 
 
@@ -303,18 +286,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """Resets the gradients of all parameters: to ``None`` (default) or to zeros in place."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                g = p.grad
-                if g.grad_fn is not None:
-                    g.detach_()
-                else:
-                    g.requires_grad_(False)
-                g.zero_()
+        zero_grads(self.parameters(), set_to_none)
 
     # ---- state dicts ----
 
