@@ -143,7 +143,16 @@ class Optimizer:
         zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure=None):
-        """Performs a single optimization step (subclasses implement it)."""
+        """Performs a single optimization step.
+
+        Args:
+            closure (callable, optional): re-evaluates the model and returns the loss; it is
+                called with grad enabled and its loss is returned.
+        """
+        return self._step(closure, self._update_group)
+
+    def _update_group(self, group):
+        """Updates one param group with one native call (each optimizer implements it)."""
         raise NotImplementedError
 
     def _step(self, closure, update_group):

@@ -75,15 +75,6 @@ class RMSprop(Optimizer):
             group.setdefault("capturable", False)
         _ensure_tensor_steps(self)
 
-    def step(self, closure=None):
-        """Performs a single optimization step.
-
-        Args:
-            closure (callable, optional): re-evaluates the model and returns the loss; it is
-                called with grad enabled and its loss is returned.
-        """
-        return self._step(closure, self._update_group)
-
     def _update_group(self, group):
         momentum, centered = group["momentum"], group["centered"]
         params, grads, square_avgs, grad_avgs, buffers, steps = [], [], [], [], [], []

@@ -63,15 +63,6 @@ class SGD(Optimizer):
             group.setdefault("differentiable", False)
             group.setdefault("fused", False)
 
-    def step(self, closure=None):
-        """Performs a single optimization step.
-
-        Args:
-            closure (callable, optional): re-evaluates the model and returns the loss; it is
-                called with grad enabled and its loss is returned.
-        """
-        return self._step(closure, self._update_group)
-
     def _update_group(self, group):
         momentum = group["momentum"]
         params, grads, buffers, first_step = [], [], [], []
