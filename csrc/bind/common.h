@@ -10,6 +10,32 @@
 
 namespace py = pybind11;
 
+// DimVector (a SmallVector) converts like std::vector: from any sequence of ints, to a list.
+namespace pybind11::detail {
+template <typename T, size_t N>
+struct type_caster<gc::SmallVector<T, N>> {
+  using Vec = gc::SmallVector<T, N>;
+  PYBIND11_TYPE_CASTER(Vec, const_name("list[") + make_caster<T>::name + const_name("]"));
+  bool load(handle src, bool convert) {
+    if (!isinstance<sequence>(src) || isinstance<bytes>(src) || isinstance<str>(src)) return false;
+    auto seq = reinterpret_borrow<sequence>(src);
+    value.clear();
+    value.reserve(seq.size());
+    for (auto item : seq) {
+      make_caster<T> conv;
+      if (!conv.load(item, convert)) return false;
+      value.push_back(cast_op<T&&>(std::move(conv)));
+    }
+    return true;
+  }
+  static handle cast(const gc::SmallVector<T, N>& src, return_value_policy, handle) {
+    list l(src.size());
+    for (size_t i = 0; i < src.size(); ++i) PyList_SET_ITEM(l.ptr(), static_cast<ssize_t>(i), PyLong_FromLongLong(static_cast<long long>(src[i])));
+    return l.release();
+  }
+};
+}  // namespace pybind11::detail
+
 namespace gc::bind {
 
 using TensorClass = py::class_<Tensor, TensorPtr>;

@@ -230,6 +230,17 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
   m.def("_cuda_device_count", []() { return 0; });
   fns.def("set_num_threads", [](int n) { set_num_threads(n); });
   fns.def("get_num_threads", []() { return get_num_threads(); });
+  // The CPU caching allocator: counters (tests check that a training step's steady state
+  // allocates nothing new) and a way to hand cached blocks back to the system.
+  m.def("_cpu_allocator_stats", []() {
+    auto s = cpu_allocator_stats();
+    py::dict d;
+    d["hits"] = s.hits;
+    d["misses"] = s.misses;
+    d["cached_bytes"] = s.cached_bytes;
+    return d;
+  });
+  m.def("_cpu_empty_cache", []() { cpu_empty_cache(); });
 
   // ---- factories ----
   auto shape_factory = [&](const char* name, auto make) {

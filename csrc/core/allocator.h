@@ -17,6 +17,16 @@ struct Allocator {
 
 Allocator& allocator_for(Device d);
 
+// The CPU allocator keeps freed blocks for reuse (see allocator.cpp). Counters for tests and
+// benchmarks: hits are requests served from the cache, misses went to the system.
+struct AllocatorStats {
+  uint64_t hits = 0, misses = 0;
+  size_t cached_bytes = 0;
+};
+AllocatorStats cpu_allocator_stats();
+// Returns every cached block to the system.
+void cpu_empty_cache();
+
 // A block of memory shared by a tensor and all its views. `version` counts in-place writes, so
 // autograd can tell when a tensor saved for backward was modified afterwards.
 struct Storage {

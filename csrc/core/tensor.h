@@ -7,6 +7,7 @@
 #include "core/allocator.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/small_vector.h"
 
 namespace gc {
 
@@ -14,8 +15,9 @@ struct Node;
 class Tensor;
 using TensorPtr = std::shared_ptr<Tensor>;
 using TensorList = std::vector<TensorPtr>;
-// Shapes and strides (strides in elements, as PyTorch reports them).
-using DimVector = std::vector<int64_t>;
+// Shapes and strides (strides in elements, as PyTorch reports them). Up to 6 dims live inside
+// the tensor object; more go to the heap.
+using DimVector = SmallVector<int64_t, 6>;
 
 // Drops a reference to a graph node without recursion: when it is the last one, the node (and
 // every node only it kept alive) is destroyed by a loop, so a graph of any depth frees safely.
