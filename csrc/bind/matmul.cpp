@@ -40,12 +40,19 @@ static void bind_matmul(py::module_& m, TensorClass& cls) {
     fns.def(d.name, f, py::arg("input"), py::arg(d.arg));
   }
 
-  m.def("_linear", [](py::object x, py::object w, py::object b) {
-    auto xt = as_tensor(x, "linear", "input"), wt = as_tensor(w, "linear", "weight");
-    TensorPtr bt = b.is_none() ? nullptr : as_tensor(b, "linear", "bias");
-    int64_t work = xt->numel() * (wt->dim() == 2 ? wt->shape[0] : 1);
-    return maybe_release(work, [&] { return ops::linear(xt, wt, bt); });
-  }, py::arg("input"), py::arg("weight"), py::arg("bias") = py::none());
+  // _linear_relu is relu(linear(...)) in one op: nn.Sequential uses it for a Linear followed by
+  // a ReLU, so the pre-activation is never stored and the backward masks and sums in one pass.
+  static const std::pair<const char*, TensorPtr (*)(const TensorPtr&, const TensorPtr&, const TensorPtr&)>
+      linears[] = {{"_linear", &ops::linear}, {"_linear_relu", &ops::linear_relu}};
+  for (const auto& [name, op] : linears) {
+    auto fn = op;
+    m.def(name, [fn](py::object x, py::object w, py::object b) {
+      auto xt = as_tensor(x, "linear", "input"), wt = as_tensor(w, "linear", "weight");
+      TensorPtr bt = b.is_none() ? nullptr : as_tensor(b, "linear", "bias");
+      int64_t work = xt->numel() * (wt->dim() == 2 ? wt->shape[0] : 1);
+      return maybe_release(work, [&] { return fn(xt, wt, bt); });
+    }, py::arg("input"), py::arg("weight"), py::arg("bias") = py::none());
+  }
   // The raw kernel entry (no autograd): out = beta * out + alpha * a @ b, for tests and benchmarks.
   m.def("_gemm_into", [](const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, double alpha, double beta) {
     maybe_release(matmul_work(a, b), [&] { ops::gemm_into(out, a, b, alpha, beta); });

@@ -5,6 +5,7 @@
 // dims) sits beside it.
 #include <cmath>
 #include "autograd/node.h"
+#include "cpu/linear.h"
 #include "cpu/matmul.h"
 #include "ops/ops.h"
 
@@ -280,28 +281,51 @@ void gemm_into(const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, dou
   out->bump_version();
 }
 
-// ---- linear: y = x @ w^T + b, one GEMM with the bias as its beta term ----
+// ---- linear: y = x @ w^T + b, one GEMM with the bias as its beta term (and linear_relu,
+// the same with the ReLU that follows it fused in) ----
 namespace {
 
+// Backward of y = x @ w^T + b (and of relu(x @ w^T + b) when y_relu is saved), in one node:
+// the output gradient is read once to mask it through the ReLU and sum it into the bias
+// gradient together, then dx = g @ w and dw = g^T @ x are one GEMM each.
 struct LinearBackward final : Node {
-  SavedTensor x_rows, w;  // x as [rows, in_features]
+  SavedTensor x_rows, w, y;  // x as [rows, in_features]; y (the output) only for the ReLU
   DimVector x_shape, b_shape;
+  bool relu = false;
   TensorList apply(TensorList&& g) override {
-    auto g_rows = reshape(g[0], {leading_rows(g[0]->shape), g[0]->shape.back()});
-    TensorPtr gx, gw, gb;
-    if (needs_input_grad(0)) gx = reshape(mm(g_rows, w.unpack(*this)), x_shape);
-    if (needs_input_grad(1)) gw = mm(transpose(g_rows, 0, 1), x_rows.unpack(*this));
-    if (needs_input_grad(2)) gb = sum_to_shape(g[0], b_shape);
+    auto g_rows = as_rows(g[0]);
+    const int64_t M = g_rows->shape[0], N = g_rows->shape[1];
+    const bool vector_bias = b_shape.size() == 1 && b_shape[0] == N;
+    TensorPtr gb;
+    if (needs_input_grad(2) && vector_bias) gb = empty_tensor({N}, g_rows->dtype, g_rows->device);
+    if (relu) {
+      auto gm = empty_tensor({M, N}, g_rows->dtype, g_rows->device);
+      cpu::relu_mask_column_sum(*g_rows, *as_rows(y.unpack(*this)), *gm, gb.get());
+      g_rows = gm;
+    } else if (gb) {
+      cpu::column_sum(*g_rows, *gb);
+    }
+    if (needs_input_grad(2) && !gb)  // a bias of another broadcastable shape
+      gb = sum_to_shape(reshape(g_rows, relu ? y.unpack(*this)->shape : g[0]->shape), b_shape);
+    TensorPtr gx, gw;
+    if (needs_input_grad(0)) {
+      auto wv = w.unpack(*this);
+      gx = empty_tensor({M, wv->shape[1]}, g_rows->dtype, g_rows->device);
+      gemm_into(gx, g_rows, wv, 1.0, 0.0);
+      gx = reshape(gx, x_shape);
+    }
+    if (needs_input_grad(1)) {
+      auto xv = x_rows.unpack(*this);
+      gw = empty_tensor({N, xv->shape[1]}, g_rows->dtype, g_rows->device);
+      gemm_into(gw, raw_view(g_rows, {N, M}, {g_rows->strides[1], g_rows->strides[0]}), xv, 1.0, 0.0);
+    }
     return {gx, gw, gb};
   }
-  void release_saved() override { x_rows.reset(); w.reset(); }
-  std::string name() const override { return "LinearBackward0"; }
+  void release_saved() override { x_rows.reset(); w.reset(); y.reset(); }
+  std::string name() const override { return relu ? "LinearReluBackward0" : "LinearBackward0"; }
 };
 
-}  // namespace
-
-TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b) {
-  const char* op = "linear";
+TensorPtr linear_impl(const char* op, const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, bool relu) {
   check_operands(op, x, w);
   if (b) {
     if (b->device != x->device) matmul_fail(MatmulError::Device, op, x, b);
@@ -311,7 +335,8 @@ TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b) {
   }
   if (w->dim() == 1) {  // PyTorch allows a vector weight: x @ w (+ b)
     auto y = matmul(x, w);
-    return b ? add(y, b) : y;
+    y = b ? add(y, b) : y;
+    return relu ? unary(UnaryOp::Relu, y) : y;
   }
   if (x->dim() == 0 || w->dim() != 2)
     fail(ErrorKind::Runtime, op, "expected input of at least 1 dim and a 2-D weight [out_features, in_features], but "
@@ -340,6 +365,10 @@ TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b) {
     if (b) copy_into(out, b);  // the bias becomes C, and the GEMM adds onto it (beta = 1)
     auto w_t = raw_view(w, {in, out_f}, {w->strides[1], w->strides[0]});
     gemm_into(raw_view(out, {x_rows->shape[0], out_f}, {out_f, 1}), x_rows, w_t, 1.0, b ? 1.0 : 0.0);
+    if (relu) {
+      NoGradGuard no_grad;
+      unary_(UnaryOp::Relu, out);
+    }
   }
   if (is_floating(out->dtype) && compute_requires_grad({&x, &w, &b})) {
     auto n = make_node<LinearBackward>({x, w, b});
@@ -347,9 +376,19 @@ TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b) {
     if (n->needs_input_grad(0)) n->w = SavedTensor(w, false);
     n->x_shape = x->shape;
     if (b) n->b_shape = b->shape;
+    n->relu = relu;
+    if (relu) n->y = SavedTensor(out, true);
     set_history(out, n);
   }
   return out;
+}
+
+}  // namespace
+
+TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b) { return linear_impl("linear", x, w, b, false); }
+
+TensorPtr linear_relu(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b) {
+  return linear_impl("linear", x, w, b, true);
 }
 
 }  // namespace gc::ops

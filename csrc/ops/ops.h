@@ -132,6 +132,8 @@ TensorPtr bmm(const TensorPtr& a, const TensorPtr& b);
 void gemm_into(const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, double alpha, double beta);
 // Linear layer: x @ w^T + b, fused where the backend can.
 TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b /* may be null */);
+// relu(linear(x, w, b)) as one op with one backward node (the pre-activation is not kept).
+TensorPtr linear_relu(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b /* may be null */);
 
 // ---- softmax and losses (ops/softmax.cpp, cpu/softmax.cpp) ----
 TensorPtr softmax(const TensorPtr& x, int64_t dim);

@@ -4,6 +4,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from itertools import chain, islice
 
+from .activation import ReLU
+from .linear import Linear
 from .module import Module, _addindent
 
 
@@ -95,8 +97,18 @@ class Sequential(Module):
         return v
 
     def forward(self, input):
-        for module in self:
-            input = module(input)
+        # A Linear directly followed by a ReLU runs as one native op (_C._linear_relu): the same
+        # values and gradients, without storing the pre-activation or a separate ReLU pass.
+        modules = tuple(self._modules.values())
+        i, n = 0, len(modules)
+        while i < n:
+            module = modules[i]
+            if type(module) is Linear and i + 1 < n and type(modules[i + 1]) is ReLU:
+                input = module._forward_relu(input)
+                i += 2
+            else:
+                input = module(input)
+                i += 1
         return input
 
 

@@ -47,8 +47,16 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
+        return self._run(_C._linear, input)
+
+    def _forward_relu(self, input):
+        """relu(self(input)) as one fused op: nn.Sequential calls it for a Linear followed by a ReLU."""
+        return self._run(_C._linear_relu, input)
+
+    def _run(self, op, input):
+        params = self._parameters
         try:
-            return _C._linear(input, self.weight, self.bias)
+            return op(input, params["weight"], params["bias"])
         except (RuntimeError, TypeError) as e:
             if type(e) not in (RuntimeError, TypeError):
                 raise

@@ -1,0 +1,72 @@
+// Linear's backward helpers. Sums run down the rows with one accumulator per column, so rows are
+// read in order and the inner loop over columns vectorises. Accumulators are double (a per-thread
+// scratch row), so a float32 bias gradient over a large batch loses nothing to rounding.
+#include "cpu/linear.h"
+#include <algorithm>
+#include <vector>
+
+namespace gc::cpu {
+
+namespace {
+
+double* accumulators(int64_t n) {
+  thread_local std::vector<double> acc;
+  acc.assign(static_cast<size_t>(n), 0.0);
+  return acc.data();
+}
+
+template <typename T>
+void column_sum_impl(const T* g, int64_t M, int64_t N, int64_t rs, int64_t cs, T* db) {
+  double* acc = accumulators(N);
+  for (int64_t i = 0; i < M; ++i) {
+    const T* row = g + i * rs;
+    if (cs == 1) {
+      for (int64_t j = 0; j < N; ++j) acc[j] += row[j];
+    } else {
+      for (int64_t j = 0; j < N; ++j) acc[j] += row[j * cs];
+    }
+  }
+  for (int64_t j = 0; j < N; ++j) db[j] = static_cast<T>(acc[j]);
+}
+
+template <typename T>
+void relu_mask_impl(const T* g, int64_t grs, int64_t gcs, const T* y, int64_t yrs, int64_t ycs, int64_t M,
+                    int64_t N, T* gm, T* db) {
+  double* acc = db ? accumulators(N) : nullptr;
+  for (int64_t i = 0; i < M; ++i) {
+    const T* gr = g + i * grs;
+    const T* yr = y + i * yrs;
+    T* out = gm + i * N;
+    if (gcs == 1 && ycs == 1) {
+      for (int64_t j = 0; j < N; ++j) out[j] = yr[j] > T(0) ? gr[j] : T(0);
+    } else if (gcs == 0 && ycs == 1) {  // an expanded gradient (e.g. from a mean): one value per row
+      const T v = gr[0];
+      for (int64_t j = 0; j < N; ++j) out[j] = yr[j] > T(0) ? v : T(0);
+    } else {
+      for (int64_t j = 0; j < N; ++j) out[j] = yr[j * ycs] > T(0) ? gr[j * gcs] : T(0);
+    }
+    if (acc)
+      for (int64_t j = 0; j < N; ++j) acc[j] += out[j];
+  }
+  if (db)
+    for (int64_t j = 0; j < N; ++j) db[j] = static_cast<T>(acc[j]);
+}
+
+}  // namespace
+
+void column_sum(const Tensor& g, const Tensor& db) {
+  GC_DISPATCH_FLOAT(g.dtype, "linear_backward", [&] {
+    column_sum_impl(g.data_as<scalar_t>(), g.shape[0], g.shape[1], g.strides[0], g.strides[1],
+                    db.data_as<scalar_t>());
+  });
+}
+
+void relu_mask_column_sum(const Tensor& g, const Tensor& y, const Tensor& gm, const Tensor* db) {
+  GC_DISPATCH_FLOAT(g.dtype, "linear_relu_backward", [&] {
+    relu_mask_impl(g.data_as<scalar_t>(), g.strides[0], g.strides[1], y.data_as<scalar_t>(), y.strides[0],
+                   y.strides[1], g.shape[0], g.shape[1], gm.data_as<scalar_t>(),
+                   db ? db->data_as<scalar_t>() : nullptr);
+  });
+}
+
+}  // namespace gc::cpu
