@@ -58,6 +58,15 @@ static void bind_softmax(py::module_& m, TensorClass& cls) {
       py::arg("input"), py::arg("target"), py::arg("weight") = py::none(), py::arg("reduction") = "mean",
       py::arg("ignore_index") = -100, py::arg("label_smoothing") = 0.0);
   m.def(
+      "_mse_loss",
+      [](py::object input, py::object target, py::object reduction) {
+        const char* op = "mse_loss";
+        auto x = as_tensor(input, op, "input"), t = as_tensor(target, op, "target");
+        auto red = reduction_arg(reduction, op);
+        return maybe_release(x->numel(), [&] { return ops::mse_loss(x, t, red); });
+      },
+      py::arg("input"), py::arg("target"), py::arg("reduction") = "mean");
+  m.def(
       "_nll_loss",
       [](py::object input, py::object target, py::object weight, py::object reduction, int64_t ignore_index) {
         const char* op = "nll_loss";

@@ -145,6 +145,8 @@ TensorPtr cross_entropy(const TensorPtr& logits, const TensorPtr& target, const 
                         Reduction reduction, int64_t ignore_index, double label_smoothing);
 TensorPtr nll_loss(const TensorPtr& logp, const TensorPtr& target, const TensorPtr& weight,
                    Reduction reduction, int64_t ignore_index);
+// mean/sum/none of (input - target)^2 for one shape and floating dtype (ops/loss.cpp).
+TensorPtr mse_loss(const TensorPtr& input, const TensorPtr& target, Reduction reduction);
 
 // ---- indexing (ops/index.cpp, cpu/index.cpp) ----
 // Advanced indexing: `indices[i]` indexes dim i (null = the whole dim), NumPy placement rules.

@@ -170,6 +170,9 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
                       "This will likely lead to incorrect results due to broadcasting. "
                       "Please ensure they have the same size.", stacklevel=2)
+    elif type(input) is Tensor or isinstance(input, Tensor):
+        if isinstance(target, Tensor) and input.dtype == target.dtype and input.is_floating_point():
+            return _C._mse_loss(input, target, reduction)  # one fused op (MseLossBackward0)
     diff = input - target
     return _reduce(diff * diff, reduction)
 
