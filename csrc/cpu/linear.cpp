@@ -30,20 +30,30 @@ void column_sum_impl(const T* g, int64_t M, int64_t N, int64_t rs, int64_t cs, T
 }
 
 template <typename T>
-void relu_mask_impl(const T* g, int64_t grs, int64_t gcs, const T* y, int64_t yrs, int64_t ycs, int64_t M,
-                    int64_t N, T* gm, T* db) {
+void relu_mask_impl(const T* __restrict g, int64_t grs, int64_t gcs, const T* __restrict y, int64_t yrs, int64_t ycs, int64_t M,
+                    int64_t N, T* __restrict gm, T* db) {
   double* acc = db ? accumulators(N) : nullptr;
   for (int64_t i = 0; i < M; ++i) {
     const T* gr = g + i * grs;
     const T* yr = y + i * yrs;
     T* out = gm + i * N;
+    // Both operands are loaded unconditionally, so the selects vectorise.
     if (gcs == 1 && ycs == 1) {
-      for (int64_t j = 0; j < N; ++j) out[j] = yr[j] > T(0) ? gr[j] : T(0);
+      for (int64_t j = 0; j < N; ++j) {
+        const T gv = gr[j], yv = yr[j];
+        out[j] = yv > T(0) ? gv : T(0);
+      }
     } else if (gcs == 0 && ycs == 1) {  // an expanded gradient (e.g. from a mean): one value per row
       const T v = gr[0];
-      for (int64_t j = 0; j < N; ++j) out[j] = yr[j] > T(0) ? v : T(0);
+      for (int64_t j = 0; j < N; ++j) {
+        const T yv = yr[j];
+        out[j] = yv > T(0) ? v : T(0);
+      }
     } else {
-      for (int64_t j = 0; j < N; ++j) out[j] = yr[j * ycs] > T(0) ? gr[j * gcs] : T(0);
+      for (int64_t j = 0; j < N; ++j) {
+        const T gv = gr[j * gcs], yv = yr[j * ycs];
+        out[j] = yv > T(0) ? gv : T(0);
+      }
     }
     if (acc)
       for (int64_t j = 0; j < N; ++j) acc[j] += out[j];
