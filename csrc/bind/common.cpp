@@ -4,11 +4,23 @@
 
 namespace gc::bind {
 
-bool is_tensor(py::handle h) { return py::isinstance<Tensor>(h); }
+// Every op converts its tensor arguments, so this is on the hot path of a small op: a C-level
+// type check against the cached Tensor type, then the holder is read straight from pybind11's
+// instance (a Tensor and its Python subclasses such as Parameter have its simple layout: the
+// value pointer, then the shared_ptr holder). Anything unusual takes pybind11's general cast.
+static PyTypeObject* tensor_type() {
+  static PyTypeObject* t = reinterpret_cast<PyTypeObject*>(py::type::of<Tensor>().ptr());
+  return t;
+}
+
+bool is_tensor(py::handle h) { return PyObject_TypeCheck(h.ptr(), tensor_type()); }
 
 TensorPtr as_tensor(py::handle h, const char* op, const char* arg) {
   if (!is_tensor(h))
     fail(ErrorKind::Type, op, "argument '", arg, "' must be a Tensor, not ", py::str(py::type::of(h).attr("__name__")).cast<std::string>());
+  auto* inst = reinterpret_cast<py::detail::instance*>(h.ptr());
+  if (inst->simple_layout && inst->simple_holder_constructed)
+    return *reinterpret_cast<TensorPtr*>(&inst->simple_value_holder[1]);
   return h.cast<TensorPtr>();
 }
 
