@@ -14,6 +14,8 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 def _reduction(reduction, size_average=None, reduce=None, op="loss"):
     """Validates ``reduction`` (mapping PyTorch's deprecated size_average/reduce flags onto it)."""
+    if size_average is None and reduce is None and type(reduction) is str and reduction in _REDUCTIONS:
+        return reduction
     if size_average is not None or reduce is not None:
         size_average = True if size_average is None else size_average
         reduce = True if reduce is None else reduce
@@ -166,13 +168,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """(input - target)^2, reduced."""
     reduction = _reduction(reduction, size_average, reduce, "mse_loss")
+    if isinstance(input, Tensor) and isinstance(target, Tensor):
+        loss = _C._mse_loss(input, target, reduction)  # one fused op (MseLossBackward0) ...
+        if loss is not None:
+            return loss
+    # ... unless the operands must broadcast or promote: then the composite, as PyTorch warns.
     if target.shape != input.shape:
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
                       "This will likely lead to incorrect results due to broadcasting. "
                       "Please ensure they have the same size.", stacklevel=2)
-    elif type(input) is Tensor or isinstance(input, Tensor):
-        if isinstance(target, Tensor) and input.dtype == target.dtype and input.is_floating_point():
-            return _C._mse_loss(input, target, reduction)  # one fused op (MseLossBackward0)
     diff = input - target
     return _reduce(diff * diff, reduction)
 
