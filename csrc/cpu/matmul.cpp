@@ -433,7 +433,8 @@ struct Avx512F {
   static GC_ALWAYS_INLINE V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static GC_ALWAYS_INLINE V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static GC_ALWAYS_INLINE V add(V a, V b) { return _mm512_add_ps(a, b); }
-  static GC_ALWAYS_INLINE V max(V a, V b) { return _mm512_max_ps(a, b); }
+  // Masked with a full mask: the unmasked intrinsic trips GCC 12's -Wmaybe-uninitialized.
+  static GC_ALWAYS_INLINE V max(V a, V b) { return _mm512_mask_max_ps(a, 0xFFFF, a, b); }
 };
 struct Avx512D {
   using T = double;
@@ -448,7 +449,7 @@ struct Avx512D {
   static GC_ALWAYS_INLINE V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static GC_ALWAYS_INLINE V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   static GC_ALWAYS_INLINE V add(V a, V b) { return _mm512_add_pd(a, b); }
-  static GC_ALWAYS_INLINE V max(V a, V b) { return _mm512_max_pd(a, b); }
+  static GC_ALWAYS_INLINE V max(V a, V b) { return _mm512_mask_max_pd(a, 0xFF, a, b); }
 };
 
 template <class X, int MR, int NV>
