@@ -1,22 +1,43 @@
-// Cache-blocked CPU GEMM (the Goto/BLIS scheme): C = alpha * A @ B + beta * C, batched, over any
-// strides.
+// Cache-blocked CPU GEMM (the Goto/BLIS scheme): C = alpha * A @ B + beta * C (+ bias, ReLU),
+// batched, over any strides.
 //
-// The math: C[i,j] = alpha * sum_k A[i,k] * B[k,j] + beta * C[i,j].
-// The trick: C is cut into MC x NC tiles, the unit of OpenMP work. For each KC-deep slice of K a
-// tile packs its KC x NC block of B into NR-wide column panels and its MC x KC block of A into
-// MR-tall row panels, zero-padded at the edges. Packing makes every layout (transposed, sliced,
-// expanded) look the same to the inner loops: contiguous, in the order they are read. It also
-// sets the working set: one KC x NR panel of B (16 KiB) stays in L1 while it meets every
-// MR x KC panel of the A block held in L2. The micro-kernel keeps an MR x NR block of C in
-// registers (a small local array that GCC fully unrolls and vectorises along NR) and does
-// MR*NR multiply-adds per k step for MR + NR loads from L1.
+// The math: C[i,j] = alpha * sum_k A[i,k] * B[k,j] + beta * C[i,j] (+ bias[j], then max(., 0)).
 //
-// The packed loops are compiled twice: for the baseline x86-64 ISA (SSE2) and, chosen at run
-// time, for AVX2+FMA with wider panels. Vector shapes (M or N == 1) skip packing: they are
-// memory bound, so a streaming dot/axpy does them at load speed. int64 takes a plain loop.
+// The loops, for one thread's rectangle of C:
+//   for jc in N step NC:                      B block: KC x NC, packed once, stays in L2
+//     for pc in K step KC:
+//       pack B[pc:pc+KC, jc:jc+NC] into NR-wide column panels
+//       for ic in M step MC:
+//         pack A[ic:ic+MC, pc:pc+KC] into MR-tall row panels
+//         for ir in MC step MR:              one MR x KC panel of A stays in L1 ...
+//           for jr in NC step NR:            ... while the B panels stream past it from L2
+//             micro-kernel: C[ir:+MR, jr:+NR] (+)= A panel @ B panel
+// Packing makes every layout (transposed, sliced, expanded) look the same to the micro-kernel:
+// contiguous, in the order it is read, zero-padded at the edges. The micro-kernel keeps an
+// MR x NR block of C in vector registers and does MR * NR / width FMAs per k step for NR / width
+// vector loads and MR broadcasts. The first K slice scales C by beta; the last one adds the bias
+// and applies ReLU as it stores, so the epilogue costs no extra pass over C.
+//
+// Kernels, chosen once per process at run time (__builtin_cpu_supports):
+//   avx512   explicit AVX-512F intrinsics: float 12 x 32, double 12 x 16 (24 accumulators of 32)
+//   avx2     explicit AVX2+FMA intrinsics: float 6 x 16, double 6 x 8 (12 accumulators of 16)
+//   baseline portable C++ that GCC vectorises for the x86-64 baseline (SSE2): 6 x 8 / 6 x 4
+// GRADCORE_GEMM_ISA=avx512|avx2|baseline picks one (falling back to what the CPU has);
+// GRADCORE_GEMM_BASELINE=1 is the old spelling of baseline. Packing routines for the common
+// layouts (row-major A and transposed B are transposes into the panel layout) use 8x8 / 4x4 AVX
+// register transposes on the avx2 and avx512 paths.
+//
+// Threads: each thread owns one rectangle of C (a 1 x T or T x 1 grid, whichever packs less per
+// thread) and runs the loops above on it, so no packed block is shared and no barrier is needed;
+// batches with at least as many matrices as threads split by matrix. The result never depends
+// on the thread count: every element sums its K slices in the same order through the same code.
+//
+// Vector shapes (M or N == 1) skip packing: they are memory bound, so a streaming dot/axpy does
+// them at load speed. int64 takes a plain loop.
 #include "cpu/matmul.h"
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
@@ -26,7 +47,8 @@
 #endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#define GC_GEMM_AVX2 1
+#define GC_GEMM_X86 1
+#include <immintrin.h>
 #endif
 #define GC_ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -35,10 +57,6 @@ namespace {
 
 // Below this many flops a thread costs more to wake than it saves.
 constexpr int64_t kFlopsPerThread = int64_t(1) << 18;
-constexpr int64_t kKC = 256;  // depth of a packed slice: a KC x NR panel of B fills ~16 KiB of L1
-constexpr int64_t kMC = 144;  // rows of the packed A block (~150-300 KiB, in L2); a multiple of MR
-constexpr int64_t kNCBytes = 2048;  // NC * sizeof(T): the KC x NC block of B is 512 KiB, so it fits
-                                    // a 1 MiB L2 beside the A block
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -50,12 +68,22 @@ struct Mat {
   int64_t bs, rs, cs;
 };
 
+// What happens to each element as it is stored: c = alpha * acc + beta * c (beta == 0: c is not
+// read), then + bias[i*brs + j*bcs] when bias is set, then ReLU when relu is set.
+template <typename T>
+struct Epilogue {
+  T alpha, beta;
+  const T* bias;
+  int64_t brs, bcs;
+  bool relu;
+};
+
 template <typename T>
 struct Problem {
   int64_t batch, M, N, K;
-  T alpha, beta;
   Mat<const T> A, B;
   Mat<T> C;
+  Epilogue<T> epi;  // bias indexed from C's element (0, 0)
 };
 
 int threads_for(double flops) {
@@ -78,7 +106,7 @@ void parallel_tasks(int64_t n, int nt, const F& f) {
 }
 
 // Per-thread buffers, kept across calls so a training loop's steady state allocates nothing;
-// 64-byte aligned so packed panels start on a cache line and vector loads never split one.
+// 64-byte aligned so packed panels start on a cache line and aligned vector loads are valid.
 template <typename T>
 T* scratch(int slot, int64_t n) {
   constexpr int64_t kPad = 64 / sizeof(T);
@@ -89,165 +117,509 @@ T* scratch(int slot, int64_t n) {
   return v.data() + (64 - addr % 64) % 64 / sizeof(T);
 }
 
+// One element through the epilogue. (i, j) index the bias.
 template <typename T>
-GC_ALWAYS_INLINE void store(T* c, T acc, T alpha, T beta) {
-  *c = beta == T(0) ? alpha * acc : alpha * acc + beta * *c;
+GC_ALWAYS_INLINE void store(T* c, T acc, const Epilogue<T>& e, int64_t i, int64_t j) {
+  T v = e.alpha * acc;
+  if (e.beta != T(0)) v += e.beta * *c;
+  if (e.bias) v += e.bias[i * e.brs + j * e.bcs];
+  if (e.relu) v = v < T(0) ? T(0) : v;  // NaN is not < 0: it stays NaN, as in torch.relu
+  *c = v;
+}
+
+// An mr x nr block of accumulators (row stride ld) through the epilogue into C.
+template <typename T>
+GC_ALWAYS_INLINE void store_block(const T* acc, int64_t ld, T* c, int64_t rsc, int64_t csc, int mr, int nr,
+                                  const Epilogue<T>& e) {
+  for (int i = 0; i < mr; ++i)
+    for (int j = 0; j < nr; ++j) store(c + i * rsc + j * csc, acc[i * ld + j], e, i, j);
+}
+
+// ---- kernels: micro-kernel and packing routines of one ISA ----
+
+// Micro-kernel: C[0:mr, 0:nr] <- epilogue(A panel @ B panel) over kc packed steps; the panels are
+// zero-padded to MR x kc and kc x NR. e.bias already points at this tile's (0, 0).
+template <typename T>
+using MicroFn = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t rsc, int64_t csc, int mr, int nr,
+                         const Epilogue<T>& e);
+// dst[panel][p][i] = a[i0 + i, p], W (= MR) rows per panel, rows past m zero.
+template <typename T>
+using PackAFn = void (*)(int64_t m, int64_t kc, const T* a, int64_t rs, int64_t cs, T* dst);
+// dst[panel][p][j] = b[p, j0 + j], W (= NR) columns per panel, columns past n zero.
+template <typename T>
+using PackBFn = void (*)(int64_t kc, int64_t n, const T* b, int64_t rs, int64_t cs, T* dst);
+
+template <typename T>
+struct Kernel {
+  int mr, nr;
+  int64_t kc, mc, nc;  // blocking: depth of a K slice, rows of an A block, columns of a B block
+  MicroFn<T> micro;
+  PackAFn<T> pack_a;
+  PackBFn<T> pack_b;
+};
+
+// Generic packing of one W-wide panel: dst[p * W + i] = src[i * ld_i + p * ld_p] for i < w,
+// zero for w <= i < W. Both panel kinds are this with the roles of the strides swapped.
+template <typename T, int W>
+GC_ALWAYS_INLINE void pack_panel_generic(int w, int64_t kc, const T* src, int64_t ld_i, int64_t ld_p, T* dst) {
+  if (w == W && ld_i == 1) {  // each k step copies W contiguous values
+    for (int64_t p = 0; p < kc; ++p)
+      for (int i = 0; i < W; ++i) dst[p * W + i] = src[p * ld_p + i];
+    return;
+  }
+  for (int i = 0; i < w; ++i)
+    for (int64_t p = 0; p < kc; ++p) dst[p * W + i] = src[i * ld_i + p * ld_p];
+  for (int i = w; i < W; ++i)
+    for (int64_t p = 0; p < kc; ++p) dst[p * W + i] = T(0);
+}
+
+template <typename T, int MR>
+void pack_a_generic(int64_t m, int64_t kc, const T* a, int64_t rs, int64_t cs, T* dst) {
+  for (int64_t i0 = 0; i0 < m; i0 += MR, dst += MR * kc)
+    pack_panel_generic<T, MR>(static_cast<int>(std::min<int64_t>(MR, m - i0)), kc, a + i0 * rs, rs, cs, dst);
+}
+
+template <typename T, int NR>
+void pack_b_generic(int64_t kc, int64_t n, const T* b, int64_t rs, int64_t cs, T* dst) {
+  for (int64_t j0 = 0; j0 < n; j0 += NR, dst += NR * kc)
+    pack_panel_generic<T, NR>(static_cast<int>(std::min<int64_t>(NR, n - j0)), kc, b + j0 * cs, cs, rs, dst);
+}
+
+// Baseline micro-kernel, plain C++. k is the outer loop so the MR x NR accumulators stay in
+// registers; each step is MR broadcasts times NR/width vector multiply-adds. `unroll 1` stops GCC
+// from fully unrolling the j loop before the vectoriser sees it: unrolled first, SLP spills the
+// block to the stack; left as a loop, it becomes exactly NR/width vector operations per row.
+template <typename T, int MR, int NR>
+void micro_generic(int64_t kc, const T* __restrict a, const T* __restrict b, T* c, int64_t rsc, int64_t csc, int mr,
+                   int nr, const Epilogue<T>& e) {
+  T acc[MR][NR] = {};
+  for (int64_t p = 0; p < kc; ++p) {
+    for (int i = 0; i < MR; ++i) {
+      const T ai = a[p * MR + i];
+#pragma GCC unroll 1
+      for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[p * NR + j];
+    }
+  }
+  store_block(&acc[0][0], NR, c, rsc, csc, mr, nr, e);
+}
+
+template <typename T>
+Kernel<T> kernel_baseline() {
+  constexpr int MR = 6, NR = 32 / sizeof(T);
+  return {MR, NR, 256, 144, 2048 / static_cast<int64_t>(sizeof(T)), &micro_generic<T, MR, NR>,
+          &pack_a_generic<T, MR>, &pack_b_generic<T, NR>};
+}
+
+#ifdef GC_GEMM_X86
+// ---- AVX2 (also used by the AVX-512 path): transposing packs ----
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
+// 8 rows of 8 floats (r[i] = row i) -> r[p] = column p.
+GC_ALWAYS_INLINE void transpose8x8(__m256 r[8]) {
+  __m256 t[8], s[8];
+  for (int q = 0; q < 4; ++q) {
+    t[2 * q] = _mm256_unpacklo_ps(r[2 * q], r[2 * q + 1]);
+    t[2 * q + 1] = _mm256_unpackhi_ps(r[2 * q], r[2 * q + 1]);
+  }
+  for (int h = 0; h < 2; ++h) {
+    __m256 *th = t + 4 * h, *sh = s + 4 * h;
+    sh[0] = _mm256_shuffle_ps(th[0], th[2], _MM_SHUFFLE(1, 0, 1, 0));
+    sh[1] = _mm256_shuffle_ps(th[0], th[2], _MM_SHUFFLE(3, 2, 3, 2));
+    sh[2] = _mm256_shuffle_ps(th[1], th[3], _MM_SHUFFLE(1, 0, 1, 0));
+    sh[3] = _mm256_shuffle_ps(th[1], th[3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int q = 0; q < 4; ++q) {
+    r[q] = _mm256_permute2f128_ps(s[q], s[q + 4], 0x20);
+    r[q + 4] = _mm256_permute2f128_ps(s[q], s[q + 4], 0x31);
+  }
+}
+
+// dst[p * W + i] = src[i * ld + p] for i < w (rows of src are contiguous along p), zero for
+// w <= i < W: a transpose of a w x kc block into the panel layout. Whole 8 x 8 (float) or 4 x 4
+// (double) blocks go through registers; leftovers are scalar.
+template <int W>
+void pack_panel_t(int w, int64_t kc, const float* src, int64_t ld, float* dst) {
+  const int64_t k8 = kc / 8 * 8;
+  int i0 = 0;
+  for (; i0 + 8 <= w; i0 += 8) {
+    const float* s = src + i0 * ld;
+    for (int64_t p = 0; p < k8; p += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(s + i * ld + p);
+      transpose8x8(r);
+      for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * W + i0, r[q]);
+    }
+  }
+  for (; i0 + 4 <= w; i0 += 4) {
+    const float* s = src + i0 * ld;
+    for (int64_t p = 0; p < k8; p += 8) {
+      __m256 r0 = _mm256_loadu_ps(s + p), r1 = _mm256_loadu_ps(s + ld + p);
+      __m256 r2 = _mm256_loadu_ps(s + 2 * ld + p), r3 = _mm256_loadu_ps(s + 3 * ld + p);
+      __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+      __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+      __m256 c[4] = {_mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
+                     _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2))};
+      for (int q = 0; q < 4; ++q) {  // c[q] holds columns q (low half) and q + 4 (high half)
+        _mm_storeu_ps(dst + (p + q) * W + i0, _mm256_castps256_ps128(c[q]));
+        _mm_storeu_ps(dst + (p + q + 4) * W + i0, _mm256_extractf128_ps(c[q], 1));
+      }
+    }
+  }
+  for (int64_t p = 0; p < k8; ++p)
+    for (int i = i0; i < w; ++i) dst[p * W + i] = src[i * ld + p];
+  for (int64_t p = k8; p < kc; ++p)
+    for (int i = 0; i < w; ++i) dst[p * W + i] = src[i * ld + p];
+  for (int64_t p = 0; p < kc; ++p)
+    for (int i = w; i < W; ++i) dst[p * W + i] = 0.0f;
+}
+
+template <int W>
+void pack_panel_t(int w, int64_t kc, const double* src, int64_t ld, double* dst) {
+  const int64_t k4 = kc / 4 * 4;
+  int i0 = 0;
+  for (; i0 + 4 <= w; i0 += 4) {
+    const double* s = src + i0 * ld;
+    for (int64_t p = 0; p < k4; p += 4) {
+      __m256d r0 = _mm256_loadu_pd(s + p), r1 = _mm256_loadu_pd(s + ld + p);
+      __m256d r2 = _mm256_loadu_pd(s + 2 * ld + p), r3 = _mm256_loadu_pd(s + 3 * ld + p);
+      __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+      __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+      _mm256_storeu_pd(dst + p * W + i0, _mm256_permute2f128_pd(t0, t2, 0x20));
+      _mm256_storeu_pd(dst + (p + 1) * W + i0, _mm256_permute2f128_pd(t1, t3, 0x20));
+      _mm256_storeu_pd(dst + (p + 2) * W + i0, _mm256_permute2f128_pd(t0, t2, 0x31));
+      _mm256_storeu_pd(dst + (p + 3) * W + i0, _mm256_permute2f128_pd(t1, t3, 0x31));
+    }
+  }
+  for (int64_t p = 0; p < k4; ++p)
+    for (int i = i0; i < w; ++i) dst[p * W + i] = src[i * ld + p];
+  for (int64_t p = k4; p < kc; ++p)
+    for (int i = 0; i < w; ++i) dst[p * W + i] = src[i * ld + p];
+  for (int64_t p = 0; p < kc; ++p)
+    for (int i = w; i < W; ++i) dst[p * W + i] = 0.0;
+}
+
+// Packing with the transposing fast path: rows of the source contiguous along k (row-major A;
+// B that is a transposed row-major matrix, as W in x @ W^T). Copies are vectorised by GCC.
+template <typename T, int W>
+GC_ALWAYS_INLINE void pack_panel_simd(int w, int64_t kc, const T* src, int64_t ld_i, int64_t ld_p, T* dst) {
+  if (ld_p == 1 && ld_i != 1)
+    pack_panel_t<W>(w, kc, src, ld_i, dst);
+  else
+    pack_panel_generic<T, W>(w, kc, src, ld_i, ld_p, dst);
+}
+
+template <typename T, int MR>
+void pack_a_avx2(int64_t m, int64_t kc, const T* a, int64_t rs, int64_t cs, T* dst) {
+  for (int64_t i0 = 0; i0 < m; i0 += MR, dst += MR * kc)
+    pack_panel_simd<T, MR>(static_cast<int>(std::min<int64_t>(MR, m - i0)), kc, a + i0 * rs, rs, cs, dst);
+}
+
+template <typename T, int NR>
+void pack_b_avx2(int64_t kc, int64_t n, const T* b, int64_t rs, int64_t cs, T* dst) {
+  for (int64_t j0 = 0; j0 < n; j0 += NR, dst += NR * kc)
+    pack_panel_simd<T, NR>(static_cast<int>(std::min<int64_t>(NR, n - j0)), kc, b + j0 * cs, cs, rs, dst);
+}
+
+// ---- AVX2 micro-kernel ----
+struct Avx2F {
+  using T = float;
+  using V = __m256;
+  static constexpr int W = 8;
+  static GC_ALWAYS_INLINE V zero() { return _mm256_setzero_ps(); }
+  static GC_ALWAYS_INLINE V set1(T x) { return _mm256_set1_ps(x); }
+  static GC_ALWAYS_INLINE V load(const T* p) { return _mm256_load_ps(p); }
+  static GC_ALWAYS_INLINE V loadu(const T* p) { return _mm256_loadu_ps(p); }
+  static GC_ALWAYS_INLINE void store(T* p, V v) { _mm256_store_ps(p, v); }
+  static GC_ALWAYS_INLINE void storeu(T* p, V v) { _mm256_storeu_ps(p, v); }
+  static GC_ALWAYS_INLINE V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static GC_ALWAYS_INLINE V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static GC_ALWAYS_INLINE V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static GC_ALWAYS_INLINE V max(V a, V b) { return _mm256_max_ps(a, b); }
+};
+struct Avx2D {
+  using T = double;
+  using V = __m256d;
+  static constexpr int W = 4;
+  static GC_ALWAYS_INLINE V zero() { return _mm256_setzero_pd(); }
+  static GC_ALWAYS_INLINE V set1(T x) { return _mm256_set1_pd(x); }
+  static GC_ALWAYS_INLINE V load(const T* p) { return _mm256_load_pd(p); }
+  static GC_ALWAYS_INLINE V loadu(const T* p) { return _mm256_loadu_pd(p); }
+  static GC_ALWAYS_INLINE void store(T* p, V v) { _mm256_store_pd(p, v); }
+  static GC_ALWAYS_INLINE void storeu(T* p, V v) { _mm256_storeu_pd(p, v); }
+  static GC_ALWAYS_INLINE V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  static GC_ALWAYS_INLINE V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  static GC_ALWAYS_INLINE V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static GC_ALWAYS_INLINE V max(V a, V b) { return _mm256_max_pd(a, b); }
+};
+
+// The shared body of the intrinsic micro-kernels, for a vector type X (an ISA's traits) and an
+// MR x NV*W register tile. The function that instantiates it carries the target attribute.
+// Full-width tiles of a row-major C store straight from the registers (rows past mr skipped);
+// others go through a local block and the scalar epilogue.
+#define GC_MICRO_KERNEL_BODY(PF_DIST)                                                              \
+  using T = typename X::T;                                                                         \
+  using V = typename X::V;                                                                         \
+  constexpr int W = X::W, NR = NV * W;                                                             \
+  V acc[MR][NV];                                                                                   \
+  _Pragma("GCC unroll 32") for (int i = 0; i < MR; ++i)                                            \
+    _Pragma("GCC unroll 8") for (int v = 0; v < NV; ++v) acc[i][v] = X::zero();                    \
+  for (int i = 0; i < mr; ++i) {                                                                   \
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * rsc), _MM_HINT_T0);                         \
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * rsc + (nr - 1) * csc), _MM_HINT_T0);        \
+  }                                                                                                \
+  _Pragma("GCC unroll 4") for (int64_t p = 0; p < kc; ++p) {                                       \
+    V bv[NV];                                                                                      \
+    _Pragma("GCC unroll 8") for (int v = 0; v < NV; ++v) bv[v] = X::load(b + v * W);               \
+    if (PF_DIST > 0) _mm_prefetch(reinterpret_cast<const char*>(b + PF_DIST * NR), _MM_HINT_T0);   \
+    _Pragma("GCC unroll 32") for (int i = 0; i < MR; ++i) {                                        \
+      const V ai = X::set1(a[i]);                                                                  \
+      _Pragma("GCC unroll 8") for (int v = 0; v < NV; ++v) acc[i][v] = X::fma(ai, bv[v], acc[i][v]); \
+    }                                                                                              \
+    a += MR;                                                                                       \
+    b += NR;                                                                                       \
+  }                                                                                                \
+  if (nr == NR && csc == 1) {                                                                      \
+    const V alpha = X::set1(e.alpha), beta = X::set1(e.beta), zero = X::zero();                    \
+    const bool scale = e.alpha != T(1), read_c = e.beta != T(0);                                   \
+    _Pragma("GCC unroll 32") for (int i = 0; i < MR; ++i) {                                        \
+      if (i >= mr) break;                                                                          \
+      _Pragma("GCC unroll 8") for (int v = 0; v < NV; ++v) {                                       \
+        T* ci = c + i * rsc + v * W;                                                               \
+        V x = scale ? X::mul(alpha, acc[i][v]) : acc[i][v];                                        \
+        if (read_c) x = X::fma(beta, X::loadu(ci), x);                                             \
+        if (e.bias)                                                                                \
+          x = X::add(x, e.bcs == 1 ? X::loadu(e.bias + i * e.brs + v * W)                          \
+                                   : X::set1(e.bias[i * e.brs + v * W * e.bcs]));                  \
+        if (e.relu) x = X::max(zero, x); /* max(0, NaN) is the second operand: NaN */              \
+        X::storeu(ci, x);                                                                          \
+      }                                                                                            \
+    }                                                                                              \
+    return;                                                                                        \
+  }                                                                                                \
+  alignas(64) T buf[MR * NR];                                                                      \
+  _Pragma("GCC unroll 32") for (int i = 0; i < MR; ++i)                                            \
+    _Pragma("GCC unroll 8") for (int v = 0; v < NV; ++v) X::store(buf + i * NR + v * W, acc[i][v]); \
+  store_block(buf, NR, c, rsc, csc, mr, nr, e);
+
+template <class X, int MR, int NV>
+void micro_avx2(int64_t kc, const typename X::T* __restrict a, const typename X::T* __restrict b, typename X::T* c,
+                int64_t rsc, int64_t csc, int mr, int nr, const Epilogue<typename X::T>& e) {
+  GC_MICRO_KERNEL_BODY(0)
+}
+
+template <typename T>
+Kernel<T> kernel_avx2() {
+  using X = std::conditional_t<std::is_same_v<T, float>, Avx2F, Avx2D>;
+  constexpr int MR = 6, NV = 2, NR = NV * X::W;
+  return {MR, NR, 256, 144, 2048 / static_cast<int64_t>(sizeof(T)), &micro_avx2<X, MR, NV>, &pack_a_avx2<T, MR>,
+          &pack_b_avx2<T, NR>};
+}
+#pragma GCC pop_options
+
+// ---- AVX-512 micro-kernel ----
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma")
+struct Avx512F {
+  using T = float;
+  using V = __m512;
+  static constexpr int W = 16;
+  static GC_ALWAYS_INLINE V zero() { return _mm512_setzero_ps(); }
+  static GC_ALWAYS_INLINE V set1(T x) { return _mm512_set1_ps(x); }
+  static GC_ALWAYS_INLINE V load(const T* p) { return _mm512_load_ps(p); }
+  static GC_ALWAYS_INLINE V loadu(const T* p) { return _mm512_loadu_ps(p); }
+  static GC_ALWAYS_INLINE void store(T* p, V v) { _mm512_store_ps(p, v); }
+  static GC_ALWAYS_INLINE void storeu(T* p, V v) { _mm512_storeu_ps(p, v); }
+  static GC_ALWAYS_INLINE V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static GC_ALWAYS_INLINE V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static GC_ALWAYS_INLINE V add(V a, V b) { return _mm512_add_ps(a, b); }
+  // Masked with a full mask: the unmasked intrinsic trips GCC 12's -Wmaybe-uninitialized.
+  static GC_ALWAYS_INLINE V max(V a, V b) { return _mm512_mask_max_ps(a, 0xFFFF, a, b); }
+};
+struct Avx512D {
+  using T = double;
+  using V = __m512d;
+  static constexpr int W = 8;
+  static GC_ALWAYS_INLINE V zero() { return _mm512_setzero_pd(); }
+  static GC_ALWAYS_INLINE V set1(T x) { return _mm512_set1_pd(x); }
+  static GC_ALWAYS_INLINE V load(const T* p) { return _mm512_load_pd(p); }
+  static GC_ALWAYS_INLINE V loadu(const T* p) { return _mm512_loadu_pd(p); }
+  static GC_ALWAYS_INLINE void store(T* p, V v) { _mm512_store_pd(p, v); }
+  static GC_ALWAYS_INLINE void storeu(T* p, V v) { _mm512_storeu_pd(p, v); }
+  static GC_ALWAYS_INLINE V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static GC_ALWAYS_INLINE V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  static GC_ALWAYS_INLINE V add(V a, V b) { return _mm512_add_pd(a, b); }
+  static GC_ALWAYS_INLINE V max(V a, V b) { return _mm512_mask_max_pd(a, 0xFF, a, b); }
+};
+
+template <class X, int MR, int NV>
+void micro_avx512(int64_t kc, const typename X::T* __restrict a, const typename X::T* __restrict b, typename X::T* c,
+                  int64_t rsc, int64_t csc, int mr, int nr, const Epilogue<typename X::T>& e) {
+  GC_MICRO_KERNEL_BODY(0)
+}
+
+template <typename T>
+Kernel<T> kernel_avx512() {
+  using X = std::conditional_t<std::is_same_v<T, float>, Avx512F, Avx512D>;
+  constexpr int MR = 12, NV = 2, NR = NV * X::W;
+  return {MR, NR, 384, 144, 2048 / static_cast<int64_t>(sizeof(T)), &micro_avx512<X, MR, NV>, &pack_a_avx2<T, MR>,
+          &pack_b_avx2<T, NR>};
+}
+#pragma GCC pop_options
+#undef GC_MICRO_KERNEL_BODY
+#endif  // GC_GEMM_X86
+
+// ---- kernel choice ----
+enum class Isa { baseline, avx2, avx512 };
+
+Isa detect_isa() {
+  Isa best = Isa::baseline;
+#ifdef GC_GEMM_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = Isa::avx2;
+  if (best == Isa::avx2 && __builtin_cpu_supports("avx512f")) best = Isa::avx512;
+#endif
+  Isa want = best;
+  const char* old = std::getenv("GRADCORE_GEMM_BASELINE");
+  if (old && *old && std::strcmp(old, "0") != 0) want = Isa::baseline;
+  if (const char* s = std::getenv("GRADCORE_GEMM_ISA")) {
+    if (std::strcmp(s, "baseline") == 0) want = Isa::baseline;
+    if (std::strcmp(s, "avx2") == 0) want = Isa::avx2;
+    if (std::strcmp(s, "avx512") == 0) want = Isa::avx512;
+  }
+  return std::min(want, best);  // never a kernel the CPU cannot run
+}
+
+// Debug/tuning override of the blocking: GRADCORE_GEMM_BLOCKING="kc,mc,nc".
+template <typename T>
+void apply_blocking_override(Kernel<T>& k) {
+  const char* s = std::getenv("GRADCORE_GEMM_BLOCKING");
+  long kc = 0, mc = 0, nc = 0;
+  if (s && std::sscanf(s, "%ld,%ld,%ld", &kc, &mc, &nc) == 3 && kc > 0 && mc > 0 && nc > 0) {
+    k.kc = kc;
+    k.mc = round_up(mc, k.mr);
+    k.nc = round_up(nc, k.nr);
+  }
+}
+
+template <typename T>
+const Kernel<T>& kernel() {
+  static const Kernel<T> k = [] {
+    Kernel<T> r = kernel_baseline<T>();
+#ifdef GC_GEMM_X86
+    switch (detect_isa()) {
+      case Isa::avx512: r = kernel_avx512<T>(); break;
+      case Isa::avx2: r = kernel_avx2<T>(); break;
+      case Isa::baseline: break;
+    }
+#endif
+    apply_blocking_override(r);
+    return r;
+  }();
+  return k;
 }
 
 // ---- the packed path (float32, float64) ----
 
-// dst[panel][p][i] = a[i0 + i, p], MR rows per panel, rows past mc zero.
-template <typename T, int MR>
-GC_ALWAYS_INLINE void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rs, int64_t cs, T* dst) {
-  for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
-    const int m = static_cast<int>(std::min<int64_t>(MR, mc - i0));
-    const T* src = a + i0 * rs;
-    if (m == MR && rs == 1) {  // column-major A: each k step reads MR contiguous values
-      for (int64_t p = 0; p < kc; ++p)
-        for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[p * cs + i];
-      continue;
+// Rows [i0, i1) x columns [j0, j1) of matrix n of the batch, all of K, on the calling thread.
+template <typename T>
+void gemm_rect(const Problem<T>& pr, const Kernel<T>& kn, int64_t n, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  const T* A = pr.A.data + n * pr.A.bs;
+  const T* B = pr.B.data + n * pr.B.bs;
+  T* C = pr.C.data + n * pr.C.bs;
+  const int64_t MR = kn.mr, NR = kn.nr;
+  const int64_t kcmax = std::min(kn.kc, pr.K);
+  T* ap = scratch<T>(0, round_up(std::min(kn.mc, i1 - i0), MR) * kcmax);
+  T* bp = scratch<T>(1, round_up(std::min(kn.nc, j1 - j0), NR) * kcmax);
+  const Epilogue<T>& pe = pr.epi;
+  for (int64_t jc = j0; jc < j1; jc += kn.nc) {
+    const int64_t nc = std::min(kn.nc, j1 - jc);
+    for (int64_t pc = 0; pc < pr.K; pc += kn.kc) {
+      const int64_t kc = std::min(kn.kc, pr.K - pc);
+      kn.pack_b(kc, nc, B + pc * pr.B.rs + jc * pr.B.cs, pr.B.rs, pr.B.cs, bp);
+      // The first K slice scales C by beta; later ones accumulate onto it; the last adds the bias
+      // and applies ReLU.
+      const bool last = pc + kc == pr.K;
+      Epilogue<T> e{pe.alpha, pc == 0 ? pe.beta : T(1), nullptr, pe.brs, pe.bcs, last && pe.relu};
+      for (int64_t ic = i0; ic < i1; ic += kn.mc) {
+        const int64_t mc = std::min(kn.mc, i1 - ic);
+        kn.pack_a(mc, kc, A + ic * pr.A.rs + pc * pr.A.cs, pr.A.rs, pr.A.cs, ap);
+        for (int64_t ir = 0; ir < mc; ir += MR) {
+          const int mr = static_cast<int>(std::min(MR, mc - ir));
+          for (int64_t jr = 0; jr < nc; jr += NR) {
+            const int64_t i = ic + ir, j = jc + jr;
+            if (last && pe.bias) e.bias = pe.bias + i * pe.brs + j * pe.bcs;
+            kn.micro(kc, ap + ir * kc, bp + jr * kc, C + i * pr.C.rs + j * pr.C.cs, pr.C.rs, pr.C.cs, mr,
+                     static_cast<int>(std::min(NR, nc - jr)), e);
+          }
+        }
+      }
     }
-    for (int i = 0; i < m; ++i)
-      for (int64_t p = 0; p < kc; ++p) dst[p * MR + i] = src[i * rs + p * cs];
-    for (int i = m; i < MR; ++i)
-      for (int64_t p = 0; p < kc; ++p) dst[p * MR + i] = T(0);
   }
 }
 
-// dst[panel][p][j] = b[p, j0 + j], NR columns per panel, columns past nc zero.
-template <typename T, int NR>
-GC_ALWAYS_INLINE void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rs, int64_t cs, T* dst) {
-  for (int64_t j0 = 0; j0 < nc; j0 += NR, dst += NR * kc) {
-    const int n = static_cast<int>(std::min<int64_t>(NR, nc - j0));
-    const T* src = b + j0 * cs;
-    if (n == NR && cs == 1) {  // row-major B: each k step copies NR contiguous values
-      for (int64_t p = 0; p < kc; ++p)
-        for (int j = 0; j < NR; ++j) dst[p * NR + j] = src[p * rs + j];
-      continue;
-    }
-    for (int j = 0; j < n; ++j)
-      for (int64_t p = 0; p < kc; ++p) dst[p * NR + j] = src[j * cs + p * rs];
-    for (int j = n; j < NR; ++j)
-      for (int64_t p = 0; p < kc; ++p) dst[p * NR + j] = T(0);
-  }
+// C^T = B^T A^T: the same product with rows and columns swapped.
+template <typename T>
+Problem<T> transposed(const Problem<T>& pr) {
+  Problem<T> t = pr;
+  std::swap(t.M, t.N);
+  t.A = {pr.B.data, pr.B.bs, pr.B.cs, pr.B.rs};
+  t.B = {pr.A.data, pr.A.bs, pr.A.cs, pr.A.rs};
+  t.C = {pr.C.data, pr.C.bs, pr.C.cs, pr.C.rs};
+  std::swap(t.epi.brs, t.epi.bcs);
+  return t;
 }
 
-// C[0:mr, 0:nr] = alpha * Ap @ Bp + beta * C over kc packed steps. k is the outer loop so the
-// MR x NR accumulators stay in registers; each step is MR broadcasts times NR/width vector
-// multiply-adds (contracted to FMA where the target has it). `unroll 1` stops GCC from fully
-// unrolling the j loop before the vectoriser sees it: unrolled first, SLP spills the block to
-// the stack; left as a loop, it becomes exactly NR/width vector operations per row.
-template <typename T, int MR, int NR>
-GC_ALWAYS_INLINE void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* c, int64_t rsc,
-                                   int64_t csc, int mr, int nr, T alpha, T beta) {
-  T acc[MR][NR] = {};
-  for (int64_t p = 0; p < kc; ++p) {
-    for (int i = 0; i < MR; ++i) {
-      const T ai = ap[p * MR + i];
-#pragma GCC unroll 1
-      for (int j = 0; j < NR; ++j) acc[i][j] += ai * bp[p * NR + j];
-    }
-  }
-  if (mr == MR && nr == NR && csc == 1) {
-    for (int i = 0; i < MR; ++i)
-      for (int j = 0; j < NR; ++j) store(c + i * rsc + j, acc[i][j], alpha, beta);
+// Fraction of the computed (padded) tiles that is real output.
+double tile_use(int64_t M, int64_t N, int64_t MR, int64_t NR) {
+  return static_cast<double>(M) * N / (static_cast<double>(round_up(M, MR)) * round_up(N, NR));
+}
+
+template <typename T>
+void gemm_packed(const Problem<T>& pr0) {
+  const Kernel<T>& kn = kernel<T>();
+  // Work on whichever of C and C^T the kernel suits better: the vector store path wants rows of
+  // C contiguous, and a narrow N wastes most of every NR-wide panel.
+  const bool col_major_c = pr0.C.cs != 1 && pr0.C.rs == 1;
+  const bool row_major_c = pr0.C.cs == 1;
+  bool flip = col_major_c || (!row_major_c && pr0.M < pr0.N);
+  if (!col_major_c && tile_use(pr0.N, pr0.M, kn.mr, kn.nr) > 1.3 * tile_use(pr0.M, pr0.N, kn.mr, kn.nr)) flip = true;
+  const Problem<T> pr = flip ? transposed(pr0) : pr0;
+
+  const int nt = threads_for(2.0 * pr.batch * pr.M * pr.N * pr.K);
+  if (nt == 1 || pr.batch >= nt) {
+    parallel_tasks(pr.batch, nt, [&](int64_t n) { gemm_rect(pr, kn, n, 0, pr.M, 0, pr.N); });
     return;
   }
-  for (int i = 0; i < mr; ++i)
-    for (int j = 0; j < nr; ++j) store(c + i * rsc + j * csc, acc[i][j], alpha, beta);
-}
-
-struct Blocking {
-  int64_t mc, nc, kc, mtiles, ntiles;
-};
-
-// One MC x NC tile of C (tile index over batch, tile row, tile column), all of K.
-template <typename T, int MR, int NR>
-GC_ALWAYS_INLINE void run_tile(const Problem<T>& pr, const Blocking& bl, int64_t tile) {
-  const int64_t per_batch = bl.mtiles * bl.ntiles;
-  const int64_t n = tile / per_batch, ti = tile % per_batch / bl.ntiles, tj = tile % bl.ntiles;
-  const int64_t i0 = ti * bl.mc, j0 = tj * bl.nc;
-  const int64_t mc = std::min(bl.mc, pr.M - i0), nc = std::min(bl.nc, pr.N - j0);
-  const T* A = pr.A.data + n * pr.A.bs + i0 * pr.A.rs;
-  const T* B = pr.B.data + n * pr.B.bs + j0 * pr.B.cs;
-  T* C = pr.C.data + n * pr.C.bs + i0 * pr.C.rs + j0 * pr.C.cs;
-  T* ap = scratch<T>(0, round_up(mc, MR) * bl.kc);
-  T* bp = scratch<T>(1, round_up(nc, NR) * bl.kc);
-  for (int64_t pc = 0; pc < pr.K; pc += bl.kc) {
-    const int64_t kc = std::min(bl.kc, pr.K - pc);
-    pack_b<T, NR>(kc, nc, B + pc * pr.B.rs, pr.B.rs, pr.B.cs, bp);
-    pack_a<T, MR>(mc, kc, A + pc * pr.A.cs, pr.A.rs, pr.A.cs, ap);
-    const T beta = pc == 0 ? pr.beta : T(1);  // later K slices accumulate onto the first
-    for (int64_t jr = 0; jr < nc; jr += NR)
-      for (int64_t ir = 0; ir < mc; ir += MR)
-        micro_kernel<T, MR, NR>(kc, ap + ir * kc, bp + jr * kc, C + ir * pr.C.rs + jr * pr.C.cs, pr.C.rs,
-                                      pr.C.cs, static_cast<int>(std::min<int64_t>(MR, mc - ir)),
-                                      static_cast<int>(std::min<int64_t>(NR, nc - jr)), pr.alpha, beta);
+  // One rectangle of C per thread, cut on MR/NR boundaries (so every element takes the same code
+  // path whatever the thread count). Of the tm x tn grids with tm * tn = nt, take the one with
+  // the least work on its busiest thread: padded multiply-adds plus packing (B once per thread,
+  // A once per NC block of the thread's columns), weighted by a rough cost per packed element.
+  const int64_t mpan = ceil_div(pr.M, kn.mr), npan = ceil_div(pr.N, kn.nr);
+  int64_t best_tm = 1;
+  double best_cost = 0;
+  for (int64_t tm = 1; tm <= nt; ++tm) {
+    if (nt % tm) continue;
+    const int64_t tn = nt / tm;
+    if (tm > mpan || tn > npan) continue;
+    const int64_t mt = ceil_div(mpan, tm) * kn.mr, ntc = ceil_div(npan, tn) * kn.nr;
+    const double cost = static_cast<double>(mt) * ntc * pr.K / 16.0 +
+                        static_cast<double>(pr.K) * (ntc + mt * ceil_div(ntc, kn.nc));
+    if (best_cost == 0 || cost < best_cost) best_cost = cost, best_tm = tm;
   }
+  const int64_t tm = best_tm, tn = nt / tm;
+  const int64_t mstep = ceil_div(mpan, tm) * kn.mr, nstep = ceil_div(npan, tn) * kn.nr;
+  parallel_tasks(pr.batch * tm * tn, nt, [&](int64_t t) {
+    const int64_t n = t / (tm * tn), r = t % (tm * tn), i0 = r / tn * mstep, j0 = r % tn * nstep;
+    if (i0 < pr.M && j0 < pr.N) gemm_rect(pr, kn, n, i0, std::min(pr.M, i0 + mstep), j0, std::min(pr.N, j0 + nstep));
+  });
 }
 
+// ---- vector shapes: y = alpha * A x + beta * y (+ bias, ReLU) for rows [i0, i1) ----
+// e indexes the bias by the row of y.
 template <typename T>
-using TileFn = void (*)(const Problem<T>&, const Blocking&, int64_t);
-
-// Baseline ISA: two 16-byte vectors per accumulator row (6x8 float, 6x4 double).
-template <typename T>
-void tile_baseline(const Problem<T>& pr, const Blocking& bl, int64_t t) {
-  run_tile<T, 6, 32 / sizeof(T)>(pr, bl, t);
-}
-#ifdef GC_GEMM_AVX2
-// AVX2+FMA: two 32-byte vectors per row (6x16 float, 6x8 double), 12 accumulator registers.
-template <typename T>
-__attribute__((target("avx2,fma"))) void tile_avx2(const Problem<T>& pr, const Blocking& bl, int64_t t) {
-  run_tile<T, 6, 64 / sizeof(T)>(pr, bl, t);
-}
-// GRADCORE_GEMM_BASELINE=1 forces the baseline kernel, so tests can check it on AVX2 machines.
-bool use_avx2() {
-  static const bool yes = [] {
-    const char* force = std::getenv("GRADCORE_GEMM_BASELINE");
-    if (force && *force && std::strcmp(force, "0") != 0) return false;
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  return yes;
-}
-#endif
-
-template <typename T>
-void gemm_packed(const Problem<T>& pr) {
-  TileFn<T> fn = &tile_baseline<T>;
-  int64_t mr = 6, nr = 32 / sizeof(T);
-#ifdef GC_GEMM_AVX2
-  if (use_avx2()) {
-    fn = &tile_avx2<T>;
-    nr = 64 / sizeof(T);
-  }
-#endif
-  Blocking bl;
-  bl.kc = std::min(kKC, pr.K);
-  bl.mc = std::min(kMC, round_up(pr.M, mr));
-  bl.nc = std::min(round_up(pr.N, nr), round_up(kNCBytes / static_cast<int64_t>(sizeof(T)), nr));
-  bl.mtiles = ceil_div(pr.M, bl.mc);
-  bl.ntiles = ceil_div(pr.N, bl.nc);
-  const int nt = threads_for(2.0 * pr.batch * pr.M * pr.N * pr.K);
-  // Give every thread about two tiles so dynamic scheduling can balance ragged edges: split
-  // columns first (splitting rows re-packs more of B), then rows.
-  const int64_t want = 2 * static_cast<int64_t>(nt);
-  if (nt > 1 && pr.batch * bl.mtiles * bl.ntiles < want) {
-    int64_t nt_cols = std::min(ceil_div(pr.N, nr), ceil_div(want, pr.batch * bl.mtiles));
-    bl.nc = round_up(ceil_div(pr.N, nt_cols), nr);
-    bl.ntiles = ceil_div(pr.N, bl.nc);
-    if (pr.batch * bl.mtiles * bl.ntiles < want) {
-      int64_t nt_rows = std::min(ceil_div(pr.M, mr), ceil_div(want, pr.batch * bl.ntiles));
-      bl.mc = round_up(ceil_div(pr.M, nt_rows), mr);
-      bl.mtiles = ceil_div(pr.M, bl.mc);
-    }
-  }
-  parallel_tasks(pr.batch * bl.mtiles * bl.ntiles, nt, [&](int64_t t) { fn(pr, bl, t); });
-}
-
-// ---- vector shapes: y = alpha * A x + beta * y for rows [i0, i1) ----
-template <typename T>
-void gemv_rows(int64_t i0, int64_t i1, int64_t K, T alpha, const T* A, int64_t rs, int64_t cs, const T* x,
-               int64_t incx, T beta, T* y, int64_t incy) {
+void gemv_rows(int64_t i0, int64_t i1, int64_t K, const T* A, int64_t rs, int64_t cs, const T* x, int64_t incx, T* y,
+               int64_t incy, const Epilogue<T>& e) {
   if (cs == 1 && incx == 1) {
     // Row dot products with L independent partial sums: vectorises without reassociating.
     constexpr int L = 64 / sizeof(T);
@@ -260,7 +632,7 @@ void gemv_rows(int64_t i0, int64_t i1, int64_t K, T alpha, const T* A, int64_t r
       T s = 0;
       for (int l = 0; l < L; ++l) s += part[l];
       for (; k < K; ++k) s += a[k] * x[k];
-      store(y + i * incy, s, alpha, beta);
+      store(y + i * incy, s, e, i, 0);
     }
   } else if (rs == 1) {
     // Column-major A: add whole columns (axpy), vectorised along i.
@@ -271,12 +643,12 @@ void gemv_rows(int64_t i0, int64_t i1, int64_t K, T alpha, const T* A, int64_t r
       const T* col = A + k * cs;
       for (int64_t i = i0; i < i1; ++i) acc[i - i0] += col[i] * xk;
     }
-    for (int64_t i = i0; i < i1; ++i) store(y + i * incy, acc[i - i0], alpha, beta);
+    for (int64_t i = i0; i < i1; ++i) store(y + i * incy, acc[i - i0], e, i, 0);
   } else {
     for (int64_t i = i0; i < i1; ++i) {
       T s = 0;
       for (int64_t k = 0; k < K; ++k) s += A[i * rs + k * cs] * x[k * incx];
-      store(y + i * incy, s, alpha, beta);
+      store(y + i * incy, s, e, i, 0);
     }
   }
 }
@@ -289,30 +661,33 @@ void gemm_vector(const Problem<T>& pr) {
   const Mat<const T> mat = row ? Mat<const T>{pr.B.data, pr.B.bs, pr.B.cs, pr.B.rs} : pr.A;
   const Mat<const T> vec = row ? pr.A : pr.B;
   const int64_t incx = row ? pr.A.cs : pr.B.rs, incy = row ? pr.C.cs : pr.C.rs;
+  Epilogue<T> e = pr.epi;
+  e.brs = row ? pr.epi.bcs : pr.epi.brs;
+  e.bcs = 0;
   const int nt = threads_for(2.0 * pr.batch * rows * pr.K);
   const int64_t chunks = nt > 1 ? std::min<int64_t>(rows, 4 * nt) : 1, len = ceil_div(rows, chunks);
   parallel_tasks(pr.batch * chunks, nt, [&](int64_t t) {
     const int64_t n = t / chunks, i0 = t % chunks * len, i1 = std::min(rows, i0 + len);
     if (i0 >= i1) return;
-    gemv_rows(i0, i1, pr.K, pr.alpha, mat.data + n * mat.bs, mat.rs, mat.cs, vec.data + n * vec.bs, incx,
-              pr.beta, pr.C.data + n * pr.C.bs, incy);
+    gemv_rows(i0, i1, pr.K, mat.data + n * mat.bs, mat.rs, mat.cs, vec.data + n * vec.bs, incx,
+              pr.C.data + n * pr.C.bs, incy, e);
   });
 }
 
-// K == 0: the product is empty, C = beta * C.
+// K == 0: the product is empty, C = beta * C (+ bias, ReLU).
 template <typename T>
 void scale_c(const Problem<T>& pr) {
   for (int64_t n = 0; n < pr.batch; ++n)
     for (int64_t i = 0; i < pr.M; ++i)
-      for (int64_t j = 0; j < pr.N; ++j) store(pr.C.data + n * pr.C.bs + i * pr.C.rs + j * pr.C.cs, T(0), T(1), pr.beta);
+      for (int64_t j = 0; j < pr.N; ++j) store(pr.C.data + n * pr.C.bs + i * pr.C.rs + j * pr.C.cs, T(0), pr.epi, i, j);
 }
-
 
 // int64: row i of C accumulates rows of B scaled by A[i, k]. Unsigned arithmetic wraps on
 // overflow as PyTorch's int64 matmul does in practice, without signed-overflow UB.
 void gemm_int64(const Problem<int64_t>& pr) {
   if (pr.K == 0) return scale_c(pr);
-  const auto alpha = static_cast<uint64_t>(pr.alpha), beta = static_cast<uint64_t>(pr.beta);
+  const Epilogue<int64_t>& e = pr.epi;
+  const auto alpha = static_cast<uint64_t>(e.alpha), beta = static_cast<uint64_t>(e.beta);
   const int nt = threads_for(2.0 * pr.batch * pr.M * pr.N * pr.K);
   parallel_tasks(pr.batch * pr.M, nt, [&](int64_t t) {
     const int64_t n = t / pr.M, i = t % pr.M;
@@ -329,7 +704,9 @@ void gemm_int64(const Problem<int64_t>& pr) {
     for (int64_t j = 0; j < pr.N; ++j) {
       uint64_t v = alpha * acc[j];
       if (beta != 0) v += beta * static_cast<uint64_t>(c[j * pr.C.cs]);
-      c[j * pr.C.cs] = static_cast<int64_t>(v);
+      if (e.bias) v += static_cast<uint64_t>(e.bias[i * e.brs + j * e.bcs]);
+      const auto s = static_cast<int64_t>(v);
+      c[j * pr.C.cs] = e.relu && s < 0 ? 0 : s;
     }
   });
 }
@@ -357,13 +734,21 @@ Mat<P> mat_of(const Tensor& t) {
 
 }  // namespace
 
-void gemm_kernel(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta) {
+void gemm_kernel(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta, const Tensor* bias,
+                 bool relu) {
   const int64_t d = out.dim();
   GC_DISPATCH_NUMERIC(out.dtype, "gemm", [&] {
-    Problem<scalar_t> pr{d == 3 ? out.shape[0] : 1, out.shape[d - 2], out.shape[d - 1], a.shape[d - 1],
-                         static_cast<scalar_t>(alpha), static_cast<scalar_t>(beta),
-                         mat_of<scalar_t, const scalar_t>(a), mat_of<scalar_t, const scalar_t>(b),
-                         mat_of<scalar_t, scalar_t>(out)};
+    // The bias is a row vector added to every row of C: bias[i * 0 + j * 1].
+    Epilogue<scalar_t> epi{static_cast<scalar_t>(alpha), static_cast<scalar_t>(beta),
+                           bias ? bias->data_as<scalar_t>() : nullptr, 0, 1, relu};
+    Problem<scalar_t> pr{d == 3 ? out.shape[0] : 1,
+                         out.shape[d - 2],
+                         out.shape[d - 1],
+                         a.shape[d - 1],
+                         mat_of<scalar_t, const scalar_t>(a),
+                         mat_of<scalar_t, const scalar_t>(b),
+                         mat_of<scalar_t, scalar_t>(out),
+                         epi};
     gemm(pr);
   });
 }

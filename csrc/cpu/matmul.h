@@ -1,6 +1,7 @@
 // The CPU GEMM behind ops::gemm_into: C = alpha * A @ B + beta * C over a batch of strided
-// matrices. Any strides work (transposed, sliced, expanded operands are read in place); beta == 0
-// never reads C, so C may be uninitialised.
+// matrices, with an optional fused epilogue (bias, then ReLU) for Linear. Any strides work
+// (transposed, sliced, expanded operands are read in place); beta == 0 never reads C, so C may be
+// uninitialised.
 #pragma once
 #include "core/tensor.h"
 
@@ -8,6 +9,14 @@ namespace gc::cpu {
 
 // out [.., M, N], a [.., M, K], b [.., K, N], all 2-D or all 3-D, of one dtype (float32, float64
 // or int64); a batch size of 1 in a or b broadcasts. Shapes are checked by the caller.
-void gemm_kernel(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta);
+//
+//   out[n, i, j] = alpha * sum_k a[n, i, k] * b[n, k, j] + beta * out[n, i, j] + bias[j]
+//   then, when relu, out[n, i, j] = out[n, i, j] < 0 ? 0 : out[n, i, j]   (NaN stays NaN)
+//
+// bias, when not null, is a contiguous 1-D tensor of N elements of out's dtype (the caller
+// checks). Both happen as the final result is stored, with no extra pass over out; with
+// beta == 0, out is still never read.
+void gemm_kernel(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta,
+                 const Tensor* bias = nullptr, bool relu = false);
 
 }  // namespace gc::cpu
