@@ -250,7 +250,8 @@ TensorPtr bmm(const TensorPtr& a, const TensorPtr& b) {
   return matmul_op("bmm", "BmmBackward0", a, b);
 }
 
-void gemm_into(const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, double alpha, double beta) {
+void gemm_into(const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, double alpha, double beta,
+               const TensorPtr& bias, bool relu) {
   const char* op = "gemm_into";
   check_operands(op, a, b);
   if (out->device != a->device) matmul_fail(MatmulError::Device, op, out, a);
@@ -277,11 +278,15 @@ void gemm_into(const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, dou
     fail(ErrorKind::Runtime, op, "for int64 tensors alpha and beta must be integers, got alpha=", alpha, ", beta=", beta);
   if (!out->device.is_cpu())
     fail(ErrorKind::NotImplemented, op, "no GEMM kernel for device ", out->device.str(), " in this build");
-  cpu::gemm_kernel(*out, *a, *b, alpha, beta);
+  if (bias && (bias->dim() != 1 || bias->shape[0] != N || !bias->is_contiguous() || bias->dtype != out->dtype ||
+               bias->device != out->device))
+    fail(ErrorKind::Runtime, op, "the epilogue bias must be a contiguous 1-D tensor of ", N, " elements of dtype ",
+         dtype_name(out->dtype), ", got shape ", dims_str(bias->shape), " (", dtype_name(bias->dtype), ")");
+  cpu::gemm_kernel(*out, *a, *b, alpha, beta, bias.get(), relu);
   out->bump_version();
 }
 
-// ---- linear: y = x @ w^T + b, one GEMM with the bias as its beta term (and linear_relu,
+// ---- linear: y = x @ w^T + b, one GEMM whose epilogue adds the bias (and linear_relu,
 // the same with the ReLU that follows it fused in) ----
 namespace {
 
@@ -362,12 +367,14 @@ TensorPtr linear_impl(const char* op, const TensorPtr& x, const TensorPtr& w, co
   auto out = empty_tensor(out_shape, x->dtype, x->device);
   auto x_rows = x->dim() == 1 ? raw_view(x, {1, in}, {0, x->strides[0]}) : as_rows(x);
   if (out->numel() > 0) {
-    if (b) copy_into(out, b);  // the bias becomes C, and the GEMM adds onto it (beta = 1)
     auto w_t = raw_view(w, {in, out_f}, {w->strides[1], w->strides[0]});
-    gemm_into(raw_view(out, {x_rows->shape[0], out_f}, {out_f, 1}), x_rows, w_t, 1.0, b ? 1.0 : 0.0);
-    if (relu) {
-      NoGradGuard no_grad;
-      unary_(UnaryOp::Relu, out);
+    auto out_rows = raw_view(out, {x_rows->shape[0], out_f}, {out_f, 1});
+    if (!b || (b->dim() == 1 && b->is_contiguous())) {
+      // The usual case: bias and ReLU are applied by the GEMM as it stores each tile.
+      gemm_into(out_rows, x_rows, w_t, 1.0, 0.0, b, relu);
+    } else {
+      copy_into(out, b);  // another bias shape: it becomes C, and the GEMM adds onto it (beta = 1)
+      gemm_into(out_rows, x_rows, w_t, 1.0, 1.0, nullptr, relu);
     }
   }
   if (is_floating(out->dtype) && compute_requires_grad({&x, &w, &b})) {

@@ -129,7 +129,10 @@ TensorPtr mm(const TensorPtr& a, const TensorPtr& b);
 TensorPtr bmm(const TensorPtr& a, const TensorPtr& b);
 // out = beta*out + alpha * op(A) @ op(B) on 2-D strided operands, or 3-D batches of them where a
 // batch of 1 broadcasts (the one GEMM entry point; no autograd).
-void gemm_into(const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, double alpha, double beta);
+// out = alpha * a @ b + beta * out (+ bias[j] on every row, then ReLU, as the GEMM stores its
+// result: Linear's fused epilogue). bias: contiguous 1-D of N elements, or null.
+void gemm_into(const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, double alpha, double beta,
+               const TensorPtr& bias = nullptr, bool relu = false);
 // Linear layer: x @ w^T + b, fused where the backend can.
 TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b /* may be null */);
 // relu(linear(x, w, b)) as one op with one backward node (the pre-activation is not kept).
