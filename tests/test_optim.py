@@ -590,3 +590,33 @@ def test_checkpoint_through_gradcore_save_resumes_identically(tmp_path, name, kw
     assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
     for a, b in zip(ps, ps2):
         np.testing.assert_array_equal(to_np(a), to_np(b))
+
+
+def test_avx2_and_baseline_update_loops_agree_bitwise():
+    """The optimizer loops run with AVX2 where the CPU has it; without FMA they round exactly as
+    the baseline loops (forced by GRADCORE_OPTIM_BASELINE=1) do."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import gradcore, numpy as np\n"
+        "gradcore.manual_seed(0)\n"
+        "out = []\n"
+        "for name, kw in [('SGD', dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2)),\n"
+        "                 ('Adam', dict(lr=1e-2, amsgrad=True, weight_decay=1e-2)), ('AdamW', dict(lr=1e-2)),\n"
+        "                 ('RMSprop', dict(lr=1e-2, centered=True, momentum=0.5)), ('Adagrad', dict(lr=0.1))]:\n"
+        "    p = gradcore.nn.Parameter(gradcore.randn(1037))\n"
+        "    opt = getattr(gradcore.optim, name)([p], **kw)\n"
+        "    for _ in range(5):\n"
+        "        p.grad = gradcore.randn(1037)\n"
+        "        opt.step()\n"
+        "    out.append(p.detach().numpy().tobytes().hex())\n"
+        "print('|'.join(out))\n"
+    )
+    runs = []
+    for flag in ("0", "1"):
+        env = dict(os.environ, GRADCORE_OPTIM_BASELINE=flag)
+        runs.append(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                   check=True).stdout)
+    assert runs[0] == runs[1]
