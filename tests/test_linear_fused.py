@@ -100,3 +100,19 @@ def test_subclassed_layers_are_not_fused():
     x = gradcore.randn(2, 3)
     expected = model[0](x).relu() * 2
     assert_close(model(x), expected)
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (70, 40)])
+def test_fused_relu_keeps_nan_and_matches_relu(shape):
+    # torch.relu(nan) is nan; the GEMM epilogue must agree with the standalone relu.
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape).astype(np.float32)
+    x[0, 0] = np.nan
+    w = rng.standard_normal((33, shape[1])).astype(np.float32)
+    b = rng.standard_normal(33).astype(np.float32)
+    xt, wt, bt = gradcore.tensor(x), gradcore.tensor(w), gradcore.tensor(b)
+    fused = _C._linear_relu(xt, wt, bt).numpy()
+    unfused = _C._linear(xt, wt, bt).relu().numpy()
+    assert np.isnan(fused[0]).all()
+    np.testing.assert_array_equal(fused, unfused)
+    assert (fused[1:] >= 0).all()
