@@ -65,7 +65,7 @@ static void bind_softmax(py::module_& m, TensorClass& cls) {
         const char* op = "mse_loss";
         auto x = as_tensor(input, op, "input"), t = as_tensor(target, op, "target");
         auto red = reduction_arg(reduction, op);
-        if (x->shape != t->shape || x->dtype != t->dtype || !is_floating(x->dtype)) return py::none();
+        if (!ops::mse_loss_fusable(x, t)) return py::none();
         return py::cast(maybe_release(x->numel(), [&] { return ops::mse_loss(x, t, red); }));
       },
       py::arg("input"), py::arg("target"), py::arg("reduction") = "mean");

@@ -11,7 +11,6 @@
 #include <iterator>
 #include <new>
 #include <type_traits>
-#include <vector>
 
 namespace gc {
 
@@ -38,7 +37,6 @@ class SmallVector {
   SmallVector(std::initializer_list<T> il) { assign(il.begin(), il.end()); }
   template <typename It, typename = typename std::iterator_traits<It>::iterator_category>
   SmallVector(It first, It last) { assign(first, last); }
-  SmallVector(const std::vector<T>& v) { assign(v.begin(), v.end()); }  // NOLINT: implicit, as a vector
   SmallVector(const SmallVector& o) { assign(o.begin(), o.end()); }
   SmallVector(SmallVector&& o) noexcept { steal(o); }
   ~SmallVector() { release(); }
@@ -154,8 +152,6 @@ class SmallVector {
     size_ -= b - a;
     return data_ + a;
   }
-
-  std::vector<T> vec() const { return std::vector<T>(begin(), end()); }
 
   friend bool operator==(const SmallVector& a, const SmallVector& b) {
     return a.size_ == b.size_ && std::equal(a.begin(), a.end(), b.begin());

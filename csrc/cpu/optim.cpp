@@ -60,20 +60,19 @@ void with_flags(bool a, bool b, F&& f) {
 // constants become registers (a shared closure could alias the arrays being written, which keeps
 // the loop from vectorizing).
 template <typename F>
-void element_range(const F& body, int64_t begin, int64_t end) {
+inline __attribute__((always_inline)) void element_range(const F& body, int64_t begin, int64_t end) {
   const F local = body;
   for (int64_t i = begin; i < end; ++i) local(i);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-// The same loop compiled for AVX2 (8 floats per vector instead of SSE2's 4): the body, compiled
-// for the baseline ISA, is inlined into it and vectorised at the wider width. No FMA, so every
+// The same loop compiled for AVX2 (8 floats per vector instead of SSE2's 4): element_range and
+// the body, both compiled for the baseline ISA, are inlined into it and vectorised at the wider width. No FMA, so every
 // element rounds exactly as in the baseline loop; only the speed changes. The updates are
 // bound by their divisions and square roots, so the width is what counts.
 template <typename F>
 __attribute__((target("avx2"))) void element_range_avx2(const F& body, int64_t begin, int64_t end) {
-  const F local = body;
-  for (int64_t i = begin; i < end; ++i) local(i);
+  element_range(body, begin, end);
 }
 
 // GRADCORE_OPTIM_BASELINE=1 forces the baseline loops, so tests can compare the two.

@@ -40,12 +40,16 @@ struct MseLossBackward final : Node {
 
 }  // namespace
 
+bool mse_loss_fusable(const TensorPtr& input, const TensorPtr& target) {
+  return input->shape == target->shape && input->dtype == target->dtype && is_floating(input->dtype);
+}
+
 TensorPtr mse_loss(const TensorPtr& input, const TensorPtr& target, Reduction reduction) {
   const char* op = "mse_loss";
   if (input->device != target->device)
     fail(ErrorKind::Runtime, op, "expected input and target on the same device, but got ", input->device.str(), " and ",
          target->device.str(), ". Hint: move the target with .to(input.device).");
-  if (input->shape != target->shape || input->dtype != target->dtype || !is_floating(input->dtype))
+  if (!mse_loss_fusable(input, target))
     fail(ErrorKind::Runtime, op, "the fused kernel needs input and target of one shape and floating dtype, got ",
          shape_str(input->shape), " (", dtype_name(input->dtype), ") and ", shape_str(target->shape), " (",
          dtype_name(target->dtype), "). Hint: call nn.functional.mse_loss, which broadcasts and promotes.");

@@ -290,7 +290,7 @@ void gemm_into(const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, dou
 // the same with the ReLU that follows it fused in) ----
 namespace {
 
-// Backward of y = x @ w^T + b (and of relu(x @ w^T + b) when y_relu is saved), in one node:
+// Backward of y = x @ w^T + b (and of relu(x @ w^T + b), from the saved output y), in one node:
 // the output gradient is read once to mask it through the ReLU and sum it into the bias
 // gradient together, then dx = g @ w and dw = g^T @ x are one GEMM each.
 struct LinearBackward final : Node {
@@ -311,7 +311,7 @@ struct LinearBackward final : Node {
       cpu::column_sum(*g_rows, *gb);
     }
     if (needs_input_grad(2) && !gb)  // a bias of another broadcastable shape
-      gb = sum_to_shape(reshape(g_rows, relu ? y.unpack(*this)->shape : g[0]->shape), b_shape);
+      gb = sum_to_shape(reshape(g_rows, g[0]->shape), b_shape);
     TensorPtr gx, gw;
     if (needs_input_grad(0)) {
       auto wv = w.unpack(*this);

@@ -150,6 +150,8 @@ TensorPtr nll_loss(const TensorPtr& logp, const TensorPtr& target, const TensorP
                    Reduction reduction, int64_t ignore_index);
 // mean/sum/none of (input - target)^2 for one shape and floating dtype (ops/loss.cpp).
 TensorPtr mse_loss(const TensorPtr& input, const TensorPtr& target, Reduction reduction);
+// Whether mse_loss takes these operands (else they must broadcast or promote first).
+bool mse_loss_fusable(const TensorPtr& input, const TensorPtr& target);
 
 // ---- indexing (ops/index.cpp, cpu/index.cpp) ----
 // Advanced indexing: `indices[i]` indexes dim i (null = the whole dim), NumPy placement rules.
