@@ -76,16 +76,13 @@ class Adagrad(Optimizer):
         _ensure_tensor_steps(self)
 
     def _update_group(self, group):
-        params, grads, sums, steps = [], [], [], []
-        for p in group["params"]:
-            if p.grad is None:
-                continue
+        params, grads = self._with_grads(group)
+        sums, steps = [], []
+        for p in params:
             if "sum" not in self.state.get(p, {}):
                 # A parameter added by add_param_group after construction.
                 self._init_state(p, group)
             state = self.state[p]
-            params.append(p)
-            grads.append(p.grad)
             sums.append(state["sum"])
             steps.append(state["step"])
         if params:

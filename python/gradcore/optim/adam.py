@@ -2,7 +2,8 @@
 from numbers import Real
 
 from .. import _C
-from .optimizer import Optimizer, _check_unsupported, _ensure_tensor_steps, _step_tensor, _to_float, zeros_like
+from .optimizer import (Optimizer, _check_unsupported, _ensure_tensor_steps, _state_zeros, _step_tensor, _to_float,
+                        zeros_like)
 
 __all__ = ["Adam", "AdamW"]
 
@@ -85,25 +86,18 @@ class Adam(Optimizer):
 
     def _update_group(self, group):
         amsgrad = group["amsgrad"]
-        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = [], [], [], [], [], []
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            params.append(p)
-            grads.append(p.grad)
+        params, grads = self._with_grads(group)
+        exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = [], [], [], []
+        for p in params:
             state = self.state[p]
             if len(state) == 0:
                 state["step"] = _step_tensor()
                 state["exp_avg"] = zeros_like(p)
                 state["exp_avg_sq"] = zeros_like(p)
-                if amsgrad:
-                    state["max_exp_avg_sq"] = zeros_like(p)
             exp_avgs.append(state["exp_avg"])
             exp_avg_sqs.append(state["exp_avg_sq"])
             if amsgrad:
-                if "max_exp_avg_sq" not in state:
-                    state["max_exp_avg_sq"] = zeros_like(p)
-                max_exp_avg_sqs.append(state["max_exp_avg_sq"])
+                max_exp_avg_sqs.append(_state_zeros(state, "max_exp_avg_sq", p))
             steps.append(state["step"])
         if params:
             beta1, beta2 = group["betas"]

@@ -151,6 +151,12 @@ class Optimizer:
         """
         return self._step(closure, self._update_group)
 
+    @staticmethod
+    def _with_grads(group):
+        """The parameters of ``group`` that have a gradient, and those gradients (in order)."""
+        params = [p for p in group["params"] if p.grad is not None]
+        return params, [p.grad for p in params]
+
     def _update_group(self, group):
         """Updates one param group with one native call (each optimizer implements it)."""
         raise NotImplementedError
@@ -256,6 +262,14 @@ def _copy_state_tensor(param, value, key):
     if key == "step" or not param.is_floating_point() or value.dtype == param.dtype:
         return value.clone()
     return value.to(param.dtype)
+
+
+def _state_zeros(state, key, param):
+    """state[key], created as zeros like ``param`` the first time it is needed (not on every step)."""
+    buf = state.get(key)
+    if buf is None:
+        buf = state[key] = zeros_like(param)
+    return buf
 
 
 def _step_tensor(value=0.0):

@@ -1,6 +1,7 @@
 """RMSprop (PyTorch's ``torch.optim.RMSprop``)."""
 from .. import _C
-from .optimizer import Optimizer, _check_unsupported, _ensure_tensor_steps, _step_tensor, _to_float, zeros_like
+from .optimizer import (Optimizer, _check_unsupported, _ensure_tensor_steps, _state_zeros, _step_tensor, _to_float,
+                        zeros_like)
 
 __all__ = ["RMSprop"]
 
@@ -77,26 +78,19 @@ class RMSprop(Optimizer):
 
     def _update_group(self, group):
         momentum, centered = group["momentum"], group["centered"]
-        params, grads, square_avgs, grad_avgs, buffers, steps = [], [], [], [], [], []
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            params.append(p)
-            grads.append(p.grad)
+        params, grads = self._with_grads(group)
+        square_avgs, grad_avgs, buffers, steps = [], [], [], []
+        for p in params:
             state = self.state[p]
             if len(state) == 0:
                 state["step"] = _step_tensor()
                 state["square_avg"] = zeros_like(p)
-                if momentum > 0:
-                    state["momentum_buffer"] = zeros_like(p)
-                if centered:
-                    state["grad_avg"] = zeros_like(p)
             square_avgs.append(state["square_avg"])
             steps.append(state["step"])
             if momentum > 0:
-                buffers.append(state.setdefault("momentum_buffer", zeros_like(p)))
+                buffers.append(_state_zeros(state, "momentum_buffer", p))
             if centered:
-                grad_avgs.append(state.setdefault("grad_avg", zeros_like(p)))
+                grad_avgs.append(_state_zeros(state, "grad_avg", p))
         if params:
             _C._rmsprop_step(params, grads, square_avgs, grad_avgs, buffers, steps, _to_float(group["lr"]),
                              group["alpha"], group["eps"], group["weight_decay"], momentum, centered,

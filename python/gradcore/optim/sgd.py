@@ -1,6 +1,6 @@
 """Stochastic gradient descent, optionally with momentum (PyTorch's ``torch.optim.SGD``)."""
 from .. import _C
-from .optimizer import Optimizer, _check_unsupported, _to_float, zeros_like
+from .optimizer import Optimizer, _check_unsupported, _state_zeros, _to_float
 
 __all__ = ["SGD"]
 
@@ -65,19 +65,13 @@ class SGD(Optimizer):
 
     def _update_group(self, group):
         momentum = group["momentum"]
-        params, grads, buffers, first_step = [], [], [], []
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            params.append(p)
-            grads.append(p.grad)
-            if momentum != 0:
+        params, grads = self._with_grads(group)
+        buffers, first_step = [], []
+        if momentum != 0:
+            for p in params:
                 state = self.state[p]
-                buf = state.get("momentum_buffer")
-                first_step.append(buf is None)
-                if buf is None:
-                    buf = state["momentum_buffer"] = zeros_like(p)
-                buffers.append(buf)
+                first_step.append(state.get("momentum_buffer") is None)
+                buffers.append(_state_zeros(state, "momentum_buffer", p))
         if params:
             _C._sgd_step(params, grads, buffers, _to_float(group["lr"]), momentum, group["dampening"],
                          group["weight_decay"], group["nesterov"], group["maximize"], first_step)
