@@ -46,7 +46,7 @@ Scalar to_scalar(py::handle h, const char* op, const char* arg) {
     auto t = h.cast<TensorPtr>();
     if (t->numel() != 1)
       fail(ErrorKind::Runtime, op, "argument '", arg, "' must be a number or a one-element tensor, got shape ", shape_str(t->shape));
-    auto c = ops::to_dtype(ops::contiguous(t), t->dtype);
+    auto c = ops::to_cpu(ops::contiguous(t));
     if (t->dtype == DType::Bool) return Scalar::from_bool(*c->data_as<bool>());
     if (t->dtype == DType::Int64) return Scalar::from_int(*c->data_as<int64_t>());
     return Scalar::from_double(t->dtype == DType::Float32 ? *c->data_as<float>() : *c->data_as<double>());

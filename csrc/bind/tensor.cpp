@@ -1,5 +1,8 @@
 // The Tensor class and what every tensor has: attributes, NumPy interop, factories, views,
 // binary operators, grad mode and backward. Other op families bind themselves in their own files.
+#ifdef GRADCORE_CUDA
+#include "cuda/runtime.h"
+#endif
 #include <pybind11/operators.h>
 #include "autograd/node.h"
 #include "bind/common.h"
@@ -49,10 +52,7 @@ TensorPtr finish_factory(TensorPtr t, const Factory& f, const char* op) {
   return t;
 }
 
-void check_factory_device(Device d, const char* op) {
-  if (!d.is_cpu())
-    fail(ErrorKind::Runtime, op, "device ", d.str(), " is not available: gradcore was built without CUDA support");
-}
+void check_factory_device(Device d, const char* op) { check_device_available(d, op); }
 
 DType numpy_to_dtype(const py::array& a, const char* op) {
   char kind = a.dtype().kind();
@@ -219,15 +219,44 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
   // Free the reference before the interpreter tears down.
   m.add_object("_cleanup", py::capsule([]() { g_size_type = py::object(); }));
 
-  fns.def("manual_seed", [](int64_t s) { default_generator().manual_seed(static_cast<uint64_t>(s)); return py::none(); });
+  // Seeds the CPU and the CUDA generators, as torch.manual_seed does.
+  fns.def("manual_seed", [](int64_t s) {
+    default_generator().manual_seed(static_cast<uint64_t>(s));
+    cuda_generator().manual_seed(static_cast<uint64_t>(s));
+    return py::none();
+  });
   fns.def("initial_seed", []() { return default_generator().initial_seed(); });
   fns.def("get_default_dtype", []() { return default_dtype(); });
   fns.def("set_default_dtype", [](py::object d) { set_default_dtype(dtype_arg(d, "set_default_dtype")); });
   fns.def("is_grad_enabled", []() { return GradMode::is_enabled(); });
   m.def("_set_grad_enabled", [](bool on) { GradMode::set_enabled(on); });
-  // The CUDA backend arrives with its own issue; this build reports none.
-  m.def("_cuda_available", []() { return false; });
+  // CUDA queries (gradcore/cuda.py). A CPU-only build reports no devices.
+#ifdef GRADCORE_CUDA
+  m.attr("_cuda_built") = true;
+  m.def("_cuda_device_count", []() { return cuda::device_count(); });
+  m.def("_cuda_synchronize", [](int device) {
+    py::gil_scoped_release nogil;
+    cuda::synchronize(device);
+  });
+  m.def("_cuda_current_device", []() { return cuda::current_device(); });
+  m.def("_cuda_set_device", [](int d) { cuda::set_device(d); });
+  m.def("_cuda_empty_cache", []() { if (cuda::device_count() > 0) cuda::empty_cache(); });
+  m.def("_cuda_memory_stats", [](int d) {
+    auto s = cuda::memory_stats(d);
+    py::dict r;
+    r["allocated_bytes"] = s.allocated;
+    r["reserved_bytes"] = s.reserved;
+    r["peak_allocated_bytes"] = s.peak_allocated;
+    r["cache_hits"] = s.hits;
+    r["cache_misses"] = s.misses;
+    return r;
+  });
+#else
+  m.attr("_cuda_built") = false;
   m.def("_cuda_device_count", []() { return 0; });
+#endif
+  m.def("_cuda_manual_seed", [](int64_t s) { cuda_generator().manual_seed(static_cast<uint64_t>(s)); });
+  m.def("_cuda_generator", []() -> Generator& { return cuda_generator(); }, py::return_value_policy::reference);
   fns.def("set_num_threads", [](int n) { set_num_threads(n); });
   fns.def("get_num_threads", []() { return get_num_threads(); });
   // The CPU caching allocator: counters (tests check that a training step's steady state

@@ -8,6 +8,10 @@
 // blocks go back to the system. Sanitizer builds skip the cache, so ASan still sees every
 // use-after-free.
 #include "core/allocator.h"
+#include "core/tensor.h"
+#ifdef GRADCORE_CUDA
+#include "cuda/runtime.h"
+#endif
 #include <pthread.h>
 #include <cstdlib>
 #include <mutex>
@@ -115,11 +119,24 @@ CPUAllocator& cpu_allocator() {
 
 }  // namespace
 
+void check_device_available(Device d, const char* op) {
+  if (d.is_cpu()) return;
+#ifdef GRADCORE_CUDA
+  cuda::check_device(d, op);
+#else
+  fail(ErrorKind::Runtime, op, "device ", d.str(), " is not available: gradcore was built without CUDA support. "
+       "Hint: use device='cpu', or check gradcore.cuda.is_available() first.");
+#endif
+}
+
 Allocator& allocator_for(Device d) {
-  if (!d.is_cpu())
-    fail(ErrorKind::Runtime, "allocate", "device ", d.str(),
-         " is not available: gradcore was built without CUDA support; use device='cpu'");
-  return cpu_allocator();
+  if (d.is_cpu()) return cpu_allocator();
+  check_device_available(d, "allocate");
+#ifdef GRADCORE_CUDA
+  return cuda::allocator(d.norm_index());
+#else
+  return cpu_allocator();  // not reached: check_device_available threw
+#endif
 }
 
 void cpu_empty_cache() { cpu_allocator().empty_cache(); }

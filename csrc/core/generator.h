@@ -4,6 +4,13 @@
 #pragma once
 #include <cstdint>
 
+// mix and uniform also run on the GPU (csrc/cuda/copy.cu), so CUDA fills draw the same numbers.
+#if defined(__CUDACC__)
+#define GC_HOST_DEVICE __host__ __device__
+#else
+#define GC_HOST_DEVICE
+#endif
+
 namespace gc {
 
 class Generator {
@@ -16,14 +23,14 @@ class Generator {
   // Reserves n draws and returns the first counter value.
   uint64_t reserve(uint64_t n) { uint64_t o = offset_; offset_ += n; return o; }
 
-  static uint64_t mix(uint64_t seed, uint64_t counter) {
+  GC_HOST_DEVICE static uint64_t mix(uint64_t seed, uint64_t counter) {
     uint64_t z = seed * 0x9E3779B97F4A7C15ULL + counter * 0xD1B54A32D192ED03ULL + 0x632BE59BD9B4E019ULL;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
   }
   // Uniform in [0, 1) with 53 random bits.
-  static double uniform(uint64_t seed, uint64_t counter) { return (mix(seed, counter) >> 11) * 0x1.0p-53; }
+  GC_HOST_DEVICE static double uniform(uint64_t seed, uint64_t counter) { return (mix(seed, counter) >> 11) * 0x1.0p-53; }
 
  private:
   uint64_t seed_;
@@ -31,5 +38,6 @@ class Generator {
 };
 
 Generator& default_generator();
+Generator& cuda_generator();  // the default generator of CUDA tensors
 
 }  // namespace gc

@@ -73,6 +73,9 @@ int64_t checked_numel(const DimVector& shape, const char* op);
 // Wraps a possibly negative dim into [0, ndim); IndexError naming the op when out of range.
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op);
 
+// RuntimeError naming `op` unless tensors can live on `d` in this build and on this machine.
+void check_device_available(Device d, const char* op);
+
 // A new, uninitialised, contiguous tensor.
 TensorPtr empty_tensor(const DimVector& shape, DType dtype, Device device);
 // A view of `src`'s storage with new geometry; records `src` (or its base) as the view's base.

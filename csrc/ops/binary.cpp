@@ -2,7 +2,7 @@
 // backward beside it. Gradients are summed over broadcast dims and cast back to each input's dtype.
 #include <cmath>
 #include "autograd/node.h"
-#include "cpu/binary.h"
+#include "ops/dispatch.h"
 #include "ops/ops.h"
 
 namespace gc::ops {
@@ -185,7 +185,7 @@ TensorPtr compute(BinaryOp op, const TensorPtr& a, const TensorPtr& b, Scalar al
   bool logical = op >= BinaryOp::Eq;
   auto out = empty_tensor(shape, logical ? DType::Bool : compute_dt, a->device);
   auto ac = cast_to(a, compute_dt), bc = cast_to(b, compute_dt);
-  cpu::binary_kernel(op, *out, *ac, *bc, alpha);
+  GC_KERNEL(binary_kernel, op, *out, *ac, *bc, alpha);
   return out;
 }
 
@@ -201,7 +201,7 @@ DType compute_dtype(BinaryOp op, const TensorPtr& a, const TensorPtr& b) {
   }
   if (op == BinaryOp::Pow && dt == DType::Int64 && b->dtype == DType::Int64) {
     // PyTorch: "Integers to negative integer powers are not allowed."
-    if (b->numel() > 0 && b->dim() == 0 && *b->data_as<int64_t>() < 0)
+    if (b->numel() > 0 && b->dim() == 0 && *to_cpu(b)->data_as<int64_t>() < 0)
       fail(ErrorKind::Runtime, "pow", "integers to negative integer powers are not allowed. Hint: use a float base, e.g. x.float() ** -1");
   }
   if ((op == BinaryOp::FloorDivide || op == BinaryOp::Remainder) && dt == DType::Int64) {
@@ -209,6 +209,7 @@ DType compute_dtype(BinaryOp op, const TensorPtr& a, const TensorPtr& b) {
     auto bc = cast_to(b, DType::Int64);
     auto zero = compute(BinaryOp::Eq, bc, wrapped_scalar(Scalar::from_int(0), b->device), Scalar::from_int(1), DType::Int64);
     bool any = false;
+    zero = to_cpu(zero);
     auto* z = zero->data_as<bool>();
     for (int64_t i = 0; i < zero->numel() && !any; ++i) any = z[i];
     if (any) fail(ErrorKind::Runtime, op_name(op), "ZeroDivisionError: integer division by zero");
@@ -216,7 +217,15 @@ DType compute_dtype(BinaryOp op, const TensorPtr& a, const TensorPtr& b) {
   return dt;
 }
 
-TensorPtr binary_op(BinaryOp op, const TensorPtr& a, const TensorPtr& b, Scalar alpha = Scalar::from_int(1)) {
+// PyTorch lets a 0-dim CPU tensor (a number held in a tensor) meet a tensor of any device: it is
+// moved over (differentiably) so the op runs on the other operand's device.
+TensorPtr to_device_of(const TensorPtr& t, const TensorPtr& other) {
+  if (t->device == other->device || !t->device.is_cpu() || t->dim() != 0) return t;
+  return to_device(t, other->device);
+}
+
+TensorPtr binary_op(BinaryOp op, const TensorPtr& a_in, const TensorPtr& b_in, Scalar alpha = Scalar::from_int(1)) {
+  const TensorPtr a = to_device_of(a_in, b_in), b = to_device_of(b_in, a_in);
   DType dt = compute_dtype(op, a, b);
   auto out = compute(op, a, b, alpha, dt);
   if (op >= BinaryOp::Eq || !is_floating(dt) || !compute_requires_grad({&a, &b})) return out;
@@ -333,7 +342,8 @@ struct WhereBackward final : Node {
 };
 }  // namespace
 
-TensorPtr where(const TensorPtr& cond, const TensorPtr& a, const TensorPtr& b) {
+TensorPtr where(const TensorPtr& cond, const TensorPtr& a_in, const TensorPtr& b_in) {
+  const TensorPtr a = to_device_of(a_in, cond), b = to_device_of(b_in, cond);
   check_same_device(cond, a, "where");
   check_same_device(a, b, "where");
   if (cond->dtype != DType::Bool)
@@ -343,7 +353,7 @@ TensorPtr where(const TensorPtr& cond, const TensorPtr& a, const TensorPtr& b) {
   DimVector shape = broadcast_shapes(broadcast_shapes(cond->shape, a->shape, "where"), b->shape, "where");
   auto out = empty_tensor(shape, dt, a->device);
   auto ac = cast_to(a, dt), bc = cast_to(b, dt);
-  cpu::where_kernel(*out, *cond, *ac, *bc);
+  GC_KERNEL(where_kernel, *out, *cond, *ac, *bc);
   if (is_floating(dt) && compute_requires_grad({&a, &b})) {
     auto n = make_node<WhereBackward>({cond, a, b});
     n->cond = SavedTensor(cond, false);
@@ -385,12 +395,12 @@ TensorPtr binary_(BinaryOp op, const TensorPtr& self, const TensorPtr& other, Sc
   }
   if (GradMode::is_enabled() && self->requires_grad && self->is_leaf())
     check_inplace(self, name);
-  auto oc = other;
+  auto oc = to_device_of(other, self);
   if (other->storage == self->storage && !(other->offset == self->offset && other->strides == self->strides))
     oc = clone(other);  // partial overlap: read from a snapshot
   if (dt == self->dtype && op < BinaryOp::Eq) {
     check_same_device(self, oc, name);
-    cpu::binary_kernel(op, *self, *self, *cast_to(oc, dt), alpha);
+    GC_KERNEL(binary_kernel, op, *self, *self, *cast_to(oc, dt), alpha);
   } else {
     auto r = compute(op, self, oc, alpha, op >= BinaryOp::Eq ? result_type(self, oc) : dt);
     copy_into(self, r);

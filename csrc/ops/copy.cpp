@@ -1,23 +1,52 @@
 // Copies and conversions: dtype casts, contiguous, clone, detach, copy_.
 #include "autograd/node.h"
-#include "cpu/copy.h"
+#include "ops/dispatch.h"
 #include "ops/ops.h"
 
 namespace gc::ops {
 
+namespace {
+
+// dst = src across devices: the source is converted (dtype, broadcast, layout) on its own device
+// into a dense block of dst's shape and dtype, the bytes cross once, and a strided dst is written
+// from them on its device.
+void copy_across_devices(const TensorPtr& dst, const TensorPtr& src) {
+#ifdef GRADCORE_CUDA
+  auto dense = src;
+  if (!(src->shape == dst->shape && src->dtype == dst->dtype && src->is_contiguous())) {
+    dense = empty_tensor(dst->shape, dst->dtype, src->device);
+    GC_KERNEL(copy_kernel, *dense, *src);
+  }
+  const size_t nbytes = static_cast<size_t>(dst->numel()) * dst->itemsize();
+  if (dst->is_contiguous()) {
+    cuda::copy_bytes(dst->data(), dst->device, dense->data(), dense->device, nbytes);
+    return;
+  }
+  auto staged = empty_tensor(dst->shape, dst->dtype, dst->device);
+  cuda::copy_bytes(staged->data(), staged->device, dense->data(), dense->device, nbytes);
+  GC_KERNEL(copy_kernel, *dst, *staged);
+#else
+  fail(ErrorKind::Runtime, "copy_", "cannot copy between ", src->device.str(), " and ", dst->device.str(),
+       ": gradcore was built without CUDA support");
+#endif
+}
+
+}  // namespace
+
 void copy_into(const TensorPtr& dst, const TensorPtr& src) {
-  if (dst->device != src->device)
-    fail(ErrorKind::Runtime, "copy_", "cannot copy between ", src->device.str(), " and ", dst->device.str(),
-         " in this build");
   broadcast_shapes(dst->shape, src->shape, "copy_");
+  if (dst->device != src->device) {
+    copy_across_devices(dst, src);
+    return;
+  }
   // Reading and writing overlapping memory (x.copy_(x.t())): go through a temporary.
   if (dst->storage == src->storage && !(dst->offset == src->offset && dst->strides == src->strides)) {
     auto tmp = empty_tensor(src->shape, src->dtype, src->device);
-    cpu::copy_kernel(*tmp, *src);
-    cpu::copy_kernel(*dst, *tmp);
+    GC_KERNEL(copy_kernel, *tmp, *src);
+    GC_KERNEL(copy_kernel, *dst, *tmp);
     return;
   }
-  cpu::copy_kernel(*dst, *src);
+  GC_KERNEL(copy_kernel, *dst, *src);
 }
 
 // Gradient of a dtype cast: cast back.
@@ -31,7 +60,7 @@ struct ToCopyBackward final : Node {
 TensorPtr to_dtype(const TensorPtr& t, DType dtype, bool copy) {
   if (t->dtype == dtype && !copy) return t;
   auto out = empty_tensor(t->shape, dtype, t->device);
-  cpu::copy_kernel(*out, *t);
+  GC_KERNEL(copy_kernel, *out, *t);
   if (compute_requires_grad({&t})) {
     if (!is_floating(dtype))
       return out;  // integer results carry no gradient, as in PyTorch
@@ -40,10 +69,27 @@ TensorPtr to_dtype(const TensorPtr& t, DType dtype, bool copy) {
   return out;
 }
 
+// Gradient of a move between devices: move it back.
+struct ToDeviceBackward final : Node {
+  Device src_device;
+  explicit ToDeviceBackward(Device d) : src_device(d) {}
+  TensorList apply(TensorList&& g) override { return {to_device(g[0], src_device)}; }
+  std::string name() const override { return "ToCopyBackward0"; }
+};
+
 TensorPtr to_device(const TensorPtr& t, Device device, bool copy) {
   if (t->device == device) return copy ? clone(t) : t;
-  fail(ErrorKind::Runtime, "to", "cannot move a tensor from ", t->device.str(), " to ", device.str(),
-       ": gradcore was built without CUDA support. Hint: keep device='cpu', or check gradcore.cuda.is_available().");
+  check_device_available(device, "to");
+  auto out = empty_tensor(t->shape, t->dtype, device);
+  copy_into(out, t);
+  if (compute_requires_grad({&t}) && is_floating(t->dtype)) set_history(out, make_node<ToDeviceBackward>({t}, t->device));
+  return out;
+}
+
+TensorPtr to_cpu(const TensorPtr& t) {
+  if (t->device.is_cpu()) return t;
+  NoGradGuard no_grad;
+  return to_device(t, Device{});
 }
 
 struct CloneBackward final : Node {
@@ -53,7 +99,7 @@ struct CloneBackward final : Node {
 
 TensorPtr clone(const TensorPtr& t) {
   auto out = empty_tensor(t->shape, t->dtype, t->device);
-  cpu::copy_kernel(*out, *t);
+  GC_KERNEL(copy_kernel, *out, *t);
   if (compute_requires_grad({&t})) set_history(out, make_node<CloneBackward>({t}));
   return out;
 }

@@ -3,7 +3,7 @@
 #include <cstring>
 #include "autograd/node.h"
 #include "core/generator.h"
-#include "cpu/copy.h"
+#include "ops/dispatch.h"
 #include "ops/ops.h"
 
 namespace gc {
@@ -13,27 +13,33 @@ Generator& default_generator() {
   return g;
 }
 
-namespace ops {
-
-static void check_device(Device d, const char* op) {
-  if (!d.is_cpu())
-    fail(ErrorKind::Runtime, op, "device ", d.str(), " is not available: gradcore was built without CUDA support. "
-         "Hint: use device='cpu', or check gradcore.cuda.is_available() first.");
+Generator& cuda_generator() {
+  static Generator g;
+  return g;
 }
 
+namespace ops {
+
 TensorPtr empty(const DimVector& shape, DType dtype, Device device) {
-  check_device(device, "empty");
+  check_device_available(device, "empty");
   return empty_tensor(shape, dtype, device);
 }
 
 TensorPtr full(const DimVector& shape, Scalar value, DType dtype, Device device) {
   auto t = empty(shape, dtype, device);
-  cpu::fill_kernel(*t, value);
+  GC_KERNEL(fill_kernel, *t, value);
   return t;
 }
 TensorPtr zeros(const DimVector& shape, DType dtype, Device device) {
   auto t = empty(shape, dtype, device);
-  if (t->storage->nbytes) std::memset(t->storage->data, 0, t->storage->nbytes);
+  if (!t->storage->nbytes) return t;
+#ifdef GRADCORE_CUDA
+  if (!device.is_cpu()) {
+    cuda::memset_zero(t->storage->data, device, t->storage->nbytes);
+    return t;
+  }
+#endif
+  std::memset(t->storage->data, 0, t->storage->nbytes);
   return t;
 }
 TensorPtr ones(const DimVector& shape, DType dtype, Device device) { return full(shape, Scalar::from_int(1), dtype, device); }
@@ -53,7 +59,7 @@ TensorPtr arange(Scalar start, Scalar end, Scalar step, std::optional<DType> dty
   DType dt = dtype ? *dtype : (any_float ? default_dtype() : DType::Int64);
   double n = std::ceil((end.d - start.d) / step.d);
   auto t = empty({static_cast<int64_t>(n)}, dt, device);
-  cpu::arange_kernel(*t, start.d, step.d);
+  GC_KERNEL(arange_kernel, *t, start.d, step.d);
   return t;
 }
 
@@ -62,16 +68,16 @@ TensorPtr linspace(double start, double end, int64_t steps, DType dtype, Device 
   auto t = empty({steps}, dtype, device);
   if (steps == 0) return t;
   if (steps == 1) {
-    cpu::fill_kernel(*t, Scalar::from_double(start));
+    GC_KERNEL(fill_kernel, *t, Scalar::from_double(start));
     return t;
   }
   // PyTorch fills the first half from start and the second half from end, so both ends are exact.
   double step = (end - start) / static_cast<double>(steps - 1);
-  auto tmp = empty({steps}, DType::Float64, device);
+  auto tmp = empty({steps}, DType::Float64, Device{});  // computed on the host, then copied over
   auto* p = tmp->data_as<double>();
   int64_t half = steps / 2;
   for (int64_t i = 0; i < steps; ++i) p[i] = i < half ? start + step * i : end - step * (steps - 1 - i);
-  cpu::copy_kernel(*t, *tmp);
+  copy_into(t, tmp);
   return t;
 }
 
@@ -79,28 +85,31 @@ TensorPtr eye(int64_t n, int64_t m, DType dtype, Device device) {
   if (n < 0 || m < 0) fail(ErrorKind::Runtime, "eye", "n and m must be non-negative, got n=", n, ", m=", m);
   auto t = zeros({n, m}, dtype, device);
   auto diag = as_strided(t, {std::min(n, m)}, {m + 1}, 0);
-  cpu::fill_kernel(*diag, Scalar::from_int(1));
+  GC_KERNEL(fill_kernel, *diag, Scalar::from_int(1));
   return t;
 }
 
-static Generator& gen_or_default(Generator* g) { return g ? *g : default_generator(); }
+// PyTorch keeps one default generator for the CPU and one for CUDA devices.
+static Generator& gen_or_default(Generator* g, const TensorPtr& t) {
+  return g ? *g : (t->device.is_cpu() ? default_generator() : cuda_generator());
+}
 
 void uniform_(const TensorPtr& t, double low, double high, Generator* gen) {
   if (!is_floating(t->dtype)) fail(ErrorKind::Runtime, "uniform_", "expected a floating-point tensor, got ", dtype_name(t->dtype));
-  auto& g = gen_or_default(gen);
+  auto& g = gen_or_default(gen, t);
   auto dst = t->is_contiguous() ? t : empty(t->shape, t->dtype, t->device);
-  cpu::uniform_kernel(*dst, low, high, g.initial_seed(), g.reserve(static_cast<uint64_t>(t->numel())));
-  if (dst != t) cpu::copy_kernel(*t, *dst);
+  GC_KERNEL(uniform_kernel, *dst, low, high, g.initial_seed(), g.reserve(static_cast<uint64_t>(t->numel())));
+  if (dst != t) GC_KERNEL(copy_kernel, *t, *dst);
   t->bump_version();
 }
 
 void normal_(const TensorPtr& t, double mean, double std, Generator* gen) {
   if (!is_floating(t->dtype)) fail(ErrorKind::Runtime, "normal_", "expected a floating-point tensor, got ", dtype_name(t->dtype));
   if (std < 0) fail(ErrorKind::Runtime, "normal_", "expected std >= 0.0, got ", std);
-  auto& g = gen_or_default(gen);
+  auto& g = gen_or_default(gen, t);
   auto dst = t->is_contiguous() ? t : empty(t->shape, t->dtype, t->device);
-  cpu::normal_kernel(*dst, mean, std, g.initial_seed(), g.reserve(2 * static_cast<uint64_t>(t->numel())));
-  if (dst != t) cpu::copy_kernel(*t, *dst);
+  GC_KERNEL(normal_kernel, *dst, mean, std, g.initial_seed(), g.reserve(2 * static_cast<uint64_t>(t->numel())));
+  if (dst != t) GC_KERNEL(copy_kernel, *t, *dst);
   t->bump_version();
 }
 
@@ -118,8 +127,8 @@ TensorPtr randint(int64_t low, int64_t high, const DimVector& shape, DType dtype
   if (high <= low)
     fail(ErrorKind::Runtime, "randint", "random_ expects 'from' to be less than 'to', but got from=", low, " >= to=", high);
   auto t = empty(shape, dtype, device);
-  auto& g = gen_or_default(gen);
-  cpu::randint_kernel(*t, low, high, g.initial_seed(), g.reserve(static_cast<uint64_t>(t->numel())));
+  auto& g = gen_or_default(gen, t);
+  GC_KERNEL(randint_kernel, *t, low, high, g.initial_seed(), g.reserve(static_cast<uint64_t>(t->numel())));
   return t;
 }
 
@@ -132,7 +141,7 @@ struct FillBackward final : Node {
 
 void fill_(const TensorPtr& t, Scalar value) {
   check_inplace(t, "fill_");
-  cpu::fill_kernel(*t, value);
+  GC_KERNEL(fill_kernel, *t, value);
   t->bump_version();
   if (GradMode::is_enabled() && t->requires_grad && !t->is_leaf())
     set_history(t, make_node<FillBackward>({t}));

@@ -3,8 +3,7 @@
 // PyTorch's checks; indices are validated before the kernel runs and are not wrapped
 // (negative entries raise, as in PyTorch).
 #include "autograd/node.h"
-#include "cpu/copy.h"
-#include "cpu/index.h"
+#include "ops/dispatch.h"
 #include "ops/index.h"
 
 namespace gc::ops {
@@ -36,7 +35,7 @@ void gather_raw(const Tensor& out, const Tensor& x, int64_t d, const Tensor& ind
   restride(o, out, is.shape, contiguous_strides(is.shape));
   restride(src, x, is.shape, src_strides);
   restride(idx, index, is.shape, is.strides);
-  cpu::gather_kernel(o, src, idx, xs.shape[d], xs.strides[d]);
+  GC_KERNEL(gather_kernel, o, src, idx, xs.shape[d], xs.strides[d]);
 }
 
 // dst[..., index[..., i, ...], ...] += src[..., i, ...] along d, over index's shape.
@@ -48,7 +47,7 @@ void scatter_add_raw(const Tensor& dst, int64_t d, const Tensor& index, const Te
   restride(to, dst, is.shape, dst_strides);
   restride(from, src, is.shape, ss.strides);
   restride(idx, index, is.shape, is.strides);
-  cpu::scatter_kernel(to, from, idx, ds.shape[d], ds.strides[d], true);
+  GC_KERNEL(scatter_kernel, to, from, idx, ds.shape[d], ds.strides[d], true);
 }
 
 // gather's checks: int64 index of x's rank, no larger than x off `dim`, entries in [0, size).
@@ -65,7 +64,7 @@ int64_t check_gather_args(const Tensor& x, int64_t dim, const Tensor& index, con
       fail(ErrorKind::Runtime, op, "size does not match at dimension ", k, ": expected index of shape ",
            shape_str(index.shape), " to be no larger than input of shape ", shape_str(x.shape),
            " apart from dimension ", d);
-  cpu::check_index_bounds(index, xs.shape[d], d, false, ErrorKind::Runtime, op);
+  GC_KERNEL(check_index_bounds, index, xs.shape[d], d, false, ErrorKind::Runtime, op);
   return d;
 }
 
@@ -85,7 +84,7 @@ int64_t check_scatter_args(const Tensor& x, int64_t dim, const Tensor& index, co
     if ((static_cast<int64_t>(k) != d && is.shape[k] > xs.shape[k]) || is.shape[k] > ss.shape[k])
       fail(ErrorKind::Runtime, op, "expected index ", shape_str(index.shape), " to be no larger than self ",
            shape_str(x.shape), " apart from dimension ", d, " and no larger than src ", shape_str(src.shape));
-  cpu::check_index_bounds(index, xs.shape[d], d, false, ErrorKind::Runtime, op);
+  GC_KERNEL(check_index_bounds, index, xs.shape[d], d, false, ErrorKind::Runtime, op);
   return d;
 }
 
@@ -220,12 +219,12 @@ TensorPtr index_select(const TensorPtr& x, int64_t dim, const TensorPtr& index) 
     wrap_dim(dim, 1, op);
     if (index->numel() != 1)
       fail(ErrorKind::Runtime, op, "an index into a 0-dim tensor can have only 1 value, got ", index->numel());
-    cpu::check_index_bounds(*index, 1, 0, false, ErrorKind::Index, op);
+    GC_KERNEL(check_index_bounds, *index, 1, 0, false, ErrorKind::Index, op);
     NoGradGuard g;
     out = clone(x);
   } else {
     d = wrap_dim(dim, x->dim(), op);
-    cpu::check_index_bounds(*index, x->shape[d], d, false, ErrorKind::Index, op);
+    GC_KERNEL(check_index_bounds, *index, x->shape[d], d, false, ErrorKind::Index, op);
     DimVector shape = x->shape, src_strides = x->strides, idx_strides(x->dim(), 0);
     shape[d] = index->numel();
     src_strides[d] = 0;
@@ -234,7 +233,7 @@ TensorPtr index_select(const TensorPtr& x, int64_t dim, const TensorPtr& index) 
     Tensor src, idx;
     restride(src, *x, shape, src_strides);
     restride(idx, *index, shape, idx_strides);
-    cpu::gather_kernel(*out, src, idx, x->shape[d], x->strides[d]);
+    GC_KERNEL(gather_kernel, *out, src, idx, x->shape[d], x->strides[d]);
   }
   if (compute_requires_grad({&x})) {
     auto n = make_node<IndexSelectBackward>({x});

@@ -3,11 +3,10 @@
 // (apply_basic_index, set_item). gather / scatter_add / index_select live in ops/gather.cpp.
 // Index tensors are validated (cpu::check_index_bounds) before any kernel reads or writes
 // through them.
+#include "ops/dispatch.h"
 #include "ops/index.h"
 #include <algorithm>
 #include "autograd/node.h"
-#include "cpu/copy.h"
-#include "cpu/index.h"
 
 namespace gc::ops {
 
@@ -93,7 +92,9 @@ TensorPtr reduce_to(const TensorPtr& g, const DimVector& shape, DType dtype) {
   return r->dtype == dtype ? r : to_dtype(r, dtype);
 }
 
-Scalar scalar_of(const Tensor& t) {
+Scalar scalar_of(const TensorPtr& value) {
+  auto h = to_cpu(value);
+  const Tensor& t = *h;
   switch (t.dtype) {
     case DType::Bool: return Scalar::from_bool(*t.data_as<bool>());
     case DType::Int64: return Scalar::from_int(*t.data_as<int64_t>());
@@ -109,11 +110,13 @@ Scalar scalar_of(const Tensor& t) {
 // entry per dim of x, null where the dim is taken whole.
 TensorList expand_indices(const Tensor& x, const TensorList& in, const char* op) {
   TensorList out;
-  for (const auto& t : in) {
-    if (!t) {
+  for (const auto& given : in) {
+    if (!given) {
       out.push_back(nullptr);
       continue;
     }
+    // Indices on the CPU may index a tensor on any device (as in PyTorch): they are moved over.
+    const TensorPtr t = given->device.is_cpu() && !x.device.is_cpu() ? to_device(given, x.device) : given;
     check_device(x, *t, op, "indices");
     if (t->dtype == DType::Int64) {
       out.push_back(t);
@@ -182,7 +185,7 @@ void make_plan(IndexPlan& p, const Tensor& x, const TensorList& idx, const char*
     for (auto d : pos) shapes += (shapes.empty() ? "" : ", ") + shape_str(idx[d]->shape);
     fail(ErrorKind::Index, op, "shape mismatch: indexing tensors could not be broadcast together with shapes ", shapes);
   }
-  for (auto d : pos) cpu::check_index_bounds(*idx[d], x.shape[d], d, true, ErrorKind::Index, op);
+  for (auto d : pos) GC_KERNEL(check_index_bounds, *idx[d], x.shape[d], d, true, ErrorKind::Index, op);
 
   bool adjacent = pos.back() - pos.front() + 1 == static_cast<int64_t>(pos.size());
   int64_t b0 = adjacent ? pos.front() : 0;
@@ -215,7 +218,7 @@ void make_plan(IndexPlan& p, const Tensor& x, const TensorList& idx, const char*
     for (auto d : pos) {
       Tensor v;
       restride(v, *idx[d], b, broadcast_strides(*idx[d], b));
-      cpu::add_index_offsets(*p.offsets, v, x.shape[d], x.strides[d]);
+      GC_KERNEL(add_index_offsets, *p.offsets, v, x.shape[d], x.strides[d]);
     }
     restride(p.idx, *p.offsets, p.shape, to_result_space(p.offsets->strides));
   }
@@ -232,7 +235,7 @@ TensorPtr index_raw(const TensorPtr& x, const TensorList& idx, const char* op) {
   auto out = empty_tensor(p.shape, x->dtype, x->device);
   Tensor src;
   restride(src, *x, p.shape, p.src_strides);
-  cpu::gather_kernel(*out, src, p.idx, p.size, p.stride);
+  GC_KERNEL(gather_kernel, *out, src, p.idx, p.size, p.stride);
   return out;
 }
 
@@ -258,7 +261,7 @@ void detail::index_put_raw(const TensorPtr& x, const TensorList& idx, TensorPtr 
          ". Hint: the value must broadcast to the shape that x[indices] has.");
   Tensor dst;
   restride(dst, *x, p.shape, p.src_strides);
-  cpu::scatter_kernel(dst, *values, p.idx, p.size, p.stride, accumulate);
+  GC_KERNEL(scatter_kernel, dst, *values, p.idx, p.size, p.stride, accumulate);
 }
 
 namespace {
@@ -363,7 +366,7 @@ struct MaskedFillBackward final : Node {
 
 void check_masked_fill_args(const Tensor& x, const Tensor& mask, const Tensor& value, const char* op) {
   check_device(x, mask, op, "mask");
-  check_device(x, value, op, "value");
+  if (!(value.device.is_cpu() && value.dim() == 0)) check_device(x, value, op, "value");  // a CPU number is fine
   if (mask.dtype != DType::Bool)
     fail(ErrorKind::Runtime, op, "only bool masks are supported, but got a mask of dtype ", dtype_name(mask.dtype),
          ". Hint: build it with a comparison (x > 0) or convert with mask.bool().");
@@ -386,7 +389,7 @@ TensorPtr masked_fill(const TensorPtr& x, const TensorPtr& mask, const TensorPtr
   check_masked_fill_args(*x, *mask, *value, "masked_fill");
   auto out = empty_tensor(broadcast_shapes(x->shape, mask->shape, "masked_fill"), x->dtype, x->device);
   copy_into(out, x);
-  cpu::masked_fill_kernel(*out, *mask, scalar_of(*value));
+  GC_KERNEL(masked_fill_kernel, *out, *mask, scalar_of(value));
   if (compute_requires_grad({&x, &value}) && is_floating(x->dtype)) record_masked_fill(out, x, mask, value);
   return out;
 }
@@ -401,7 +404,7 @@ TensorPtr masked_fill_(const TensorPtr& x, const TensorPtr& mask, const TensorPt
   bool grad = compute_requires_grad({&x, &value}) && is_floating(x->dtype);
   check_inplace(x, op);
   if (grad) check_not_view(*x, op);
-  cpu::masked_fill_kernel(*x, *mask, scalar_of(*value));
+  GC_KERNEL(masked_fill_kernel, *x, *mask, scalar_of(value));
   x->bump_version();
   if (grad) record_masked_fill(x, x, mask, value);
   return x;
@@ -415,8 +418,8 @@ TensorPtr nonzero(const TensorPtr& x) {
     NoGradGuard g;
     c = contiguous(x);
   }
-  auto out = empty_tensor({cpu::nonzero_count(*c), x->dim()}, DType::Int64, x->device);
-  cpu::nonzero_kernel(*out, *c);
+  auto out = empty_tensor({GC_KERNEL(nonzero_count, *c), x->dim()}, DType::Int64, x->device);
+  GC_KERNEL(nonzero_kernel, *out, *c);
   return out;
 }
 
@@ -476,7 +479,7 @@ struct SetItemBackward final : Node {
       gx = clone(g[0]);
       auto region = apply_basic_index(gx, steps);
       if (has_advanced) index_put_raw(region, adv, zeros({}, gx->dtype, gx->device), false, "__setitem__ backward");
-      else cpu::fill_kernel(*region, Scalar::from_int(0));
+      else GC_KERNEL(fill_kernel, *region, Scalar::from_int(0));
     }
     if (needs_input_grad(1)) {
       auto r = apply_basic_index(g[0], steps);
@@ -512,7 +515,7 @@ void set_item(const TensorPtr& x, const BasicIndexList& steps, const TensorList&
       st.resize(region->dim(), 0);
       Tensor m;
       restride(m, mask, region->shape, st);
-      cpu::masked_fill_kernel(*region, m, scalar_of(*v));
+      GC_KERNEL(masked_fill_kernel, *region, m, scalar_of(v));
     } else if (has_advanced) {
       adv = expand_indices(*region, advanced, op);
       index_put_raw(region, adv, v, false, op);

@@ -3,7 +3,7 @@
 // must broadcast. Classification losses (cross_entropy, nll_loss) live beside softmax.
 #include <limits>
 #include "autograd/node.h"
-#include "cpu/regression_loss.h"
+#include "ops/dispatch.h"
 #include "ops/ops.h"
 
 namespace gc::ops {
@@ -12,7 +12,8 @@ namespace {
 
 // The value of a one-element floating tensor (a reduced loss's incoming gradient).
 double value_of(const TensorPtr& g) {
-  return g->dtype == DType::Float64 ? *g->data_as<double>() : static_cast<double>(*g->data_as<float>());
+  auto h = to_cpu(g);
+  return h->dtype == DType::Float64 ? *h->data_as<double>() : static_cast<double>(*h->data_as<float>());
 }
 
 struct MseLossBackward final : Node {
@@ -26,10 +27,10 @@ struct MseLossBackward final : Node {
     if (n > 0 && (gx || gt)) {
       if (reduction == Reduction::None) {
         auto gc = contiguous(g[0]);
-        cpu::squared_error_backward(*xv, *tv, gc.get(), 0.0, 2.0, gx.get(), gt.get());
+        GC_KERNEL(squared_error_backward, *xv, *tv, gc.get(), 0.0, 2.0, gx.get(), gt.get());
       } else {
         const double scale = reduction == Reduction::Mean ? 2.0 / static_cast<double>(n) : 2.0;
-        cpu::squared_error_backward(*xv, *tv, nullptr, value_of(g[0]), scale, gx.get(), gt.get());
+        GC_KERNEL(squared_error_backward, *xv, *tv, nullptr, value_of(g[0]), scale, gx.get(), gt.get());
       }
     }
     return {gx, gt};
@@ -57,10 +58,10 @@ TensorPtr mse_loss(const TensorPtr& input, const TensorPtr& target, Reduction re
   TensorPtr out;
   if (reduction == Reduction::None) {
     out = empty_tensor(x->shape, x->dtype, x->device);
-    if (out->numel() > 0) cpu::squared_error(*x, *t, *out);
+    if (out->numel() > 0) GC_KERNEL(squared_error, *x, *t, *out);
   } else {
     const int64_t n = x->numel();
-    double s = n > 0 ? cpu::squared_error_sum(*x, *t) : 0.0;
+    double s = n > 0 ? GC_KERNEL(squared_error_sum, *x, *t) : 0.0;
     if (reduction == Reduction::Mean) s = n > 0 ? s / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
     out = scalar_tensor(Scalar::from_double(s), x->dtype, x->device);
   }

@@ -5,8 +5,7 @@
 // dims) sits beside it.
 #include <cmath>
 #include "autograd/node.h"
-#include "cpu/linear.h"
-#include "cpu/matmul.h"
+#include "ops/dispatch.h"
 #include "ops/ops.h"
 
 namespace gc::ops {
@@ -282,7 +281,7 @@ void gemm_into(const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, dou
                bias->device != out->device))
     fail(ErrorKind::Runtime, op, "the epilogue bias must be a contiguous 1-D tensor of ", N, " elements of dtype ",
          dtype_name(out->dtype), ", got shape ", dims_str(bias->shape), " (", dtype_name(bias->dtype), ")");
-  cpu::gemm_kernel(*out, *a, *b, alpha, beta, bias.get(), relu);
+  GC_KERNEL(gemm_kernel, *out, *a, *b, alpha, beta, bias.get(), relu);
   out->bump_version();
 }
 
@@ -305,10 +304,10 @@ struct LinearBackward final : Node {
     if (needs_input_grad(2) && vector_bias) gb = empty_tensor({N}, g_rows->dtype, g_rows->device);
     if (relu) {
       auto gm = empty_tensor({M, N}, g_rows->dtype, g_rows->device);
-      cpu::relu_mask_column_sum(*g_rows, *as_rows(y.unpack(*this)), *gm, gb.get());
+      GC_KERNEL(relu_mask_column_sum, *g_rows, *as_rows(y.unpack(*this)), *gm, gb.get());
       g_rows = gm;
     } else if (gb) {
-      cpu::column_sum(*g_rows, *gb);
+      GC_KERNEL(column_sum, *g_rows, *gb);
     }
     if (needs_input_grad(2) && !gb)  // a bias of another broadcastable shape
       gb = sum_to_shape(reshape(g_rows, g[0]->shape), b_shape);

@@ -49,6 +49,8 @@ void copy_into(const TensorPtr& dst, const TensorPtr& src);  // raw kernel, no a
 TensorPtr copy_(const TensorPtr& dst, const TensorPtr& src);  // differentiable, in place
 TensorPtr to_dtype(const TensorPtr& t, DType dtype, bool copy = false);
 TensorPtr to_device(const TensorPtr& t, Device device, bool copy = false);
+// `t` itself when on the CPU, else a CPU copy (no autograd): for values the host must read.
+TensorPtr to_cpu(const TensorPtr& t);
 TensorPtr contiguous(const TensorPtr& t);
 TensorPtr clone(const TensorPtr& t);
 TensorPtr detach(const TensorPtr& t);

@@ -2,7 +2,7 @@
 // written (a bad state tensor in the last parameter leaves the first ones untouched), then each
 // parameter is updated by one fused CPU kernel (cpu/optim.cpp). The update is not differentiable
 // and records no graph, like PyTorch's step under no_grad.
-#include "cpu/optim.h"
+#include "ops/dispatch.h"
 #include "ops/ops.h"
 
 namespace gc::ops {
@@ -87,7 +87,7 @@ void sgd_step(const TensorList& params, const TensorList& grads, const TensorLis
   NoGradGuard no_grad;
   for (size_t i = 0; i < params.size(); ++i) {
     Dense p(params[i]), g(grads[i]), buf(use_momentum ? momentum_buffers[i] : nullptr);
-    cpu::sgd_update(*p.get(), *g.get(), buf.get(), use_momentum && init_buffers[i], opts);
+    GC_KERNEL(sgd_update, *p.get(), *g.get(), buf.get(), use_momentum && init_buffers[i], opts);
     p.finish();
     buf.finish();
   }
@@ -115,7 +115,7 @@ void adam_step(const TensorList& params, const TensorList& grads, const TensorLi
     Dense p(params[i]), g(grads[i]), m(exp_avgs[i]), v(exp_avg_sqs[i]);
     Dense vmax(opts.amsgrad ? max_exp_avg_sqs[i] : nullptr);
     double step = increment_step(state_steps[i]);
-    cpu::adam_update(*p.get(), *g.get(), *m.get(), *v.get(), vmax.get(), step, opts);
+    GC_KERNEL(adam_update, *p.get(), *g.get(), *m.get(), *v.get(), vmax.get(), step, opts);
     for (const Dense* d : {&p, &m, &v, &vmax}) d->finish();
   }
 }
@@ -143,7 +143,7 @@ void rmsprop_step(const TensorList& params, const TensorList& grads, const Tenso
     Dense p(params[i]), g(grads[i]), sq(square_avgs[i]);
     Dense ga(opts.centered ? grad_avgs[i] : nullptr), buf(use_momentum ? momentum_buffers[i] : nullptr);
     increment_step(state_steps[i]);
-    cpu::rmsprop_update(*p.get(), *g.get(), *sq.get(), ga.get(), buf.get(), opts);
+    GC_KERNEL(rmsprop_update, *p.get(), *g.get(), *sq.get(), ga.get(), buf.get(), opts);
     for (const Dense* d : {&p, &sq, &ga, &buf}) d->finish();
   }
 }
@@ -164,7 +164,7 @@ void adagrad_step(const TensorList& params, const TensorList& grads, const Tenso
   for (size_t i = 0; i < params.size(); ++i) {
     Dense p(params[i]), g(grads[i]), sum(state_sums[i]);
     double step = increment_step(state_steps[i]);
-    cpu::adagrad_update(*p.get(), *g.get(), *sum.get(), step, opts);
+    GC_KERNEL(adagrad_update, *p.get(), *g.get(), *sum.get(), step, opts);
     p.finish();
     sum.finish();
   }

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <numeric>
 #include "autograd/node.h"
-#include "cpu/copy.h"
 #include "ops/ops.h"
 
 namespace gc::ops {

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <limits>
 #include "autograd/node.h"
-#include "cpu/softmax.h"
+#include "ops/dispatch.h"
 #include "ops/ops.h"
 
 namespace gc::ops {
@@ -54,7 +54,7 @@ struct SoftmaxBackward final : Node {
     auto y = out.unpack(*this);
     auto gy = kernel_operand(g[0], y->dtype);
     auto gx = empty_tensor(y->shape, y->dtype, y->device);
-    cpu::softmax_backward_kernel(*gx, *gy, *y, L, log);
+    GC_KERNEL(softmax_backward_kernel, *gx, *gy, *y, L, log);
     return {gx};
   }
   void release_saved() override { out.reset(); }
@@ -68,7 +68,7 @@ TensorPtr softmax_impl(const TensorPtr& x, int64_t dim, bool log) {
   auto xc = kernel_operand(x, x->dtype);
   auto out = empty_tensor(x->shape, x->dtype, x->device);
   auto L = layout_around(x->shape, d);
-  cpu::softmax_kernel(*out, *xc, L, log);
+  GC_KERNEL(softmax_kernel, *out, *xc, L, log);
   if (compute_requires_grad({&x})) {
     auto n = make_node<SoftmaxBackward>({x});
     n->out = SavedTensor(out, true);
@@ -137,9 +137,10 @@ LossGeometry index_target_geometry(const TensorPtr& x, const TensorPtr& t, const
 }
 
 // Every target is a class in [0, C) or ignore_index: checked before any kernel reads with it.
-void check_target_range(const Tensor& t, int64_t C, int64_t ignore_index, const char* op) {
-  const int64_t* p = t.data_as<int64_t>();
-  for (int64_t i = 0, n = t.numel(); i < n; ++i) {
+void check_target_range(const TensorPtr& target, int64_t C, int64_t ignore_index, const char* op) {
+  auto h = to_cpu(target);  // a GPU target is read on the host: a clear error beats a device-side assert
+  const int64_t* p = h->data_as<int64_t>();
+  for (int64_t i = 0, n = h->numel(); i < n; ++i) {
     int64_t v = p[i];
     if (v != ignore_index && (v < 0 || v >= C))
       fail(ErrorKind::Index, op, "Target ", v, " is out of bounds: expected class indices in [0, ", C, ") for an input with ",
@@ -213,11 +214,11 @@ struct CrossEntropyBackward final : Node {
     TensorPtr gx, gt, gw;
     if (needs_input_grad(0)) gx = empty_tensor(x->shape, x->dtype, x->device);
     if (!prob) {
-      if (gx) cpu::cross_entropy_backward(*gx, *x, *t, sp, *stats, *gy, g_stride, scale);
+      if (gx) GC_KERNEL(cross_entropy_backward, *gx, *x, *t, sp, *stats, *gy, g_stride, scale);
     } else {
       if (needs_input_grad(1)) gt = empty_tensor(t->shape, x->dtype, x->device);
       if (needs_input_grad(2)) gw = empty_tensor(w->shape, x->dtype, x->device);
-      cpu::cross_entropy_prob_backward(gx.get(), gt.get(), gw.get(), *x, *t, sp, *stats, *gy, g_stride, scale);
+      GC_KERNEL(cross_entropy_prob_backward, gx.get(), gt.get(), gw.get(), *x, *t, sp, *stats, *gy, g_stride, scale);
     }
     return {gx ? cast_back(gx, x_dtype) : nullptr, gt ? cast_back(gt, t_dtype) : nullptr,
             gw ? cast_back(gw, w_dtype) : nullptr};
@@ -246,7 +247,7 @@ struct NllLossBackward final : Node {
     auto sp = spec;
     sp.weight = w.get();
     auto gx = empty_tensor(x_shape, dtype, gy->device);
-    cpu::nll_loss_backward(*gx, *t, sp, *gy, reduction == Reduction::None ? 1 : 0, scale);
+    GC_KERNEL(nll_loss_backward, *gx, *t, sp, *gy, reduction == Reduction::None ? 1 : 0, scale);
     return {cast_back(gx, x_dtype)};
   }
   void release_saved() override {
@@ -291,7 +292,7 @@ TensorPtr cross_entropy(const TensorPtr& logits, const TensorPtr& target, const 
   auto w = weight_operand(weight, C, dt, op);
   if (!prob) {
     check_weight_not_differentiable(weight, op);
-    check_target_range(*t, C, ignore_index, op);
+    check_target_range(t, C, ignore_index, op);
   }
 
   cpu::ClassLossSpec spec;
@@ -302,8 +303,8 @@ TensorPtr cross_entropy(const TensorPtr& logits, const TensorPtr& target, const 
   const int64_t R = geo.L.rows();
   auto stats = empty_tensor({R, 2}, DType::Float64, logits->device);
   TensorPtr rows = reduction == Reduction::None ? empty_tensor(geo.out_shape, dt, logits->device) : nullptr;
-  cpu::LossSums sums = prob ? cpu::cross_entropy_prob_forward(*x, *t, spec, *stats, rows.get())
-                            : cpu::cross_entropy_forward(*x, *t, spec, *stats, rows.get());
+  cpu::LossSums sums = prob ? GC_KERNEL(cross_entropy_prob_forward, *x, *t, spec, *stats, rows.get())
+                            : GC_KERNEL(cross_entropy_forward, *x, *t, spec, *stats, rows.get());
   // Mean: index targets divide by the summed weight of the counted samples, probabilities by the
   // number of samples (NaN for an empty input).
   double divisor = prob ? (x->numel() == 0 ? 0.0 : static_cast<double>(R)) : sums.weight;
@@ -341,14 +342,14 @@ TensorPtr nll_loss(const TensorPtr& logp, const TensorPtr& target, const TensorP
   auto t = kernel_operand(target, DType::Int64);
   auto w = weight_operand(weight, C, dt, op);
   check_weight_not_differentiable(weight, op);
-  check_target_range(*t, C, ignore_index, op);
+  check_target_range(t, C, ignore_index, op);
 
   cpu::ClassLossSpec spec;
   spec.L = geo.L;
   spec.weight = w.get();
   spec.ignore_index = ignore_index;
   TensorPtr rows = reduction == Reduction::None ? empty_tensor(geo.out_shape, dt, logp->device) : nullptr;
-  cpu::LossSums sums = cpu::nll_loss_forward(*x, *t, spec, rows.get());
+  cpu::LossSums sums = GC_KERNEL(nll_loss_forward, *x, *t, spec, rows.get());
   Reduced red = reduce_loss(sums, reduction, sums.weight, rows, dt, logp->device);
 
   if (compute_requires_grad({&logp})) {

@@ -2,7 +2,7 @@
 // default float dtype, as PyTorch does; the backward of each runs as one fused kernel
 // (cpu/unary.cpp) from the saved input or output.
 #include "autograd/node.h"
-#include "cpu/unary.h"
+#include "ops/dispatch.h"
 #include "ops/ops.h"
 
 namespace gc::ops {
@@ -74,7 +74,7 @@ struct UnaryBackward final : Node {
     auto s = saved.unpack(*this);
     auto gx = empty_tensor(s->shape, s->dtype, s->device);
     auto gg = g[0]->dtype == s->dtype ? g[0] : to_dtype(g[0], s->dtype);
-    cpu::unary_backward_kernel(op, *gx, *gg, *s, *s);
+    GC_KERNEL(unary_backward_kernel, op, *gx, *gg, *s, *s);
     return {gx};
   }
   void release_saved() override { saved.reset(); }
@@ -107,7 +107,7 @@ TensorPtr unary(UnaryOp op, const TensorPtr& x) {
   auto in = (dt != x->dtype && op != UnaryOp::LogicalNot) ? to_dtype(detach(x), dt) : x;
   auto out = empty_tensor(x->shape, dt, x->device);
   if (x->dtype == DType::Bool && op == UnaryOp::Sign) copy_into(out, x);
-  else cpu::unary_kernel(op, *out, *in);
+  else GC_KERNEL(unary_kernel, op, *out, *in);
   if (is_floating(dt) && op != UnaryOp::LogicalNot && compute_requires_grad({&x})) {
     auto n = make_node<UnaryBackward>({x});
     n->op = op;
@@ -142,7 +142,7 @@ TensorPtr unary_(UnaryOp op, const TensorPtr& x) {
     set_history(x, r->grad_fn, r->output_nr);
     return x;
   }
-  if (x->dtype != DType::Bool || op != UnaryOp::Sign) cpu::unary_kernel(op, *x, *x);  // sign of bool: identity
+  if (x->dtype != DType::Bool || op != UnaryOp::Sign) GC_KERNEL(unary_kernel, op, *x, *x);  // sign of bool: identity
   x->bump_version();
   return x;
 }
@@ -155,7 +155,7 @@ struct ClampBackward final : Node {
   TensorList apply(TensorList&& g) override {
     auto xv = x.unpack(*this);
     auto gx = empty_tensor(xv->shape, xv->dtype, xv->device);
-    cpu::clamp_backward_kernel(*gx, *g[0], *xv, has_lo, lo, has_hi, hi);
+    GC_KERNEL(clamp_backward_kernel, *gx, *g[0], *xv, has_lo, lo, has_hi, hi);
     return {gx};
   }
   void release_saved() override { x.reset(); }
@@ -178,7 +178,7 @@ TensorPtr clamp_impl(const TensorPtr& x, std::optional<Scalar> min, std::optiona
   if (in_place && grad) check_inplace(x, "clamp_");
   auto src = in_place && grad ? clone(x) : in;
   auto out = in_place && !grad ? x : empty_tensor(x->shape, dt, x->device);
-  cpu::clamp_kernel(*out, *src, min, max);
+  GC_KERNEL(clamp_kernel, *out, *src, min, max);
   if (grad) {
     auto n = make_node<ClampBackward>({in_place ? src : x});
     n->x = SavedTensor(in_place ? src : x, false);
@@ -209,7 +209,7 @@ struct ActivationBackward final : Node {
   TensorList apply(TensorList&& g) override {
     auto xv = x.unpack(*this);
     auto gx = empty_tensor(xv->shape, xv->dtype, xv->device);
-    cpu::activation_backward_kernel(kind, *gx, *g[0], *xv, p0, p1);
+    GC_KERNEL(activation_backward_kernel, kind, *gx, *g[0], *xv, p0, p1);
     return {gx};
   }
   void release_saved() override { x.reset(); }
@@ -222,7 +222,7 @@ TensorPtr activation(int kind, const char* name, const TensorPtr& x, double p0, 
   if (!is_floating(x->dtype))
     fail(ErrorKind::Runtime, name, "expected a floating-point tensor, got ", dtype_name(x->dtype), ". Hint: call .float() first");
   auto out = empty_tensor(x->shape, x->dtype, x->device);
-  cpu::activation_kernel(kind, *out, *x, p0, p1);
+  GC_KERNEL(activation_kernel, kind, *out, *x, p0, p1);
   if (compute_requires_grad({&x})) {
     auto n = make_node<ActivationBackward>({x});
     n->kind = kind;

@@ -63,7 +63,7 @@ def _unwrap_tensors(data):
     out = []
     for x in data:
         if isinstance(x, Tensor):
-            out.append(x.detach().numpy() if x.dim() else x.item())
+            out.append(x.detach().cpu().numpy() if x.dim() else x.item())
         elif isinstance(x, (list, tuple)):
             out.append(_unwrap_tensors(x))
         else:
@@ -89,11 +89,11 @@ def _item(self):
     if self.numel() != 1:
         raise RuntimeError(f"item: a Tensor with {self.numel()} elements cannot be converted to a Python number "
                            f"(shape {list(self.shape)}). Hint: reduce it first, e.g. t.sum().item()")
-    return self.detach().numpy().reshape(()).item()
+    return self.detach().cpu().numpy().reshape(()).item()
 
 
 def _tolist(self):
-    return self.detach().numpy().tolist()
+    return self.detach().cpu().numpy().tolist()
 
 
 def _array(self, dtype=None, copy=None):
@@ -225,6 +225,7 @@ Tensor.type_as = lambda self, other: self._to_dtype(other.dtype, False)
 Tensor.cpu = lambda self: self._to_device(_C.device("cpu"), False)
 Tensor.cuda = lambda self, device=None, non_blocking=False: self._to_device(
     _C.device("cuda" if device is None else (f"cuda:{device}" if isinstance(device, builtins.int) else device)), False)
+Tensor.is_cuda = property(lambda self: self.device.type == "cuda")
 Tensor.__array_priority__ = 1000  # ndarray <op> tensor defers to the tensor
 
 

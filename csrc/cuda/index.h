@@ -1,0 +1,16 @@
+// CUDA kernels of the indexing family (index.cu): the same entry points, arguments and contracts as
+// csrc/cpu/index.h, on tensors that live on the current CUDA device. Launched on the default stream.
+#pragma once
+#include "cpu/index.h"
+
+namespace gc::cuda {
+void check_index_bounds(const Tensor& idx, int64_t size, int64_t dim, bool allow_negative, ErrorKind kind,
+                        const char* op);
+void add_index_offsets(const Tensor& off, const Tensor& idx, int64_t size, int64_t stride);
+void gather_kernel(const Tensor& out, const Tensor& src, const Tensor& idx, int64_t size, int64_t stride);
+void scatter_kernel(const Tensor& dst, const Tensor& values, const Tensor& idx, int64_t size, int64_t stride,
+                    bool accumulate);
+void masked_fill_kernel(const Tensor& out, const Tensor& mask, Scalar value);
+int64_t nonzero_count(const Tensor& x);
+void nonzero_kernel(const Tensor& out, const Tensor& x);
+}  // namespace gc::cuda

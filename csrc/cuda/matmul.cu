@@ -1,0 +1,441 @@
+// CUDA GEMM behind ops::gemm_into: out [.., M, N] = alpha * a @ b + beta * out (+ bias[j], then
+// ReLU), batched, over any strides, for float32, float64 and int64 — the contract of
+// csrc/cpu/matmul.h (beta == 0 never reads out; a batch of 1 in a or b broadcasts).
+//
+// Paths, first that applies:
+//   cuBLAS (GRADCORE_CUBLAS, float32/float64, K > 0): every matrix must have a unit stride in one
+//     of its two dims. cuBLAS is column-major and cannot transpose C, so a row-major C is done as
+//     C^T = B^T A^T (an operand with unit column stride is a transposed column-major matrix). One
+//     cublas<S|D>gemm, or the strided-batched variant with batch stride 0 for a broadcast operand.
+//     Bias and ReLU then take one elementwise pass over out (the order of the CPU epilogue:
+//     (alpha * acc + beta * out) + bias, then ReLU).
+//   vector shapes (M == 1 or N == 1): y = A x as a GEMV, one warp per output (lanes split K and
+//     meet in a shuffle reduction) or, for a matrix with contiguous rows of outputs, one thread
+//     per output so the loads coalesce across outputs.
+//   gradcore's tiled kernel otherwise: a 64 x 64 block tile of C per 256-thread block, each
+//     thread a 4 x 4 register micro-tile, K in slices of 16 staged through shared memory. The
+//     micro-tile is strided (thread (tx, ty) owns rows ty + 16 i and columns tx + 16 j), so the
+//     shared-memory reads of a warp are broadcasts (A) and 16 consecutive words (B), both
+//     conflict-free, and the stores to a row-major C coalesce. Tiles are loaded along whichever
+//     dim of the operand is contiguous (arbitrary strides, edges zero-filled); the next K slice is
+//     fetched into registers while the current one is multiplied. The shared rows are padded to
+//     65 elements, so storing a k-contiguous tile (a warp writes down 16 rows) costs at most a
+//     2-way bank conflict instead of 16-way. 64 x 64 keeps enough blocks in flight for the
+//     mid-sized products of training (a 128 x 128 tile would leave most SMs idle below
+//     1024 x 1024), at 8 KiB of shared memory (16 KiB for double and int64).
+//     A column-major C runs as C^T = B^T A^T so its stores coalesce too.
+// Accumulation is in the scalar type (float for float32, as cuBLAS); int64 accumulates in
+// unsigned 64-bit arithmetic, wrapping on overflow exactly like the CPU kernel.
+#include "cuda/matmul.h"
+#include <cuda_runtime.h>
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <type_traits>
+#include "cuda/loops.cuh"
+#include "cuda/runtime.h"
+#ifdef GRADCORE_CUBLAS
+#include <cublas_v2.h>
+#include <mutex>
+#include <vector>
+#endif
+
+namespace gc::cuda {
+namespace {
+
+// Matrix n of a batch: element (i, j) at data[n * bs + i * rs + j * cs] (elements).
+template <typename P>
+struct Mat {
+  P* data;
+  int64_t bs, rs, cs;
+};
+
+// What happens to each element as it is stored (see store()). The bias of element (i, j) is
+// bias[i * brs + j * bcs]: (0, 1) for the caller's row vector, (1, 0) in a transposed problem.
+template <typename T>
+struct Epi {
+  T alpha, beta;
+  const T* bias;
+  int64_t brs, bcs;
+  bool relu;
+};
+
+template <typename T>
+struct Problem {
+  int64_t batch, M, N, K;
+  Mat<const T> A, B;
+  Mat<T> C;
+  Epi<T> e;
+};
+
+// The accumulator: the scalar type, except int64 which wraps in unsigned arithmetic.
+template <typename T>
+struct AccOf {
+  using type = T;
+};
+template <>
+struct AccOf<int64_t> {
+  using type = unsigned long long;
+};
+
+// c = alpha * acc + beta * c (c not read when beta == 0), + bias[bi], then ReLU (NaN stays NaN).
+template <typename T>
+__device__ __forceinline__ void store(T* c, typename AccOf<T>::type acc, const Epi<T>& e, int64_t bi) {
+  if constexpr (std::is_same_v<T, int64_t>) {
+    using U = unsigned long long;
+    U v = static_cast<U>(e.alpha) * acc;
+    if (e.beta != 0) v += static_cast<U>(e.beta) * static_cast<U>(*c);
+    if (e.bias) v += static_cast<U>(e.bias[bi]);
+    const auto s = static_cast<int64_t>(v);
+    *c = e.relu && s < 0 ? 0 : s;
+  } else {
+    T v = e.alpha * acc;
+    if (e.beta != T(0)) v += e.beta * *c;
+    if (e.bias) v += e.bias[bi];
+    if (e.relu) v = v < T(0) ? T(0) : v;
+    *c = v;
+  }
+}
+
+// C^T = B^T A^T: the same product with rows and columns swapped.
+template <typename T>
+Problem<T> transposed(const Problem<T>& p) {
+  Problem<T> t = p;
+  t.M = p.N;
+  t.N = p.M;
+  t.A = {p.B.data, p.B.bs, p.B.cs, p.B.rs};
+  t.B = {p.A.data, p.A.bs, p.A.cs, p.A.rs};
+  t.C = {p.C.data, p.C.bs, p.C.cs, p.C.rs};
+  t.e.brs = p.e.bcs;
+  t.e.bcs = p.e.brs;
+  return t;
+}
+
+// ---- the tiled kernel ----
+
+constexpr int BM = 64, BN = 64, BK = 16;  // block tile of C, depth of a K slice
+constexpr int TM = 4, TN = 4;             // micro-tile of one thread
+constexpr int kTX = BN / TN, kTY = BM / TM;
+constexpr int kThreads = kTX * kTY;                // 256
+constexpr int kLoadsA = BM * BK / kThreads;        // 4 elements of the A slice per thread
+constexpr int kLoadsB = BK * BN / kThreads;        // 4 of the B slice
+static_assert(BM * BK % kThreads == 0 && BK * BN % kThreads == 0, "tile loads must split evenly");
+
+// Blocks loop over (matrix, tile) pairs, so any batch and any number of tiles fit in the grid
+// limits; every loop bound is uniform over the block, so the barriers are too.
+// a_k_fast / b_n_fast: the direction in which consecutive threads load (the operand's contiguous
+// dim, so the global loads coalesce).
+template <typename T>
+__global__ void __launch_bounds__(kThreads) gemm_tiled_kernel(Problem<T> p, int64_t tiles_m, int64_t tiles,
+                                                              bool a_k_fast, bool b_n_fast) {
+  using Acc = typename AccOf<T>::type;
+  __shared__ T As[BK][BM + 1];
+  __shared__ T Bs[BK][BN + 1];
+  const int tid = static_cast<int>(threadIdx.x);
+  const int tx = tid % kTX, ty = tid / kTX;
+  const int64_t ksteps = (p.K + BK - 1) / BK;
+
+  // Position (row, k) of load r of this thread within the A slice, and (k, col) within B's.
+  auto a_pos = [&](int r, int& mm, int& kk) {
+    const int e = tid + r * kThreads;
+    if (a_k_fast) kk = e % BK, mm = e / BK;
+    else mm = e % BM, kk = e / BM;
+  };
+  auto b_pos = [&](int r, int& kk, int& nn) {
+    const int e = tid + r * kThreads;
+    if (b_n_fast) nn = e % BN, kk = e / BN;
+    else kk = e % BK, nn = e / BK;
+  };
+
+  for (int64_t n = blockIdx.z; n < p.batch; n += gridDim.z) {
+    const T* a = p.A.data + n * p.A.bs;
+    const T* b = p.B.data + n * p.B.bs;
+    for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+      const int64_t m0 = tile % tiles_m * BM, n0 = tile / tiles_m * BN;
+      T ra[kLoadsA], rb[kLoadsB];
+      // Global -> registers: the K slice starting at k0, zero outside the matrices.
+      auto fetch = [&](int64_t k0) {
+#pragma unroll
+        for (int r = 0; r < kLoadsA; ++r) {
+          int mm, kk;
+          a_pos(r, mm, kk);
+          const int64_t gm = m0 + mm, gk = k0 + kk;
+          ra[r] = gm < p.M && gk < p.K ? a[gm * p.A.rs + gk * p.A.cs] : T(0);
+        }
+#pragma unroll
+        for (int r = 0; r < kLoadsB; ++r) {
+          int kk, nn;
+          b_pos(r, kk, nn);
+          const int64_t gk = k0 + kk, gn = n0 + nn;
+          rb[r] = gk < p.K && gn < p.N ? b[gk * p.B.rs + gn * p.B.cs] : T(0);
+        }
+      };
+      // Registers -> shared memory.
+      auto stash = [&] {
+#pragma unroll
+        for (int r = 0; r < kLoadsA; ++r) {
+          int mm, kk;
+          a_pos(r, mm, kk);
+          As[kk][mm] = ra[r];
+        }
+#pragma unroll
+        for (int r = 0; r < kLoadsB; ++r) {
+          int kk, nn;
+          b_pos(r, kk, nn);
+          Bs[kk][nn] = rb[r];
+        }
+      };
+
+      Acc acc[TM][TN];
+#pragma unroll
+      for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] = Acc(0);
+
+      if (ksteps > 0) {
+        fetch(0);
+        stash();
+      }
+      __syncthreads();
+      for (int64_t t = 0; t < ksteps; ++t) {
+        if (t + 1 < ksteps) fetch((t + 1) * BK);  // in flight while this slice is multiplied
+#pragma unroll
+        for (int kk = 0; kk < BK; ++kk) {
+          Acc av[TM], bv[TN];
+#pragma unroll
+          for (int i = 0; i < TM; ++i) av[i] = static_cast<Acc>(As[kk][ty + kTY * i]);
+#pragma unroll
+          for (int j = 0; j < TN; ++j) bv[j] = static_cast<Acc>(Bs[kk][tx + kTX * j]);
+#pragma unroll
+          for (int i = 0; i < TM; ++i)
+#pragma unroll
+            for (int j = 0; j < TN; ++j) acc[i][j] += av[i] * bv[j];
+        }
+        __syncthreads();  // every thread is done reading this slice ...
+        if (t + 1 < ksteps) stash();
+        __syncthreads();  // ... before the next one is visible to all
+      }
+
+      T* c = p.C.data + n * p.C.bs;
+#pragma unroll
+      for (int i = 0; i < TM; ++i) {
+        const int64_t gm = m0 + ty + kTY * i;
+        if (gm >= p.M) continue;
+#pragma unroll
+        for (int j = 0; j < TN; ++j) {
+          const int64_t gn = n0 + tx + kTX * j;
+          if (gn < p.N) store(c + gm * p.C.rs + gn * p.C.cs, acc[i][j], p.e, gm * p.e.brs + gn * p.e.bcs);
+        }
+      }
+    }
+  }
+}
+
+int64_t iabs(int64_t v) { return v < 0 ? -v : v; }
+
+template <typename T>
+void gemm_tiled(const Problem<T>& p0) {
+  // Work on C^T when C is column-major, so the stores (consecutive threads: consecutive columns)
+  // coalesce.
+  const Problem<T> p = p0.C.cs != 1 && p0.C.rs == 1 ? transposed(p0) : p0;
+  const int64_t tiles_m = (p.M + BM - 1) / BM, tiles_n = (p.N + BN - 1) / BN, tiles = tiles_m * tiles_n;
+  const bool a_k_fast = iabs(p.A.cs) <= iabs(p.A.rs);
+  const bool b_n_fast = iabs(p.B.cs) <= iabs(p.B.rs);
+  dim3 grid(static_cast<unsigned>(std::min<int64_t>(tiles, INT_MAX)), 1,
+            static_cast<unsigned>(std::min<int64_t>(p.batch, 65535)));
+  gemm_tiled_kernel<T><<<grid, kThreads>>>(p, tiles_m, tiles, a_k_fast, b_n_fast);
+  check_launch("matmul");
+}
+
+// ---- vector shapes ----
+
+// y[n, r] = store(sum_k X[n, r, k] * x[n, k]) for r < R: G threads per output (G = 32: the lanes
+// of a warp split K and meet in a shuffle reduction; G = 1: one thread walks K). The output's bias
+// index is r * bias_inc. With G = 32 all lanes of a warp share r, so the loop and the shuffles
+// are warp-uniform.
+template <typename T, int G>
+__global__ void gemv_kernel(int64_t batch, int64_t R, int64_t K, Mat<const T> X, Mat<const T> x, Mat<T> y,
+                            Epi<T> e, int64_t bias_inc) {
+  using Acc = typename AccOf<T>::type;
+  const int lane = static_cast<int>(threadIdx.x % G);
+  const int64_t total = batch * R;
+  const int64_t first = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / G;
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x / G;
+  for (int64_t t = first; t < total; t += step) {
+    const int64_t n = t / R, r = t % R;
+    const T* row = X.data + n * X.bs + r * X.rs;
+    const T* v = x.data + n * x.bs;
+    Acc s = Acc(0);
+    for (int64_t k = lane; k < K; k += G) s += static_cast<Acc>(row[k * X.cs]) * static_cast<Acc>(v[k * x.cs]);
+    if constexpr (G > 1) {
+#pragma unroll
+      for (int o = G / 2; o > 0; o >>= 1) s += __shfl_down_sync(0xffffffffu, s, o);
+    }
+    if (lane == 0) store(y.data + n * y.bs + r * y.cs, s, e, r * bias_inc);
+  }
+}
+
+// M == 1 or N == 1. N == 1: y = A b (rows of A); M == 1: y^T = B^T a^T (columns of B).
+template <typename T>
+void gemv(const Problem<T>& p) {
+  const bool col = p.N == 1;
+  const int64_t R = col ? p.M : p.N;
+  // X: R x K; x: K values at stride x.cs; y: R values at stride y.cs.
+  const Mat<const T> X = col ? p.A : Mat<const T>{p.B.data, p.B.bs, p.B.cs, p.B.rs};
+  const Mat<const T> x = col ? Mat<const T>{p.B.data, p.B.bs, 0, p.B.rs} : Mat<const T>{p.A.data, p.A.bs, 0, p.A.cs};
+  const Mat<T> y = col ? Mat<T>{p.C.data, p.C.bs, 0, p.C.rs} : Mat<T>{p.C.data, p.C.bs, 0, p.C.cs};
+  const int64_t bias_inc = col ? p.e.brs : p.e.bcs;
+  // A thread per output where outputs are adjacent in memory (rows of X contiguous along R) and
+  // there are enough of them, or where K is too short to share; a warp per output otherwise.
+  const bool per_thread = p.K < 32 || (X.rs == 1 && X.cs != 1 && R >= 4096);
+  const int64_t total = p.batch * R;
+  if (per_thread) {
+    gemv_kernel<T, 1><<<grid_for(total), kBlock>>>(p.batch, R, p.K, X, x, y, p.e, bias_inc);
+  } else {
+    gemv_kernel<T, 32><<<grid_for(total * 32), kBlock>>>(p.batch, R, p.K, X, x, y, p.e, bias_inc);
+  }
+  check_launch("matmul");
+}
+
+#ifdef GRADCORE_CUBLAS
+// ---- cuBLAS ----
+
+[[noreturn]] void fail_cublas(cublasStatus_t s) {
+  fail(ErrorKind::Runtime, "matmul", "cuBLAS error ", static_cast<int>(s), " (", cublasGetStatusString(s), ")");
+}
+
+// One handle per device, created on first use with that device current, bound to the default
+// stream; never destroyed (tensors may be freed during interpreter shutdown).
+cublasHandle_t cublas_handle() {
+  static std::mutex mu;
+  static auto* handles = new std::vector<cublasHandle_t>();
+  const int dev = current_device();
+  std::lock_guard<std::mutex> lock(mu);
+  if (static_cast<int>(handles->size()) <= dev) handles->resize(static_cast<size_t>(dev) + 1, nullptr);
+  cublasHandle_t& h = (*handles)[static_cast<size_t>(dev)];
+  if (!h) {
+    cublasStatus_t s = cublasCreate(&h);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+      h = nullptr;
+      fail_cublas(s);
+    }
+    s = cublasSetStream(h, nullptr);
+    if (s != CUBLAS_STATUS_SUCCESS) fail_cublas(s);
+  }
+  return h;
+}
+
+// X (R x Cn, element (r, c) at r * rs + c * cs) as a column-major cuBLAS operand: X = op(stored),
+// stored with leading dim ld. False when neither dim has unit stride (or ld does not fit).
+struct ColMajor {
+  cublasOperation_t op;
+  int64_t ld;
+};
+bool as_col_major(int64_t R, int64_t Cn, int64_t rs, int64_t cs, ColMajor& o) {
+  const int64_t r1 = std::max<int64_t>(R, 1), c1 = std::max<int64_t>(Cn, 1);
+  if ((rs == 1 || R == 1) && (Cn == 1 || cs >= r1)) o = {CUBLAS_OP_N, Cn == 1 ? r1 : cs};
+  else if ((cs == 1 || Cn == 1) && (R == 1 || rs >= c1)) o = {CUBLAS_OP_T, R == 1 ? c1 : rs};
+  else return false;
+  return o.ld <= INT_MAX;
+}
+
+cublasStatus_t cublas_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                           const float* alpha, const float* A, int lda, long long sa, const float* B, int ldb,
+                           long long sb, const float* beta, float* C, int ldc, long long sc, int batch) {
+  if (batch == 1) return cublasSgemm(h, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  return cublasSgemmStridedBatched(h, ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch);
+}
+cublasStatus_t cublas_gemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                           const double* alpha, const double* A, int lda, long long sa, const double* B, int ldb,
+                           long long sb, const double* beta, double* C, int ldc, long long sc, int batch) {
+  if (batch == 1) return cublasDgemm(h, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  return cublasDgemmStridedBatched(h, ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch);
+}
+
+// out[n, i, j] = relu?(out[n, i, j] + bias[i * brs + j * bcs]): the epilogue after cuBLAS.
+template <typename T>
+__global__ void bias_relu_kernel(int64_t total, int64_t M, int64_t N, Mat<T> C, Epi<T> e) {
+  for (int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; t < total;
+       t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t j = t % N, r = t / N, i = r % M, n = r / M;
+    T* c = C.data + n * C.bs + i * C.rs + j * C.cs;
+    T v = *c;
+    if (e.bias) v += e.bias[i * e.brs + j * e.bcs];
+    if (e.relu) v = v < T(0) ? T(0) : v;
+    *c = v;
+  }
+}
+
+// The product through cuBLAS when every operand fits its layout rules; false: not done.
+template <typename T>
+bool gemm_cublas(const Problem<T>& p0) {
+  if (p0.K == 0) return false;
+  ColMajor oc{}, oa{}, ob{};
+  // cuBLAS writes a column-major C; a C with unit column stride is computed as C^T = B^T A^T.
+  Problem<T> p = p0;
+  if (!as_col_major(p.M, p.N, p.C.rs, p.C.cs, oc) || oc.op != CUBLAS_OP_N) {
+    p = transposed(p0);
+    if (!as_col_major(p.M, p.N, p.C.rs, p.C.cs, oc) || oc.op != CUBLAS_OP_N) return false;
+  }
+  if (!as_col_major(p.M, p.K, p.A.rs, p.A.cs, oa) || !as_col_major(p.K, p.N, p.B.rs, p.B.cs, ob)) return false;
+  if (p.M > INT_MAX || p.N > INT_MAX || p.K > INT_MAX) return false;
+  if (p.batch > 1) {
+    // Batch strides as cuBLAS takes them; the matrices of C must not overlap.
+    if (p.A.bs < 0 || p.B.bs < 0 || p.C.bs < oc.ld * (p.N - 1) + p.M) return false;
+  }
+  const T alpha = p.e.alpha, beta = p.e.beta;
+  cublasHandle_t h = cublas_handle();
+  constexpr int64_t kChunk = 65535;  // matrices per call
+  for (int64_t n0 = 0; n0 < p.batch; n0 += kChunk) {
+    const int cnt = static_cast<int>(std::min(kChunk, p.batch - n0));
+    cublasStatus_t s = cublas_gemm(h, oa.op, ob.op, static_cast<int>(p.M), static_cast<int>(p.N),
+                                   static_cast<int>(p.K), &alpha, p.A.data + n0 * p.A.bs, static_cast<int>(oa.ld),
+                                   p.A.bs, p.B.data + n0 * p.B.bs, static_cast<int>(ob.ld), p.B.bs, &beta,
+                                   p.C.data + n0 * p.C.bs, static_cast<int>(oc.ld), p.C.bs, cnt);
+    if (s != CUBLAS_STATUS_SUCCESS) fail_cublas(s);
+  }
+  check_launch("matmul");
+  if (p0.e.bias || p0.e.relu) {
+    const int64_t total = p0.batch * p0.M * p0.N;
+    bias_relu_kernel<T><<<grid_for(total), kBlock>>>(total, p0.M, p0.N, p0.C, p0.e);
+    check_launch("matmul");
+  }
+  return true;
+}
+#endif  // GRADCORE_CUBLAS
+
+template <typename T>
+void gemm(const Problem<T>& p) {
+  if (p.batch == 0 || p.M == 0 || p.N == 0) return;
+#ifdef GRADCORE_CUBLAS
+  if constexpr (!std::is_same_v<T, int64_t>) {
+    if (gemm_cublas(p)) return;
+  }
+#endif
+  if (p.M == 1 || p.N == 1) gemv(p);
+  else gemm_tiled(p);
+}
+
+template <typename P>
+Mat<P> mat_of(const Tensor& t) {
+  const int64_t d = t.dim();
+  const int64_t bs = d == 3 && t.shape[0] != 1 ? t.strides[0] : 0;  // a batch of 1 broadcasts
+  return {reinterpret_cast<P*>(t.data()), bs, t.strides[d - 2], t.strides[d - 1]};
+}
+
+}  // namespace
+
+void gemm_kernel(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta, const Tensor* bias,
+                 bool relu) {
+  const int64_t d = out.dim();
+  GC_DISPATCH_NUMERIC(out.dtype, "gemm", [&] {
+    // The bias is a row vector added to every row of C: bias[i * 0 + j * 1].
+    Epi<scalar_t> e{static_cast<scalar_t>(alpha), static_cast<scalar_t>(beta),
+                    bias ? bias->data_as<scalar_t>() : nullptr, 0, 1, relu};
+    Problem<scalar_t> p{d == 3 ? out.shape[0] : 1, out.shape[d - 2], out.shape[d - 1], a.shape[d - 1],
+                        mat_of<const scalar_t>(a), mat_of<const scalar_t>(b), mat_of<scalar_t>(out), e};
+    gemm(p);
+  });
+}
+
+}  // namespace gc::cuda

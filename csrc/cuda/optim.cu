@@ -1,0 +1,294 @@
+// Fused optimizer updates on CUDA: PyTorch's `_single_tensor_<optimizer>` loop bodies
+// (torch/optim/*.py) rewritten per element, one grid-stride pass over a parameter that reads the
+// parameter, its gradient and its state and writes the parameter and the state.
+//
+// The formulas, operation order and roundings are those of the CPU kernels (cpu/optim.cpp):
+// every element computes in the parameter's scalar type T, and the Python-side scalars (1 - beta1,
+// the bias corrections, -lr...) are formed in double on the host and rounded to T. The trick that
+// makes float32 agree with the CPU bit for bit: every + - * / and sqrt goes through the
+// round-to-nearest intrinsics (__fadd_rn, __fmul_rn, ...), which nvcc never contracts into a
+// fused multiply-add, so each operation rounds exactly once, as the CPU's (FMA-free) loops do.
+// Options that change which arrays are touched are plain runtime flags: they are uniform across
+// the grid, so branching on them costs nothing on the GPU.
+#include <cmath>
+#include "cuda/loops.cuh"
+#include "cuda/optim.h"
+
+namespace gc::cuda {
+
+namespace {
+
+// ---- one rounding per operation (no FMA contraction) ----
+__device__ __forceinline__ float add(float a, float b) { return __fadd_rn(a, b); }
+__device__ __forceinline__ double add(double a, double b) { return __dadd_rn(a, b); }
+__device__ __forceinline__ float sub(float a, float b) { return __fsub_rn(a, b); }
+__device__ __forceinline__ double sub(double a, double b) { return __dsub_rn(a, b); }
+__device__ __forceinline__ float mul(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ double mul(double a, double b) { return __dmul_rn(a, b); }
+__device__ __forceinline__ float div(float a, float b) { return __fdiv_rn(a, b); }
+__device__ __forceinline__ double div(double a, double b) { return __ddiv_rn(a, b); }
+__device__ __forceinline__ float sqrt_rn(float a) { return __fsqrt_rn(a); }
+__device__ __forceinline__ double sqrt_rn(double a) { return __dsqrt_rn(a); }
+
+// PyTorch's lerp(s, e, w): |w| < 0.5 ? s + w * (e - s) : e - (e - s) * (1 - w), the two forms
+// folded into (small ? s : e) + coef * (e - s) with coef = small ? w : -(1 - w) (exactly equal).
+// Built on the host from the T-rounded weight.
+template <typename T>
+struct Lerp {
+  bool small;
+  T coef;
+  __device__ __forceinline__ T operator()(T s, T e) const { return add(small ? s : e, mul(coef, sub(e, s))); }
+};
+
+template <typename T>
+Lerp<T> make_lerp(T w) {
+  Lerp<T> l;
+  l.small = std::abs(w) < T(0.5);
+  l.coef = l.small ? w : -(T(1) - w);
+  return l;
+}
+
+// torch.maximum: NaN wins.
+template <typename T>
+__device__ __forceinline__ T nan_max(T a, T b) {
+  return (a != a || a > b) ? a : b;
+}
+
+template <typename T>
+T* ptr(const Tensor* t) {
+  return t ? t->data_as<T>() : nullptr;
+}
+
+// `maximize` is a multiplication by -1 (exactly a negation).
+template <typename T>
+T grad_sign(bool maximize) {
+  return maximize ? T(-1) : T(1);
+}
+
+#define GC_ELEMENTS(i, n)                                                                           \
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+
+// SGD:  g <- (maximize ? -g : g) + wd * p
+//       b <- first step ? g : momentum * b + (1 - dampening) * g;   g <- nesterov ? g + momentum * b : b
+//       p <- p - lr * g
+template <typename T>
+struct SgdArgs {
+  T *p, *buf;
+  const T* gr;
+  T sign, wd, momentum, one_minus_damp, neg_lr;
+  bool decay, use_momentum, init, nesterov;
+};
+
+template <typename T>
+__global__ void sgd_kernel(int64_t n, SgdArgs<T> a) {
+  GC_ELEMENTS(i, n) {
+    T g = mul(a.sign, a.gr[i]);
+    if (a.decay) g = add(g, mul(a.wd, a.p[i]));
+    if (a.use_momentum) {
+      const T b = a.init ? g : add(mul(a.buf[i], a.momentum), mul(a.one_minus_damp, g));
+      a.buf[i] = b;
+      g = a.nesterov ? add(g, mul(a.momentum, b)) : b;
+    }
+    a.p[i] = add(a.p[i], mul(a.neg_lr, g));
+  }
+}
+
+// Adam / AdamW, with bc1 = 1 - beta1^step, bc2 = 1 - beta2^step:
+//   g <- maximize ? -g : g;   AdamW: p <- p * (1 - lr * wd);  Adam: g <- g + wd * p
+//   m <- lerp(m, g, 1 - beta1);   v <- beta2 * v + (1 - beta2) * g * g;   amsgrad: vmax <- max(vmax, v)
+//   p <- p - (lr / bc1) * m / (sqrt(v or vmax) / sqrt(bc2) + eps)
+// Without AdamW's decay the scale is 1, an exact no-op.
+template <typename T>
+struct AdamArgs {
+  T *p, *m, *v, *vmax;
+  const T* gr;
+  T neg_step_size, bc2_sqrt, eps, beta2, w2, sign, wd, scale;
+  Lerp<T> lerp;
+  bool coupled_decay, amsgrad;
+};
+
+template <typename T>
+__global__ void adam_kernel(int64_t n, AdamArgs<T> a) {
+  GC_ELEMENTS(i, n) {
+    T g = mul(a.sign, a.gr[i]);
+    const T pv = mul(a.p[i], a.scale);
+    if (a.coupled_decay) g = add(g, mul(a.wd, pv));
+    const T mi = a.lerp(a.m[i], g);
+    T vi = add(mul(a.v[i], a.beta2), mul(mul(a.w2, g), g));
+    a.m[i] = mi;
+    a.v[i] = vi;
+    if (a.amsgrad) {
+      vi = nan_max(a.vmax[i], vi);
+      a.vmax[i] = vi;
+    }
+    a.p[i] = add(pv, div(mul(a.neg_step_size, mi), add(div(sqrt_rn(vi), a.bc2_sqrt), a.eps)));
+  }
+}
+
+// RMSprop:
+//   g <- (maximize ? -g : g) + wd * p;   s <- alpha * s + (1 - alpha) * g * g
+//   centered: ga <- lerp(ga, g, 1 - alpha), avg <- sqrt(s - ga * ga) + eps;  else avg <- sqrt(s) + eps
+//   momentum > 0: b <- momentum * b + g / avg, p <- p - lr * b;   else p <- p - lr * g / avg
+template <typename T>
+struct RmspropArgs {
+  T *p, *sq, *ga, *buf;
+  const T* gr;
+  T sign, wd, alpha, eps, one_minus_alpha, momentum, neg_lr;
+  Lerp<T> lerp;
+  bool decay, centered, use_momentum;
+};
+
+template <typename T>
+__global__ void rmsprop_kernel(int64_t n, RmspropArgs<T> a) {
+  GC_ELEMENTS(i, n) {
+    T g = mul(a.sign, a.gr[i]);
+    if (a.decay) g = add(g, mul(a.wd, a.p[i]));
+    const T s = add(mul(a.sq[i], a.alpha), mul(mul(a.one_minus_alpha, g), g));
+    a.sq[i] = s;
+    T avg;
+    if (a.centered) {
+      const T ga = a.lerp(a.ga[i], g);
+      a.ga[i] = ga;
+      avg = add(sqrt_rn(add(s, mul(mul(T(-1), ga), ga))), a.eps);
+    } else {
+      avg = add(sqrt_rn(s), a.eps);
+    }
+    if (a.use_momentum) {
+      const T b = add(mul(a.buf[i], a.momentum), div(g, avg));
+      a.buf[i] = b;
+      a.p[i] = add(a.p[i], mul(a.neg_lr, b));
+    } else {
+      a.p[i] = add(a.p[i], div(mul(a.neg_lr, g), avg));
+    }
+  }
+}
+
+// Adagrad, with clr = lr / (1 + (step - 1) * lr_decay):
+//   g <- (maximize ? -g : g) + wd * p;   s <- s + g * g;   p <- p - clr * g / (sqrt(s) + eps)
+template <typename T>
+struct AdagradArgs {
+  T *p, *sum;
+  const T* gr;
+  T sign, wd, eps, neg_clr;
+  bool decay;
+};
+
+template <typename T>
+__global__ void adagrad_kernel(int64_t n, AdagradArgs<T> a) {
+  GC_ELEMENTS(i, n) {
+    T g = mul(a.sign, a.gr[i]);
+    if (a.decay) g = add(g, mul(a.wd, a.p[i]));
+    const T s = add(a.sum[i], mul(g, g));
+    a.sum[i] = s;
+    a.p[i] = add(a.p[i], div(mul(a.neg_clr, g), add(sqrt_rn(s), a.eps)));
+  }
+}
+
+#undef GC_ELEMENTS
+
+}  // namespace
+
+void sgd_update(const Tensor& param, const Tensor& grad, const Tensor* momentum_buffer, bool init_buffer,
+                const ops::SgdOptions& o) {
+  const int64_t n = param.numel();
+  if (n == 0) return;
+  GC_DISPATCH_FLOAT(param.dtype, "sgd_step", [&] {
+    using T = scalar_t;
+    SgdArgs<T> a;
+    a.p = param.data_as<T>();
+    a.gr = grad.data_as<T>();
+    a.buf = ptr<T>(momentum_buffer);
+    a.sign = grad_sign<T>(o.maximize);
+    a.wd = T(o.weight_decay);
+    a.momentum = T(o.momentum);
+    a.one_minus_damp = T(1.0 - o.dampening);
+    a.neg_lr = T(-o.lr);
+    a.decay = o.weight_decay != 0;
+    a.use_momentum = o.momentum != 0;
+    a.init = init_buffer;
+    a.nesterov = o.nesterov;
+    sgd_kernel<T><<<grid_for(n), kBlock>>>(n, a);
+    check_launch("sgd_step");
+  });
+}
+
+void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+                 const Tensor* max_exp_avg_sq, double step, const ops::AdamOptions& o) {
+  const int64_t n = param.numel();
+  if (n == 0) return;
+  GC_DISPATCH_FLOAT(param.dtype, "adam_step", [&] {
+    using T = scalar_t;
+    const double bc1 = 1.0 - std::pow(o.beta1, step), bc2 = 1.0 - std::pow(o.beta2, step);
+    const bool decoupled = o.weight_decay != 0 && o.decoupled_weight_decay;
+    AdamArgs<T> a;
+    a.p = param.data_as<T>();
+    a.gr = grad.data_as<T>();
+    a.m = exp_avg.data_as<T>();
+    a.v = exp_avg_sq.data_as<T>();
+    a.vmax = ptr<T>(max_exp_avg_sq);
+    a.neg_step_size = T(-(o.lr / bc1));
+    a.bc2_sqrt = T(std::pow(bc2, 0.5));
+    a.eps = T(o.eps);
+    a.lerp = make_lerp(T(1.0 - o.beta1));
+    a.beta2 = T(o.beta2);
+    a.w2 = T(1.0 - o.beta2);
+    a.sign = grad_sign<T>(o.maximize);
+    a.wd = T(o.weight_decay);
+    a.scale = decoupled ? T(1.0 - o.lr * o.weight_decay) : T(1);
+    a.coupled_decay = o.weight_decay != 0 && !decoupled;
+    a.amsgrad = o.amsgrad;
+    adam_kernel<T><<<grid_for(n), kBlock>>>(n, a);
+    check_launch("adam_step");
+  });
+}
+
+void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor* grad_avg,
+                    const Tensor* momentum_buffer, const ops::RmspropOptions& o) {
+  const int64_t n = param.numel();
+  if (n == 0) return;
+  GC_DISPATCH_FLOAT(param.dtype, "rmsprop_step", [&] {
+    using T = scalar_t;
+    RmspropArgs<T> a;
+    a.p = param.data_as<T>();
+    a.gr = grad.data_as<T>();
+    a.sq = square_avg.data_as<T>();
+    a.ga = ptr<T>(grad_avg);
+    a.buf = ptr<T>(momentum_buffer);
+    a.sign = grad_sign<T>(o.maximize);
+    a.wd = T(o.weight_decay);
+    a.alpha = T(o.alpha);
+    a.eps = T(o.eps);
+    a.one_minus_alpha = T(1.0 - o.alpha);
+    a.momentum = T(o.momentum);
+    a.neg_lr = T(-o.lr);
+    a.lerp = make_lerp(a.one_minus_alpha);
+    a.decay = o.weight_decay != 0;
+    a.centered = o.centered;
+    a.use_momentum = o.momentum > 0;
+    rmsprop_kernel<T><<<grid_for(n), kBlock>>>(n, a);
+    check_launch("rmsprop_step");
+  });
+}
+
+void adagrad_update(const Tensor& param, const Tensor& grad, const Tensor& state_sum, double step,
+                    const ops::AdagradOptions& o) {
+  const int64_t n = param.numel();
+  if (n == 0) return;
+  GC_DISPATCH_FLOAT(param.dtype, "adagrad_step", [&] {
+    using T = scalar_t;
+    AdagradArgs<T> a;
+    a.p = param.data_as<T>();
+    a.gr = grad.data_as<T>();
+    a.sum = state_sum.data_as<T>();
+    a.sign = grad_sign<T>(o.maximize);
+    a.wd = T(o.weight_decay);
+    a.eps = T(o.eps);
+    a.neg_clr = T(-(o.lr / (1 + (step - 1) * o.lr_decay)));
+    a.decay = o.weight_decay != 0;
+    adagrad_kernel<T><<<grid_for(n), kBlock>>>(n, a);
+    check_launch("adagrad_step");
+  });
+}
+
+}  // namespace gc::cuda

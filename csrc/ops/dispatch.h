@@ -1,0 +1,55 @@
+// Device dispatch: GC_KERNEL(fn, args...) calls cpu::fn(args...) or, for tensors on a CUDA
+// device, cuda::fn(args...) with that device made current. The device is the first tensor
+// argument's (ops check that all operands share it before calling a kernel). Every kernel has a
+// twin of the same name and arguments in each backend, so a CUDA build that lacks one does not
+// compile.
+#pragma once
+#include "cpu/binary.h"
+#include "cpu/copy.h"
+#include "cpu/index.h"
+#include "cpu/linear.h"
+#include "cpu/matmul.h"
+#include "cpu/optim.h"
+#include "cpu/reduce.h"
+#include "cpu/regression_loss.h"
+#include "cpu/softmax.h"
+#include "cpu/unary.h"
+#ifdef GRADCORE_CUDA
+#include "cuda/binary.h"
+#include "cuda/copy.h"
+#include "cuda/index.h"
+#include "cuda/linear.h"
+#include "cuda/matmul.h"
+#include "cuda/optim.h"
+#include "cuda/reduce.h"
+#include "cuda/regression_loss.h"
+#include "cuda/runtime.h"
+#include "cuda/softmax.h"
+#include "cuda/unary.h"
+#endif
+
+namespace gc {
+
+// The device of the first `const Tensor&` among a kernel's arguments.
+template <typename... R>
+Device kernel_device(const Tensor& t, const R&...) {
+  return t.device;
+}
+template <typename A, typename... R>
+Device kernel_device(const A&, const R&... rest) {
+  return kernel_device(rest...);
+}
+
+}  // namespace gc
+
+#ifdef GRADCORE_CUDA
+#define GC_KERNEL(fn, ...)                                      \
+  [&] {                                                         \
+    ::gc::Device dev_ = ::gc::kernel_device(__VA_ARGS__);       \
+    if (dev_.is_cpu()) return ::gc::cpu::fn(__VA_ARGS__);       \
+    ::gc::cuda::DeviceGuard guard_(dev_);                       \
+    return ::gc::cuda::fn(__VA_ARGS__);                         \
+  }()
+#else
+#define GC_KERNEL(fn, ...) ::gc::cpu::fn(__VA_ARGS__)
+#endif
