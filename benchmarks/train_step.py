@@ -2,6 +2,7 @@
 
     python benchmarks/train_step.py [--threads 1 2] [--configs linreg tiny ...] [--repeat 50] [--json]
     python benchmarks/train_step.py --memory      # peak RSS while training mnist_big, per library
+    python benchmarks/train_step.py --device cuda  # on a GPU, against PyTorch CUDA
 
 Each config is one step of an MLP: forward, loss, zero_grad, backward, optimizer step. Each thread
 count runs in its own child process (BLAS libraries read their thread count when loaded), where
@@ -9,7 +10,9 @@ gradcore, PyTorch and NumPy take turns: three rounds of --repeat timed steps eac
 and each library's best round median is reported in microseconds, with the PyTorch/gradcore
 ratio (> 1 means gradcore is faster). NumPy runs the same step written by hand (SGD configs only).
 --memory trains mnist_big in a fresh process per library and reports the peak resident memory
-above what the process held after its imports."""
+above what the process held after its imports. With --device cuda, model and data live on the GPU,
+each timed step ends with a device synchronize (so queued kernels are counted), and the CPU
+thread count does not apply."""
 import argparse
 import json
 import os
@@ -39,19 +42,19 @@ CONFIGS = {
 }
 
 
-def make_step(lib, sizes, batch, loss, opt_name, seed=0):
+def make_step(lib, sizes, batch, loss, opt_name, seed=0, device="cpu"):
     rng = np.random.default_rng(seed)
-    x = lib.tensor(rng.standard_normal((batch, sizes[0])).astype(np.float32))
+    x = lib.tensor(rng.standard_normal((batch, sizes[0])).astype(np.float32)).to(device)
     if loss == "ce":
-        y = lib.tensor(rng.integers(0, sizes[-1], batch).astype(np.int64))
+        y = lib.tensor(rng.integers(0, sizes[-1], batch).astype(np.int64)).to(device)
     else:
-        y = lib.tensor(rng.standard_normal((batch, sizes[-1])).astype(np.float32))
+        y = lib.tensor(rng.standard_normal((batch, sizes[-1])).astype(np.float32)).to(device)
     layers = []
     for i in range(len(sizes) - 1):
         layers.append(lib.nn.Linear(sizes[i], sizes[i + 1]))
         if i < len(sizes) - 2:
             layers.append(lib.nn.ReLU())
-    model = lib.nn.Sequential(*layers)
+    model = lib.nn.Sequential(*layers).to(device)
     loss_fn = lib.nn.CrossEntropyLoss() if loss == "ce" else lib.nn.MSELoss()
     if opt_name == "adam":
         opt = lib.optim.Adam(model.parameters(), lr=1e-3)
@@ -65,7 +68,15 @@ def make_step(lib, sizes, batch, loss, opt_name, seed=0):
         opt.step()
         return out
 
-    return step
+    if device == "cpu":
+        return step
+
+    def step_synchronized():
+        out = step()
+        lib.cuda.synchronize()
+        return out
+
+    return step_synchronized
 
 
 def make_numpy_step(sizes, batch, loss, seed=0):
@@ -116,28 +127,29 @@ def median_us(step, repeat, warmup):
     return statistics.median(times) * 1e6
 
 
-def run_configs(threads, configs, repeat_arg, rounds=3):
+def run_configs(threads, configs, repeat_arg, rounds=3, device="cpu"):
     """Rows for one thread count (run inside a child process whose BLAS saw that count)."""
     gradcore.set_num_threads(threads)
     if torch is not None:
         torch.set_num_threads(threads)
+    cuda = device != "cpu"
     rows = []
     for name in configs:
         sizes, batch, loss, opt = CONFIGS[name]
-        big = sizes[0] >= 4096
+        big = sizes[0] >= 4096 and not cuda
         repeat = max(3, repeat_arg // 10) if big else repeat_arg
         warmup = 2 if big else 10
-        steps = {"gradcore": make_step(gradcore, sizes, batch, loss, opt)}
-        if torch is not None:
-            steps["torch"] = make_step(torch, sizes, batch, loss, opt)
-        if opt in ("sgd", "sgd_momentum"):
+        steps = {"gradcore": make_step(gradcore, sizes, batch, loss, opt, device=device)}
+        if torch is not None and (not cuda or torch.cuda.is_available()):
+            steps["torch"] = make_step(torch, sizes, batch, loss, opt, device=device)
+        if opt in ("sgd", "sgd_momentum") and not cuda:
             steps["numpy"] = make_numpy_step(sizes, batch, loss)
         best = {}
         for _ in range(1 if big else rounds):  # the libraries take turns, so drifting load hits all
             for lib, step in steps.items():
                 t = median_us(step, repeat, warmup)
                 best[lib] = min(best.get(lib, t), t)
-        row = {"config": name, "threads": threads}
+        row = {"config": name, "threads": threads, "device": device}
         for lib, t in best.items():
             row[lib + "_us"] = t
         if "torch_us" in row:
@@ -150,7 +162,8 @@ def print_row(row, as_json):
     if as_json:
         print(json.dumps(row), flush=True)
         return
-    print(f"{row['config']:18s} threads={row['threads']}  gradcore {row['gradcore_us']:10.1f} us"
+    where = f"threads={row['threads']}" if row.get("device", "cpu") == "cpu" else f"{row['device']:9s}"
+    print(f"{row['config']:18s} {where}  gradcore {row['gradcore_us']:10.1f} us"
           + (f"  torch {row['torch_us']:10.1f} us  ratio {row['torch/gradcore']:5.2f}x" if "torch_us" in row else "")
           + (f"  numpy {row['numpy_us']:10.1f} us" if "numpy_us" in row else ""), flush=True)
 
@@ -178,6 +191,7 @@ def main():
     p.add_argument("--repeat", type=int, default=50)
     p.add_argument("--json", action="store_true", help="print one JSON object per row instead of a table")
     p.add_argument("--memory", action="store_true", help="peak RSS while training mnist_big, per library")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where model and data live")
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)
     p.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -186,6 +200,12 @@ def main():
     if args.child is not None:
         for row in run_configs(args.child, args.configs, args.repeat):
             print(json.dumps(row), flush=True)
+        return
+    if args.device == "cuda":
+        if not gradcore.cuda.is_available():
+            raise SystemExit("--device cuda: gradcore.cuda.is_available() is False (no GPU, or a CPU-only build)")
+        for row in run_configs(1, args.configs, args.repeat, device="cuda"):
+            print_row(row, args.json)
         return
     if args.memory:
         libs = ["gradcore"] + (["torch"] if torch is not None else [])

@@ -34,6 +34,30 @@ def _to_float(v):
     return float(v)
 
 
+def _accelerator_device(accelerator):
+    from .. import cuda
+    if accelerator not in ("auto", "cpu", "gpu", "cuda"):
+        raise ValueError(f"Trainer: accelerator must be 'auto', 'cpu', 'gpu' or 'cuda', got {accelerator!r}")
+    if accelerator == "cpu" or (accelerator == "auto" and not cuda.is_available()):
+        return _C.device("cpu")
+    if not cuda.is_available():
+        raise RuntimeError(f"Trainer: accelerator={accelerator!r} needs a CUDA GPU, but gradcore.cuda.is_available() "
+                           "is False. Hint: use accelerator='auto' to fall back to the CPU.")
+    return _C.device("cuda")
+
+
+def _to_device(batch, device):
+    """The batch with every tensor in it (through tuples, lists and dicts) moved to ``device``."""
+    if isinstance(batch, _C.Tensor):
+        return batch if batch.device == device else batch.to(device)
+    if isinstance(batch, (list, tuple)):
+        moved = [_to_device(b, device) for b in batch]
+        return type(batch)(*moved) if hasattr(batch, "_fields") else type(batch)(moved)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
 class _EpochMeans:
     """Running means of logged values, weighted equally per step."""
 
@@ -106,11 +130,15 @@ class Trainer:
         log_every_n_steps: how often step metrics are recorded in ``trainer.step_history``.
         default_root_dir: where callbacks write files by default (``ModelCheckpoint``).
         seed: if given, ``gradcore.manual_seed(seed)`` at the start of ``fit``.
+        accelerator: ``"auto"`` (a CUDA GPU when ``gradcore.cuda.is_available()``, else the CPU),
+            ``"cpu"``, or ``"gpu"`` / ``"cuda"``. ``fit`` and ``validate`` move the model there before
+            ``configure_optimizers`` and every batch (tensors inside tuples, lists and dicts) before
+            its step, as Lightning does.
     """
 
     def __init__(self, max_epochs=1, max_steps=-1, callbacks=None, accumulate_grad_batches=1,
                  gradient_clip_val=None, enable_progress_bar=True, log_every_n_steps=50,
-                 default_root_dir=None, seed=None):
+                 default_root_dir=None, seed=None, accelerator="auto"):
         if max_epochs is None or max_epochs < 0:
             raise ValueError(f"Trainer: max_epochs must be >= 0, got {max_epochs}")
         if not isinstance(accumulate_grad_batches, int) or accumulate_grad_batches < 1:
@@ -119,6 +147,7 @@ class Trainer:
             raise ValueError(f"Trainer: gradient_clip_val must be >= 0, got {gradient_clip_val}")
         if log_every_n_steps < 1:
             raise ValueError(f"Trainer: log_every_n_steps must be >= 1, got {log_every_n_steps}")
+        self.device = _accelerator_device(accelerator)
         callbacks = list(callbacks or [])
         for cb in callbacks:
             if not isinstance(cb, Callback):
@@ -202,6 +231,7 @@ class Trainer:
             _fns.manual_seed(self.seed)
         self.model = model
         self.should_stop = False
+        model.to(self.device)
         self._configure_optimizers(model)
         opt = self.optimizers[0]
         self._attach_log(model)
@@ -220,6 +250,7 @@ class Trainer:
                 opt.zero_grad()
                 pending = 0
                 for batch_idx, batch in enumerate(train_dataloaders):
+                    batch = _to_device(batch, self.device)
                     out = model.training_step(batch, batch_idx)
                     loss = out["loss"] if isinstance(out, dict) else out
                     if not isinstance(loss, _C.Tensor):
@@ -296,6 +327,7 @@ class Trainer:
         try:
             with no_grad():
                 for batch_idx, batch in enumerate(dataloaders):
+                    batch = _to_device(batch, self.device)
                     out = model.validation_step(batch, batch_idx)
                     if out is None:
                         continue
@@ -316,6 +348,7 @@ class Trainer:
         """Runs ``validation_step`` over ``dataloaders`` under eval() and no_grad(); returns ``[metrics]``."""
         if not hasattr(model, "validation_step"):
             raise AttributeError(f"Trainer.validate: {type(model).__name__} must define validation_step(batch, batch_idx)")
+        model.to(self.device)
         self._attach_log(model)
         try:
             metrics = self._run_validation(model, dataloaders)

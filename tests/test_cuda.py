@@ -1,0 +1,372 @@
+"""The CUDA backend, checked against the CPU backend (itself checked against NumPy and PyTorch).
+
+Tests marked ``cuda`` run every op of the shared op table, larger and odd-shaped cases that reach
+the multi-block paths of the GPU kernels, the losses, indexing, random fills, the optimizers, whole
+training loops and the Trainer on ``device='cuda'``, and compare values and gradients with the same
+computation on the CPU. They skip where no GPU is present (``pytest -m cuda`` selects them). The
+tests at the end run everywhere: what a build or machine without CUDA answers.
+"""
+import numpy as np
+import pytest
+
+import gradcore
+import gradcore.nn as nn
+import gradcore.nn.functional as F
+
+from op_cases import CASES
+
+cuda = pytest.mark.cuda
+rng = np.random.default_rng(4321)
+TOL = {np.float32: 2e-5, np.float64: 1e-10}
+
+
+def sym(*s):
+    return rng.standard_normal(size=s)
+
+
+def pos(*s):
+    return rng.uniform(0.5, 2.0, size=s)
+
+
+def _run(fn, arrays, dtype, diff, device):
+    ts = [gradcore.tensor(a.astype(dtype) if a.dtype.kind == "f" else a, device=device,
+                          requires_grad=diff and a.dtype.kind == "f") for a in arrays]
+    out = fn(gradcore, *ts)
+    grads = None
+    if diff:
+        w = np.random.default_rng(7).standard_normal(tuple(out.shape)).astype(dtype)
+        out.backward(gradcore.tensor(w, device=device))
+        grads = [t.grad for t in ts]
+    return out, grads
+
+
+def _np(t):
+    return t.detach().cpu().numpy()
+
+
+def check_against_cpu(fn, arrays, dtype, diff, tol=None):
+    tol = TOL[dtype] if tol is None else tol
+    c_out, c_grads = _run(fn, arrays, dtype, diff, "cpu")
+    g_out, g_grads = _run(fn, arrays, dtype, diff, "cuda")
+    assert g_out.device.type == "cuda"
+    assert tuple(g_out.shape) == tuple(c_out.shape) and g_out.dtype == c_out.dtype
+    np.testing.assert_allclose(_np(g_out), _np(c_out), rtol=tol, atol=tol)
+    if diff:
+        for i, (gg, cg) in enumerate(zip(g_grads, c_grads)):
+            assert (gg is None) == (cg is None), f"input {i}"
+            if gg is not None:
+                assert gg.device.type == "cuda"
+                np.testing.assert_allclose(_np(gg), _np(cg), rtol=tol, atol=tol, err_msg=f"grad of input {i}")
+
+
+# Beyond the shared table: sizes past one block or one tile, odd shapes, strided operands, the
+# integer paths, and every loss and indexing op.
+GPU_CASES = {
+    "big_broadcast": (lambda m, a, b: (a + b) * a.exp(), [sym(300, 1, 70), sym(200, 1)], True),
+    "strided_operands": (lambda m, a, b: a.t()[::2] * b[:, 1::2], [sym(9, 40), sym(20, 18)], True),
+    "unary_chain": (lambda m, a: (a.sigmoid() + a.tanh() + a.abs().sqrt() + a.sin() * a.cos()).log1p(), [sym(1000)], True),
+    "activations": (lambda m, a: F.gelu(a) + F.gelu(a, approximate="tanh") + F.leaky_relu(a, 0.1) + F.softplus(a),
+                    [sym(513)], True),
+    "clamp_tensor": (lambda m, a: a.clamp(min=-0.3, max=0.4) * 2, [sym(64, 33)], True),
+    "sum_large": (lambda m, a: a.sum(), [sym(123457)], True),
+    "sum_dim0_tall": (lambda m, a: a.sum(0), [sym(1000, 37)], True),
+    "mean_middle": (lambda m, a: a.mean(1, keepdim=True), [sym(7, 300, 5)], True),
+    "var_std": (lambda m, a: a.var(0) + a.std(1).sum() + a.var(), [sym(500, 9)], True),
+    "prod_with_zero": (lambda m, a: (a * (a.abs() > 0.3).float()).prod(1), [sym(6, 5)], True),
+    "amax_amin": (lambda m, a: a.amax(1) - a.amin(0).sum(), [sym(40, 3000)], True),
+    "max_dim_values": (lambda m, a: a.max(0).values + a.min(1, keepdim=True).values.sum(), [sym(65, 129)], True),
+    "argmax_big": (lambda m, a: a.argmax(1).float() + a.argmin(0).float().sum(), [sym(33, 2049)], False),
+    "norms": (lambda m, a: a.norm() + a.norm(1) + a.norm(3.0) + a.norm(float("inf")) + a.norm(0), [sym(77, 13)], True),
+    "matmul_odd": (lambda m, a, b: a @ b, [sym(129, 257), sym(257, 65)], True),
+    "matmul_transposed": (lambda m, a, b: a.t() @ b.t(), [sym(70, 33), sym(18, 70)], True),
+    "matmul_batched_broadcast": (lambda m, a, b: a @ b, [sym(3, 1, 33, 17), sym(5, 17, 9)], True),
+    "matmul_vec": (lambda m, a, b: (a @ b) + (b @ a.t()).sum(), [sym(31, 20), sym(20)], True),
+    "linear": (lambda m, x, w, b: F.linear(x, w, b), [sym(64, 100), sym(30, 100), sym(30)], True),
+    "linear_relu_chain": (lambda m, x, w1, b1, w2: F.linear(F.relu(F.linear(x, w1, b1)), w2),
+                          [sym(50, 20), sym(40, 20), sym(40), sym(7, 40)], True),
+    "softmax_wide_rows": (lambda m, a: m.softmax(a, dim=-1) * a, [sym(64, 1000)], True),
+    "softmax_inner": (lambda m, a: m.log_softmax(a, dim=1) + m.softmax(a, dim=0), [sym(4, 10, 7)], True),
+    "cross_entropy": (lambda m, x: F.cross_entropy(x, m.tensor([1, 0, 9, 3, 3, 7, 2, 8])), [sym(8, 10)], True),
+    "cross_entropy_weighted_ignore": (
+        lambda m, x: F.cross_entropy(x, m.tensor([1, -100, 4, 3, 0, 4]), weight=m.tensor([0.5, 1.0, 2.0, 1.5, 0.7],
+                                     dtype=x.dtype, device=x.device), ignore_index=-100),
+        [sym(6, 5)], True),
+    "cross_entropy_smoothing_sum": (lambda m, x: F.cross_entropy(x, m.tensor([2, 0, 1]), label_smoothing=0.1,
+                                                                 reduction="sum"), [sym(3, 1200)], True),
+    "cross_entropy_none_3d": (lambda m, x: F.cross_entropy(x, m.tensor([[0, 2, 1], [3, 3, 0]]), reduction="none"),
+                              [sym(2, 4, 3)], True),
+    "cross_entropy_probs": (lambda m, x, t: F.cross_entropy(x, t.softmax(1), label_smoothing=0.05), [sym(5, 7), sym(5, 7)], True),
+    "nll_loss": (lambda m, x: F.nll_loss(x.log_softmax(1), m.tensor([0, 3, 2, 2])), [sym(4, 6)], True),
+    "mse_loss": (lambda m, a, b: F.mse_loss(a, b) + F.mse_loss(a, b, reduction="sum") * 0.1
+                 + F.mse_loss(a, b, reduction="none").mean(), [sym(300, 7), sym(300, 7)], True),
+    "other_losses": (lambda m, a, b: F.l1_loss(a, b) + F.binary_cross_entropy_with_logits(a, b.sigmoid())
+                     + F.binary_cross_entropy(a.sigmoid(), b.sigmoid(), reduction="sum"), [sym(40, 3), sym(40, 3)], True),
+    "gather_scatter": (lambda m, a, s: a.gather(1, m.tensor([[0, 2], [1, 1], [3, 0]])).sum()
+                       + m.zeros(3, 5, dtype=a.dtype, device=a.device).scatter_add(1, m.tensor([[0, 4], [4, 4], [1, 0]]), s).pow(2).sum(),
+                       [sym(3, 4), sym(3, 2)], True),
+    "index_select": (lambda m, a: a.index_select(0, m.tensor([2, 0, 2, 1])), [sym(3, 6)], True),
+    "index_put_accumulate": (lambda m, a, v: a.clone().index_put_((m.tensor([0, 2, 0, 0]),), v, accumulate=True),
+                             [sym(4, 3), sym(4, 3)], True),
+    "setitem_mask": (lambda m, a: _setitem_mask(a), [sym(6, 5)], True),
+    "masked_fill": (lambda m, a: a.masked_fill(a > 0.5, -1.0) * a, [sym(130, 7)], True),
+    "bool_mask_large": (lambda m, a: a[a > 0.1] * 3, [sym(5000)], True),
+    "nonzero": (lambda m, a: m.nonzero(a > 0).float(), [sym(7, 9, 3)], False),
+    "where_scalar": (lambda m, a: m.where(a > 0, a, 0.5 * a), [sym(257)], True),
+    "cat_stack_big": (lambda m, a, b: m.cat([a, b.t()], 0).sum(1) + m.stack([a, a], 2).mean((1, 2)).sum(),
+                      [sym(300, 40), sym(40, 100)], True),
+    "int_arith": (lambda m, a, b: ((a // b) * 3 + a % b - (a * b) ** 2).float(),
+                  [rng.integers(-50, 50, (5, 6)), rng.integers(1, 7, (6,))], False),
+    "int_reduce": (lambda m, a: (a.sum(0) + a.prod(1).sum() + a.max()).float(), [rng.integers(-3, 4, (4, 5))], False),
+    "bool_ops": (lambda m, a, b: ((a > 0) & (b < 0) | (a > b) ^ (b > 1)).float().sum(0) + (a > 0).any(0).float()
+                 + (b > -3).all(1).float().sum(), [sym(30, 20), sym(30, 20)], False),
+    "casts": (lambda m, a: a.double().float() + a.long().float() + (a > 0).float(), [sym(99) * 10], False),
+}
+
+
+def _setitem_mask(a):
+    b = a * 1.0
+    b[b < 0] = 0.25
+    b[1, :3] = b[2, 2:]
+    return b * a
+
+
+@cuda
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(CASES))
+def test_op_table_matches_cpu(name, dtype):
+    fn, arrays, diff = CASES[name]
+    check_against_cpu(fn, arrays, dtype, diff)
+
+
+@cuda
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(GPU_CASES))
+def test_gpu_cases_match_cpu(name, dtype):
+    fn, arrays, diff = GPU_CASES[name]
+    # float32 reductions over thousands of terms are summed in another order on the GPU
+    check_against_cpu(fn, arrays, dtype, diff, tol=1e-4 if dtype == np.float32 else None)
+
+
+@cuda
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_random_fills_repeat_the_cpu_streams(dtype):
+    dt = gradcore.float32 if dtype == np.float32 else gradcore.float64
+    for fill in (lambda d: gradcore.rand(1000, 3, dtype=dt, device=d),
+                 lambda d: gradcore.randn(4097, dtype=dt, device=d),
+                 lambda d: gradcore.randint(-5, 9, (333,), device=d).to(dt),
+                 lambda d: nn.init.kaiming_uniform_(gradcore.empty(64, 31, dtype=dt, device=d))):
+        gradcore.manual_seed(11)
+        c = fill("cpu")
+        gradcore.manual_seed(11)
+        g = fill("cuda")
+        np.testing.assert_allclose(_np(g), _np(c), rtol=1e-6, atol=1e-6)
+    gradcore.cuda.manual_seed(3)
+    a = gradcore.rand(10, device="cuda")
+    gradcore.cuda.manual_seed(3)
+    assert gradcore.equal(a, gradcore.rand(10, device="cuda"))
+
+
+@cuda
+def test_creation_on_device():
+    for t in (gradcore.zeros(3, 4, device="cuda"), gradcore.ones(5, device="cuda:0"), gradcore.full((2, 2), 7.0, device="cuda"),
+              gradcore.arange(0, 10, 3, device="cuda"), gradcore.linspace(0, 1, 7, device="cuda"),
+              gradcore.eye(3, 4, device="cuda"), gradcore.empty(0, 3, device="cuda")):
+        assert t.device == gradcore.device("cuda:0") and t.is_cuda
+    assert gradcore.arange(0, 10, 3, device="cuda").tolist() == [0, 3, 6, 9]
+    np.testing.assert_allclose(_np(gradcore.linspace(0, 1, 7, device="cuda")), np.linspace(0, 1, 7), rtol=1e-6)
+    assert gradcore.eye(3, device="cuda").sum().item() == 3.0
+    x = gradcore.tensor([[1.5, 2.5]], device="cuda")
+    assert x.tolist() == [[1.5, 2.5]] and x[0, 1].item() == 2.5 and float(x.sum()) == 4.0
+    assert "device='cuda:0'" in repr(x)
+
+
+@cuda
+def test_moves_copies_and_their_gradients():
+    a = gradcore.randn(4, 5, dtype=gradcore.float64, requires_grad=True)
+    b = a.to("cuda")
+    assert b.device.type == "cuda" and b.grad_fn is not None
+    (b * b).sum().backward()
+    assert a.grad.device.type == "cpu"
+    np.testing.assert_allclose(a.grad.numpy(), 2 * a.detach().numpy())
+    # non-contiguous sources and destinations, dtype changes on the way
+    src = gradcore.randn(6, 8)
+    dst = gradcore.zeros(8, 6, dtype=gradcore.float64, device="cuda")
+    dst.t().copy_(src)
+    np.testing.assert_allclose(_np(dst).T, src.numpy(), rtol=1e-7)
+    back = gradcore.zeros(6, 8)
+    back[:, ::2].copy_(dst.t()[:, ::2])
+    np.testing.assert_allclose(back.numpy()[:, ::2], src.numpy()[:, ::2])
+    assert (back.numpy()[:, 1::2] == 0).all()
+    assert a.cuda().cpu().device.type == "cpu" and gradcore.equal(a.cuda().cpu(), a)
+    # a 0-dim CPU tensor meets a CUDA tensor, as in PyTorch
+    s = gradcore.tensor(2.0)
+    assert (gradcore.ones(3, device="cuda") * s).device.type == "cuda"
+
+
+@cuda
+def test_mixing_devices_names_both():
+    with pytest.raises(RuntimeError, match=r"cuda:0.*cpu|cpu.*cuda:0"):
+        gradcore.ones(3, device="cuda") + gradcore.ones(3)
+    with pytest.raises(RuntimeError, match="device"):
+        gradcore.ones(2, 3, device="cuda") @ gradcore.ones(3, 2)
+    with pytest.raises(TypeError, match="cpu"):
+        gradcore.ones(2, device="cuda").numpy()
+    with pytest.raises(RuntimeError, match="cuda:99"):
+        gradcore.zeros(2, device="cuda:99")
+
+
+@cuda
+def test_index_errors_are_python_errors_on_the_gpu():
+    x = gradcore.randn(5, device="cuda")
+    with pytest.raises(IndexError, match="out of bounds"):
+        x[gradcore.tensor([0, 7], device="cuda")]
+    with pytest.raises(IndexError, match="out of bounds"):
+        F.cross_entropy(gradcore.randn(2, 3, device="cuda"), gradcore.tensor([0, 3], device="cuda"))
+    assert x.sum().isfinite().item()  # the device is still usable
+
+
+def _mlp(seed):
+    gradcore.manual_seed(seed)
+    return nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 5))
+
+
+OPTIMIZERS = {
+    "sgd": lambda p: gradcore.optim.SGD(p, lr=0.1),
+    "sgd_momentum_nesterov_wd": lambda p: gradcore.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "adam": lambda p: gradcore.optim.Adam(p, lr=1e-2),
+    "adam_amsgrad": lambda p: gradcore.optim.Adam(p, lr=1e-2, amsgrad=True, weight_decay=1e-2),
+    "adamw": lambda p: gradcore.optim.AdamW(p, lr=1e-2),
+    "rmsprop_centered_momentum": lambda p: gradcore.optim.RMSprop(p, lr=1e-3, centered=True, momentum=0.5),
+    "adagrad": lambda p: gradcore.optim.Adagrad(p, lr=0.1, lr_decay=1e-3),
+}
+
+
+def _train(device, make_opt, dtype, steps=8):
+    model = _mlp(0).to(dtype).to(device)
+    opt = make_opt(model.parameters())
+    sched = gradcore.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
+    data = np.random.default_rng(5)
+    losses = []
+    for _ in range(steps):
+        x = gradcore.tensor(data.standard_normal((32, 20)), dtype=dtype, device=device)
+        y = gradcore.tensor(data.integers(0, 5, 32), device=device)
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+    return losses, [p.detach().cpu().numpy() for p in model.parameters()]
+
+
+@cuda
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_training_loop_matches_cpu(name):
+    c_losses, c_params = _train("cpu", OPTIMIZERS[name], gradcore.float64)
+    g_losses, g_params = _train("cuda", OPTIMIZERS[name], gradcore.float64)
+    np.testing.assert_allclose(g_losses, c_losses, rtol=1e-9)
+    for g, c in zip(g_params, c_params):
+        np.testing.assert_allclose(g, c, rtol=1e-8, atol=1e-10)
+    c_losses, _ = _train("cpu", OPTIMIZERS[name], gradcore.float32)
+    g_losses, _ = _train("cuda", OPTIMIZERS[name], gradcore.float32)
+    np.testing.assert_allclose(g_losses, c_losses, rtol=1e-4)
+
+
+@cuda
+def test_trainer_runs_on_the_gpu(tmp_path):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = _mlp(1)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            assert x.is_cuda and y.is_cuda
+            return F.cross_entropy(self.net(x), y)
+
+        def validation_step(self, batch, batch_idx):
+            x, y = batch
+            return {"loss": F.cross_entropy(self.net(x), y)}
+
+        def configure_optimizers(self):
+            return gradcore.optim.Adam(self.parameters(), lr=1e-2)
+
+    data = gradcore.utils.data.TensorDataset(gradcore.randn(128, 20), gradcore.randint(0, 5, (128,)))
+    loader = gradcore.utils.data.DataLoader(data, batch_size=32, pin_memory=True)
+    model = Net()
+    trainer = gradcore.Trainer(max_epochs=3, enable_progress_bar=False, accelerator="gpu", default_root_dir=tmp_path)
+    trainer.fit(model, loader, loader)
+    assert all(p.is_cuda for p in model.parameters())
+    assert trainer.history[-1]["train_loss"] < trainer.history[0]["train_loss"]
+
+
+@cuda
+def test_checkpoint_round_trip_from_the_gpu(tmp_path):
+    model = _mlp(2).cuda()
+    path = tmp_path / "m.pt"
+    gradcore.save(model.state_dict(), path)
+    on_cpu = gradcore.load(path, map_location="cpu")
+    on_gpu = gradcore.load(path)
+    for k, v in model.state_dict().items():
+        assert on_gpu[k].is_cuda and not on_cpu[k].is_cuda
+        np.testing.assert_array_equal(on_cpu[k].numpy(), _np(v))
+
+
+@cuda
+def test_allocator_reuses_blocks_and_frees_everything():
+    gradcore.cuda.synchronize()
+    base = gradcore.cuda.memory_allocated()
+    for _ in range(3):
+        x = gradcore.randn(1024, 1024, device="cuda")
+        y = (x @ x).relu().sum()
+        del x, y
+    assert gradcore.cuda.memory_allocated() == base
+    assert gradcore.cuda.max_memory_allocated() >= base + 4 * 1024 * 1024
+    stats = gradcore._C._cuda_memory_stats(0)
+    assert stats["cache_hits"] > 0
+    gradcore.cuda.empty_cache()
+    assert gradcore.cuda.memory_reserved() >= gradcore.cuda.memory_allocated()
+
+
+@cuda
+def test_out_of_memory_is_a_runtime_error():
+    with pytest.raises(RuntimeError, match="CUDA out of memory"):
+        gradcore.empty(1 << 45, device="cuda")
+    assert gradcore.ones(4, device="cuda").sum().item() == 4.0
+
+
+# ---- everywhere: what a machine without a GPU (or a build without CUDA) answers ----
+
+def test_device_queries_answer_without_a_gpu():
+    assert isinstance(gradcore.cuda.is_built(), bool)
+    assert gradcore.cuda.is_available() == (gradcore.cuda.device_count() > 0)
+    assert gradcore.accelerator.is_available() == gradcore.cuda.is_available()
+    gradcore.cuda.manual_seed(0)  # harmless everywhere, as in PyTorch
+    gradcore.cuda.manual_seed_all(0)
+    gradcore.cuda.empty_cache()
+
+
+@pytest.mark.skipif(gradcore.cuda.is_available(), reason="checks the answers of a machine without a GPU")
+def test_asking_for_cuda_without_a_gpu_is_a_clear_runtime_error():
+    with pytest.raises(RuntimeError, match="cuda.*not available.*is_available"):
+        gradcore.zeros(2, device="cuda")
+    with pytest.raises(RuntimeError, match="is_available"):
+        gradcore.ones(2).cuda()
+    with pytest.raises(RuntimeError, match="is_available"):
+        gradcore.ones(2).to("cuda:0")
+    with pytest.raises(RuntimeError, match="is_available"):
+        gradcore.tensor([1.0], device="cuda")
+    with pytest.raises(RuntimeError, match="is_available"):
+        nn.Linear(2, 2).cuda()
+    with pytest.raises(RuntimeError, match="gradcore.cuda.synchronize"):
+        gradcore.cuda.synchronize()
+    with pytest.raises(RuntimeError, match="accelerator='auto'"):
+        gradcore.Trainer(accelerator="gpu")
+    assert gradcore.Trainer(accelerator="auto").device == gradcore.device("cpu")
+    assert gradcore.accelerator.current_accelerator() is None
+
+
+def test_trainer_rejects_an_unknown_accelerator():
+    with pytest.raises(ValueError, match="accelerator"):
+        gradcore.Trainer(accelerator="tpu")
