@@ -108,7 +108,8 @@ void tensor_item(TensorPtr t, Item& it) {
          dtype_name(t->dtype), ". Hint: convert the index with .long().");
   if (t->dim() == 0) {  // a 0-dim int64 tensor is an int (a view); a 0-dim bool, a bool
     it.kind = t->dtype == DType::Int64 ? Item::Int : Item::Bool;
-    it.i = t->dtype == DType::Int64 ? *t->data_as<int64_t>() : *t->data_as<bool>();
+    auto h = ops::to_cpu(t);  // the value decides the view, so it is read on the host
+    it.i = h->dtype == DType::Int64 ? *h->data_as<int64_t>() : *h->data_as<bool>();
     return;
   }
   it.kind = Item::Tensor;

@@ -1,5 +1,8 @@
 #include "core/tensor.h"
 #include <limits>
+#ifdef GRADCORE_CUDA
+#include "cuda/runtime.h"
+#endif
 #ifdef GRADCORE_OPENMP
 #include <omp.h>
 #endif
@@ -87,6 +90,13 @@ TensorPtr empty_tensor(const DimVector& shape, DType dtype, Device device) {
   t->shape = shape;
   t->strides = contiguous_strides(shape);
   t->dtype = dtype;
+#ifdef GRADCORE_CUDA
+  // A tensor always names its GPU: 'cuda' means the current device, as in PyTorch (cuda:0).
+  if (!device.is_cpu() && device.index < 0) {
+    check_device_available(device, "empty");
+    device.index = cuda::current_device();
+  }
+#endif
   t->device = device;
   t->storage = std::make_shared<Storage>(static_cast<size_t>(n) * isz, device);
   return t;

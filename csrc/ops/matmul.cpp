@@ -275,8 +275,6 @@ void gemm_into(const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, dou
   auto integral = [](double v) { return std::isfinite(v) && std::trunc(v) == v && std::fabs(v) < 9e18; };
   if (out->dtype == DType::Int64 && (!integral(alpha) || !integral(beta)))
     fail(ErrorKind::Runtime, op, "for int64 tensors alpha and beta must be integers, got alpha=", alpha, ", beta=", beta);
-  if (!out->device.is_cpu())
-    fail(ErrorKind::NotImplemented, op, "no GEMM kernel for device ", out->device.str(), " in this build");
   if (bias && (bias->dim() != 1 || bias->shape[0] != N || !bias->is_contiguous() || bias->dtype != out->dtype ||
                bias->device != out->device))
     fail(ErrorKind::Runtime, op, "the epilogue bias must be a contiguous 1-D tensor of ", N, " elements of dtype ",

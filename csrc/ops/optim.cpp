@@ -17,8 +17,6 @@ void check_count(const char* op, const TensorList& params, size_t n, const char*
 
 void check_param(const char* op, size_t i, const TensorPtr& p) {
   if (!p) fail(ErrorKind::Value, op, "parameter ", i, " is None");
-  if (!p->device.is_cpu())
-    fail(ErrorKind::Runtime, op, "parameter ", i, " is on ", p->device.str(), "; this build updates CPU parameters only");
   if (!is_floating(p->dtype))
     fail(ErrorKind::Runtime, op, "parameter ", i, " has dtype ", dtype_name(p->dtype),
          "; optimizers update float32 or float64 parameters only");

@@ -254,14 +254,18 @@ class Optimizer:
 
 
 def _copy_state_tensor(param, value, key):
-    """A fresh gradcore tensor holding ``value`` (a gradcore tensor or any array-like): in the
-    parameter's dtype, except ``step`` which keeps its own (float32 in PyTorch)."""
+    """A fresh gradcore tensor holding ``value`` (a gradcore tensor or any array-like): on the
+    parameter's device and in its dtype, except ``step`` which stays a CPU tensor of its own dtype
+    (float32 in PyTorch)."""
     if not isinstance(value, Tensor):
         value = tensor(np.asarray(value))
     value = value.detach()
-    if key == "step" or not param.is_floating_point() or value.dtype == param.dtype:
+    if key == "step":
+        return value.cpu().clone() if value.device.type == "cpu" else value.cpu()
+    dtype = param.dtype if param.is_floating_point() else value.dtype
+    if value.dtype == dtype and value.device == param.device:
         return value.clone()
-    return value.to(param.dtype)
+    return value.to(device=param.device, dtype=dtype)
 
 
 def _state_zeros(state, key, param):
