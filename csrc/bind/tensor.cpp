@@ -398,6 +398,25 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
       .def("element_size", &Tensor::itemsize)
       .def("storage_offset", [](const Tensor& t) { return t.offset; })
       .def("data_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.data()); })
+#ifdef GRADCORE_CUDA
+      // A copy in page-locked host memory (DataLoader(pin_memory=True) pins every batch).
+      .def("pin_memory", [](const TensorPtr& t) {
+        if (!t->device.is_cpu())
+          fail(ErrorKind::Runtime, "pin_memory", "cannot pin '", t->device.str(), "' memory: only CPU tensors can be pinned");
+        const size_t n = static_cast<size_t>(t->numel()) * t->itemsize();
+        void* p = cuda::host_alloc_pinned(n);
+        auto out = std::make_shared<Tensor>();
+        out->shape = t->shape;
+        out->strides = contiguous_strides(t->shape);
+        out->dtype = t->dtype;
+        out->storage = std::make_shared<Storage>(p, n, Device{}, [p] { cuda::host_free_pinned(p); });
+        ops::copy_into(out, t);
+        return out;
+      })
+      .def("is_pinned", [](const Tensor& t) { return t.device.is_cpu() && cuda::is_pinned(t.storage->data); })
+#else
+      .def("is_pinned", [](const Tensor&) { return false; })
+#endif
       .def("is_contiguous", [](const Tensor& t) { return t.is_contiguous(); })
       .def("is_floating_point", [](const Tensor& t) { return is_floating(t.dtype); })
       .def_property_readonly("dtype", [](const Tensor& t) { return t.dtype; })

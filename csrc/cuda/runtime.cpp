@@ -212,6 +212,25 @@ void memset_zero(void* dst, Device dev, size_t n) {
   GC_CUDA_CHECK("zero_", cudaMemsetAsync(dst, 0, n, 0));
 }
 
+void* host_alloc_pinned(size_t n) {
+  check_device(Device{DeviceType::CUDA, 0}, "pin_memory");
+  void* p = nullptr;
+  GC_CUDA_CHECK("pin_memory", cudaHostAlloc(&p, n > 0 ? n : 1, cudaHostAllocDefault));
+  return p;
+}
+
+void host_free_pinned(void* p) { cudaFreeHost(p); }
+
+bool is_pinned(const void* p) {
+  if (!p || device_count() == 0) return false;
+  cudaPointerAttributes a{};
+  if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return a.type == cudaMemoryTypeHost;
+}
+
 void check_launch(const char* op) {
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) fail_cuda(op, e);

@@ -45,6 +45,11 @@ void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size
 // Sets `n` bytes of device memory to zero.
 void memset_zero(void* dst, Device dev, size_t n);
 
+// Page-locked host memory (cudaHostAlloc): copies from it to the GPU run at full bus speed.
+void* host_alloc_pinned(size_t n);
+void host_free_pinned(void* p);
+bool is_pinned(const void* p);
+
 // Throws a RuntimeError naming `op` when a kernel launch (or an earlier asynchronous kernel) failed.
 void check_launch(const char* op);
 
