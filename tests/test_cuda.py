@@ -381,6 +381,21 @@ def test_asking_for_cuda_without_a_gpu_is_a_clear_runtime_error():
     assert gradcore.accelerator.current_accelerator() is None
 
 
+def test_kernel_arguments_are_evaluated_once():
+    # A random fill reserves its counters in the call that dispatches the kernel: the generator
+    # must advance by exactly the draws made (n for rand, 2n for randn), in every build.
+    gen = gradcore.default_generator
+    gradcore.manual_seed(0)
+    gradcore.rand(7)
+    assert gen.get_state()[1] == 7
+    gradcore.randn(5)
+    assert gen.get_state()[1] == 7 + 10
+    gradcore.manual_seed(0)
+    first = gradcore.randn(3).tolist()
+    gradcore.manual_seed(0)
+    assert gradcore.randn(3).tolist() == first
+
+
 def test_trainer_rejects_an_unknown_accelerator():
     with pytest.raises(ValueError, match="accelerator"):
         gradcore.Trainer(accelerator="tpu")

@@ -4,6 +4,7 @@
 // twin of the same name and arguments in each backend, so a CUDA build that lacks one does not
 // compile.
 #pragma once
+#include <utility>
 #include "cpu/binary.h"
 #include "cpu/copy.h"
 #include "cpu/index.h"
@@ -43,13 +44,21 @@ Device kernel_device(const A&, const R&... rest) {
 }  // namespace gc
 
 #ifdef GRADCORE_CUDA
-#define GC_KERNEL(fn, ...)                                      \
-  [&] {                                                         \
-    ::gc::Device dev_ = ::gc::kernel_device(__VA_ARGS__);       \
-    if (dev_.is_cpu()) return ::gc::cpu::fn(__VA_ARGS__);       \
-    ::gc::cuda::DeviceGuard guard_(dev_);                       \
-    return ::gc::cuda::fn(__VA_ARGS__);                         \
-  }()
+namespace gc {
+// Evaluates the arguments once (they may have side effects, e.g. reserving random numbers), then
+// calls the CPU or the CUDA twin.
+template <typename CpuFn, typename CudaFn, typename... A>
+decltype(auto) dispatch_kernel(CpuFn cpu_fn, CudaFn cuda_fn, A&&... args) {
+  const Device dev = kernel_device(args...);
+  if (dev.is_cpu()) return cpu_fn(std::forward<A>(args)...);
+  cuda::DeviceGuard guard(dev);
+  return cuda_fn(std::forward<A>(args)...);
+}
+}  // namespace gc
+#define GC_KERNEL(fn, ...)                                                                          \
+  ::gc::dispatch_kernel([](auto&&... a) -> decltype(auto) { return ::gc::cpu::fn(std::forward<decltype(a)>(a)...); }, \
+                        [](auto&&... a) -> decltype(auto) { return ::gc::cuda::fn(std::forward<decltype(a)>(a)...); }, \
+                        __VA_ARGS__)
 #else
 #define GC_KERNEL(fn, ...) ::gc::cpu::fn(__VA_ARGS__)
 #endif
