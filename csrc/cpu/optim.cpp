@@ -122,12 +122,6 @@ T* ptr(const Tensor* t) {
   return t ? t->data_as<T>() : nullptr;
 }
 
-// `maximize` is a multiplication by -1 (exactly a negation), so it needs no branch.
-template <typename T>
-T grad_sign(bool maximize) {
-  return maximize ? T(-1) : T(1);
-}
-
 // SGD:  g <- (maximize ? -g : g) + wd * p
 //       b <- first step ? g : momentum * b + (1 - dampening) * g;   g <- nesterov ? g + momentum * b : b
 //       p <- p - lr * g
@@ -136,19 +130,17 @@ void sgd_typed(const Tensor& param, const Tensor& grad, const Tensor* buf_t, boo
   T* p = param.data_as<T>();
   const T* gr = grad.data_as<T>();
   T* buf = ptr<T>(buf_t);
-  const T sign = grad_sign<T>(o.maximize), wd = T(o.weight_decay), momentum = T(o.momentum);
-  const T one_minus_damp = T(1.0 - o.dampening), neg_lr = T(-o.lr);
-  const bool nesterov = o.nesterov;
-  with_flags(o.weight_decay != 0, o.momentum != 0, [&](auto decay, auto use_momentum) {
+  const auto c = sgd_scalars<T>(o);
+  with_flags(c.decay, c.use_momentum, [&](auto decay, auto use_momentum) {
     for_each_element(param.numel(), [=](int64_t i) {
-      T g = sign * gr[i];
-      if constexpr (decltype(decay)::value) g = g + wd * p[i];
+      T g = c.sign * gr[i];
+      if constexpr (decltype(decay)::value) g = g + c.wd * p[i];
       if constexpr (decltype(use_momentum)::value) {
-        const T b = init ? g : buf[i] * momentum + one_minus_damp * g;
+        const T b = init ? g : buf[i] * c.momentum + c.one_minus_damp * g;
         buf[i] = b;
-        g = nesterov ? g + momentum * b : b;
+        g = c.nesterov ? g + c.momentum * b : b;
       }
-      p[i] = p[i] + neg_lr * g;
+      p[i] = p[i] + c.neg_lr * g;
     });
   });
 }
@@ -166,26 +158,22 @@ void adam_typed(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, 
   T* m = exp_avg.data_as<T>();
   T* v = exp_avg_sq.data_as<T>();
   T* vmax = ptr<T>(max_t);
-  const double bc1 = 1.0 - std::pow(o.beta1, step), bc2 = 1.0 - std::pow(o.beta2, step);
-  const T neg_step_size = T(-(o.lr / bc1)), bc2_sqrt = T(std::pow(bc2, 0.5)), eps = T(o.eps);
-  const Lerp<T> lerp(T(1.0 - o.beta1));
-  const T beta2 = T(o.beta2), w2 = T(1.0 - o.beta2), sign = grad_sign<T>(o.maximize), wd = T(o.weight_decay);
-  const bool decoupled = o.weight_decay != 0 && o.decoupled_weight_decay;
-  const T scale = decoupled ? T(1.0 - o.lr * o.weight_decay) : T(1);
-  with_flags(o.weight_decay != 0 && !decoupled, o.amsgrad, [&](auto coupled_decay, auto amsgrad) {
+  const auto c = adam_scalars<T>(o, step);
+  const Lerp<T> lerp(c.lerp_weight);
+  with_flags(c.coupled_decay, c.amsgrad, [&](auto coupled_decay, auto amsgrad) {
     for_each_element(param.numel(), [=](int64_t i) {
-      T g = sign * gr[i];
-      const T pv = p[i] * scale;
-      if constexpr (decltype(coupled_decay)::value) g = g + wd * pv;
+      T g = c.sign * gr[i];
+      const T pv = p[i] * c.scale;
+      if constexpr (decltype(coupled_decay)::value) g = g + c.wd * pv;
       const T mi = lerp(m[i], g);
-      T vi = v[i] * beta2 + w2 * g * g;
+      T vi = v[i] * c.beta2 + c.w2 * g * g;
       m[i] = mi;
       v[i] = vi;
       if constexpr (decltype(amsgrad)::value) {
         vi = nan_max(vmax[i], vi);
         vmax[i] = vi;
       }
-      p[i] = pv + neg_step_size * mi / (std::sqrt(vi) / bc2_sqrt + eps);
+      p[i] = pv + c.neg_step_size * mi / (std::sqrt(vi) / c.bc2_sqrt + c.eps);
     });
   });
 }
@@ -202,30 +190,28 @@ void rmsprop_typed(const Tensor& param, const Tensor& grad, const Tensor& square
   T* sq = square_avg.data_as<T>();
   T* ga = ptr<T>(grad_avg_t);
   T* buf = ptr<T>(buf_t);
-  const bool decay = o.weight_decay != 0;
-  const T sign = grad_sign<T>(o.maximize), wd = T(o.weight_decay), alpha = T(o.alpha), eps = T(o.eps);
-  const T one_minus_alpha = T(1.0 - o.alpha), momentum = T(o.momentum), neg_lr = T(-o.lr);
-  const Lerp<T> lerp(one_minus_alpha);
-  with_flags(o.centered, o.momentum > 0, [&](auto centered, auto use_momentum) {
+  const auto c = rmsprop_scalars<T>(o);
+  const Lerp<T> lerp(c.one_minus_alpha);
+  with_flags(c.centered, c.use_momentum, [&](auto centered, auto use_momentum) {
     for_each_element(param.numel(), [=](int64_t i) {
-      T g = sign * gr[i];
-      if (decay) g = g + wd * p[i];
-      const T s = sq[i] * alpha + one_minus_alpha * g * g;
+      T g = c.sign * gr[i];
+      if (c.decay) g = g + c.wd * p[i];
+      const T s = sq[i] * c.alpha + c.one_minus_alpha * g * g;
       sq[i] = s;
       T avg;
       if constexpr (decltype(centered)::value) {
         const T a = lerp(ga[i], g);
         ga[i] = a;
-        avg = std::sqrt(s + T(-1) * a * a) + eps;
+        avg = std::sqrt(s + T(-1) * a * a) + c.eps;
       } else {
-        avg = std::sqrt(s) + eps;
+        avg = std::sqrt(s) + c.eps;
       }
       if constexpr (decltype(use_momentum)::value) {
-        const T b = buf[i] * momentum + g / avg;
+        const T b = buf[i] * c.momentum + g / avg;
         buf[i] = b;
-        p[i] = p[i] + neg_lr * b;
+        p[i] = p[i] + c.neg_lr * b;
       } else {
-        p[i] = p[i] + neg_lr * g / avg;
+        p[i] = p[i] + c.neg_lr * g / avg;
       }
     });
   });
@@ -239,15 +225,13 @@ void adagrad_typed(const Tensor& param, const Tensor& grad, const Tensor& state_
   T* p = param.data_as<T>();
   const T* gr = grad.data_as<T>();
   T* sum = state_sum.data_as<T>();
-  const bool decay = o.weight_decay != 0;
-  const T sign = grad_sign<T>(o.maximize), wd = T(o.weight_decay), eps = T(o.eps);
-  const T neg_clr = T(-(o.lr / (1 + (step - 1) * o.lr_decay)));
+  const auto c = adagrad_scalars<T>(o, step);
   for_each_element(param.numel(), [=](int64_t i) {
-    T g = sign * gr[i];
-    if (decay) g = g + wd * p[i];
+    T g = c.sign * gr[i];
+    if (c.decay) g = g + c.wd * p[i];
     const T s = sum[i] + g * g;
     sum[i] = s;
-    p[i] = p[i] + neg_clr * g / (std::sqrt(s) + eps);
+    p[i] = p[i] + c.neg_clr * g / (std::sqrt(s) + c.eps);
   });
 }
 

@@ -4,7 +4,8 @@
 //
 // The formulas, operation order and roundings are those of the CPU kernels (cpu/optim.cpp):
 // every element computes in the parameter's scalar type T, and the Python-side scalars (1 - beta1,
-// the bias corrections, -lr...) are formed in double on the host and rounded to T. The trick that
+// the bias corrections, -lr...) come from the same host functions as the CPU's (cpu::*_scalars in
+// cpu/optim.h). The trick that
 // makes float32 agree with the CPU bit for bit: every + - * / and sqrt goes through the
 // round-to-nearest intrinsics (__fadd_rn, __fmul_rn, ...), which nvcc never contracts into a
 // fused multiply-add, so each operation rounds exactly once, as the CPU's (FMA-free) loops do.
@@ -59,12 +60,6 @@ T* ptr(const Tensor* t) {
   return t ? t->data_as<T>() : nullptr;
 }
 
-// `maximize` is a multiplication by -1 (exactly a negation).
-template <typename T>
-T grad_sign(bool maximize) {
-  return maximize ? T(-1) : T(1);
-}
-
 #define GC_ELEMENTS(i, n)                                                                           \
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
@@ -76,21 +71,21 @@ template <typename T>
 struct SgdArgs {
   T *p, *buf;
   const T* gr;
-  T sign, wd, momentum, one_minus_damp, neg_lr;
-  bool decay, use_momentum, init, nesterov;
+  cpu::SgdScalars<T> c;
+  bool init;
 };
 
 template <typename T>
 __global__ void sgd_kernel(int64_t n, SgdArgs<T> a) {
   GC_ELEMENTS(i, n) {
-    T g = mul(a.sign, a.gr[i]);
-    if (a.decay) g = add(g, mul(a.wd, a.p[i]));
-    if (a.use_momentum) {
-      const T b = a.init ? g : add(mul(a.buf[i], a.momentum), mul(a.one_minus_damp, g));
+    T g = mul(a.c.sign, a.gr[i]);
+    if (a.c.decay) g = add(g, mul(a.c.wd, a.p[i]));
+    if (a.c.use_momentum) {
+      const T b = a.init ? g : add(mul(a.buf[i], a.c.momentum), mul(a.c.one_minus_damp, g));
       a.buf[i] = b;
-      g = a.nesterov ? add(g, mul(a.momentum, b)) : b;
+      g = a.c.nesterov ? add(g, mul(a.c.momentum, b)) : b;
     }
-    a.p[i] = add(a.p[i], mul(a.neg_lr, g));
+    a.p[i] = add(a.p[i], mul(a.c.neg_lr, g));
   }
 }
 
@@ -103,26 +98,25 @@ template <typename T>
 struct AdamArgs {
   T *p, *m, *v, *vmax;
   const T* gr;
-  T neg_step_size, bc2_sqrt, eps, beta2, w2, sign, wd, scale;
+  cpu::AdamScalars<T> c;
   Lerp<T> lerp;
-  bool coupled_decay, amsgrad;
 };
 
 template <typename T>
 __global__ void adam_kernel(int64_t n, AdamArgs<T> a) {
   GC_ELEMENTS(i, n) {
-    T g = mul(a.sign, a.gr[i]);
-    const T pv = mul(a.p[i], a.scale);
-    if (a.coupled_decay) g = add(g, mul(a.wd, pv));
+    T g = mul(a.c.sign, a.gr[i]);
+    const T pv = mul(a.p[i], a.c.scale);
+    if (a.c.coupled_decay) g = add(g, mul(a.c.wd, pv));
     const T mi = a.lerp(a.m[i], g);
-    T vi = add(mul(a.v[i], a.beta2), mul(mul(a.w2, g), g));
+    T vi = add(mul(a.v[i], a.c.beta2), mul(mul(a.c.w2, g), g));
     a.m[i] = mi;
     a.v[i] = vi;
-    if (a.amsgrad) {
+    if (a.c.amsgrad) {
       vi = nan_max(a.vmax[i], vi);
       a.vmax[i] = vi;
     }
-    a.p[i] = add(pv, div(mul(a.neg_step_size, mi), add(div(sqrt_rn(vi), a.bc2_sqrt), a.eps)));
+    a.p[i] = add(pv, div(mul(a.c.neg_step_size, mi), add(div(sqrt_rn(vi), a.c.bc2_sqrt), a.c.eps)));
   }
 }
 
@@ -134,32 +128,31 @@ template <typename T>
 struct RmspropArgs {
   T *p, *sq, *ga, *buf;
   const T* gr;
-  T sign, wd, alpha, eps, one_minus_alpha, momentum, neg_lr;
+  cpu::RmspropScalars<T> c;
   Lerp<T> lerp;
-  bool decay, centered, use_momentum;
 };
 
 template <typename T>
 __global__ void rmsprop_kernel(int64_t n, RmspropArgs<T> a) {
   GC_ELEMENTS(i, n) {
-    T g = mul(a.sign, a.gr[i]);
-    if (a.decay) g = add(g, mul(a.wd, a.p[i]));
-    const T s = add(mul(a.sq[i], a.alpha), mul(mul(a.one_minus_alpha, g), g));
+    T g = mul(a.c.sign, a.gr[i]);
+    if (a.c.decay) g = add(g, mul(a.c.wd, a.p[i]));
+    const T s = add(mul(a.sq[i], a.c.alpha), mul(mul(a.c.one_minus_alpha, g), g));
     a.sq[i] = s;
     T avg;
-    if (a.centered) {
+    if (a.c.centered) {
       const T ga = a.lerp(a.ga[i], g);
       a.ga[i] = ga;
-      avg = add(sqrt_rn(add(s, mul(mul(T(-1), ga), ga))), a.eps);
+      avg = add(sqrt_rn(add(s, mul(mul(T(-1), ga), ga))), a.c.eps);
     } else {
-      avg = add(sqrt_rn(s), a.eps);
+      avg = add(sqrt_rn(s), a.c.eps);
     }
-    if (a.use_momentum) {
-      const T b = add(mul(a.buf[i], a.momentum), div(g, avg));
+    if (a.c.use_momentum) {
+      const T b = add(mul(a.buf[i], a.c.momentum), div(g, avg));
       a.buf[i] = b;
-      a.p[i] = add(a.p[i], mul(a.neg_lr, b));
+      a.p[i] = add(a.p[i], mul(a.c.neg_lr, b));
     } else {
-      a.p[i] = add(a.p[i], div(mul(a.neg_lr, g), avg));
+      a.p[i] = add(a.p[i], div(mul(a.c.neg_lr, g), avg));
     }
   }
 }
@@ -170,18 +163,17 @@ template <typename T>
 struct AdagradArgs {
   T *p, *sum;
   const T* gr;
-  T sign, wd, eps, neg_clr;
-  bool decay;
+  cpu::AdagradScalars<T> c;
 };
 
 template <typename T>
 __global__ void adagrad_kernel(int64_t n, AdagradArgs<T> a) {
   GC_ELEMENTS(i, n) {
-    T g = mul(a.sign, a.gr[i]);
-    if (a.decay) g = add(g, mul(a.wd, a.p[i]));
+    T g = mul(a.c.sign, a.gr[i]);
+    if (a.c.decay) g = add(g, mul(a.c.wd, a.p[i]));
     const T s = add(a.sum[i], mul(g, g));
     a.sum[i] = s;
-    a.p[i] = add(a.p[i], div(mul(a.neg_clr, g), add(sqrt_rn(s), a.eps)));
+    a.p[i] = add(a.p[i], div(mul(a.c.neg_clr, g), add(sqrt_rn(s), a.c.eps)));
   }
 }
 
@@ -199,15 +191,8 @@ void sgd_update(const Tensor& param, const Tensor& grad, const Tensor* momentum_
     a.p = param.data_as<T>();
     a.gr = grad.data_as<T>();
     a.buf = ptr<T>(momentum_buffer);
-    a.sign = grad_sign<T>(o.maximize);
-    a.wd = T(o.weight_decay);
-    a.momentum = T(o.momentum);
-    a.one_minus_damp = T(1.0 - o.dampening);
-    a.neg_lr = T(-o.lr);
-    a.decay = o.weight_decay != 0;
-    a.use_momentum = o.momentum != 0;
+    a.c = cpu::sgd_scalars<T>(o);
     a.init = init_buffer;
-    a.nesterov = o.nesterov;
     sgd_kernel<T><<<grid_for(n), kBlock>>>(n, a);
     check_launch("sgd_step");
   });
@@ -219,25 +204,14 @@ void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
   if (n == 0) return;
   GC_DISPATCH_FLOAT(param.dtype, "adam_step", [&] {
     using T = scalar_t;
-    const double bc1 = 1.0 - std::pow(o.beta1, step), bc2 = 1.0 - std::pow(o.beta2, step);
-    const bool decoupled = o.weight_decay != 0 && o.decoupled_weight_decay;
     AdamArgs<T> a;
     a.p = param.data_as<T>();
     a.gr = grad.data_as<T>();
     a.m = exp_avg.data_as<T>();
     a.v = exp_avg_sq.data_as<T>();
     a.vmax = ptr<T>(max_exp_avg_sq);
-    a.neg_step_size = T(-(o.lr / bc1));
-    a.bc2_sqrt = T(std::pow(bc2, 0.5));
-    a.eps = T(o.eps);
-    a.lerp = make_lerp(T(1.0 - o.beta1));
-    a.beta2 = T(o.beta2);
-    a.w2 = T(1.0 - o.beta2);
-    a.sign = grad_sign<T>(o.maximize);
-    a.wd = T(o.weight_decay);
-    a.scale = decoupled ? T(1.0 - o.lr * o.weight_decay) : T(1);
-    a.coupled_decay = o.weight_decay != 0 && !decoupled;
-    a.amsgrad = o.amsgrad;
+    a.c = cpu::adam_scalars<T>(o, step);
+    a.lerp = make_lerp(a.c.lerp_weight);
     adam_kernel<T><<<grid_for(n), kBlock>>>(n, a);
     check_launch("adam_step");
   });
@@ -255,17 +229,8 @@ void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& squar
     a.sq = square_avg.data_as<T>();
     a.ga = ptr<T>(grad_avg);
     a.buf = ptr<T>(momentum_buffer);
-    a.sign = grad_sign<T>(o.maximize);
-    a.wd = T(o.weight_decay);
-    a.alpha = T(o.alpha);
-    a.eps = T(o.eps);
-    a.one_minus_alpha = T(1.0 - o.alpha);
-    a.momentum = T(o.momentum);
-    a.neg_lr = T(-o.lr);
-    a.lerp = make_lerp(a.one_minus_alpha);
-    a.decay = o.weight_decay != 0;
-    a.centered = o.centered;
-    a.use_momentum = o.momentum > 0;
+    a.c = cpu::rmsprop_scalars<T>(o);
+    a.lerp = make_lerp(a.c.one_minus_alpha);
     rmsprop_kernel<T><<<grid_for(n), kBlock>>>(n, a);
     check_launch("rmsprop_step");
   });
@@ -281,11 +246,7 @@ void adagrad_update(const Tensor& param, const Tensor& grad, const Tensor& state
     a.p = param.data_as<T>();
     a.gr = grad.data_as<T>();
     a.sum = state_sum.data_as<T>();
-    a.sign = grad_sign<T>(o.maximize);
-    a.wd = T(o.weight_decay);
-    a.eps = T(o.eps);
-    a.neg_clr = T(-(o.lr / (1 + (step - 1) * o.lr_decay)));
-    a.decay = o.weight_decay != 0;
+    a.c = cpu::adagrad_scalars<T>(o, step);
     adagrad_kernel<T><<<grid_for(n), kBlock>>>(n, a);
     check_launch("adagrad_step");
   });
