@@ -5,11 +5,7 @@
 #include <cstdint>
 
 // mix and uniform also run on the GPU (csrc/cuda/copy.cu), so CUDA fills draw the same numbers.
-#if defined(__CUDACC__)
-#define GC_HOST_DEVICE __host__ __device__
-#else
-#define GC_HOST_DEVICE
-#endif
+#include "core/host_device.h"
 
 namespace gc {
 

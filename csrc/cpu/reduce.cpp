@@ -75,31 +75,6 @@ bool is_nan(T v) {
   else return false;
 }
 
-// Welford's running mean and sum of squared deviations; partials merge with Chan et al.'s
-// formula, so splitting K across threads gives the same numbers as one pass (up to rounding).
-struct WelfordAcc {
-  int64_t n = 0;
-  double mean = 0, m2 = 0;
-  template <typename V>
-  void add(V v, int64_t) {
-    double x = static_cast<double>(v), d = x - mean;
-    ++n;
-    mean += d / static_cast<double>(n);
-    m2 += d * (x - mean);
-  }
-  void merge(const WelfordAcc& o) {
-    if (o.n == 0) return;
-    if (n == 0) {
-      *this = o;
-      return;
-    }
-    double na = static_cast<double>(n), nb = static_cast<double>(o.n), N = na + nb, d = o.mean - mean;
-    mean += d * nb / N;
-    m2 += o.m2 + d * d * na * nb / N;
-    n += o.n;
-  }
-};
-
 // Integer products wrap around on overflow (as PyTorch's do) instead of being undefined.
 template <typename A>
 struct ProdAcc {

@@ -4,6 +4,7 @@
 #pragma once
 #include <array>
 #include <vector>
+#include "core/host_device.h"
 #include "cpu/loops.h"
 #include "ops/ops.h"
 
@@ -13,6 +14,33 @@ struct ReducePlan {
   DimVector kept_shape, kept_strides;  // element strides of x
   DimVector red_shape, red_strides;    // merged reduced dims, innermost last
   int64_t M = 1, K = 1;
+};
+
+// Welford's running mean and sum of squared deviations; partials merge with Chan et al.'s
+// formula, so splitting K across threads gives the same numbers as one pass (up to rounding).
+// Used by var/std on both backends; no member initializers, so the GPU can keep it in shared
+// memory (WelfordAcc{} is all zeros).
+struct WelfordAcc {
+  int64_t n;
+  double mean, m2;
+  template <typename V>
+  GC_HOST_DEVICE void add(V v, int64_t) {
+    double x = static_cast<double>(v), d = x - mean;
+    ++n;
+    mean += d / static_cast<double>(n);
+    m2 += d * (x - mean);
+  }
+  GC_HOST_DEVICE void merge(const WelfordAcc& o) {
+    if (o.n == 0) return;
+    if (n == 0) {
+      *this = o;
+      return;
+    }
+    double na = static_cast<double>(n), nb = static_cast<double>(o.n), N = na + nb, d = o.mean - mean;
+    mean += d * nb / N;
+    m2 += o.m2 + d * d * na * nb / N;
+    n += o.n;
+  }
 };
 
 // `reduce_mask[d]` says whether dim d of x is reduced.

@@ -107,13 +107,8 @@ void unary_backward_kernel(UnaryOp op, const Tensor& gx, const Tensor& g, const 
 void clamp_kernel(const Tensor& out, const Tensor& x, std::optional<Scalar> lo, std::optional<Scalar> hi) {
   GC_DISPATCH_NUMERIC(x.dtype, "clamp", [&] {
     using T = scalar_t;
-    auto as_t = [](const std::optional<Scalar>& s) {
-      if (!s) return T(0);
-      if constexpr (std::is_floating_point_v<T>) return static_cast<T>(s->d);
-      else return static_cast<T>(s->i);
-    };
     const bool has_lo = lo.has_value(), has_hi = hi.has_value();
-    const T l = as_t(lo), h = as_t(hi);
+    const T l = clamp_bound<T>(lo), h = clamp_bound<T>(hi);
     // PyTorch: min(max(x, lo), hi), NaN propagates.
     unary_loop<T, T>(out, x, [=](T v) {
       if constexpr (std::is_floating_point_v<T>) if (std::isnan(v)) return v;

@@ -113,28 +113,7 @@ struct SumAcc {
   __device__ void merge(const SumAcc& o) { add(o.s, 0); }
 };
 
-struct WelfordAcc {
-  int64_t n;
-  double mean, m2;
-  template <typename V>
-  __device__ void add(V v, int64_t) {
-    double x = static_cast<double>(v), d = x - mean;
-    ++n;
-    mean += d / static_cast<double>(n);
-    m2 += d * (x - mean);
-  }
-  __device__ void merge(const WelfordAcc& o) {
-    if (o.n == 0) return;
-    if (n == 0) {
-      *this = o;
-      return;
-    }
-    double na = static_cast<double>(n), nb = static_cast<double>(o.n), N = na + nb, d = o.mean - mean;
-    mean += d * nb / N;
-    m2 += o.m2 + d * d * na * nb / N;
-    n += o.n;
-  }
-};
+using cpu::WelfordAcc;  // shared with the CPU backend (cpu/reduce.h)
 
 template <typename A>
 struct ProdAcc {

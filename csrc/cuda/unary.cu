@@ -319,12 +319,7 @@ void unary_backward_kernel(UnaryOp op, const Tensor& gx, const Tensor& g, const 
 void clamp_kernel(const Tensor& out, const Tensor& x, std::optional<Scalar> lo, std::optional<Scalar> hi) {
   GC_DISPATCH_NUMERIC(x.dtype, "clamp", [&] {
     using T = scalar_t;
-    auto as_t = [](const std::optional<Scalar>& s) {
-      if (!s) return T(0);
-      if constexpr (std::is_floating_point_v<T>) return static_cast<T>(s->d);
-      else return static_cast<T>(s->i);
-    };
-    unary_loop<T, T>(out, x, "clamp", ClampF<T>{lo.has_value(), hi.has_value(), as_t(lo), as_t(hi)});
+    unary_loop<T, T>(out, x, "clamp", ClampF<T>{lo.has_value(), hi.has_value(), cpu::clamp_bound<T>(lo), cpu::clamp_bound<T>(hi)});
   });
 }
 
