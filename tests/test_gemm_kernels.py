@@ -113,3 +113,134 @@ def test_old_baseline_switch_still_works():
               "print('ok')\n")
     run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-3000:]
+
+
+# The sparse-A path (A with many exact zeros, as a ReLU-masked gradient in dW = g^T @ x): each
+# script runs once with the path forced (GRADCORE_GEMM_SPARSE=1, any density) and once with it
+# off (=0), on every ISA. Skipping a zero term leaves each FMA chain as it was, so within one
+# K slice of the packed path (K <= 256) both must agree bit for bit; deeper products are checked
+# against NumPy, as are the epilogue (alpha, bias, ReLU via _linear_relu), inf/NaN in B (which
+# must reach C as in a dense product) and NaN in A.
+SPARSE_SCRIPT = r"""
+import sys, numpy as np, gradcore
+_C = gradcore._C
+out = {}
+
+def relu_masked(rows, cols, dtype, density=0.5):
+    a = rng.standard_normal((rows, cols)).astype(dtype)
+    a[rng.random((rows, cols)) > density] = 0
+    return a
+
+for threads in (1, 2):
+    gradcore.set_num_threads(threads)
+    rng = np.random.default_rng(11)  # the same operands for both thread counts
+    for dtype in (np.float32, np.float64):
+        name = np.dtype(dtype).name
+        # (M, K, N): tails of every width (N % 16, N % 96, N < one vector chunk), K across 64-bit
+        # mask words, rows fewer than threads' share.
+        for m, k, n in ((256, 64, 784), (37, 65, 33), (9, 200, 130), (64, 8, 1000), (130, 129, 257),
+                        (8, 256, 40), (300, 64, 97)):
+            g = relu_masked(k, m, dtype)          # g [K, M] row-major: A = g^T is column-major
+            x = rng.standard_normal((k, n)).astype(dtype)
+            c1 = (gradcore.tensor(g).t() @ gradcore.tensor(x)).numpy()
+            a2 = relu_masked(m, k, dtype, 0.3)    # row-major A
+            c2 = (gradcore.tensor(a2) @ gradcore.tensor(x)).numpy()
+            out[f"{name}-{threads}-{m}-{k}-{n}-t"] = c1
+            out[f"{name}-{threads}-{m}-{k}-{n}-n"] = c2
+        # alpha through _gemm_into (beta = 0 writes C without reading it: NaN there must vanish)
+        a = relu_masked(70, 64, dtype)
+        b = rng.standard_normal((64, 90)).astype(dtype)
+        c = gradcore.full((70, 90), float("nan"), dtype=gradcore.float32 if dtype == np.float32 else gradcore.float64)
+        _C._gemm_into(c, gradcore.tensor(a), gradcore.tensor(b), -0.5, 0.0)
+        out[f"{name}-{threads}-alpha"] = c.numpy()
+        # bias + ReLU epilogue: linear with a sparse input and a weight whose transpose is
+        # row-major (w = wt.t()), so B = w^T is contiguous and the path applies.
+        h = relu_masked(64, 128, dtype)
+        wt = rng.standard_normal((128, 200)).astype(dtype)
+        bias = rng.standard_normal(200).astype(dtype)
+        y = _C._linear_relu(gradcore.tensor(h), gradcore.tensor(wt).t(), gradcore.tensor(bias)).numpy()
+        out[f"{name}-{threads}-linear_relu"] = y
+        # inf and NaN in B: 0 * inf is NaN in a dense product, so they must reach C.
+        bb = rng.standard_normal((64, 50)).astype(dtype)
+        bb[3, 7] = np.inf
+        bb[10, 20] = np.nan
+        a = relu_masked(40, 64, dtype)
+        a[:, 3] = 0
+        out[f"{name}-{threads}-infb"] = (gradcore.tensor(a) @ gradcore.tensor(bb)).numpy()
+        # NaN in A is a nonzero: its row of C is NaN.
+        a = relu_masked(40, 64, dtype)
+        a[5, 9] = np.nan
+        out[f"{name}-{threads}-nana"] = (gradcore.tensor(a) @ gradcore.tensor(rng.standard_normal((64, 50)).astype(dtype))).numpy()
+out["sparse_calls"] = np.array(_C._gemm_sparse_calls())
+np.savez(sys.argv[1], **out)
+"""
+
+
+def _cpu_has(flag):
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and flag in line.split() for line in f)
+    except OSError:
+        return True
+
+
+def _sparse_run(tmp_path, isa, mode):
+    path = tmp_path / f"{isa}-{mode}.npz"
+    env = dict(os.environ, GRADCORE_GEMM_ISA=isa, GRADCORE_GEMM_SPARSE=mode)
+    env.pop("GRADCORE_GEMM_BASELINE", None)
+    run = subprocess.run([sys.executable, "-c", SPARSE_SCRIPT, str(path)], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    import numpy as np
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+@pytest.mark.parametrize("isa", ["avx512", "avx2", "baseline"])
+def test_sparse_a_path_matches_dense(tmp_path, isa):
+    import numpy as np
+    forced = _sparse_run(tmp_path, isa, "1")
+    dense = _sparse_run(tmp_path, isa, "0")
+    assert forced.keys() == dense.keys()
+    # Every product above but the two with inf/NaN in B (which go dense) took the path when forced,
+    # except on the baseline ISA, which has no sparse kernel; none did when it was off.
+    products = 2 * 2 * (2 * 7 + 4)
+    assert int(dense.pop("sparse_calls")) == 0
+    calls = int(forced.pop("sparse_calls"))
+    assert calls == (0 if isa == "baseline" or not _cpu_has("avx2") else products - 2 * 2), calls
+    for key, got in forced.items():
+        ref = dense[key]
+        k = int(key.split("-")[3]) if key.count("-") == 5 else 64
+        if k <= 256:
+            np.testing.assert_array_equal(got, ref, err_msg=key)
+        else:
+            np.testing.assert_allclose(got, ref, rtol=1e-4 if got.dtype == np.float32 else 1e-12,
+                                       atol=1e-4 if got.dtype == np.float32 else 1e-12, err_msg=key)
+        # and both against NumPy where it matters: the NaN cases
+        if key.endswith("infb"):
+            assert np.isnan(got[:, 7]).all() and np.isnan(got[:, 20]).all(), key
+        if key.endswith("nana"):
+            assert np.isnan(got[5]).all() and not np.isnan(np.delete(got, 5, axis=0)).any(), key
+    # 1 and 2 threads agree bit for bit
+    for key, got in forced.items():
+        if "-1-" in key:
+            np.testing.assert_array_equal(got, forced[key.replace("-1-", "-2-", 1)], err_msg=key)
+
+
+def test_sparse_a_path_against_numpy():
+    # The default (auto) choice on ReLU-like operands, against float64 NumPy.
+    import numpy as np
+    import gradcore
+    rng = np.random.default_rng(3)
+    calls = gradcore._C._gemm_sparse_calls()
+    for m, k, n in ((256, 64, 784), (33, 64, 100), (100, 300, 70)):
+        g = rng.standard_normal((k, m)).astype(np.float32)
+        g[rng.random((k, m)) > 0.3] = 0
+        x = rng.standard_normal((k, n)).astype(np.float32)
+        got = (gradcore.tensor(g).t() @ gradcore.tensor(x)).numpy()
+        ref = g.T.astype(np.float64) @ x.astype(np.float64)
+        scale = np.abs(g.T.astype(np.float64)) @ np.abs(x.astype(np.float64))
+        assert np.all(np.abs(got - ref) <= 4 * np.finfo(np.float32).eps * (k + 2) * (scale + 1e-30))
+    if (os.environ.get("GRADCORE_GEMM_SPARSE") != "0" and os.environ.get("GRADCORE_GEMM_ISA") != "baseline"
+            and _cpu_has("avx2")):
+        assert gradcore._C._gemm_sparse_calls() > calls  # at least the batch-64 dW shape took it

@@ -2,6 +2,7 @@
 // _C._linear for nn.functional.linear, _C._gemm_into for tests. Big products run with the GIL released.
 #include <algorithm>
 #include "bind/common.h"
+#include "cpu/matmul.h"
 
 namespace gc::bind {
 
@@ -57,6 +58,8 @@ static void bind_matmul(py::module_& m, TensorClass& cls) {
   m.def("_gemm_into", [](const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, double alpha, double beta) {
     maybe_release(matmul_work(a, b), [&] { ops::gemm_into(out, a, b, alpha, beta); });
   }, py::arg("out"), py::arg("a"), py::arg("b"), py::arg("alpha") = 1.0, py::arg("beta") = 0.0);
+  // How many CPU products took the sparse-A path so far (tests check the path they mean to test).
+  m.def("_gemm_sparse_calls", &cpu::gemm_sparse_calls);
 }
 
 GC_REGISTER_BINDINGS(bind_matmul)

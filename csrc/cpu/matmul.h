@@ -19,4 +19,9 @@ namespace gc::cpu {
 void gemm_kernel(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta,
                  const Tensor* bias = nullptr, bool relu = false);
 
+// How many products so far took the sparse-A path (an A with many exact zeros, as a ReLU-masked
+// gradient: its zero terms are skipped). For tests: GRADCORE_GEMM_SPARSE=0 turns the path off,
+// =1 takes it whenever the layouts allow, at any size and density.
+int64_t gemm_sparse_calls();
+
 }  // namespace gc::cpu
