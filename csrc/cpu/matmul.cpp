@@ -480,7 +480,7 @@ Kernel<T> kernel_avx2() {
   constexpr int MR = 6, NV = 2, NR = NV * X::W;
   Kernel<T> k{MR, NR, 256, 144, 2048 / static_cast<int64_t>(sizeof(T)), &micro_avx2<X, MR, MR, NV>,
               &pack_a_avx2<T, MR>, &pack_b_avx2<T, NR>, {{3, &micro_avx2<X, MR, 3, NV>}, {0, nullptr}}, {}};
-  // 8 accumulators of C's row; a 64-deep chunk of B is 64 x 8 vectors (16 KiB float, 8 KiB double).
+  // Up to 8 accumulators of C's row; a 64-deep slice of B is 64 x 8 vectors (16 KiB float, 8 KiB double).
   k.sparse = {&sparse_rows_avx2<X, 8, 1>, &sparse_masks_avx2<X>, &sparse_finite_avx2<X>};
   return k;
 }
@@ -560,8 +560,8 @@ Kernel<T> kernel_avx512() {
   Kernel<T> k{MR, NR, KC, 144, 512, &micro_avx512<X, MR, MR, NV>,
               &pack_a_avx2<T, MR>, &pack_b_avx2<T, NR>,
               {{4, &micro_avx512<X, MR, 4, NV>}, {8, &micro_avx512<X, MR, 8, NV>}}, {}};
-  // 6 accumulators of C's row; a 64-deep chunk of B is 64 x 6 vectors (24 KiB float, 24 KiB double).
-  k.sparse = {&sparse_rows_avx512<X, 6, 1>, &sparse_masks_avx512<X>, &sparse_finite_avx512<X>};
+  // Up to 7 accumulators of C's row; a 64-deep slice of B is 64 x 7 vectors (28 KiB).
+  k.sparse = {&sparse_rows_avx512<X, 7, 1>, &sparse_masks_avx512<X>, &sparse_finite_avx512<X>};
   return k;
 }
 #pragma GCC pop_options
@@ -765,9 +765,22 @@ bool gemm_sparse_a(const Problem<T>& pr) {
   if (pr.A.cs != 1) {
     // Copied row-major (the kernel reads a row of A at a time; a column-major A's stride, often a
     // multiple of 1 KiB, would also thrash L1's sets).
+    // Through 16 x 16 tiles: a tile's 16 source lines fit L1 whatever the stride, where a whole
+    // row's 64 lines 1 KiB apart fall into 4 of L1's sets and miss on every read.
     T* at = scratch<T>(1, M * K);
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t i = 0; i < M; ++i) at[i * K + k] = a[i * pr.A.rs + k * pr.A.cs];
+    const int64_t rs = pr.A.rs, cs = pr.A.cs;
+    constexpr int64_t TB = 16;
+    T tile[TB][TB];
+    for (int64_t i0 = 0; i0 < M; i0 += TB) {
+      const int64_t ib = std::min(TB, M - i0);
+      for (int64_t k0 = 0; k0 < K; k0 += TB) {
+        const int64_t kb = std::min(TB, K - k0);
+        for (int64_t kk = 0; kk < kb; ++kk)
+          for (int64_t ii = 0; ii < ib; ++ii) tile[kk][ii] = a[(i0 + ii) * rs + (k0 + kk) * cs];
+        for (int64_t ii = 0; ii < ib; ++ii)
+          for (int64_t kk = 0; kk < kb; ++kk) at[(i0 + ii) * K + k0 + kk] = tile[kk][ii];
+      }
+    }
     a = at, ars = K;
   }
   kn.sparse.masks(a, ars, M, K, words, mask);
