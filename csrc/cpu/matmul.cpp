@@ -41,6 +41,15 @@
 //
 // Vector shapes (M or N == 1) skip packing: they are memory bound, so a streaming dot/axpy does
 // them at load speed. int64 takes a plain loop.
+//
+// Sparse A (cpu/matmul_sparse.inc, AVX-512 and AVX2): when A has many exact zeros, as the
+// ReLU-masked gradient g in dW = g^T @ x (about half zeros), the zero terms are skipped: bit masks
+// of each row's nonzeros drive a row of C held in registers over a packed, L1-sized slice of B.
+// Every element is then the packed path's FMA chain without its zero terms (x + 0 * b == x for
+// finite b; a B holding inf or NaN takes the packed path, since 0 * inf is NaN), so within one K
+// slice the two paths agree bit for bit. It is taken when A's measured density is below what the
+// timings of both paths say pays (sparse_density_limit); GRADCORE_GEMM_SPARSE=0 turns it off,
+// =1 forces it wherever the layouts allow (tests).
 #include "cpu/matmul.h"
 #include <algorithm>
 #include <atomic>
