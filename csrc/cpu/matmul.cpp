@@ -765,6 +765,24 @@ bool gemm_sparse_a(const Problem<T>& pr) {
   if (pr.batch != 1 || pr.epi.beta != T(0) || pr.B.cs != 1 || pr.C.cs != 1 || (pr.epi.bias && pr.epi.brs != 0))
     return false;
   if (mode == SparseMode::auto_ && (M < 8 || N < 32 || K < 8 || 2.0 * M * N * K < double(1 << 20))) return false;
+  // The density first, read in memory order, so that a dense A costs one cheap pass and no copy.
+  int64_t nnz = 0;
+  {
+    const bool k_inner = pr.A.cs <= pr.A.rs;
+    const int64_t n_out = k_inner ? M : K, n_in = k_inner ? K : M;
+    const int64_t s_out = k_inner ? pr.A.rs : pr.A.cs, s_in = k_inner ? pr.A.cs : pr.A.rs;
+    for (int64_t o = 0; o < n_out; ++o) {
+      const T* p = pr.A.data + o * s_out;
+      if (s_in == 1) {
+        for (int64_t j = 0; j < n_in; ++j) nnz += p[j] != T(0);
+      } else {
+        for (int64_t j = 0; j < n_in; ++j) nnz += p[j * s_in] != T(0);
+      }
+    }
+  }
+  if (mode == SparseMode::auto_ && static_cast<double>(nnz) > sparse_density_limit(K) * static_cast<double>(M * K))
+    return false;
+  if (!kn.sparse.finite(pr.B.data, pr.B.rs, K, N)) return false;
   const int64_t words = ceil_div(K, 64);
   thread_local std::vector<uint64_t> mask_buf;
   if (static_cast<int64_t>(mask_buf.size()) < M * words) mask_buf.resize(M * words);
@@ -772,10 +790,10 @@ bool gemm_sparse_a(const Problem<T>& pr) {
   const T* a = pr.A.data;
   int64_t ars = pr.A.rs;
   if (pr.A.cs != 1) {
-    // Copied row-major (the kernel reads a row of A at a time; a column-major A's stride, often a
-    // multiple of 1 KiB, would also thrash L1's sets).
-    // Through 16 x 16 tiles: a tile's 16 source lines fit L1 whatever the stride, where a whole
-    // row's 64 lines 1 KiB apart fall into 4 of L1's sets and miss on every read.
+    // Copied row-major, since the kernel reads a row of A at a time (a column-major A's stride,
+    // often a multiple of 1 KiB, would also thrash L1's sets), through 16 x 16 tiles: a tile's 16
+    // source lines fit L1 whatever the stride, where a row's 64 lines 1 KiB apart fall into 4 of
+    // L1's sets and miss on every read.
     T* at = scratch<T>(1, M * K);
     const int64_t rs = pr.A.rs, cs = pr.A.cs;
     constexpr int64_t TB = 16;
@@ -793,11 +811,6 @@ bool gemm_sparse_a(const Problem<T>& pr) {
     a = at, ars = K;
   }
   kn.sparse.masks(a, ars, M, K, words, mask);
-  int64_t nnz = 0;
-  for (int64_t i = 0; i < M * words; ++i) nnz += __builtin_popcountll(mask[i]);
-  if (mode == SparseMode::auto_ && static_cast<double>(nnz) > sparse_density_limit(K) * static_cast<double>(M * K))
-    return false;
-  if (!kn.sparse.finite(pr.B.data, pr.B.rs, K, N)) return false;
   const SparseA<T> s{K, N, a, ars, mask, words, pr.B.data, pr.B.rs, pr.C.data, pr.C.rs, pr.epi};
   // Rows split evenly over threads (each row is the same code whatever the split).
   const int nt = threads_for(2.0 * static_cast<double>(nnz) * N);
