@@ -470,19 +470,6 @@ void micro_avx2(int64_t kc, const typename X::T* __restrict a, const typename X:
   GC_MICRO_KERNEL_BODY(0)
 }
 
-template <class X, int V, int KW>
-void sparse_rows_avx2(const SparseA<typename X::T>& s, int64_t i0, int64_t i1) {
-  isa_avx2::sparse_rows<X, V, KW>(s, i0, i1);
-}
-template <class X>
-void sparse_masks_avx2(const typename X::T* a, int64_t ars, int64_t M, int64_t K, int64_t words, uint64_t* mask) {
-  isa_avx2::sparse_masks<X>(a, ars, M, K, words, mask);
-}
-template <class X>
-bool sparse_finite_avx2(const typename X::T* b, int64_t brs, int64_t K, int64_t N) {
-  return isa_avx2::sparse_finite<X>(b, brs, K, N);
-}
-
 template <typename T>
 Kernel<T> kernel_avx2() {
   using X = std::conditional_t<std::is_same_v<T, float>, Avx2F, Avx2D>;
@@ -490,7 +477,7 @@ Kernel<T> kernel_avx2() {
   Kernel<T> k{MR, NR, 256, 144, 2048 / static_cast<int64_t>(sizeof(T)), &micro_avx2<X, MR, MR, NV>,
               &pack_a_avx2<T, MR>, &pack_b_avx2<T, NR>, {{3, &micro_avx2<X, MR, 3, NV>}, {0, nullptr}}, {}};
   // Up to 8 accumulators of C's row; a 64-deep slice of B is 64 x 8 vectors (16 KiB float, 8 KiB double).
-  k.sparse = {&sparse_rows_avx2<X, 8, 1>, &sparse_masks_avx2<X>, &sparse_finite_avx2<X>};
+  k.sparse = {&isa_avx2::sparse_rows<X, 8, 1>, &isa_avx2::sparse_masks<X>, &isa_avx2::sparse_finite<X>};
   return k;
 }
 #pragma GCC pop_options
@@ -546,19 +533,6 @@ void micro_avx512(int64_t kc, const typename X::T* __restrict a, const typename 
   GC_MICRO_KERNEL_BODY(0)
 }
 
-template <class X, int V, int KW>
-void sparse_rows_avx512(const SparseA<typename X::T>& s, int64_t i0, int64_t i1) {
-  isa_avx512::sparse_rows<X, V, KW>(s, i0, i1);
-}
-template <class X>
-void sparse_masks_avx512(const typename X::T* a, int64_t ars, int64_t M, int64_t K, int64_t words, uint64_t* mask) {
-  isa_avx512::sparse_masks<X>(a, ars, M, K, words, mask);
-}
-template <class X>
-bool sparse_finite_avx512(const typename X::T* b, int64_t brs, int64_t K, int64_t N) {
-  return isa_avx512::sparse_finite<X>(b, brs, K, N);
-}
-
 template <typename T>
 Kernel<T> kernel_avx512() {
   using X = std::conditional_t<std::is_same_v<T, float>, Avx512F, Avx512D>;
@@ -570,7 +544,7 @@ Kernel<T> kernel_avx512() {
               &pack_a_avx2<T, MR>, &pack_b_avx2<T, NR>,
               {{4, &micro_avx512<X, MR, 4, NV>}, {8, &micro_avx512<X, MR, 8, NV>}}, {}};
   // Up to 7 accumulators of C's row; a 64-deep slice of B is 64 x 7 vectors (28 KiB).
-  k.sparse = {&sparse_rows_avx512<X, 7, 1>, &sparse_masks_avx512<X>, &sparse_finite_avx512<X>};
+  k.sparse = {&isa_avx512::sparse_rows<X, 7, 1>, &isa_avx512::sparse_masks<X>, &isa_avx512::sparse_finite<X>};
   return k;
 }
 #pragma GCC pop_options
