@@ -94,12 +94,20 @@ print("ok")
 """
 
 
+def _run_isa(script, isa, *args, **env_vars):
+    """Runs script in a fresh process with GEMM kernel isa (and env_vars); its exit must be 0."""
+    env = dict(os.environ, GRADCORE_GEMM_ISA=isa, **env_vars)
+    env.pop("GRADCORE_GEMM_BASELINE", None)
+    run = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
 @pytest.mark.parametrize("isa", ["avx512", "avx2", "baseline"])
 def test_kernel_path(isa):
-    env = dict(os.environ, GRADCORE_GEMM_ISA=isa)
-    env.pop("GRADCORE_GEMM_BASELINE", None)
-    run = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-3000:]
+    run = _run_isa(SCRIPT, isa)
+    assert run.stdout.strip() == "ok", run.stderr[-3000:]
 
 
 def test_old_baseline_switch_still_works():
@@ -186,11 +194,7 @@ def _cpu_has(flag):
 
 def _sparse_run(tmp_path, isa, mode):
     path = tmp_path / f"{isa}-{mode}.npz"
-    env = dict(os.environ, GRADCORE_GEMM_ISA=isa, GRADCORE_GEMM_SPARSE=mode)
-    env.pop("GRADCORE_GEMM_BASELINE", None)
-    run = subprocess.run([sys.executable, "-c", SPARSE_SCRIPT, str(path)], env=env, capture_output=True, text=True,
-                         timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
+    _run_isa(SPARSE_SCRIPT, isa, str(path), GRADCORE_GEMM_SPARSE=mode)
     import numpy as np
     with np.load(path) as z:
         return {k: z[k] for k in z.files}
