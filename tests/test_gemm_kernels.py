@@ -248,3 +248,108 @@ def test_sparse_a_path_against_numpy():
     if (os.environ.get("GRADCORE_GEMM_SPARSE") != "0" and os.environ.get("GRADCORE_GEMM_ISA") != "baseline"
             and _cpu_has("avx2")):
         assert gradcore._C._gemm_sparse_calls() > calls  # at least the batch-64 dW shape took it
+
+
+# The direct path (x @ W^T at small batch: W, a row-major weight, read in place and only x^T
+# packed): each script runs with the path forced (GRADCORE_GEMM_DIRECT=1) and off (=0), on every
+# ISA. It sums K in the packed path's slices, in the same order, so the two agree bit for bit at
+# every shape; both are also checked against float64 NumPy.
+DIRECT_SCRIPT = r"""
+import sys, numpy as np, gradcore
+_C = gradcore._C
+out = {}
+
+def check(got, x, w, alpha=1.0, bias=None, relu=False):
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    ref = alpha * (x64 @ w64.T)
+    scale = abs(alpha) * (np.abs(x64) @ np.abs(w64.T))
+    if bias is not None:
+        ref = ref + bias
+        scale = scale + np.abs(bias)
+    if relu:
+        ref = np.maximum(ref, 0)
+    bound = 4 * np.finfo(got.dtype).eps * (x.shape[1] + 2) * (scale + 1e-30)
+    assert np.all(np.abs(got - ref) <= bound), (x.shape, w.shape)
+
+for threads in (1, 2):
+    gradcore.set_num_threads(threads)
+    rng = np.random.default_rng(5)  # the same operands for both thread counts
+    for dtype in (np.float32, np.float64):
+        name = np.dtype(dtype).name
+        gdt = gradcore.float32 if dtype == np.float32 else gradcore.float64
+        # (batch M, out features N, K): batches across every panel width (vectors of 8/16, panels
+        # of 16/32/64), W's rows across the 6-row tiles, K across the 256/384-deep slices.
+        for m, n, k in ((2, 5, 3), (7, 6, 64), (16, 13, 2), (33, 64, 385), (64, 256, 784), (65, 7, 100),
+                        (100, 130, 257), (130, 19, 900), (64, 10, 256)):
+            x = rng.standard_normal((m, k)).astype(dtype)
+            w = rng.standard_normal((n, k)).astype(dtype)
+            got = (gradcore.tensor(x) @ gradcore.tensor(w).t()).numpy()
+            check(got, x, w)
+            out[f"{name}-{threads}-{m}-{n}-{k}"] = got
+        # Linear with bias, and with the fused ReLU; W a column slice of a wider matrix (its rows
+        # lda > K apart).
+        x = rng.standard_normal((40, 70)).astype(dtype)
+        wide = rng.standard_normal((90, 100)).astype(dtype)
+        bias = rng.standard_normal(90).astype(dtype)
+        gw = gradcore.tensor(wide)._slice(1, 0, 70, 1)
+        got = gradcore.nn.functional.linear(gradcore.tensor(x), gw, gradcore.tensor(bias)).numpy()
+        check(got, x, wide[:, :70], bias=bias)
+        out[f"{name}-{threads}-linear"] = got
+        got = _C._linear_relu(gradcore.tensor(x), gw, gradcore.tensor(bias)).numpy()
+        check(got, x, wide[:, :70], bias=bias, relu=True)
+        out[f"{name}-{threads}-linear_relu"] = got
+        # alpha through _gemm_into; beta == 0 never reads C (its NaN must vanish).
+        w = rng.standard_normal((50, 300)).astype(dtype)
+        c = gradcore.full((20, 50), float("nan"), dtype=gdt)
+        _C._gemm_into(c, gradcore.tensor(x := rng.standard_normal((20, 300)).astype(dtype)), gradcore.tensor(w).t(), -0.5, 0.0)
+        check(c.numpy(), x, w, alpha=-0.5)
+        out[f"{name}-{threads}-alpha"] = c.numpy()
+out["direct_calls"] = np.array(_C._gemm_direct_calls())
+np.savez(sys.argv[1], **out)
+"""
+
+
+def _direct_run(tmp_path, isa, mode):
+    path = tmp_path / f"direct-{isa}-{mode}.npz"
+    _run_isa(DIRECT_SCRIPT, isa, str(path), GRADCORE_GEMM_DIRECT=mode)
+    import numpy as np
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+@pytest.mark.parametrize("isa", ["avx512", "avx2", "baseline"])
+def test_direct_path_matches_packed(tmp_path, isa):
+    import numpy as np
+    forced = _direct_run(tmp_path, isa, "1")
+    packed = _direct_run(tmp_path, isa, "0")
+    assert forced.keys() == packed.keys()
+    # All 12 products per dtype and thread count took the path when forced (the baseline ISA has
+    # none); none did when it was off.
+    assert int(packed.pop("direct_calls")) == 0
+    calls = int(forced.pop("direct_calls"))
+    assert calls == (0 if isa == "baseline" or not _cpu_has("avx2") else 2 * 2 * 12), calls
+    for key, got in forced.items():
+        np.testing.assert_array_equal(got, packed[key], err_msg=key)
+        if "-1-" in key:  # 1 and 2 threads agree bit for bit
+            np.testing.assert_array_equal(got, forced[key.replace("-1-", "-2-", 1)], err_msg=key)
+
+
+def test_direct_path_auto_choice():
+    # The default choice: a batch-64 Linear(784, 256) forward reads W in place (on AVX2 and up),
+    # against float64 NumPy; a batch of 100 (112 columns computed for 100) stays packed.
+    import numpy as np
+    import gradcore
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((256, 784)).astype(np.float32)
+    b = rng.standard_normal(256).astype(np.float32)
+    for m, expect in ((64, 1), (100, 0)):
+        x = rng.standard_normal((m, 784)).astype(np.float32)
+        calls = gradcore._C._gemm_direct_calls()
+        got = gradcore.nn.functional.linear(gradcore.tensor(x), gradcore.tensor(w), gradcore.tensor(b)).numpy()
+        taken = gradcore._C._gemm_direct_calls() - calls
+        ref = x.astype(np.float64) @ w.T.astype(np.float64) + b
+        scale = np.abs(x.astype(np.float64)) @ np.abs(w.T.astype(np.float64)) + np.abs(b)
+        assert np.all(np.abs(got - ref) <= 4 * np.finfo(np.float32).eps * 786 * scale)
+        if (os.environ.get("GRADCORE_GEMM_DIRECT") is None and os.environ.get("GRADCORE_GEMM_ISA") != "baseline"
+                and _cpu_has("avx2")):
+            assert taken == expect, (m, taken)

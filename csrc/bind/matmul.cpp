@@ -60,6 +60,7 @@ static void bind_matmul(py::module_& m, TensorClass& cls) {
   }, py::arg("out"), py::arg("a"), py::arg("b"), py::arg("alpha") = 1.0, py::arg("beta") = 0.0);
   // How many CPU products took the sparse-A path so far (tests check the path they mean to test).
   m.def("_gemm_sparse_calls", &cpu::gemm_sparse_calls);
+  m.def("_gemm_direct_calls", &cpu::gemm_direct_calls);
 }
 
 GC_REGISTER_BINDINGS(bind_matmul)

@@ -190,6 +190,19 @@ struct SparseKernel {
   bool (*finite)(const T* b, int64_t brs, int64_t K, int64_t N) = nullptr;  // no inf or NaN in B
 };
 
+// x @ W^T at small batch (see "direct" below, cpu/matmul_direct.inc): a tile of C^T = W @ x^T from
+// rows i < mr of W read in place (A[i, p] = a[i * lda + p]) and one packed panel of x^T, K summed
+// in slices of ks, stored through the epilogue (beta == 0) at c[i * rsc + j * csc] for j < nr.
+template <typename T>
+using DirectFn = void (*)(int64_t kc, int64_t ks, const T* a, int64_t lda, int mr, const T* b, T* c, int64_t rsc,
+                          int64_t csc, int nr, const Epilogue<T>& e);
+template <typename T>
+struct DirectKernel {
+  int mr = 0, nr = 0, width = 1;  // rows of W per tile, columns per packed panel, vector width
+  DirectFn<T> tile[4] = {};       // by the panel's width in vectors ([nv - 1]); null: no such path
+  PackBFn<T> pack = nullptr;      // packs x^T into nr-wide panels
+};
+
 template <typename T>
 struct Kernel {
   int mr, nr;
@@ -204,6 +217,7 @@ struct Kernel {
     MicroFn<T> fn;
   } shorter[2] = {};
   SparseKernel<T> sparse;  // none (null) on the baseline ISA
+  DirectKernel<T> direct;  // likewise
 };
 
 // Generic packing of one W-wide panel: dst[p * W + i] = src[i * ld_i + p * ld_p] for i < w,
@@ -255,7 +269,7 @@ template <typename T>
 Kernel<T> kernel_baseline() {
   constexpr int MR = 6, NR = 32 / sizeof(T);
   return {MR, NR, 256, 144, 2048 / static_cast<int64_t>(sizeof(T)), &micro_generic<T, MR, NR>,
-          &pack_a_generic<T, MR>, &pack_b_generic<T, NR>, {}, {}};
+          &pack_a_generic<T, MR>, &pack_b_generic<T, NR>, {}, {}, {}};
 }
 
 #ifdef GC_GEMM_X86
@@ -461,6 +475,7 @@ struct Avx2D {
   store_block(buf, NR, c, rsc, csc, mr, nr, e);
 
 namespace isa_avx2 {
+#include "cpu/matmul_direct.inc"
 #include "cpu/matmul_sparse.inc"
 }  // namespace isa_avx2
 
@@ -475,9 +490,11 @@ Kernel<T> kernel_avx2() {
   using X = std::conditional_t<std::is_same_v<T, float>, Avx2F, Avx2D>;
   constexpr int MR = 6, NV = 2, NR = NV * X::W;
   Kernel<T> k{MR, NR, 256, 144, 2048 / static_cast<int64_t>(sizeof(T)), &micro_avx2<X, MR, MR, NV>,
-              &pack_a_avx2<T, MR>, &pack_b_avx2<T, NR>, {{3, &micro_avx2<X, MR, 3, NV>}, {0, nullptr}}, {}};
+              &pack_a_avx2<T, MR>, &pack_b_avx2<T, NR>, {{3, &micro_avx2<X, MR, 3, NV>}, {0, nullptr}}, {}, {}};
   // Up to 8 accumulators of C's row; a 64-deep slice of B is 64 x 8 vectors (16 KiB float, 8 KiB double).
   k.sparse = {&isa_avx2::sparse_rows<X, 8, 1>, &isa_avx2::sparse_masks<X>, &isa_avx2::sparse_finite<X>};
+  // 6 rows of W by 2 vectors: 12 accumulators of 16.
+  k.direct = isa_avx2::direct_kernel<X, 6, 2>();
   return k;
 }
 #pragma GCC pop_options
@@ -524,6 +541,7 @@ struct Avx512D {
 };
 
 namespace isa_avx512 {
+#include "cpu/matmul_direct.inc"
 #include "cpu/matmul_sparse.inc"
 }  // namespace isa_avx512
 
@@ -542,9 +560,11 @@ Kernel<T> kernel_avx512() {
   constexpr int64_t KC = std::is_same_v<T, float> ? 384 : 256;
   Kernel<T> k{MR, NR, KC, 144, 512, &micro_avx512<X, MR, MR, NV>,
               &pack_a_avx2<T, MR>, &pack_b_avx2<T, NR>,
-              {{4, &micro_avx512<X, MR, 4, NV>}, {8, &micro_avx512<X, MR, 8, NV>}}, {}};
+              {{4, &micro_avx512<X, MR, 4, NV>}, {8, &micro_avx512<X, MR, 8, NV>}}, {}, {}};
   // Up to 7 accumulators of C's row; a 64-deep slice of B is 64 x 7 vectors (28 KiB).
   k.sparse = {&isa_avx512::sparse_rows<X, 7, 1>, &isa_avx512::sparse_masks<X>, &isa_avx512::sparse_finite<X>};
+  // 6 rows of W by 4 vectors (64 floats of a batch): 24 accumulators of 32.
+  k.direct = isa_avx512::direct_kernel<X, 6, 4>();
   return k;
 }
 #pragma GCC pop_options
@@ -798,6 +818,68 @@ bool gemm_sparse_a(const Problem<T>& pr) {
   return true;
 }
 
+// ---- x @ W^T at small batch: W read in place (the tiles are in cpu/matmul_direct.inc) ----
+// For C = A @ B with B = W^T (W row-major, so B is column-major) the packed path packs all of W,
+// N x K values, for M rows of output: at a batch of 64 that packing is a tenth of the product.
+// Here the product is C^T = W @ A^T: W's rows are broadcast from where they lie and only A^T,
+// M x K values, is packed (once, shared by the threads, which split W's rows). GRADCORE_GEMM_DIRECT=0
+// turns it off, =1 takes it wherever the layouts allow (tests).
+enum class DirectMode { off, always, auto_ };
+
+std::atomic<int64_t> direct_calls{0};
+
+DirectMode direct_mode() {
+  static const DirectMode m = [] {
+    const char* s = std::getenv("GRADCORE_GEMM_DIRECT");
+    if (s && std::strcmp(s, "0") == 0) return DirectMode::off;
+    if (s && std::strcmp(s, "1") == 0) return DirectMode::always;
+    return DirectMode::auto_;
+  }();
+  return m;
+}
+
+template <typename T>
+bool gemm_direct(const Problem<T>& pr0) {
+  const Kernel<T>& kn = kernel<T>();
+  const DirectKernel<T>& dk = kn.direct;
+  const DirectMode mode = direct_mode();
+  if (!dk.tile[0] || mode == DirectMode::off) return false;
+  if (pr0.batch != 1 || pr0.epi.beta != T(0) || pr0.B.rs != 1 || pr0.B.cs == 1 || pr0.C.cs != 1) return false;
+  if (mode == DirectMode::auto_) {
+    // Where it measured faster (Zen 4, AVX-512 and AVX2, 1 and 2 threads): the packed x^T, M x K,
+    // within a third of L2 (every tile of W's rows streams all of it; 2 threads sharing L3
+    // bandwidth lost half their speed past that), K deep enough that the transposed scalar stores
+    // of C (one per output) are small beside the K / W FMAs per output, and little of the batch
+    // padded to whole vectors (M = 100: 112 columns computed, the packed path was faster).
+    const int64_t batch = pr0.M, depth = pr0.K, bytes = batch * depth * static_cast<int64_t>(sizeof(T));
+    const int64_t padded = round_up(batch, dk.width);
+    if (pr0.N < 64 || depth < 512 || bytes > (int64_t(384) << 10) || (padded - batch) * 16 > batch) return false;
+  }
+  const Problem<T> pr = transposed(pr0);  // M = W's rows, N = the batch; A = W, C stored transposed
+  const int64_t M = pr.M, N = pr.N, K = pr.K, MR = dk.mr, NR = dk.nr;
+  const int64_t panels = ceil_div(N, NR);
+  T* bp = scratch<T>(1, panels * NR * K);
+  dk.pack(K, N, pr.B.data, pr.B.rs, pr.B.cs, bp);
+  const int nt = threads_for(2.0 * M * N * K);
+  const int64_t tiles = ceil_div(M, MR), chunks = std::min<int64_t>(nt, tiles), per = ceil_div(tiles, chunks);
+  parallel_tasks(chunks, nt, [&](int64_t t) {
+    for (int64_t r = t * per; r < std::min(tiles, (t + 1) * per); ++r) {
+      const int64_t i = r * MR;
+      const int mr = static_cast<int>(std::min(MR, M - i));
+      for (int64_t jp = 0; jp < panels; ++jp) {
+        const int64_t j = jp * NR;
+        const int nr = static_cast<int>(std::min(NR, N - j));
+        Epilogue<T> e = pr.epi;
+        if (e.bias) e.bias += i * e.brs + j * e.bcs;
+        dk.tile[ceil_div(nr, dk.width) - 1](K, kn.kc, pr.A.data + i * pr.A.rs, pr.A.rs, mr, bp + jp * NR * K,
+                                            pr.C.data + i * pr.C.rs + j * pr.C.cs, pr.C.rs, pr.C.cs, nr, e);
+      }
+    }
+  });
+  direct_calls.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 // ---- vector shapes: y = alpha * A x + beta * y (+ bias, ReLU) for rows [i0, i1) ----
 // e indexes the bias by the row of y.
 template <typename T>
@@ -903,7 +985,7 @@ void gemm(const Problem<T>& pr) {
     scale_c(pr);
   } else if (pr.M == 1 || pr.N == 1) {
     gemm_vector(pr);
-  } else if (!gemm_sparse_a(pr)) {
+  } else if (!gemm_sparse_a(pr) && !gemm_direct(pr)) {
     gemm_packed(pr);
   }
 }
@@ -918,6 +1000,7 @@ Mat<P> mat_of(const Tensor& t) {
 }  // namespace
 
 int64_t gemm_sparse_calls() { return sparse_calls.load(std::memory_order_relaxed); }
+int64_t gemm_direct_calls() { return direct_calls.load(std::memory_order_relaxed); }
 
 void gemm_kernel(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta, const Tensor* bias,
                  bool relu) {

@@ -23,5 +23,7 @@ void gemm_kernel(const Tensor& out, const Tensor& a, const Tensor& b, double alp
 // gradient: its zero terms are skipped). For tests: GRADCORE_GEMM_SPARSE=0 turns the path off,
 // =1 takes it whenever the layouts allow, at any size and density.
 int64_t gemm_sparse_calls();
+// How many took the direct path (x @ W^T at small batch, W read in place).
+int64_t gemm_direct_calls();
 
 }  // namespace gc::cpu
