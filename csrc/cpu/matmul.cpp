@@ -188,6 +188,9 @@ struct SparseKernel {
   // mask[i * words + k / 64] bit k % 64 = (A[i, k] != 0) for A's rows at a + i * ars (contiguous).
   void (*masks)(const T* a, int64_t ars, int64_t M, int64_t K, int64_t words, uint64_t* mask) = nullptr;
   bool (*finite)(const T* b, int64_t brs, int64_t K, int64_t N) = nullptr;  // no inf or NaN in B
+  int64_t (*count)(const T* p, int64_t n) = nullptr;  // nonzeros (NaN included) among p[0, n)
+  // dst[i * ldd + k] = src[k * lds + i] for k < rows, i < cols: a transposing copy.
+  void (*transpose)(const T* src, int64_t lds, int64_t rows, int64_t cols, T* dst, int64_t ldd) = nullptr;
 };
 
 // x @ W^T at small batch (see "direct" below, cpu/matmul_direct.inc): a tile of C^T = W @ x^T from
@@ -361,6 +364,40 @@ void pack_panel_t(int w, int64_t kc, const double* src, int64_t ld, double* dst)
     for (int i = w; i < W; ++i) dst[p * W + i] = 0.0;
 }
 
+// dst[i * ldd + k] = src[k * lds + i] for k < rows, i < cols (rows of src contiguous along i):
+// whole 8 x 8 (float) / 4 x 4 (double) blocks through registers, the edges scalar.
+void transpose_copy(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+  const int64_t r8 = rows / 8 * 8, c8 = cols / 8 * 8;
+  for (int64_t k0 = 0; k0 < r8; k0 += 8)
+    for (int64_t i0 = 0; i0 < c8; i0 += 8) {
+      __m256 r[8];
+      for (int q = 0; q < 8; ++q) r[q] = _mm256_loadu_ps(src + (k0 + q) * lds + i0);
+      transpose8x8(r);
+      for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (i0 + q) * ldd + k0, r[q]);
+    }
+  for (int64_t i = 0; i < cols; ++i)
+    for (int64_t k = i < c8 ? r8 : 0; k < rows; ++k) dst[i * ldd + k] = src[k * lds + i];
+}
+
+void transpose_copy(const double* src, int64_t lds, int64_t rows, int64_t cols, double* dst, int64_t ldd) {
+  const int64_t r4 = rows / 4 * 4, c4 = cols / 4 * 4;
+  for (int64_t k0 = 0; k0 < r4; k0 += 4)
+    for (int64_t i0 = 0; i0 < c4; i0 += 4) {
+      const double* s = src + k0 * lds + i0;
+      __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + lds);
+      __m256d r2 = _mm256_loadu_pd(s + 2 * lds), r3 = _mm256_loadu_pd(s + 3 * lds);
+      __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+      __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+      double* d = dst + i0 * ldd + k0;
+      _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
+      _mm256_storeu_pd(d + ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
+      _mm256_storeu_pd(d + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
+      _mm256_storeu_pd(d + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
+    }
+  for (int64_t i = 0; i < cols; ++i)
+    for (int64_t k = i < c4 ? r4 : 0; k < rows; ++k) dst[i * ldd + k] = src[k * lds + i];
+}
+
 // Packing with the transposing fast path: rows of the source contiguous along k (row-major A;
 // B that is a transposed row-major matrix, as W in x @ W^T). Copies are vectorised by GCC.
 template <typename T, int W>
@@ -492,7 +529,8 @@ Kernel<T> kernel_avx2() {
   Kernel<T> k{MR, NR, 256, 144, 2048 / static_cast<int64_t>(sizeof(T)), &micro_avx2<X, MR, MR, NV>,
               &pack_a_avx2<T, MR>, &pack_b_avx2<T, NR>, {{3, &micro_avx2<X, MR, 3, NV>}, {0, nullptr}}, {}, {}};
   // Up to 8 accumulators of C's row; a 64-deep slice of B is 64 x 8 vectors (16 KiB float, 8 KiB double).
-  k.sparse = {&isa_avx2::sparse_rows<X, 8, 1>, &isa_avx2::sparse_masks<X>, &isa_avx2::sparse_finite<X>};
+  k.sparse = {&isa_avx2::sparse_rows<X, 8, 1>, &isa_avx2::sparse_masks<X>, &isa_avx2::sparse_finite<X>,
+              &isa_avx2::sparse_count<X>, &transpose_copy};
   // 6 rows of W by 2 vectors: 12 accumulators of 16.
   k.direct = isa_avx2::direct_kernel<X, 6, 2>();
   return k;
@@ -562,7 +600,8 @@ Kernel<T> kernel_avx512() {
               &pack_a_avx2<T, MR>, &pack_b_avx2<T, NR>,
               {{4, &micro_avx512<X, MR, 4, NV>}, {8, &micro_avx512<X, MR, 8, NV>}}, {}, {}};
   // Up to 7 accumulators of C's row; a 64-deep slice of B is 64 x 7 vectors (28 KiB).
-  k.sparse = {&isa_avx512::sparse_rows<X, 7, 1>, &isa_avx512::sparse_masks<X>, &isa_avx512::sparse_finite<X>};
+  k.sparse = {&isa_avx512::sparse_rows<X, 7, 1>, &isa_avx512::sparse_masks<X>, &isa_avx512::sparse_finite<X>,
+              &isa_avx512::sparse_count<X>, &transpose_copy};
   // 6 rows of W by 4 vectors (64 floats of a batch): 24 accumulators of 32.
   k.direct = isa_avx512::direct_kernel<X, 6, 4>();
   return k;
@@ -766,12 +805,16 @@ bool gemm_sparse_a(const Problem<T>& pr) {
     const bool k_inner = pr.A.cs <= pr.A.rs;
     const int64_t n_out = k_inner ? M : K, n_in = k_inner ? K : M;
     const int64_t s_out = k_inner ? pr.A.rs : pr.A.cs, s_in = k_inner ? pr.A.cs : pr.A.rs;
-    for (int64_t o = 0; o < n_out; ++o) {
-      const T* p = pr.A.data + o * s_out;
-      if (s_in == 1) {
-        for (int64_t j = 0; j < n_in; ++j) nnz += p[j] != T(0);
-      } else {
-        for (int64_t j = 0; j < n_in; ++j) nnz += p[j * s_in] != T(0);
+    if (s_in == 1 && s_out == n_in) {
+      nnz = kn.sparse.count(pr.A.data, n_out * n_in);
+    } else {
+      for (int64_t o = 0; o < n_out; ++o) {
+        const T* p = pr.A.data + o * s_out;
+        if (s_in == 1) {
+          nnz += kn.sparse.count(p, n_in);
+        } else {
+          for (int64_t j = 0; j < n_in; ++j) nnz += p[j * s_in] != T(0);
+        }
       }
     }
   }
@@ -786,22 +829,13 @@ bool gemm_sparse_a(const Problem<T>& pr) {
   int64_t ars = pr.A.rs;
   if (pr.A.cs != 1) {
     // Copied row-major, since the kernel reads a row of A at a time (a column-major A's stride,
-    // often a multiple of 1 KiB, would also thrash L1's sets), through 16 x 16 tiles: a tile's 16
-    // source lines fit L1 whatever the stride, where a row's 64 lines 1 KiB apart fall into 4 of
-    // L1's sets and miss on every read.
+    // often a multiple of 1 KiB, would also thrash L1's sets).
     T* at = scratch<T>(1, M * K);
-    const int64_t rs = pr.A.rs, cs = pr.A.cs;
-    constexpr int64_t TB = 16;
-    T tile[TB][TB];
-    for (int64_t i0 = 0; i0 < M; i0 += TB) {
-      const int64_t ib = std::min(TB, M - i0);
-      for (int64_t k0 = 0; k0 < K; k0 += TB) {
-        const int64_t kb = std::min(TB, K - k0);
-        for (int64_t kk = 0; kk < kb; ++kk)
-          for (int64_t ii = 0; ii < ib; ++ii) tile[kk][ii] = a[(i0 + ii) * rs + (k0 + kk) * cs];
-        for (int64_t ii = 0; ii < ib; ++ii)
-          for (int64_t kk = 0; kk < kb; ++kk) at[(i0 + ii) * K + k0 + kk] = tile[kk][ii];
-      }
+    if (pr.A.rs == 1) {
+      kn.sparse.transpose(a, pr.A.cs, K, M, at, K);
+    } else {
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t k = 0; k < K; ++k) at[i * K + k] = a[i * pr.A.rs + k * pr.A.cs];
     }
     a = at, ars = K;
   }
