@@ -42,6 +42,13 @@
 // Vector shapes (M or N == 1) skip packing: they are memory bound, so a streaming dot/axpy does
 // them at load speed. int64 takes a plain loop.
 //
+// x @ W^T at small batch (cpu/matmul_direct.inc, AVX-512 and AVX2): packing would copy all of W
+// (N x K) for only M rows of output, a tenth of the product at batch 64; the direct path computes
+// C^T = W @ x^T instead, broadcasting W's rows from where they lie and packing only x^T. It sums K
+// in the packed path's slices in the same order, so its results are the packed path's bit for bit.
+// Taken where it measured faster (see gemm_direct); GRADCORE_GEMM_DIRECT=0 turns it off, =1 forces
+// it wherever the layouts allow (tests).
+//
 // Sparse A (cpu/matmul_sparse.inc, AVX-512 and AVX2): when A has many exact zeros, as the
 // ReLU-masked gradient g in dW = g^T @ x (about half zeros), the zero terms are skipped: bit masks
 // of each row's nonzeros drive a row of C held in registers over a packed, L1-sized slice of B.
