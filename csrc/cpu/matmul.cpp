@@ -307,6 +307,16 @@ GC_ALWAYS_INLINE void transpose8x8(__m256 r[8]) {
   }
 }
 
+// 4 rows of 4 doubles (r[i] = row i) -> r[p] = column p.
+GC_ALWAYS_INLINE void transpose4x4(__m256d r[4]) {
+  const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+  const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+  r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+  r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+  r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+  r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+
 // dst[p * W + i] = src[i * ld + p] for i < w (rows of src are contiguous along p), zero for
 // w <= i < W: a transpose of a w x kc block into the panel layout. Whole 8 x 8 (float) or 4 x 4
 // (double) blocks go through registers; leftovers are scalar.
@@ -353,14 +363,10 @@ void pack_panel_t(int w, int64_t kc, const double* src, int64_t ld, double* dst)
   for (; i0 + 4 <= w; i0 += 4) {
     const double* s = src + i0 * ld;
     for (int64_t p = 0; p < k4; p += 4) {
-      __m256d r0 = _mm256_loadu_pd(s + p), r1 = _mm256_loadu_pd(s + ld + p);
-      __m256d r2 = _mm256_loadu_pd(s + 2 * ld + p), r3 = _mm256_loadu_pd(s + 3 * ld + p);
-      __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
-      __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
-      _mm256_storeu_pd(dst + p * W + i0, _mm256_permute2f128_pd(t0, t2, 0x20));
-      _mm256_storeu_pd(dst + (p + 1) * W + i0, _mm256_permute2f128_pd(t1, t3, 0x20));
-      _mm256_storeu_pd(dst + (p + 2) * W + i0, _mm256_permute2f128_pd(t0, t2, 0x31));
-      _mm256_storeu_pd(dst + (p + 3) * W + i0, _mm256_permute2f128_pd(t1, t3, 0x31));
+      __m256d r[4];
+      for (int i = 0; i < 4; ++i) r[i] = _mm256_loadu_pd(s + i * ld + p);
+      transpose4x4(r);
+      for (int q = 0; q < 4; ++q) _mm256_storeu_pd(dst + (p + q) * W + i0, r[q]);
     }
   }
   for (int64_t p = 0; p < k4; ++p)
@@ -390,16 +396,10 @@ void transpose_copy(const double* src, int64_t lds, int64_t rows, int64_t cols, 
   const int64_t r4 = rows / 4 * 4, c4 = cols / 4 * 4;
   for (int64_t k0 = 0; k0 < r4; k0 += 4)
     for (int64_t i0 = 0; i0 < c4; i0 += 4) {
-      const double* s = src + k0 * lds + i0;
-      __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + lds);
-      __m256d r2 = _mm256_loadu_pd(s + 2 * lds), r3 = _mm256_loadu_pd(s + 3 * lds);
-      __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
-      __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
-      double* d = dst + i0 * ldd + k0;
-      _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
-      _mm256_storeu_pd(d + ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
-      _mm256_storeu_pd(d + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
-      _mm256_storeu_pd(d + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
+      __m256d r[4];
+      for (int q = 0; q < 4; ++q) r[q] = _mm256_loadu_pd(src + (k0 + q) * lds + i0);
+      transpose4x4(r);
+      for (int q = 0; q < 4; ++q) _mm256_storeu_pd(dst + (i0 + q) * ldd + k0, r[q]);
     }
   for (int64_t i = 0; i < cols; ++i)
     for (int64_t k = i < c4 ? r4 : 0; k < rows; ++k) dst[i * ldd + k] = src[k * lds + i];
