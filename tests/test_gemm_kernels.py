@@ -192,12 +192,18 @@ def _cpu_has(flag):
         return True
 
 
-def _sparse_run(tmp_path, isa, mode):
-    path = tmp_path / f"{isa}-{mode}.npz"
-    _run_isa(SPARSE_SCRIPT, isa, str(path), GRADCORE_GEMM_SPARSE=mode)
+def _path_run(tmp_path, script, isa, switch, mode):
+    """The arrays script saved, run under GEMM kernel isa with the path switch (an environment
+    variable) set to mode."""
+    path = tmp_path / f"{switch}-{isa}-{mode}.npz"
+    _run_isa(script, isa, str(path), **{switch: mode})
     import numpy as np
     with np.load(path) as z:
         return {k: z[k] for k in z.files}
+
+
+def _sparse_run(tmp_path, isa, mode):
+    return _path_run(tmp_path, SPARSE_SCRIPT, isa, "GRADCORE_GEMM_SPARSE", mode)
 
 
 @pytest.mark.parametrize("isa", ["avx512", "avx2", "baseline"])
@@ -310,11 +316,7 @@ np.savez(sys.argv[1], **out)
 
 
 def _direct_run(tmp_path, isa, mode):
-    path = tmp_path / f"direct-{isa}-{mode}.npz"
-    _run_isa(DIRECT_SCRIPT, isa, str(path), GRADCORE_GEMM_DIRECT=mode)
-    import numpy as np
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
+    return _path_run(tmp_path, DIRECT_SCRIPT, isa, "GRADCORE_GEMM_DIRECT", mode)
 
 
 @pytest.mark.parametrize("isa", ["avx512", "avx2", "baseline"])

@@ -766,22 +766,21 @@ void gemm_packed(const Problem<T>& pr0) {
   });
 }
 
-// ---- sparse A (the kernels are in cpu/matmul_sparse.inc) ----
-// GRADCORE_GEMM_SPARSE=0 never takes the path, =1 takes it whenever the shapes allow (any
-// density: for tests); unset, it is taken when A's density is below sparse_density_limit.
-enum class SparseMode { off, always, auto_ };
+// The switch of an optional path (sparse A, direct): its environment variable =0 never takes it,
+// =1 takes it whenever the layouts allow (tests); unset, the path decides from the shapes.
+enum class PathMode { off, always, auto_ };
 
-std::atomic<int64_t> sparse_calls{0};
-
-SparseMode sparse_mode() {
-  static const SparseMode m = [] {
-    const char* s = std::getenv("GRADCORE_GEMM_SPARSE");
-    if (s && std::strcmp(s, "0") == 0) return SparseMode::off;
-    if (s && std::strcmp(s, "1") == 0) return SparseMode::always;
-    return SparseMode::auto_;
-  }();
-  return m;
+PathMode path_mode(const char* env) {
+  const char* s = std::getenv(env);
+  if (s && std::strcmp(s, "0") == 0) return PathMode::off;
+  if (s && std::strcmp(s, "1") == 0) return PathMode::always;
+  return PathMode::auto_;
 }
+
+// ---- sparse A (the kernels are in cpu/matmul_sparse.inc) ----
+// GRADCORE_GEMM_SPARSE=1 takes the path at any density; unset, it is taken when A's density is
+// below sparse_density_limit.
+std::atomic<int64_t> sparse_calls{0};
 
 // The density of A below which the sparse path beats the packed one, from timings of both on
 // Zen 4 (AVX-512 and AVX2 kernels, float32 and float64, 1 and 2 threads). When K fits one 64-deep
@@ -799,13 +798,13 @@ inline double sparse_density_limit(int64_t K) { return K <= 64 ? 0.7 : 0.35; }
 template <typename T>
 bool gemm_sparse_a(const Problem<T>& pr) {
   const Kernel<T>& kn = kernel<T>();
-  const SparseMode mode = sparse_mode();
-  if (!kn.sparse.rows || mode == SparseMode::off) return false;
+  static const PathMode mode = path_mode("GRADCORE_GEMM_SPARSE");
+  if (!kn.sparse.rows || mode == PathMode::off) return false;
   const int64_t M = pr.M, N = pr.N, K = pr.K;
   if (pr.batch != 1 || pr.epi.beta != T(0) || pr.B.cs != 1 || pr.C.cs != 1 || (pr.epi.bias && pr.epi.brs != 0))
     return false;
   // (Narrower products gain little, and the density count below would cost them a few per cent.)
-  if (mode == SparseMode::auto_ && (M < 8 || N < 64 || K < 8 || 2.0 * M * N * K < double(1 << 20))) return false;
+  if (mode == PathMode::auto_ && (M < 8 || N < 64 || K < 8 || 2.0 * M * N * K < double(1 << 20))) return false;
   // The density first, read in memory order, so that a dense A costs one cheap pass and no copy.
   int64_t nnz = 0;
   {
@@ -825,7 +824,7 @@ bool gemm_sparse_a(const Problem<T>& pr) {
       }
     }
   }
-  if (mode == SparseMode::auto_ && static_cast<double>(nnz) > sparse_density_limit(K) * static_cast<double>(M * K))
+  if (mode == PathMode::auto_ && static_cast<double>(nnz) > sparse_density_limit(K) * static_cast<double>(M * K))
     return false;
   if (!kn.sparse.finite(pr.B.data, pr.B.rs, K, N)) return false;
   const int64_t words = ceil_div(K, 64);
@@ -865,28 +864,16 @@ bool gemm_sparse_a(const Problem<T>& pr) {
 // Here the product is C^T = W @ A^T: W's rows are broadcast from where they lie and only A^T,
 // M x K values, is packed (once, shared by the threads, which split W's rows). GRADCORE_GEMM_DIRECT=0
 // turns it off, =1 takes it wherever the layouts allow (tests).
-enum class DirectMode { off, always, auto_ };
-
 std::atomic<int64_t> direct_calls{0};
-
-DirectMode direct_mode() {
-  static const DirectMode m = [] {
-    const char* s = std::getenv("GRADCORE_GEMM_DIRECT");
-    if (s && std::strcmp(s, "0") == 0) return DirectMode::off;
-    if (s && std::strcmp(s, "1") == 0) return DirectMode::always;
-    return DirectMode::auto_;
-  }();
-  return m;
-}
 
 template <typename T>
 bool gemm_direct(const Problem<T>& pr0) {
   const Kernel<T>& kn = kernel<T>();
   const DirectKernel<T>& dk = kn.direct;
-  const DirectMode mode = direct_mode();
-  if (!dk.tile[0] || mode == DirectMode::off) return false;
+  static const PathMode mode = path_mode("GRADCORE_GEMM_DIRECT");
+  if (!dk.tile[0] || mode == PathMode::off) return false;
   if (pr0.batch != 1 || pr0.epi.beta != T(0) || pr0.B.rs != 1 || pr0.B.cs == 1 || pr0.C.cs != 1) return false;
-  if (mode == DirectMode::auto_) {
+  if (mode == PathMode::auto_) {
     // Where it measured faster (Zen 4, AVX-512 and AVX2, 1 and 2 threads): the packed x^T, M x K,
     // within a third of L2 (every tile of W's rows streams all of it; 2 threads sharing L3
     // bandwidth lost half their speed past that), K deep enough that the transposed scalar stores
