@@ -317,6 +317,21 @@ GC_ALWAYS_INLINE void transpose4x4(__m256d r[4]) {
   r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
 }
 
+// One B x B block through registers (B = 8 floats, 4 doubles: a vector per row):
+// dst[q * ldd + i] = src[i * lds + q].
+GC_ALWAYS_INLINE void transpose_block(const float* src, int64_t lds, float* dst, int64_t ldd) {
+  __m256 r[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+  transpose8x8(r);
+  for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + q * ldd, r[q]);
+}
+GC_ALWAYS_INLINE void transpose_block(const double* src, int64_t lds, double* dst, int64_t ldd) {
+  __m256d r[4];
+  for (int i = 0; i < 4; ++i) r[i] = _mm256_loadu_pd(src + i * lds);
+  transpose4x4(r);
+  for (int q = 0; q < 4; ++q) _mm256_storeu_pd(dst + q * ldd, r[q]);
+}
+
 // dst[p * W + i] = src[i * ld + p] for i < w (rows of src are contiguous along p), zero for
 // w <= i < W: a transpose of a w x kc block into the panel layout. Whole 8 x 8 (float) or 4 x 4
 // (double) blocks go through registers; leftovers are scalar.
@@ -326,12 +341,7 @@ void pack_panel_t(int w, int64_t kc, const float* src, int64_t ld, float* dst) {
   int i0 = 0;
   for (; i0 + 8 <= w; i0 += 8) {
     const float* s = src + i0 * ld;
-    for (int64_t p = 0; p < k8; p += 8) {
-      __m256 r[8];
-      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(s + i * ld + p);
-      transpose8x8(r);
-      for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * W + i0, r[q]);
-    }
+    for (int64_t p = 0; p < k8; p += 8) transpose_block(s + p, ld, dst + p * W + i0, W);
   }
   for (; i0 + 4 <= w; i0 += 4) {
     const float* s = src + i0 * ld;
@@ -362,12 +372,7 @@ void pack_panel_t(int w, int64_t kc, const double* src, int64_t ld, double* dst)
   int i0 = 0;
   for (; i0 + 4 <= w; i0 += 4) {
     const double* s = src + i0 * ld;
-    for (int64_t p = 0; p < k4; p += 4) {
-      __m256d r[4];
-      for (int i = 0; i < 4; ++i) r[i] = _mm256_loadu_pd(s + i * ld + p);
-      transpose4x4(r);
-      for (int q = 0; q < 4; ++q) _mm256_storeu_pd(dst + (p + q) * W + i0, r[q]);
-    }
+    for (int64_t p = 0; p < k4; p += 4) transpose_block(s + p, ld, dst + p * W + i0, W);
   }
   for (int64_t p = 0; p < k4; ++p)
     for (int i = i0; i < w; ++i) dst[p * W + i] = src[i * ld + p];
@@ -378,31 +383,15 @@ void pack_panel_t(int w, int64_t kc, const double* src, int64_t ld, double* dst)
 }
 
 // dst[i * ldd + k] = src[k * lds + i] for k < rows, i < cols (rows of src contiguous along i):
-// whole 8 x 8 (float) / 4 x 4 (double) blocks through registers, the edges scalar.
-void transpose_copy(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
-  const int64_t r8 = rows / 8 * 8, c8 = cols / 8 * 8;
-  for (int64_t k0 = 0; k0 < r8; k0 += 8)
-    for (int64_t i0 = 0; i0 < c8; i0 += 8) {
-      __m256 r[8];
-      for (int q = 0; q < 8; ++q) r[q] = _mm256_loadu_ps(src + (k0 + q) * lds + i0);
-      transpose8x8(r);
-      for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (i0 + q) * ldd + k0, r[q]);
-    }
+// whole blocks through registers (transpose_block), the edges scalar.
+template <typename T>
+void transpose_copy(const T* src, int64_t lds, int64_t rows, int64_t cols, T* dst, int64_t ldd) {
+  constexpr int64_t B = 32 / sizeof(T);
+  const int64_t rb = rows / B * B, cb = cols / B * B;
+  for (int64_t k0 = 0; k0 < rb; k0 += B)
+    for (int64_t i0 = 0; i0 < cb; i0 += B) transpose_block(src + k0 * lds + i0, lds, dst + i0 * ldd + k0, ldd);
   for (int64_t i = 0; i < cols; ++i)
-    for (int64_t k = i < c8 ? r8 : 0; k < rows; ++k) dst[i * ldd + k] = src[k * lds + i];
-}
-
-void transpose_copy(const double* src, int64_t lds, int64_t rows, int64_t cols, double* dst, int64_t ldd) {
-  const int64_t r4 = rows / 4 * 4, c4 = cols / 4 * 4;
-  for (int64_t k0 = 0; k0 < r4; k0 += 4)
-    for (int64_t i0 = 0; i0 < c4; i0 += 4) {
-      __m256d r[4];
-      for (int q = 0; q < 4; ++q) r[q] = _mm256_loadu_pd(src + (k0 + q) * lds + i0);
-      transpose4x4(r);
-      for (int q = 0; q < 4; ++q) _mm256_storeu_pd(dst + (i0 + q) * ldd + k0, r[q]);
-    }
-  for (int64_t i = 0; i < cols; ++i)
-    for (int64_t k = i < c4 ? r4 : 0; k < rows; ++k) dst[i * ldd + k] = src[k * lds + i];
+    for (int64_t k = i < cb ? rb : 0; k < rows; ++k) dst[i * ldd + k] = src[k * lds + i];
 }
 
 // Packing with the transposing fast path: rows of the source contiguous along k (row-major A;
@@ -537,7 +526,7 @@ Kernel<T> kernel_avx2() {
               &pack_a_avx2<T, MR>, &pack_b_avx2<T, NR>, {{3, &micro_avx2<X, MR, 3, NV>}, {0, nullptr}}, {}, {}};
   // Up to 8 accumulators of C's row; a 64-deep slice of B is 64 x 8 vectors (16 KiB float, 8 KiB double).
   k.sparse = {&isa_avx2::sparse_rows<X, 8, 1>, &isa_avx2::sparse_masks<X>, &isa_avx2::sparse_finite<X>,
-              &isa_avx2::sparse_count<X>, &transpose_copy};
+              &isa_avx2::sparse_count<X>, &transpose_copy<T>};
   // 6 rows of W by 2 vectors: 12 accumulators of 16.
   k.direct = isa_avx2::direct_kernel<X, 6, 2>();
   return k;
@@ -608,7 +597,7 @@ Kernel<T> kernel_avx512() {
               {{4, &micro_avx512<X, MR, 4, NV>}, {8, &micro_avx512<X, MR, 8, NV>}}, {}, {}};
   // Up to 7 accumulators of C's row; a 64-deep slice of B is 64 x 7 vectors (28 KiB).
   k.sparse = {&isa_avx512::sparse_rows<X, 7, 1>, &isa_avx512::sparse_masks<X>, &isa_avx512::sparse_finite<X>,
-              &isa_avx512::sparse_count<X>, &transpose_copy};
+              &isa_avx512::sparse_count<X>, &transpose_copy<T>};
   // 6 rows of W by 4 vectors (64 floats of a batch): 24 accumulators of 32.
   k.direct = isa_avx512::direct_kernel<X, 6, 4>();
   return k;
