@@ -800,16 +800,12 @@ bool gemm_sparse_a(const Problem<T>& pr) {
     const bool k_inner = pr.A.cs <= pr.A.rs;
     const int64_t n_out = k_inner ? M : K, n_in = k_inner ? K : M;
     const int64_t s_out = k_inner ? pr.A.rs : pr.A.cs, s_in = k_inner ? pr.A.cs : pr.A.rs;
-    if (s_in == 1 && s_out == n_in) {
-      nnz = kn.sparse.count(pr.A.data, n_out * n_in);
-    } else {
-      for (int64_t o = 0; o < n_out; ++o) {
-        const T* p = pr.A.data + o * s_out;
-        if (s_in == 1) {
-          nnz += kn.sparse.count(p, n_in);
-        } else {
-          for (int64_t j = 0; j < n_in; ++j) nnz += p[j * s_in] != T(0);
-        }
+    for (int64_t o = 0; o < n_out; ++o) {
+      const T* p = pr.A.data + o * s_out;
+      if (s_in == 1) {
+        nnz += kn.sparse.count(p, n_in);
+      } else {
+        for (int64_t j = 0; j < n_in; ++j) nnz += p[j * s_in] != T(0);
       }
     }
   }
