@@ -15,6 +15,15 @@ namespace gc::cpu {
 
 constexpr int64_t kParallelGrain = 32768;  // elements below which threads cost more than they save
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// Whether the CPU runs AVX2: loops compiled twice (for the baseline and under target("avx2"))
+// pick their copy by it.
+inline bool cpu_supports_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2") != 0;
+  return yes;
+}
+#endif
+
 template <size_t N>
 struct LoopGeom {
   int64_t ndim = 0;

@@ -80,7 +80,7 @@ bool cpu_has_avx2() {
   static const bool yes = [] {
     const char* force = std::getenv("GRADCORE_OPTIM_BASELINE");
     if (force && *force && std::string(force) != "0") return false;
-    return __builtin_cpu_supports("avx2") != 0;
+    return cpu_supports_avx2();
   }();
   return yes;
 }
