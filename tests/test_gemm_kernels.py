@@ -307,7 +307,8 @@ for threads in (1, 2):
         # alpha through _gemm_into; beta == 0 never reads C (its NaN must vanish).
         w = rng.standard_normal((50, 300)).astype(dtype)
         c = gradcore.full((20, 50), float("nan"), dtype=gdt)
-        _C._gemm_into(c, gradcore.tensor(x := rng.standard_normal((20, 300)).astype(dtype)), gradcore.tensor(w).t(), -0.5, 0.0)
+        x = rng.standard_normal((20, 300)).astype(dtype)
+        _C._gemm_into(c, gradcore.tensor(x), gradcore.tensor(w).t(), -0.5, 0.0)
         check(c.numpy(), x, w, alpha=-0.5)
         out[f"{name}-{threads}-alpha"] = c.numpy()
 out["direct_calls"] = np.array(_C._gemm_direct_calls())
