@@ -202,22 +202,27 @@ def _path_run(tmp_path, script, isa, switch, mode):
         return {k: z[k] for k in z.files}
 
 
-def _sparse_run(tmp_path, isa, mode):
-    return _path_run(tmp_path, SPARSE_SCRIPT, isa, "GRADCORE_GEMM_SPARSE", mode)
+def _forced_and_off(tmp_path, script, isa, switch, counter, taken):
+    """script's arrays with the path forced and with it off. The path's call counter (saved as
+    `counter`, removed from both) must read `taken` when forced, 0 when off, and 0 on the baseline
+    ISA or a CPU without AVX2, which have no such kernel."""
+    forced = _path_run(tmp_path, script, isa, switch, "1")
+    off = _path_run(tmp_path, script, isa, switch, "0")
+    assert forced.keys() == off.keys()
+    assert int(off.pop(counter)) == 0
+    calls = int(forced.pop(counter))
+    assert calls == (0 if isa == "baseline" or not _cpu_has("avx2") else taken), calls
+    return forced, off
 
 
 @pytest.mark.parametrize("isa", ["avx512", "avx2", "baseline"])
 def test_sparse_a_path_matches_dense(tmp_path, isa):
     import numpy as np
-    forced = _sparse_run(tmp_path, isa, "1")
-    dense = _sparse_run(tmp_path, isa, "0")
-    assert forced.keys() == dense.keys()
-    # Every product above but the two with inf/NaN in B (which go dense) took the path when forced,
-    # except on the baseline ISA, which has no sparse kernel; none did when it was off.
+    # Every product of the script but the two with inf/NaN in B (which go dense) takes the path
+    # when forced.
     products = 2 * 2 * (2 * 7 + 4)
-    assert int(dense.pop("sparse_calls")) == 0
-    calls = int(forced.pop("sparse_calls"))
-    assert calls == (0 if isa == "baseline" or not _cpu_has("avx2") else products - 2 * 2), calls
+    forced, dense = _forced_and_off(tmp_path, SPARSE_SCRIPT, isa, "GRADCORE_GEMM_SPARSE", "sparse_calls",
+                                    products - 2 * 2)
     for key, got in forced.items():
         ref = dense[key]
         k = int(key.split("-")[3]) if key.count("-") == 5 else 64
@@ -316,21 +321,12 @@ np.savez(sys.argv[1], **out)
 """
 
 
-def _direct_run(tmp_path, isa, mode):
-    return _path_run(tmp_path, DIRECT_SCRIPT, isa, "GRADCORE_GEMM_DIRECT", mode)
-
-
 @pytest.mark.parametrize("isa", ["avx512", "avx2", "baseline"])
 def test_direct_path_matches_packed(tmp_path, isa):
     import numpy as np
-    forced = _direct_run(tmp_path, isa, "1")
-    packed = _direct_run(tmp_path, isa, "0")
-    assert forced.keys() == packed.keys()
-    # All 12 products per dtype and thread count took the path when forced (the baseline ISA has
-    # none); none did when it was off.
-    assert int(packed.pop("direct_calls")) == 0
-    calls = int(forced.pop("direct_calls"))
-    assert calls == (0 if isa == "baseline" or not _cpu_has("avx2") else 2 * 2 * 12), calls
+    # All 12 products per dtype and thread count take the path when forced.
+    forced, packed = _forced_and_off(tmp_path, DIRECT_SCRIPT, isa, "GRADCORE_GEMM_DIRECT", "direct_calls",
+                                     2 * 2 * 12)
     for key, got in forced.items():
         np.testing.assert_array_equal(got, packed[key], err_msg=key)
         if "-1-" in key:  # 1 and 2 threads agree bit for bit
