@@ -14,6 +14,7 @@ import gradcore.nn as nn
 import gradcore.nn.functional as F
 
 from op_cases import CASES
+from test_unary import ACTIVATIONS, UNARY, DIFFERENTIABLE, data
 
 cuda = pytest.mark.cuda
 rng = np.random.default_rng(4321)
@@ -149,6 +150,25 @@ def test_gpu_cases_match_cpu(name, dtype):
     fn, arrays, diff = GPU_CASES[name]
     # float32 reductions over thousands of terms are summed in another order on the GPU
     check_against_cpu(fn, arrays, dtype, diff, tol=1e-4 if dtype == np.float32 else None)
+
+
+@cuda
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(UNARY))
+def test_unary_table_matches_cpu(name, dtype):
+    """Every row of the unary op table (tests/test_unary.py), forward and backward, at a size past one block."""
+    a = data(UNARY[name][1], (3, 700))
+    check_against_cpu(lambda m, t: getattr(t, name)(), [a], dtype, name in DIFFERENTIABLE)
+    check_against_cpu(lambda m, t: getattr(t, name)(), [np.arange(-5, 6, dtype=np.int64)], dtype, False, tol=1e-6)
+
+
+@cuda
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_activation_table_matches_cpu(name, dtype):
+    """Every nn.functional activation of tests/test_unary.py, forward and backward."""
+    fn = ACTIVATIONS[name][0]
+    check_against_cpu(lambda m, t: fn(F, t), [data("any", (3, 700))], dtype, True)
 
 
 @cuda

@@ -24,6 +24,7 @@ PYBIND11_MODULE(_C, m) {
   using namespace gc;
   m.doc() = "gradcore native core: tensors, CPU kernels and reverse-mode autograd";
   m.def_submodule("functions", "ops exported as gradcore.<name>");
+  m.def_submodule("_nn", "ops that nn.functional wraps (gradcore.nn.functional.<name>)");
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);

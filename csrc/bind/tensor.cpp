@@ -618,7 +618,7 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
     if (mode == "trunc") {
       auto q = ops::div(t, ot);
       auto neg = ops::compare(ops::BinaryOp::Lt, q, ops::wrapped_scalar(Scalar::from_int(0), q->device));
-      auto tq = ops::where(neg, ops::unary(ops::UnaryOp::Ceil, q), ops::unary(ops::UnaryOp::Floor, q));
+      auto tq = ops::where(neg, ops::unary(kernels::Ceil{}, q), ops::unary(kernels::Floor{}, q));
       return is_floating(ops::result_type(t, ot)) ? tq : ops::to_dtype(tq, DType::Int64);
     }
     fail(ErrorKind::Value, "div", "rounding_mode must be None, 'trunc' or 'floor', got '", mode, "'");

@@ -102,7 +102,7 @@ struct DivBackward final : BinaryBackwardBase {
     auto bv = b.unpack(*this);
     TensorPtr ga, gb;
     if (needs_input_grad(0)) ga = div(g[0], bv);
-    if (needs_input_grad(1)) gb = unary(UnaryOp::Neg, div(mul(g[0], a.unpack(*this)), mul(bv, bv)));
+    if (needs_input_grad(1)) gb = unary(kernels::Neg{}, div(mul(g[0], a.unpack(*this)), mul(bv, bv)));
     return finish(ga, gb);
   }
   void release_saved() override { a.reset(); b.reset(); }
@@ -124,7 +124,7 @@ struct PowBackward final : BinaryBackwardBase {
     }
     if (needs_input_grad(1)) {
       // d/db a^b = a^b * log(a); 0 where a == 0 and b >= 0 (PyTorch's convention).
-      auto d = mul(out.unpack(*this), unary(UnaryOp::Log, av));
+      auto d = mul(out.unpack(*this), unary(kernels::Log{}, av));
       auto mask = compare(BinaryOp::LogicalAnd, compare(BinaryOp::Eq, av, wrapped_scalar(Scalar::from_int(0), av->device)),
                           compare(BinaryOp::Ge, bv, wrapped_scalar(Scalar::from_int(0), bv->device)));
       d = where(mask, zeros({}, d->dtype, d->device), d);
@@ -161,7 +161,7 @@ struct RemainderBackward final : BinaryBackwardBase {
   SavedTensor a, b;
   TensorList apply(TensorList&& g) override {
     TensorPtr gb;
-    if (needs_input_grad(1)) gb = mul(unary(UnaryOp::Neg, g[0]), floor_divide(a.unpack(*this), b.unpack(*this)));
+    if (needs_input_grad(1)) gb = mul(unary(kernels::Neg{}, g[0]), floor_divide(a.unpack(*this), b.unpack(*this)));
     return finish(needs_input_grad(0) ? g[0] : nullptr, gb);
   }
   void release_saved() override { a.reset(); b.reset(); }

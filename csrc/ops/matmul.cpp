@@ -338,7 +338,7 @@ TensorPtr linear_impl(const char* op, const TensorPtr& x, const TensorPtr& w, co
   if (w->dim() == 1) {  // PyTorch allows a vector weight: x @ w (+ b)
     auto y = matmul(x, w);
     y = b ? add(y, b) : y;
-    return relu ? unary(UnaryOp::Relu, y) : y;
+    return relu ? unary(kernels::Relu{}, y) : y;
   }
   if (x->dim() == 0 || w->dim() != 2)
     fail(ErrorKind::Runtime, op, "expected input of at least 1 dim and a 2-D weight [out_features, in_features], but "

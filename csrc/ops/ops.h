@@ -4,21 +4,11 @@
 // requires grad; backward formulas call these same ops with grad mode off.
 #pragma once
 #include <optional>
+#include "core/scalar.h"
 #include "core/tensor.h"
+#include "kernels/unary.h"
 
 namespace gc {
-
-// A Python number: kept exact as int64 or double until an op picks the dtype.
-struct Scalar {
-  enum Kind : uint8_t { Bool, Int, Float } kind = Float;
-  double d = 0;
-  int64_t i = 0;
-  Scalar() = default;
-  static Scalar from_double(double v) { Scalar s; s.kind = Float; s.d = v; s.i = static_cast<int64_t>(v); return s; }
-  static Scalar from_int(int64_t v) { Scalar s; s.kind = Int; s.i = v; s.d = static_cast<double>(v); return s; }
-  static Scalar from_bool(bool v) { Scalar s; s.kind = Bool; s.i = v; s.d = v; return s; }
-  DType natural_dtype() const { return kind == Float ? default_dtype() : (kind == Int ? DType::Int64 : DType::Bool); }
-};
 
 class Generator;  // core/generator.h
 
@@ -94,18 +84,12 @@ TensorPtr where(const TensorPtr& cond, const TensorPtr& a, const TensorPtr& b);
 // In place: self = self op other (self keeps its dtype; other is cast). Bumps self's version.
 TensorPtr binary_(BinaryOp op, const TensorPtr& self, const TensorPtr& other, Scalar alpha = Scalar::from_int(1));
 
-// ---- elementwise unary (ops/unary.cpp, cpu/unary.cpp) ----
-enum class UnaryOp : uint8_t {
-  Neg, Abs, Exp, Log, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Relu, Sign, Floor, Ceil, Round,
-  Log1p, Expm1, LogicalNot, Reciprocal, Square
-};
-TensorPtr unary(UnaryOp op, const TensorPtr& x);
-TensorPtr unary_(UnaryOp op, const TensorPtr& x);  // in place
+// ---- elementwise unary (ops/unary.cpp; the op table and formulas: kernels/unary.h) ----
+// f(x) for an op of the table, e.g. unary(kernels::Tanh{}, x) or unary(kernels::LeakyRelu{0.2}, x).
+TensorPtr unary(const kernels::UnaryFn& f, const TensorPtr& x);
+TensorPtr unary_(const kernels::UnaryFn& f, const TensorPtr& x);  // in place
 TensorPtr clamp(const TensorPtr& x, std::optional<Scalar> min, std::optional<Scalar> max);
 TensorPtr clamp_(const TensorPtr& x, std::optional<Scalar> min, std::optional<Scalar> max);
-TensorPtr leaky_relu(const TensorPtr& x, double slope);
-TensorPtr gelu(const TensorPtr& x, bool tanh_approx);
-TensorPtr softplus(const TensorPtr& x, double beta, double threshold);
 
 // ---- reductions (ops/reduce.cpp, cpu/reduce.cpp) ----
 // dims empty = all dims.

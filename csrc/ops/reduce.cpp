@@ -315,17 +315,17 @@ struct NormBackward final : Node {
     auto xv = x.unpack(*this);
     auto gk = reshape(g[0], keep_shape);
     if (p == 0) return {zeros(xv->shape, xv->dtype, xv->device)};
-    if (p == 1) return {mul(unary(UnaryOp::Sign, xv), gk)};
+    if (p == 1) return {mul(unary(kernels::Sign{}, xv), gk)};
     auto nk = reshape(out.unpack(*this), keep_shape);
     auto zero = zeros({}, xv->dtype, xv->device);
     if (std::isinf(p)) {
-      auto a = unary(UnaryOp::Abs, xv);
+      auto a = unary(kernels::Abs{}, xv);
       auto mask = to_dtype(compare(BinaryOp::LogicalOr, compare(BinaryOp::Eq, a, nk), compare(BinaryOp::Ne, a, a)), gk->dtype);
-      return {mul(unary(UnaryOp::Sign, xv), mul(div(gk, sum(mask, dims, true)), mask))};
+      return {mul(unary(kernels::Sign{}, xv), mul(div(gk, sum(mask, dims, true)), mask))};
     }
     auto n_zero = compare(BinaryOp::Eq, nk, scalar_like(0, nk));
     if (p == 2) return {mul(xv, where(n_zero, zero, div(gk, nk)))};
-    auto scaled = mul(unary(UnaryOp::Sign, xv), pow(unary(UnaryOp::Abs, xv), scalar_like(p - 1, xv)));
+    auto scaled = mul(unary(kernels::Sign{}, xv), pow(unary(kernels::Abs{}, xv), scalar_like(p - 1, xv)));
     if (p < 1) {
       scaled = where(compare(BinaryOp::Eq, xv, scalar_like(0, xv)), zero, scaled);
       return {mul(scaled, mul(gk, pow(nk, scalar_like(1 - p, nk))))};

@@ -1,60 +1,17 @@
-// Elementwise unary ops and activations. Float-only functions promote integer inputs to the
-// default float dtype, as PyTorch does; the backward of each runs as one fused kernel
-// (cpu/unary.cpp) from the saved input or output.
+// Elementwise unary ops and activations: the result dtype by the op's row (kernels/unary.h),
+// device dispatch, in-place rules, and one autograd node for them all whose backward runs the
+// op's derivative as one fused kernel from the saved input or output. Clamp with its bounds.
 #include "autograd/node.h"
 #include "ops/dispatch.h"
 #include "ops/ops.h"
 
 namespace gc::ops {
 
+using kernels::UnaryDtype;
+using kernels::UnaryFn;
+using kernels::UnarySaves;
+
 namespace {
-
-const char* unary_name(UnaryOp op) {
-  switch (op) {
-    case UnaryOp::Neg: return "neg";
-    case UnaryOp::Abs: return "abs";
-    case UnaryOp::Exp: return "exp";
-    case UnaryOp::Log: return "log";
-    case UnaryOp::Sqrt: return "sqrt";
-    case UnaryOp::Rsqrt: return "rsqrt";
-    case UnaryOp::Sin: return "sin";
-    case UnaryOp::Cos: return "cos";
-    case UnaryOp::Tanh: return "tanh";
-    case UnaryOp::Sigmoid: return "sigmoid";
-    case UnaryOp::Relu: return "relu";
-    case UnaryOp::Sign: return "sign";
-    case UnaryOp::Floor: return "floor";
-    case UnaryOp::Ceil: return "ceil";
-    case UnaryOp::Round: return "round";
-    case UnaryOp::Log1p: return "log1p";
-    case UnaryOp::Expm1: return "expm1";
-    case UnaryOp::LogicalNot: return "logical_not";
-    case UnaryOp::Reciprocal: return "reciprocal";
-    case UnaryOp::Square: return "square";
-  }
-  return "unary";
-}
-
-// Ops whose result is floating even for integer input.
-bool float_only(UnaryOp op) {
-  switch (op) {
-    case UnaryOp::Exp: case UnaryOp::Log: case UnaryOp::Sqrt: case UnaryOp::Rsqrt: case UnaryOp::Sin:
-    case UnaryOp::Cos: case UnaryOp::Tanh: case UnaryOp::Sigmoid: case UnaryOp::Log1p: case UnaryOp::Expm1:
-    case UnaryOp::Reciprocal:
-      return true;
-    default: return false;
-  }
-}
-
-// Which saved value the derivative is computed from.
-bool backward_uses_output(UnaryOp op) {
-  switch (op) {
-    case UnaryOp::Exp: case UnaryOp::Sqrt: case UnaryOp::Rsqrt: case UnaryOp::Tanh: case UnaryOp::Sigmoid:
-    case UnaryOp::Relu: case UnaryOp::Expm1: case UnaryOp::Reciprocal:
-      return true;
-    default: return false;
-  }
-}
 
 std::string capitalised(const char* s) {
   std::string r;
@@ -67,73 +24,90 @@ std::string capitalised(const char* s) {
   return r;
 }
 
+// gx = g * f'(x) from the saved input or output (or from g alone), one fused kernel.
 struct UnaryBackward final : Node {
-  UnaryOp op;
-  SavedTensor saved;  // input or output, by backward_uses_output(op)
+  UnaryFn f;
+  SavedTensor saved;  // input or output, as f's row says; empty when it says Nothing
   TensorList apply(TensorList&& g) override {
-    auto s = saved.unpack(*this);
-    auto gx = empty_tensor(s->shape, s->dtype, s->device);
-    auto gg = g[0]->dtype == s->dtype ? g[0] : to_dtype(g[0], s->dtype);
-    GC_KERNEL(unary_backward_kernel, op, *gx, *gg, *s, *s);
+    const bool reads = kernels::unary_info(f).saves != UnarySaves::Nothing;
+    auto gg = g[0];
+    auto v = reads ? saved.unpack(*this) : gg;
+    if (gg->dtype != v->dtype) gg = to_dtype(gg, v->dtype);
+    if (!reads) v = gg;
+    auto gx = empty_tensor(v->shape, v->dtype, v->device);
+    GC_KERNEL(unary_backward_kernel, f, *gx, *gg, *v);
     return {gx};
   }
   void release_saved() override { saved.reset(); }
-  std::string name() const override { return capitalised(unary_name(op)) + "Backward0"; }
+  std::string name() const override { return capitalised(kernels::unary_info(f).name) + "Backward0"; }
 };
 
-// PyTorch's result dtypes: float-only ops promote integers and bools to the default float;
-// on bool, sign is the identity and square is int64, the rest refuse (with PyTorch's types:
-// NotImplementedError for abs/floor/ceil/round, RuntimeError for neg/relu).
-DType unary_out_dtype(UnaryOp op, const TensorPtr& x) {
-  if (op == UnaryOp::LogicalNot) return DType::Bool;
-  if (float_only(op) && !is_floating(x->dtype)) return default_dtype();
-  if (x->dtype != DType::Bool) return x->dtype;
-  switch (op) {
-    case UnaryOp::Sign: return DType::Bool;
-    case UnaryOp::Square: return DType::Int64;
-    case UnaryOp::Abs: case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round:
-      fail(ErrorKind::NotImplemented, unary_name(op), "not implemented for bool tensors. Hint: convert with .float() "
-           "or .long() first");
-    default:
-      fail(ErrorKind::Runtime, unary_name(op), "not supported for bool tensors. Hint: convert with .float() or .long() first"
-           + std::string(op == UnaryOp::Neg ? " (for logical negation use ~x or logical_not)" : ""));
+// The result dtype of f on x by its row's rule (PyTorch's, with PyTorch's exception types).
+DType unary_out_dtype(const UnaryFn& f, const TensorPtr& x) {
+  const auto& info = kernels::unary_info(f);
+  const DType dt = x->dtype;
+  switch (info.dtype) {
+    case UnaryDtype::Any: return dt;
+    case UnaryDtype::Logical: return DType::Bool;
+    case UnaryDtype::Float: return is_floating(dt) ? dt : default_dtype();
+    case UnaryDtype::FloatOnly:
+      if (!is_floating(dt))
+        fail(ErrorKind::NotImplemented, info.name, "not implemented for ", dtype_name(dt),
+             " tensors: it takes a floating-point input. Hint: call .float() first");
+      return dt;
+    case UnaryDtype::BoolAsLong: return dt == DType::Bool ? DType::Int64 : dt;
+    case UnaryDtype::NumericNI:
+      if (dt == DType::Bool)
+        fail(ErrorKind::NotImplemented, info.name, "not implemented for bool tensors. Hint: convert with .float() "
+             "or .long() first");
+      return dt;
+    case UnaryDtype::Numeric:
+      if (dt == DType::Bool)
+        fail(ErrorKind::Runtime, info.name, "not supported for bool tensors. Hint: convert with .float() or .long() first"
+             + std::string(std::holds_alternative<kernels::Neg>(f) ? " (for logical negation use ~x or logical_not)" : ""));
+      return dt;
   }
+  return dt;
 }
 
 }  // namespace
 
-TensorPtr unary(UnaryOp op, const TensorPtr& x) {
-  DType dt = unary_out_dtype(op, x);
-  auto in = (dt != x->dtype && op != UnaryOp::LogicalNot) ? to_dtype(detach(x), dt) : x;
+TensorPtr unary(const UnaryFn& f, const TensorPtr& x) {
+  const auto& info = kernels::unary_info(f);
+  const DType dt = unary_out_dtype(f, x);
+  const bool logical = info.dtype == UnaryDtype::Logical;
+  auto in = (dt != x->dtype && !logical) ? to_dtype(detach(x), dt) : x;
   auto out = empty_tensor(x->shape, dt, x->device);
-  if (x->dtype == DType::Bool && op == UnaryOp::Sign) copy_into(out, x);
-  else GC_KERNEL(unary_kernel, op, *out, *in);
-  if (is_floating(dt) && op != UnaryOp::LogicalNot && compute_requires_grad({&x})) {
+  GC_KERNEL(unary_kernel, f, *out, *in);
+  if (is_floating(dt) && !logical && compute_requires_grad({&x})) {
     auto n = make_node<UnaryBackward>({x});
-    n->op = op;
-    n->saved = backward_uses_output(op) ? SavedTensor(out, true) : SavedTensor(x, false);
+    n->f = f;
+    if (info.saves == UnarySaves::Output) n->saved = SavedTensor(out, true);
+    else if (info.saves == UnarySaves::Input) n->saved = SavedTensor(x, false);
     set_history(out, n);
   }
   return out;
 }
 
-TensorPtr unary_(UnaryOp op, const TensorPtr& x) {
-  DType dt = unary_out_dtype(op, x);
-  if (op == UnaryOp::LogicalNot && x->dtype != DType::Bool) {
+TensorPtr unary_(const UnaryFn& f, const TensorPtr& x) {
+  const auto& info = kernels::unary_info(f);
+  const std::string name = std::string(info.name) + "_";
+  const DType dt = unary_out_dtype(f, x);
+  if (info.dtype == UnaryDtype::Logical && x->dtype != DType::Bool) {
     // PyTorch keeps self's dtype: x.logical_not_() writes 0/1 into a float or int64 tensor.
     if (compute_requires_grad({&x}))
-      fail(ErrorKind::Runtime, "logical_not_", "is not differentiable and cannot write into a tensor that requires grad. "
-           "Hint: use the out-of-place x.logical_not(), or do it under no_grad()");
-    copy_into(x, unary(op, x));
+      fail(ErrorKind::Runtime, name.c_str(), "is not differentiable and cannot write into a tensor that requires grad. "
+           "Hint: use the out-of-place op, or do it under no_grad()");
+    copy_into(x, unary(f, x));
     x->bump_version();
     return x;
   }
   if (dt != x->dtype)
-    fail(ErrorKind::Runtime, unary_name(op), "result type ", dtype_name(dt), " can't be cast to the desired output type ",
+    fail(ErrorKind::Runtime, name.c_str(), "result type ", dtype_name(dt), " can't be cast to the desired output type ",
          dtype_name(x->dtype), " of the in-place op");
   if (compute_requires_grad({&x})) {
-    check_inplace(x, unary_name(op));
-    auto r = unary(op, clone(x));
+    check_inplace(x, name.c_str());
+    auto r = unary(f, clone(x));
     {
       NoGradGuard g;
       copy_into(x, r);
@@ -142,7 +116,7 @@ TensorPtr unary_(UnaryOp op, const TensorPtr& x) {
     set_history(x, r->grad_fn, r->output_nr);
     return x;
   }
-  if (x->dtype != DType::Bool || op != UnaryOp::Sign) GC_KERNEL(unary_kernel, op, *x, *x);  // sign of bool: identity
+  GC_KERNEL(unary_kernel, f, *x, *x);
   x->bump_version();
   return x;
 }
@@ -202,43 +176,9 @@ TensorPtr clamp_impl(const TensorPtr& x, std::optional<Scalar> min, std::optiona
   return out;
 }
 
-struct ActivationBackward final : Node {
-  int kind;
-  double p0, p1;
-  SavedTensor x;
-  TensorList apply(TensorList&& g) override {
-    auto xv = x.unpack(*this);
-    auto gx = empty_tensor(xv->shape, xv->dtype, xv->device);
-    GC_KERNEL(activation_backward_kernel, kind, *gx, *g[0], *xv, p0, p1);
-    return {gx};
-  }
-  void release_saved() override { x.reset(); }
-  std::string name() const override {
-    return kind == 0 ? "LeakyReluBackward0" : (kind == 1 ? "GeluBackward0" : "SoftplusBackward0");
-  }
-};
-
-TensorPtr activation(int kind, const char* name, const TensorPtr& x, double p0, double p1) {
-  if (!is_floating(x->dtype))
-    fail(ErrorKind::Runtime, name, "expected a floating-point tensor, got ", dtype_name(x->dtype), ". Hint: call .float() first");
-  auto out = empty_tensor(x->shape, x->dtype, x->device);
-  GC_KERNEL(activation_kernel, kind, *out, *x, p0, p1);
-  if (compute_requires_grad({&x})) {
-    auto n = make_node<ActivationBackward>({x});
-    n->kind = kind;
-    n->p0 = p0;
-    n->p1 = p1;
-    n->x = SavedTensor(x, false);
-    set_history(out, n);
-  }
-  return out;
-}
 }  // namespace
 
 TensorPtr clamp(const TensorPtr& x, std::optional<Scalar> min, std::optional<Scalar> max) { return clamp_impl(x, min, max, false); }
 TensorPtr clamp_(const TensorPtr& x, std::optional<Scalar> min, std::optional<Scalar> max) { return clamp_impl(x, min, max, true); }
-TensorPtr leaky_relu(const TensorPtr& x, double slope) { return activation(0, "leaky_relu", x, slope, 0); }
-TensorPtr gelu(const TensorPtr& x, bool tanh_approx) { return activation(1, "gelu", x, tanh_approx ? 1 : 0, 0); }
-TensorPtr softplus(const TensorPtr& x, double beta, double threshold) { return activation(2, "softplus", x, beta, threshold); }
 
 }  // namespace gc::ops

@@ -9,6 +9,7 @@ from .._C import Tensor
 from ..autograd.grad_mode import no_grad
 
 _fns = _C.functions
+_nn = _C._nn
 _REDUCTIONS = ("none", "mean", "sum")
 
 
@@ -40,28 +41,40 @@ def _check_tensor(x, op, arg="input"):
 
 # ---- activations ----
 
+def _row_op(name, doc, inplace=False):
+    """``F.<name>(input[, inplace=False])`` for an op row of csrc/kernels/unary.h bound as
+    ``gradcore._C._nn.<name>`` (and ``<name>_`` in place)."""
+    op = getattr(_nn, name)
+    if inplace:
+        op_ = getattr(_nn, name + "_")
+
+        def fn(input, inplace=False):
+            return op_(input) if inplace else op(input)
+    else:
+        def fn(input):
+            return op(input)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
+
+
 def relu(input, inplace=False):
     return input.relu_() if inplace else _fns.relu(input)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """max(0, x) + negative_slope * min(0, x)."""
-    if inplace:
-        # Scaling by a constant factor in place keeps the backward valid (it needs only the factor).
-        return input.mul_(_fns.where(input > 0, 1.0, float(negative_slope)))
-    return _C._leaky_relu(input, float(negative_slope))
+    return (_nn.leaky_relu_ if inplace else _nn.leaky_relu)(input, float(negative_slope))
 
 
 def gelu(input, approximate="none"):
     """x * Phi(x) (``approximate='tanh'``: the tanh approximation)."""
-    if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return _C._gelu(input, approximate)
+    return _nn.gelu(input, approximate)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold."""
-    return _C._softplus(input, float(beta), float(threshold))
+    return _nn.softplus(input, float(beta), float(threshold))
 
 
 def sigmoid(input):
@@ -220,7 +233,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     _check_tensor(target, "binary_cross_entropy_with_logits", "target")
     if target.shape != input.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
-    log_sigmoid_neg = _C._softplus(-input, 1.0, 20.0)  # -log(sigmoid(x))
+    log_sigmoid_neg = _nn.softplus(-input, 1.0, 20.0)  # -log(sigmoid(x))
     if pos_weight is not None:
         log_sigmoid_neg = ((pos_weight - 1) * target + 1) * log_sigmoid_neg
     loss = (1 - target) * input + log_sigmoid_neg

@@ -37,9 +37,7 @@ class GELU(Module):
 
     def __init__(self, approximate="none"):
         super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.approximate = approximate
+        self.approximate = approximate  # checked when called, as PyTorch does
 
     def forward(self, input):
         return F.gelu(input, approximate=self.approximate)
