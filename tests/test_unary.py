@@ -14,30 +14,31 @@ def sigmoid_np(x):
     return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
 
 
-# name -> (NumPy reference, input domain: "any", "pos" (> 0), "gt-1" (> -1)).
+# name -> (NumPy reference, input domain: "any", "pos" (> 0), "gt-1" (> -1), whether integer
+# inputs give a float result). One line per op of the Tensor API.
 UNARY = {
-    "neg": (np.negative, "any"),
-    "abs": (np.abs, "any"),
-    "exp": (np.exp, "any"),
-    "log": (np.log, "pos"),
-    "sqrt": (np.sqrt, "pos"),
-    "rsqrt": (lambda x: 1 / np.sqrt(x), "pos"),
-    "sin": (np.sin, "any"),
-    "cos": (np.cos, "any"),
-    "tanh": (np.tanh, "any"),
-    "sigmoid": (sigmoid_np, "any"),
-    "relu": (lambda x: np.maximum(x, 0), "any"),
-    "sign": (np.sign, "any"),
-    "floor": (np.floor, "any"),
-    "ceil": (np.ceil, "any"),
-    "round": (np.round, "any"),
-    "log1p": (np.log1p, "gt-1"),
-    "expm1": (np.expm1, "any"),
-    "reciprocal": (np.reciprocal, "pos"),
-    "square": (np.square, "any"),
+    "neg": (np.negative, "any", False),
+    "abs": (np.abs, "any", False),
+    "exp": (np.exp, "any", True),
+    "log": (np.log, "pos", True),
+    "sqrt": (np.sqrt, "pos", True),
+    "rsqrt": (lambda x: 1 / np.sqrt(x), "pos", True),
+    "sin": (np.sin, "any", True),
+    "cos": (np.cos, "any", True),
+    "tanh": (np.tanh, "any", True),
+    "sigmoid": (sigmoid_np, "any", True),
+    "relu": (lambda x: np.maximum(x, 0), "any", False),
+    "sign": (np.sign, "any", False),
+    "floor": (np.floor, "any", False),
+    "ceil": (np.ceil, "any", False),
+    "round": (np.round, "any", False),
+    "log1p": (np.log1p, "gt-1", True),
+    "expm1": (np.expm1, "any", True),
+    "reciprocal": (np.reciprocal, "pos", True),
+    "square": (np.square, "any", False),
 }
 DIFFERENTIABLE = [n for n in UNARY if n not in ("sign", "floor", "ceil", "round")]
-FLOAT_ONLY = ["exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid", "log1p", "expm1", "reciprocal"]
+FLOAT_ONLY = [n for n, row in UNARY.items() if row[2]]
 
 
 def data(domain, shape, dtype=np.float64, seed=0):
@@ -70,7 +71,7 @@ def layouts(domain, shape, dtype):
 @pytest.mark.parametrize("shape", [(), (1,), (7,), (3, 129)], ids=str)
 @pytest.mark.parametrize("name", list(UNARY))
 def test_values(name, shape, dtype):
-    ref, domain = UNARY[name]
+    ref, domain, _ = UNARY[name]
     tol = dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     for lname, a, t in layouts(domain, shape, dtype):
         exp = ref(a.astype(np.float64)).astype(dtype)
@@ -97,7 +98,7 @@ def test_aliases_and_operators():
 
 @pytest.mark.parametrize("name", DIFFERENTIABLE)
 def test_gradients(name):
-    _, domain = UNARY[name]
+    domain = UNARY[name][1]
     a = data(domain, (3, 4))
     op = getattr(gradcore, name)
     gradcheck_fn(op, a)
@@ -320,21 +321,23 @@ def softplus_np(x, beta=1.0, threshold=20.0):
 
 
 # name -> (fn(F, x) with F gradcore's or torch's nn.functional, NumPy reference, whether F.<fn>
-# takes inplace=True). Each op of nn.functional is one line here.
+# takes inplace=True, what integer inputs do: "refuse" (NotImplementedError), "float" (promote),
+# "keep" (int64 result)). Each op of nn.functional is one line here.
 ACTIVATIONS = {
-    "leaky_relu": (lambda F, x, **kw: F.leaky_relu(x, 0.2, **kw), lambda a: np.where(a > 0, a, 0.2 * a), True),
-    "leaky_relu_default": (lambda F, x, **kw: F.leaky_relu(x, **kw), lambda a: np.where(a > 0, a, 0.01 * a), True),
-    "gelu": (lambda F, x: F.gelu(x), gelu_np, False),
-    "gelu_tanh": (lambda F, x: F.gelu(x, approximate="tanh"), gelu_tanh_np, False),
-    "softplus": (lambda F, x: F.softplus(x), softplus_np, False),
-    "softplus_beta": (lambda F, x: F.softplus(x, 2.0, 1.0), lambda a: softplus_np(a, 2.0, 1.0), False),
+    "leaky_relu": (lambda F, x, **kw: F.leaky_relu(x, 0.2, **kw), lambda a: np.where(a > 0, a, 0.2 * a), True, "refuse"),
+    "leaky_relu_default": (lambda F, x, **kw: F.leaky_relu(x, **kw), lambda a: np.where(a > 0, a, 0.01 * a), True,
+                           "refuse"),
+    "gelu": (lambda F, x: F.gelu(x), gelu_np, False, "refuse"),
+    "gelu_tanh": (lambda F, x: F.gelu(x, approximate="tanh"), gelu_tanh_np, False, "refuse"),
+    "softplus": (lambda F, x: F.softplus(x), softplus_np, False, "refuse"),
+    "softplus_beta": (lambda F, x: F.softplus(x, 2.0, 1.0), lambda a: softplus_np(a, 2.0, 1.0), False, "refuse"),
 }
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", list(ACTIVATIONS))
 def test_activation_values(name, dtype):
-    fn, ref, has_inplace = ACTIVATIONS[name]
+    fn, ref, has_inplace, _ = ACTIVATIONS[name]
     tol = dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     for shape in [(), (7,), (3, 129)]:
         for lname, a, t in layouts("any", shape, dtype):
@@ -360,12 +363,25 @@ def test_activation_gradients(name):
 
 
 @pytest.mark.parametrize("name", list(ACTIVATIONS))
-def test_activation_refuses_integers_like_pytorch(name):
-    fn = ACTIVATIONS[name][0]
-    with pytest.raises(NotImplementedError, match="int64"):
-        fn(gradcore.nn.functional, gradcore.tensor([1, 2]))
-    with pytest.raises(NotImplementedError, match="bool"):
-        fn(gradcore.nn.functional, gradcore.tensor([True]))
+def test_activation_integer_inputs_like_pytorch(name):
+    fn, ref, _, ints = ACTIVATIONS[name]
+    F, i = gradcore.nn.functional, gradcore.tensor([2, -3, 0])
+    if ints == "refuse":
+        with pytest.raises(NotImplementedError, match="int64"):
+            fn(F, i)
+        with pytest.raises(NotImplementedError, match="bool"):
+            fn(F, gradcore.tensor([True]))
+        return
+    r = fn(F, i)
+    assert r.dtype == (gradcore.float32 if ints == "float" else gradcore.int64)
+    assert_close(r, ref(np.array([2.0, -3.0, 0.0])).astype(np.float32 if ints == "float" else np.int64), rtol=1e-6)
+
+
+def test_nan_gradient_conventions_like_pytorch():
+    # relu's gradient passes where the output is NaN (PyTorch's threshold_backward: y <= 0 ? 0 : g).
+    x = gradcore.tensor([float("nan"), -1.0, 2.0], requires_grad=True)
+    x.relu().sum().backward()
+    assert x.grad.tolist() == [1.0, 0.0, 1.0]
 
 
 def test_gelu_approximate_is_checked():
@@ -401,7 +417,7 @@ def test_activation_torch_parity(name):
 def test_torch_parity_values_and_gradients():
     torch = pytest.importorskip("torch")
     for name in UNARY:
-        _, domain = UNARY[name]
+        domain = UNARY[name][1]
         a = data(domain, (4, 5))
         g = gradcore.tensor(a, requires_grad=True)
         t = torch.tensor(a, requires_grad=True)
