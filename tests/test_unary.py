@@ -36,6 +36,7 @@ UNARY = {
     "expm1": (np.expm1, "any", True),
     "reciprocal": (np.reciprocal, "pos", True),
     "square": (np.square, "any", False),
+    "erf": (np.vectorize(math.erf), "any", True),
 }
 DIFFERENTIABLE = [n for n in UNARY if n not in ("sign", "floor", "ceil", "round")]
 FLOAT_ONLY = [n for n, row in UNARY.items() if row[2]]

@@ -63,6 +63,7 @@ enum class UnaryApi : uint8_t {
   X(LogicalNot, "logical_not", Logical,    Nothing, Tensor)        \
   X(Reciprocal, "reciprocal",  Float,      Output,  Tensor)        \
   X(Square,     "square",      BoolAsLong, Input,   Tensor)        \
+  X(Erf,        "erf",         Float,      Input,   Tensor)        \
   X(LeakyRelu,  "leaky_relu",  FloatOnly,  Input,   Manual)        \
   X(Gelu,       "gelu",        FloatOnly,  Input,   Manual)        \
   X(Softplus,   "softplus",    FloatOnly,  Input,   Manual)
@@ -164,6 +165,12 @@ struct Reciprocal {
 struct Square {
   template <typename T> GC_HOST_DEVICE T operator()(T x) const { return math::wrapping_mul(x, x); }
   template <typename T> GC_HOST_DEVICE T grad(T g, T x) const { return T(2) * g * x; }
+};
+
+struct Erf {
+  template <typename T> GC_HOST_DEVICE T operator()(T x) const { return math::erf(x); }
+  // d/dx erf(x) = 2/sqrt(pi) e^(-x^2)
+  template <typename T> GC_HOST_DEVICE T grad(T g, T x) const { return g * T(1.1283791670955126) * math::exp(-x * x); }
 };
 
 // ---- activations with parameters (defaults are PyTorch's) ----
