@@ -37,6 +37,7 @@ UNARY = {
     "reciprocal": (np.reciprocal, "pos", True),
     "square": (np.square, "any", False),
     "erf": (np.vectorize(math.erf), "any", True),
+    "erfc": (np.vectorize(math.erfc), "any", True),
 }
 DIFFERENTIABLE = [n for n in UNARY if n not in ("sign", "floor", "ceil", "round")]
 FLOAT_ONLY = [n for n, row in UNARY.items() if row[2]]

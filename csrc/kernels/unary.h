@@ -64,6 +64,7 @@ enum class UnaryApi : uint8_t {
   X(Reciprocal, "reciprocal",  Float,      Output,  Tensor)        \
   X(Square,     "square",      BoolAsLong, Input,   Tensor)        \
   X(Erf,        "erf",         Float,      Input,   Tensor)        \
+  X(Erfc,       "erfc",        Float,      Input,   Tensor)        \
   X(LeakyRelu,  "leaky_relu",  FloatOnly,  Input,   Manual)        \
   X(Gelu,       "gelu",        FloatOnly,  Input,   Manual)        \
   X(Softplus,   "softplus",    FloatOnly,  Input,   Manual)
@@ -171,6 +172,11 @@ struct Erf {
   template <typename T> GC_HOST_DEVICE T operator()(T x) const { return math::erf(x); }
   // d/dx erf(x) = 2/sqrt(pi) e^(-x^2)
   template <typename T> GC_HOST_DEVICE T grad(T g, T x) const { return g * T(1.1283791670955126) * math::exp(-x * x); }
+};
+
+struct Erfc {
+  template <typename T> GC_HOST_DEVICE T operator()(T x) const { return math::erfc(x); }
+  template <typename T> GC_HOST_DEVICE T grad(T g, T x) const { return -g * T(1.1283791670955126) * math::exp(-x * x); }
 };
 
 // ---- activations with parameters (defaults are PyTorch's) ----
