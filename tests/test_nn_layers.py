@@ -76,10 +76,10 @@ def test_linear_errors_name_the_layer_and_shapes():
 def _activation_pairs(ns):
     return [ns.ReLU(), ns.LeakyReLU(0.3), ns.GELU(), ns.GELU("tanh"), ns.Softplus(2.0, 5.0), ns.Sigmoid(), ns.Tanh(),
             ns.Softmax(dim=1), ns.LogSoftmax(dim=-1), ns.Flatten(), ns.Flatten(0, 1), ns.Identity(),
-            ns.Dropout(0.5).eval()]
+            ns.Dropout(0.5).eval(), ns.SiLU(), ns.Sequential(ns.Softplus(), ns.SiLU(inplace=True))]
 
 
-@pytest.mark.parametrize("i", range(13))
+@pytest.mark.parametrize("i", range(len(_activation_pairs(nn))))
 def test_activation_modules_vs_torch(i):
     torch = pytest.importorskip("torch")
     g, t = _activation_pairs(nn)[i], _activation_pairs(torch.nn)[i]

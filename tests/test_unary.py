@@ -333,6 +333,7 @@ ACTIVATIONS = {
     "gelu_tanh": (lambda F, x: F.gelu(x, approximate="tanh"), gelu_tanh_np, False, "refuse"),
     "softplus": (lambda F, x: F.softplus(x), softplus_np, False, "refuse"),
     "softplus_beta": (lambda F, x: F.softplus(x, 2.0, 1.0), lambda a: softplus_np(a, 2.0, 1.0), False, "refuse"),
+    "silu": (lambda F, x, **kw: F.silu(x, **kw), lambda a: a / (1 + np.exp(-a)), True, "refuse"),
 }
 
 

@@ -67,7 +67,8 @@ enum class UnaryApi : uint8_t {
   X(Erfc,       "erfc",        Float,      Input,   Tensor)        \
   X(LeakyRelu,  "leaky_relu",  FloatOnly,  Input,   Manual)        \
   X(Gelu,       "gelu",        FloatOnly,  Input,   Manual)        \
-  X(Softplus,   "softplus",    FloatOnly,  Input,   Manual)
+  X(Softplus,   "softplus",    FloatOnly,  Input,   Manual)        \
+  X(Silu,       "silu",        FloatOnly,  Input,   NN)
 
 // ---- the functors: forward operator()(v), derivative grad(g, v) = g * f'(x) ----
 // grad's v is the input x or the output y, as the row's `saves` says (Nothing: g itself).
@@ -177,6 +178,14 @@ struct Erf {
 struct Erfc {
   template <typename T> GC_HOST_DEVICE T operator()(T x) const { return math::erfc(x); }
   template <typename T> GC_HOST_DEVICE T grad(T g, T x) const { return -g * T(1.1283791670955126) * math::exp(-x * x); }
+};
+
+struct Silu {  // x * sigmoid(x), PyTorch's formulas
+  template <typename T> GC_HOST_DEVICE T operator()(T x) const { return x / (T(1) + math::exp(-x)); }
+  template <typename T> GC_HOST_DEVICE T grad(T g, T x) const {
+    const T s = T(1) / (T(1) + math::exp(-x));
+    return g * s * (T(1) + x * (T(1) - s));
+  }
 };
 
 // ---- activations with parameters (defaults are PyTorch's) ----

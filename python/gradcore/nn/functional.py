@@ -77,6 +77,9 @@ def softplus(input, beta=1.0, threshold=20.0):
     return _nn.softplus(input, float(beta), float(threshold))
 
 
+silu = _row_op("silu", "x * sigmoid(x), the Sigmoid Linear Unit (swish).", inplace=True)
+
+
 def sigmoid(input):
     return _fns.sigmoid(input)
 

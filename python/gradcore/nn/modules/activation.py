@@ -61,6 +61,25 @@ class Softplus(Module):
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
+class _InplaceActivation(Module):
+    """A layer that applies one nn.functional activation taking ``inplace``: subclasses set ``_fn``."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return type(self)._fn(input, inplace=self.inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class SiLU(_InplaceActivation):
+    """x * sigmoid(x)."""
+    _fn = staticmethod(F.silu)
+
+
 class Sigmoid(Module):
     """1 / (1 + exp(-x))."""
 
