@@ -334,6 +334,7 @@ ACTIVATIONS = {
     "softplus": (lambda F, x: F.softplus(x), softplus_np, False, "refuse"),
     "softplus_beta": (lambda F, x: F.softplus(x, 2.0, 1.0), lambda a: softplus_np(a, 2.0, 1.0), False, "refuse"),
     "silu": (lambda F, x, **kw: F.silu(x, **kw), lambda a: a / (1 + np.exp(-a)), True, "refuse"),
+    "mish": (lambda F, x, **kw: F.mish(x, **kw), lambda a: a * np.tanh(np.log1p(np.exp(a))), True, "refuse"),
 }
 
 

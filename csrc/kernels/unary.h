@@ -68,7 +68,8 @@ enum class UnaryApi : uint8_t {
   X(LeakyRelu,  "leaky_relu",  FloatOnly,  Input,   Manual)        \
   X(Gelu,       "gelu",        FloatOnly,  Input,   Manual)        \
   X(Softplus,   "softplus",    FloatOnly,  Input,   Manual)        \
-  X(Silu,       "silu",        FloatOnly,  Input,   NN)
+  X(Silu,       "silu",        FloatOnly,  Input,   NN)            \
+  X(Mish,       "mish",        FloatOnly,  Input,   NN)
 
 // ---- the functors: forward operator()(v), derivative grad(g, v) = g * f'(x) ----
 // grad's v is the input x or the output y, as the row's `saves` says (Nothing: g itself).
@@ -185,6 +186,14 @@ struct Silu {  // x * sigmoid(x), PyTorch's formulas
   template <typename T> GC_HOST_DEVICE T grad(T g, T x) const {
     const T s = T(1) / (T(1) + math::exp(-x));
     return g * s * (T(1) + x * (T(1) - s));
+  }
+};
+
+struct Mish {  // x * tanh(softplus(x)), PyTorch's formulas
+  template <typename T> GC_HOST_DEVICE T operator()(T x) const { return x * math::tanh(math::log1p(math::exp(x))); }
+  template <typename T> GC_HOST_DEVICE T grad(T g, T x) const {
+    const T s = T(1) / (T(1) + math::exp(-x)), t = math::tanh(math::log1p(math::exp(x)));
+    return g * (t + x * s * (T(1) - t * t));
   }
 };
 

@@ -80,6 +80,11 @@ class SiLU(_InplaceActivation):
     _fn = staticmethod(F.silu)
 
 
+class Mish(_InplaceActivation):
+    """x * tanh(softplus(x))."""
+    _fn = staticmethod(F.mish)
+
+
 class Sigmoid(Module):
     """1 / (1 + exp(-x))."""
 
