@@ -335,6 +335,8 @@ ACTIVATIONS = {
     "softplus_beta": (lambda F, x: F.softplus(x, 2.0, 1.0), lambda a: softplus_np(a, 2.0, 1.0), False, "refuse"),
     "silu": (lambda F, x, **kw: F.silu(x, **kw), lambda a: a / (1 + np.exp(-a)), True, "refuse"),
     "mish": (lambda F, x, **kw: F.mish(x, **kw), lambda a: a * np.tanh(np.log1p(np.exp(a))), True, "refuse"),
+    "hardtanh": (lambda F, x, **kw: F.hardtanh(x, -0.5, 1.5, **kw), lambda a: np.clip(a, -0.5, 1.5), True, "keep"),
+    "relu6": (lambda F, x, **kw: F.relu6(x, **kw), lambda a: np.clip(a, 0, 6), True, "keep"),
 }
 
 

@@ -90,6 +90,10 @@ static void bind_unary(py::module_& m, TensorClass& cls) {
     if (approx != "none" && approx != "tanh") fail(ErrorKind::Runtime, "gelu", "approximate must be 'none' or 'tanh', got '", approx, "'");
     return ops::unary(kernels::Gelu{approx == "tanh"}, x);
   }, py::arg("input"), py::arg("approximate") = "none");
+  nn.def("hardtanh", [](const TensorPtr& x, double lo, double hi) { return ops::unary(kernels::Hardtanh{lo, hi}, x); },
+         py::arg("input"), py::arg("min_val") = -1.0, py::arg("max_val") = 1.0);
+  nn.def("hardtanh_", [](const TensorPtr& x, double lo, double hi) { return ops::unary_(kernels::Hardtanh{lo, hi}, x); },
+         py::arg("input"), py::arg("min_val") = -1.0, py::arg("max_val") = 1.0);
   nn.def("softplus", [](const TensorPtr& x, double beta, double threshold) { return ops::unary(kernels::Softplus{beta, threshold}, x); },
          py::arg("input"), py::arg("beta") = 1.0, py::arg("threshold") = 20.0);
 }

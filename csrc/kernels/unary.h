@@ -69,7 +69,8 @@ enum class UnaryApi : uint8_t {
   X(Gelu,       "gelu",        FloatOnly,  Input,   Manual)        \
   X(Softplus,   "softplus",    FloatOnly,  Input,   Manual)        \
   X(Silu,       "silu",        FloatOnly,  Input,   NN)            \
-  X(Mish,       "mish",        FloatOnly,  Input,   NN)
+  X(Mish,       "mish",        FloatOnly,  Input,   NN)            \
+  X(Hardtanh,   "hardtanh",    Numeric,    Input,   Manual)
 
 // ---- the functors: forward operator()(v), derivative grad(g, v) = g * f'(x) ----
 // grad's v is the input x or the output y, as the row's `saves` says (Nothing: g itself).
@@ -231,6 +232,18 @@ struct Softplus {
   template <typename T> GC_HOST_DEVICE T grad(T g, T x) const {
     const T b = T(beta);
     return x * b > T(threshold) ? g : g * math::sigmoid(x * b);
+  }
+};
+
+struct Hardtanh {
+  double min_val = -1.0, max_val = 1.0;
+  // NaN propagates; the gradient is zero at and beyond the bounds (PyTorch's hardtanh_backward).
+  template <typename T> GC_HOST_DEVICE T operator()(T x) const {
+    const T lo = T(min_val), hi = T(max_val);
+    return x < lo ? lo : (x > hi ? hi : x);
+  }
+  template <typename T> GC_HOST_DEVICE T grad(T g, T x) const {
+    return x <= T(min_val) || x >= T(max_val) ? T(0) : g;
   }
 };
 

@@ -81,6 +81,22 @@ silu = _row_op("silu", "x * sigmoid(x), the Sigmoid Linear Unit (swish).", inpla
 mish = _row_op("mish", "x * tanh(softplus(x)).", inplace=True)
 
 
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """x clamped to [min_val, max_val]; the gradient is zero at the bounds and beyond."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return (_nn.hardtanh_ if inplace else _nn.hardtanh)(input, float(min_val), float(max_val))
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def relu6(input, inplace=False):
+    """min(max(0, x), 6)."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
 def sigmoid(input):
     return _fns.sigmoid(input)
 
