@@ -337,7 +337,12 @@ ACTIVATIONS = {
     "mish": (lambda F, x, **kw: F.mish(x, **kw), lambda a: a * np.tanh(np.log1p(np.exp(a))), True, "refuse"),
     "hardtanh": (lambda F, x, **kw: F.hardtanh(x, -0.5, 1.5, **kw), lambda a: np.clip(a, -0.5, 1.5), True, "keep"),
     "relu6": (lambda F, x, **kw: F.relu6(x, **kw), lambda a: np.clip(a, 0, 6), True, "keep"),
+    "softsign": (lambda F, x: F.softsign(x), lambda a: a / (1 + np.abs(a)), False, "float"),
 }
+
+
+# PyTorch writes these in Python from other ops, so its graph names a different last node.
+COMPOSITE_IN_TORCH = {"softsign"}
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -408,7 +413,8 @@ def test_activation_torch_parity(name):
     og.backward(gradcore.tensor(w))
     ot.backward(torch.tensor(w))
     assert_close(g.grad, t.grad.numpy(), rtol=1e-12, atol=1e-12)
-    assert og.grad_fn.name() == ot.grad_fn.name()
+    if name not in COMPOSITE_IN_TORCH:
+        assert og.grad_fn.name() == ot.grad_fn.name()
     # Large finite values and NaN in float32 (PyTorch's vectorised gelu turns +-inf into NaN and
     # overflows near the float32 maximum: quirks not matched here).
     specials = np.array([np.nan, 1e-40, -1e-40, 88.5, -88.5, 1e30, -1e30], dtype=np.float32)

@@ -70,7 +70,8 @@ enum class UnaryApi : uint8_t {
   X(Softplus,   "softplus",    FloatOnly,  Input,   Manual)        \
   X(Silu,       "silu",        FloatOnly,  Input,   NN)            \
   X(Mish,       "mish",        FloatOnly,  Input,   NN)            \
-  X(Hardtanh,   "hardtanh",    Numeric,    Input,   Manual)
+  X(Hardtanh,   "hardtanh",    Numeric,    Input,   Manual)        \
+  X(Softsign,   "softsign",    Float,      Input,   NN)
 
 // ---- the functors: forward operator()(v), derivative grad(g, v) = g * f'(x) ----
 // grad's v is the input x or the output y, as the row's `saves` says (Nothing: g itself).
@@ -195,6 +196,14 @@ struct Mish {  // x * tanh(softplus(x)), PyTorch's formulas
   template <typename T> GC_HOST_DEVICE T grad(T g, T x) const {
     const T s = T(1) / (T(1) + math::exp(-x)), t = math::tanh(math::log1p(math::exp(x)));
     return g * (t + x * s * (T(1) - t * t));
+  }
+};
+
+struct Softsign {  // x / (1 + |x|)
+  template <typename T> GC_HOST_DEVICE T operator()(T x) const { return x / (T(1) + math::fabs(x)); }
+  template <typename T> GC_HOST_DEVICE T grad(T g, T x) const {
+    const T d = T(1) + math::fabs(x);
+    return g / (d * d);
   }
 };
 

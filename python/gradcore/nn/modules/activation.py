@@ -111,6 +111,13 @@ class ReLU6(Hardtanh):
         return "inplace=True" if self.inplace else ""
 
 
+class Softsign(Module):
+    """x / (1 + |x|)."""
+
+    def forward(self, input):
+        return F.softsign(input)
+
+
 class Sigmoid(Module):
     """1 / (1 + exp(-x))."""
 
