@@ -78,7 +78,8 @@ def _activation_pairs(ns):
             ns.Softmax(dim=1), ns.LogSoftmax(dim=-1), ns.Flatten(), ns.Flatten(0, 1), ns.Identity(),
             ns.Dropout(0.5).eval(), ns.SiLU(), ns.Sequential(ns.Softplus(), ns.SiLU(inplace=True)),
             ns.Mish(), ns.Hardtanh(), ns.Hardtanh(-2.0, 0.5), ns.ReLU6(),
-            ns.Sequential(ns.Softplus(), ns.ReLU6(inplace=True)), ns.Softsign()]
+            ns.Sequential(ns.Softplus(), ns.ReLU6(inplace=True)), ns.Softsign(),
+            ns.LogSigmoid()]
 
 
 @pytest.mark.parametrize("i", range(len(_activation_pairs(nn))))

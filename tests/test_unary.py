@@ -338,6 +338,7 @@ ACTIVATIONS = {
     "hardtanh": (lambda F, x, **kw: F.hardtanh(x, -0.5, 1.5, **kw), lambda a: np.clip(a, -0.5, 1.5), True, "keep"),
     "relu6": (lambda F, x, **kw: F.relu6(x, **kw), lambda a: np.clip(a, 0, 6), True, "keep"),
     "softsign": (lambda F, x: F.softsign(x), lambda a: a / (1 + np.abs(a)), False, "float"),
+    "logsigmoid": (lambda F, x: F.logsigmoid(x), lambda a: np.minimum(a, 0) - np.log1p(np.exp(-np.abs(a))), False, "refuse"),
 }
 
 

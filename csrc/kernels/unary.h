@@ -71,7 +71,8 @@ enum class UnaryApi : uint8_t {
   X(Silu,       "silu",        FloatOnly,  Input,   NN)            \
   X(Mish,       "mish",        FloatOnly,  Input,   NN)            \
   X(Hardtanh,   "hardtanh",    Numeric,    Input,   Manual)        \
-  X(Softsign,   "softsign",    Float,      Input,   NN)
+  X(Softsign,   "softsign",    Float,      Input,   NN)            \
+  X(LogSigmoid, "log_sigmoid", FloatOnly,  Input,   NN)
 
 // ---- the functors: forward operator()(v), derivative grad(g, v) = g * f'(x) ----
 // grad's v is the input x or the output y, as the row's `saves` says (Nothing: g itself).
@@ -204,6 +205,17 @@ struct Softsign {  // x / (1 + |x|)
   template <typename T> GC_HOST_DEVICE T grad(T g, T x) const {
     const T d = T(1) + math::fabs(x);
     return g / (d * d);
+  }
+};
+
+struct LogSigmoid {  // log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|), never overflowing
+  template <typename T> GC_HOST_DEVICE T operator()(T x) const {
+    return (x < T(0) ? x : T(0)) - math::log1p(math::exp(-math::fabs(x)));
+  }
+  // d/dx = sigmoid(-x): with z = e^-|x|, 1/(1+z) for x < 0 and z/(1+z) otherwise.
+  template <typename T> GC_HOST_DEVICE T grad(T g, T x) const {
+    const T z = math::exp(-math::fabs(x));
+    return x < T(0) ? g * (T(1) - z / (T(1) + z)) : g * (z / (T(1) + z));
   }
 };
 

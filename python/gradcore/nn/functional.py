@@ -80,6 +80,7 @@ def softplus(input, beta=1.0, threshold=20.0):
 silu = _row_op("silu", "x * sigmoid(x), the Sigmoid Linear Unit (swish).", inplace=True)
 mish = _row_op("mish", "x * tanh(softplus(x)).", inplace=True)
 softsign = _row_op("softsign", "x / (1 + |x|).")
+logsigmoid = _row_op("log_sigmoid", "log(sigmoid(x)), computed without overflow.")
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):

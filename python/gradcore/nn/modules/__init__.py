@@ -1,4 +1,4 @@
-from .activation import GELU, Hardtanh, LeakyReLU, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh
+from .activation import GELU, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh
 from .batchnorm import BatchNorm1d
 from .container import ModuleDict, ModuleList, Sequential
 from .flatten import Dropout, Flatten
@@ -6,6 +6,6 @@ from .linear import Identity, Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module
 
-__all__ = ["Module", "Linear", "Identity", "ReLU", "LeakyReLU", "GELU", "Softplus", "Sigmoid", "SiLU", "Mish", "Hardtanh", "ReLU6", "Softsign", "Tanh", "Softmax",
+__all__ = ["Module", "Linear", "Identity", "ReLU", "LeakyReLU", "GELU", "Softplus", "Sigmoid", "SiLU", "Mish", "Hardtanh", "ReLU6", "Softsign", "LogSigmoid", "Tanh", "Softmax",
            "LogSoftmax", "Flatten", "Dropout", "Sequential", "ModuleList", "ModuleDict", "BatchNorm1d", "MSELoss",
            "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss"]

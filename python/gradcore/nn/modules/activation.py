@@ -118,6 +118,13 @@ class Softsign(Module):
         return F.softsign(input)
 
 
+class LogSigmoid(Module):
+    """log(sigmoid(x))."""
+
+    def forward(self, input):
+        return F.logsigmoid(input)
+
+
 class Sigmoid(Module):
     """1 / (1 + exp(-x))."""
 
