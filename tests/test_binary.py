@@ -208,3 +208,43 @@ def test_add_alpha_and_functions():
     assert a.div(gradcore.tensor([-2.0, 3.0]), rounding_mode="trunc").tolist() == [-0.0, 0]
     assert (3 - a).tolist() == [2, 1]
     assert (1 / b).numpy().tolist() == pytest.approx([1 / 3, 0.25])
+
+
+def test_gradient_conventions_at_nan_and_ties_like_pytorch():
+    torch = pytest.importorskip("torch")
+    a = [float("nan"), 1.0, 2.0, 3.0, -1.0]
+    b = [1.0, float("nan"), 2.0, 1.0, 4.0]
+    for name in ("maximum", "minimum", "mul", "div", "remainder"):
+        grads = []
+        for lib in (gradcore, torch):
+            x = lib.tensor(a, dtype=lib.float64, requires_grad=True)
+            y = lib.tensor(b, dtype=lib.float64, requires_grad=True)
+            getattr(lib, name)(x, y).sum().backward()
+            grads.append((x.grad.numpy(), y.grad.numpy()))
+        for g, t in zip(grads[0], grads[1]):
+            np.testing.assert_array_equal(g, t, err_msg=name)
+
+
+def test_float64_pow_gradients_match_pytorch_exactly():
+    torch = pytest.importorskip("torch")
+    a = np.array([0.3, 1.7, -2.2, 0.0, 5.0])
+    for fn in (lambda m, x: 2 ** x, lambda m, x: x ** 2.5, lambda m, x: x.abs() ** x, lambda m, x: 0.5 ** x):
+        g = gradcore.tensor(a, requires_grad=True)
+        t = torch.tensor(a, requires_grad=True)
+        fn(gradcore, g).sum().backward()
+        fn(torch, t).sum().backward()
+        np.testing.assert_allclose(g.grad.numpy(), t.grad.numpy(), rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("name", ["mul", "pow", "floor_divide", "remainder", "eq", "ne", "lt", "le", "gt", "ge",
+                                  "logical_and", "logical_or", "logical_xor"])
+def test_inplace_methods_from_the_op_rows_like_pytorch(name):
+    torch = pytest.importorskip("torch")
+    a, b = np.array([[1.5, -2.0, 0.0], [3.0, 0.5, -1.0]]), np.array([2.0, -2.0, 1.0])
+    g, t = gradcore.tensor(a), torch.tensor(a)
+    assert getattr(g, name + "_")(gradcore.tensor(b)) is g
+    getattr(t, name + "_")(torch.tensor(b))
+    assert str(g.dtype).split(".")[1] == str(t.dtype).split(".")[1]
+    np.testing.assert_array_equal(g.numpy(), t.numpy())
+    np.testing.assert_array_equal(getattr(gradcore, name)(gradcore.tensor(a), gradcore.tensor(2.0)).numpy(),
+                                  getattr(torch, name)(torch.tensor(a), torch.tensor(2.0)).numpy())

@@ -138,33 +138,6 @@ TensorPtr tensor_from_numpy_copy(py::array arr, std::optional<DType> dtype, bool
   return t;
 }
 
-TensorPtr binop(ops::BinaryOp op, const TensorPtr& self, py::handle other, const char* name, bool reflected = false) {
-  auto o = tensor_or_scalar(other, self->device, name, "other");
-  const TensorPtr& a = reflected ? o : self;
-  const TensorPtr& b = reflected ? self : o;
-  return maybe_release(std::max(a->numel(), b->numel()), [&] {
-    switch (op) {
-      case ops::BinaryOp::Add: return ops::add(a, b);
-      case ops::BinaryOp::Sub: return ops::sub(a, b);
-      case ops::BinaryOp::Mul: return ops::mul(a, b);
-      case ops::BinaryOp::Div: return ops::div(a, b);
-      case ops::BinaryOp::Pow: return ops::pow(a, b);
-      case ops::BinaryOp::Maximum: return ops::maximum(a, b);
-      case ops::BinaryOp::Minimum: return ops::minimum(a, b);
-      case ops::BinaryOp::FloorDivide: return ops::floor_divide(a, b);
-      case ops::BinaryOp::Remainder: return ops::remainder(a, b);
-      default: return ops::compare(op, a, b);
-    }
-  });
-}
-
-TensorPtr inplace(ops::BinaryOp op, const TensorPtr& self, py::handle other, const char* name, Scalar alpha = Scalar::from_int(1)) {
-  auto o = tensor_or_scalar(other, self->device, name, "other");
-  return maybe_release(self->numel(), [&] { return ops::binary_(op, self, o, alpha); });
-}
-
-Scalar alpha_arg(py::handle h) { return to_scalar(h, "add", "alpha"); }
-
 }  // namespace
 
 void bind_tensor_class(py::module_& m, TensorClass& cls) {
@@ -545,104 +518,6 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
     return make_size(out);
   });
 
-  // ---- binary operators and ops ----
-  using B = ops::BinaryOp;
-  struct BinDef { const char* py; const char* rpy; const char* method; B op; };
-  static const BinDef defs[] = {
-      {"__add__", "__radd__", nullptr, B::Add}, {"__sub__", "__rsub__", nullptr, B::Sub},
-      {"__mul__", "__rmul__", "mul", B::Mul}, {"__truediv__", "__rtruediv__", "div", B::Div},
-      {"__pow__", "__rpow__", "pow", B::Pow}, {"__floordiv__", "__rfloordiv__", "floor_divide", B::FloorDivide},
-      {"__mod__", "__rmod__", "remainder", B::Remainder}, {"__eq__", nullptr, "eq", B::Eq},
-      {"__ne__", nullptr, "ne", B::Ne}, {"__lt__", nullptr, "lt", B::Lt}, {"__le__", nullptr, "le", B::Le},
-      {"__gt__", nullptr, "gt", B::Gt}, {"__ge__", nullptr, "ge", B::Ge},
-      {"__and__", "__rand__", "logical_and", B::LogicalAnd}, {"__or__", "__ror__", "logical_or", B::LogicalOr},
-      {"__xor__", "__rxor__", "logical_xor", B::LogicalXor},
-      {nullptr, nullptr, "maximum", B::Maximum}, {nullptr, nullptr, "minimum", B::Minimum},
-  };
-  for (const auto& d : defs) {
-    B op = d.op;
-    const char* nm = d.method ? d.method : d.py;
-    if (d.py) {
-      // Comparisons with non-tensors that are not numbers (t == None) return NotImplemented,
-      // so Python falls back to identity, as for PyTorch.
-      cls.def(d.py, [op, nm](const TensorPtr& t, py::object o) -> py::object {
-        if (!is_tensor(o) && !is_scalar(o)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-        return py::cast(binop(op, t, o, nm));
-      }, py::is_operator());
-    }
-    if (d.rpy)
-      cls.def(d.rpy, [op, nm](const TensorPtr& t, py::object o) -> py::object {
-        if (!is_scalar(o)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-        return py::cast(binop(op, t, o, nm, true));
-      }, py::is_operator());
-    if (d.method) {
-      cls.def(d.method, [op, nm](const TensorPtr& t, py::object o) { return binop(op, t, o, nm); }, py::arg("other"));
-      fns.def(d.method, [op, nm](py::object a, py::object b) {
-        if (is_tensor(a)) return binop(op, a.cast<TensorPtr>(), b, nm);
-        auto bt = as_tensor(b, nm, "other");
-        return binop(op, bt, a, nm, true);
-      }, py::arg("input"), py::arg("other"));
-    }
-  }
-  // Aliases PyTorch has.
-  for (auto [alias, op] : {std::pair{"multiply", B::Mul}, {"divide", B::Div}, {"true_divide", B::Div}, {"greater", B::Gt},
-                           {"less", B::Lt}, {"greater_equal", B::Ge}, {"less_equal", B::Le}, {"not_equal", B::Ne}}) {
-    B o = op;
-    const char* nm = alias;
-    cls.def(alias, [o, nm](const TensorPtr& t, py::object x) { return binop(o, t, x, nm); }, py::arg("other"));
-    fns.def(alias, [o, nm](const TensorPtr& t, py::object x) { return binop(o, t, x, nm); }, py::arg("input"), py::arg("other"));
-  }
-  auto add_like = [&](const char* name, bool is_sub) {
-    auto f = [name, is_sub](const TensorPtr& t, py::object o, py::object alpha) {
-      auto ot = tensor_or_scalar(o, t->device, name, "other");
-      Scalar a = alpha_arg(alpha);
-      return maybe_release(t->numel(), [&] { return is_sub ? ops::sub(t, ot, a) : ops::add(t, ot, a); });
-    };
-    cls.def(name, f, py::arg("other"), py::kw_only(), py::arg("alpha") = 1);
-    fns.def(name, [f, name](py::object a, py::object b, py::object alpha) {
-      if (!is_tensor(a)) {
-        auto bt = as_tensor(b, name, "other");
-        return f(ops::wrapped_scalar(to_scalar(a, name, "input"), bt->device), b, alpha);
-      }
-      return f(a.cast<TensorPtr>(), b, alpha);
-    }, py::arg("input"), py::arg("other"), py::kw_only(), py::arg("alpha") = 1);
-  };
-  add_like("add", false);
-  add_like("sub", true);
-  add_like("subtract", true);
-  cls.def("div", [](const TensorPtr& t, py::object o, py::object rounding_mode) {
-    auto ot = tensor_or_scalar(o, t->device, "div", "other");
-    if (rounding_mode.is_none()) return ops::div(t, ot);
-    auto mode = rounding_mode.cast<std::string>();
-    if (mode == "floor") return ops::floor_divide(t, ot);
-    if (mode == "trunc") {
-      auto q = ops::div(t, ot);
-      auto neg = ops::compare(ops::BinaryOp::Lt, q, ops::wrapped_scalar(Scalar::from_int(0), q->device));
-      auto tq = ops::where(neg, ops::unary(kernels::Ceil{}, q), ops::unary(kernels::Floor{}, q));
-      return is_floating(ops::result_type(t, ot)) ? tq : ops::to_dtype(tq, DType::Int64);
-    }
-    fail(ErrorKind::Value, "div", "rounding_mode must be None, 'trunc' or 'floor', got '", mode, "'");
-  }, py::arg("other"), py::kw_only(), py::arg("rounding_mode") = py::none());
-
-  // In place.
-  struct InDef { const char* py; const char* method; B op; };
-  static const InDef idefs[] = {
-      {"__iadd__", "add_", B::Add}, {"__isub__", "sub_", B::Sub}, {"__imul__", "mul_", B::Mul},
-      {"__itruediv__", "div_", B::Div}, {"__ipow__", "pow_", B::Pow}, {"__ifloordiv__", "floor_divide_", B::FloorDivide},
-      {"__imod__", "remainder_", B::Remainder}, {"__iand__", "logical_and_", B::LogicalAnd},
-      {"__ior__", "logical_or_", B::LogicalOr}, {"__ixor__", "logical_xor_", B::LogicalXor},
-  };
-  for (const auto& d : idefs) {
-    B op = d.op;
-    const char* nm = d.method;
-    cls.def(d.py, [op, nm](const TensorPtr& t, py::object o) { return inplace(op, t, o, nm); }, py::is_operator());
-    if (op == B::Add || op == B::Sub)
-      cls.def(d.method, [op, nm](const TensorPtr& t, py::object o, py::object alpha) {
-        return inplace(op, t, o, nm, alpha_arg(alpha));
-      }, py::arg("other"), py::kw_only(), py::arg("alpha") = 1);
-    else
-      cls.def(d.method, [op, nm](const TensorPtr& t, py::object o) { return inplace(op, t, o, nm); }, py::arg("other"));
-  }
   cls.def("zero_", [](const TensorPtr& t) { return ops::zero_(t); })
       .def("fill_", [](const TensorPtr& t, py::object v) { ops::fill_(t, to_scalar(v, "fill_", "value")); return t; }, py::arg("value"))
       .def("copy_", [](const TensorPtr& t, const TensorPtr& src, bool non_blocking) {
@@ -652,16 +527,6 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
            py::arg("from") = 0.0, py::arg("to") = 1.0, py::kw_only(), py::arg("generator") = py::none())
       .def("normal_", [](const TensorPtr& t, double mean, double std, py::object gen) { ops::normal_(t, mean, std, generator_arg(gen)); return t; },
            py::arg("mean") = 0.0, py::arg("std") = 1.0, py::kw_only(), py::arg("generator") = py::none());
-  cls.def("where", [](const TensorPtr& t, const TensorPtr& cond, py::object other) {
-    return ops::where(cond, t, tensor_or_scalar(other, t->device, "where", "other"));
-  }, py::arg("condition"), py::arg("other"));
-  fns.def("where", [](const TensorPtr& cond, py::object a, py::object b) {
-    return ops::where(cond, tensor_or_scalar(a, cond->device, "where", "input"), tensor_or_scalar(b, cond->device, "where", "other"));
-  }, py::arg("condition"), py::arg("input"), py::arg("other"));
-  fns.def("result_type", [](py::object a, py::object b) {
-    return ops::result_type(tensor_or_scalar(a, Device{}, "result_type", "tensor1"), tensor_or_scalar(b, Device{}, "result_type", "tensor2"));
-  });
-
   // ---- autograd entry points ----
   m.def("_run_backward", [](std::vector<TensorPtr> roots, std::vector<TensorPtr> grads, bool retain) {
     py::gil_scoped_release release;

@@ -72,7 +72,7 @@ struct Device {
       GC_DISPATCH_CASE(Float32, float, __VA_ARGS__)                                     \
       GC_DISPATCH_CASE(Float64, double, __VA_ARGS__)                                    \
       GC_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)                                     \
-      default: break;                                                                   \
+      case ::gc::DType::Bool: break;                                                    \
     }                                                                                   \
     throw ::gc::Error(::gc::ErrorKind::Runtime, std::string(opname) +                   \
                       ": not implemented for dtype " + ::gc::dtype_name(dtype));        \
@@ -82,7 +82,8 @@ struct Device {
     switch (dtype) {                                                                    \
       GC_DISPATCH_CASE(Float32, float, __VA_ARGS__)                                     \
       GC_DISPATCH_CASE(Float64, double, __VA_ARGS__)                                    \
-      default: break;                                                                   \
+      case ::gc::DType::Int64:                                                          \
+      case ::gc::DType::Bool: break;                                                    \
     }                                                                                   \
     throw ::gc::Error(::gc::ErrorKind::Runtime, std::string(opname) +                   \
                       ": expected a floating-point tensor (float32 or float64) but got " + \

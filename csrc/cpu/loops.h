@@ -184,4 +184,23 @@ void ternary_loop(const Tensor& out, const Tensor& a, const Tensor& b, const Ten
   });
 }
 
+// out[i] = op(a[i], b[i], c[i], d[i]) for operands of one type T (the fused binary backward).
+template <typename T, typename Op>
+void quaternary_loop(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, const Tensor& d, Op op) {
+  for_each<5>(out.shape, {&out, &a, &b, &c, &d}, [op](char* const* p, const int64_t* s, int64_t n) {
+    constexpr int64_t z = sizeof(T);
+    if (s[0] == z && s[1] == z && s[2] == z && s[3] == z && s[4] == z) {
+      auto* o = reinterpret_cast<T*>(p[0]);
+      const T *x = reinterpret_cast<const T*>(p[1]), *y = reinterpret_cast<const T*>(p[2]),
+              *u = reinterpret_cast<const T*>(p[3]), *v = reinterpret_cast<const T*>(p[4]);
+      for (int64_t i = 0; i < n; ++i) o[i] = op(x[i], y[i], u[i], v[i]);
+      return;
+    }
+    for (int64_t i = 0; i < n; ++i)
+      *reinterpret_cast<T*>(p[0] + i * s[0]) =
+          op(*reinterpret_cast<const T*>(p[1] + i * s[1]), *reinterpret_cast<const T*>(p[2] + i * s[2]),
+             *reinterpret_cast<const T*>(p[3] + i * s[3]), *reinterpret_cast<const T*>(p[4] + i * s[4]));
+  });
+}
+
 }  // namespace gc::cpu

@@ -108,6 +108,16 @@ void ternary_loop(const Tensor& out, const Tensor& a, const Tensor& b, const Ten
   });
 }
 
+// out = op(a, b, c, d) for operands of one type T (the fused binary backward).
+template <typename T, typename Op>
+void quaternary_loop(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& c, const Tensor& d,
+                     const char* name, Op op) {
+  for_each<5>(out.shape, {&out, &a, &b, &c, &d}, name, [op] __device__(char** p) {
+    *reinterpret_cast<T*>(p[0]) = op(*reinterpret_cast<const T*>(p[1]), *reinterpret_cast<const T*>(p[2]),
+                                     *reinterpret_cast<const T*>(p[3]), *reinterpret_cast<const T*>(p[4]));
+  });
+}
+
 // Scratch device memory on the current device, returned to the caching allocator when it goes
 // out of scope (stream-ordered: later kernels on the default stream run after the ones using it).
 struct DeviceBuffer {

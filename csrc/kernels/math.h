@@ -28,6 +28,12 @@ GC_MATH_FN(fabs)
 GC_MATH_FN(erf)
 GC_MATH_FN(erfc)
 #undef GC_MATH_FN
+#define GC_MATH_FN2(name)                                                              \
+  GC_HOST_DEVICE inline float name(float a, float b) { return ::name##f(a, b); }        \
+  GC_HOST_DEVICE inline double name(double a, double b) { return ::name(a, b); }
+GC_MATH_FN2(pow)
+GC_MATH_FN2(fmod)
+#undef GC_MATH_FN2
 
 template <typename T>
 GC_HOST_DEVICE inline bool isnan(T v) {

@@ -9,28 +9,18 @@ namespace gc::ops {
 
 namespace {
 
-const char* op_name(BinaryOp op) {
-  switch (op) {
-    case BinaryOp::Add: return "add";
-    case BinaryOp::Sub: return "sub";
-    case BinaryOp::Mul: return "mul";
-    case BinaryOp::Div: return "div";
-    case BinaryOp::Pow: return "pow";
-    case BinaryOp::Maximum: return "maximum";
-    case BinaryOp::Minimum: return "minimum";
-    case BinaryOp::FloorDivide: return "floor_divide";
-    case BinaryOp::Remainder: return "remainder";
-    case BinaryOp::Eq: return "eq";
-    case BinaryOp::Ne: return "ne";
-    case BinaryOp::Lt: return "lt";
-    case BinaryOp::Le: return "le";
-    case BinaryOp::Gt: return "gt";
-    case BinaryOp::Ge: return "ge";
-    case BinaryOp::LogicalAnd: return "logical_and";
-    case BinaryOp::LogicalOr: return "logical_or";
-    case BinaryOp::LogicalXor: return "logical_xor";
+const char* op_name(BinaryOp op) { return kernels::binary_info(op).name; }
+bool is_compare(BinaryOp op) { return kernels::binary_info(op).dtype == kernels::BinaryDtype::Compare; }
+
+std::string capitalised(const char* s) {
+  std::string r;
+  bool up = true;
+  for (const char* p = s; *p; ++p) {
+    if (*p == '_') { up = true; continue; }
+    r += up ? static_cast<char>(std::toupper(*p)) : *p;
+    up = false;
   }
-  return "binary";
+  return r;
 }
 
 // PyTorch's combine_categories: a higher-priority class wins unless a lower one is of a higher
@@ -61,120 +51,47 @@ TensorPtr grad_for(const TensorPtr& g, const DimVector& shape, DType dtype) {
   return r->dtype == dtype ? r : to_dtype(r, dtype);
 }
 
-struct BinaryBackwardBase : Node {
+// The backward of every binary op: reduces each partial derivative to its input's shape and dtype.
+// Add and sub pass g through (scaled by alpha for b); the others run their row's grad_a / grad_b
+// as one fused kernel over g and the saved values the row says they read.
+struct BinaryBackward final : Node {
+  BinaryOp op;
+  Scalar alpha;
+  DType dt;  // the compute dtype (the output's)
+  SavedTensor a, b, out;
   DimVector a_shape, b_shape;
   DType a_dtype, b_dtype;
-  void set_inputs(const TensorPtr& a, const TensorPtr& b) {
-    a_shape = a->shape; b_shape = b->shape; a_dtype = a->dtype; b_dtype = b->dtype;
+
+  TensorPtr partial(bool for_b, const TensorPtr& g) {
+    const auto& info = kernels::binary_info(op);
+    const auto r = for_b ? info.grad_b : info.grad_a;
+    auto in = [&](SavedTensor& s, kernels::BinaryReads what) { return kernels::reads(r, what) ? cast_to(s.unpack(*this), dt) : g; };
+    auto av = in(a, kernels::BinaryReads::A), bv = in(b, kernels::BinaryReads::B);
+    auto yv = r == kernels::BinaryReads::ABY ? out.unpack(*this) : g;
+    auto gx = empty_tensor(g->shape, dt, g->device);
+    GC_KERNEL(binary_backward_kernel, op, for_b, *gx, *g, *av, *bv, *yv);
+    return gx;
   }
-  TensorList finish(const TensorPtr& ga, const TensorPtr& gb) {
+
+  TensorList apply(TensorList&& grads) override {
+    const auto& info = kernels::binary_info(op);
+    auto g = cast_to(grads[0], dt);
+    TensorPtr ga, gb;
+    if (info.grad_a == kernels::BinaryReads::Passes) {
+      ga = needs_input_grad(0) ? g : nullptr;
+      if (needs_input_grad(1)) {
+        double s = (op == BinaryOp::Sub ? -1.0 : 1.0) * alpha.d;
+        gb = s == 1.0 ? g : mul(g, wrapped_scalar(Scalar::from_double(s), g->device));
+      }
+    } else {
+      if (needs_input_grad(0)) ga = partial(false, g);
+      if (needs_input_grad(1)) gb = partial(true, g);
+    }
     return {ga ? grad_for(ga, a_shape, a_dtype) : nullptr, gb ? grad_for(gb, b_shape, b_dtype) : nullptr};
   }
-};
-
-struct AddBackward final : BinaryBackwardBase {
-  Scalar alpha;
-  bool sub;
-  TensorList apply(TensorList&& g) override {
-    TensorPtr gb;
-    if (needs_input_grad(1)) {
-      double s = (sub ? -1.0 : 1.0) * alpha.d;
-      gb = s == 1.0 ? g[0] : mul(g[0], wrapped_scalar(Scalar::from_double(s), g[0]->device));
-    }
-    return finish(needs_input_grad(0) ? g[0] : nullptr, gb);
-  }
-  std::string name() const override { return sub ? "SubBackward0" : "AddBackward0"; }
-};
-
-struct MulBackward final : BinaryBackwardBase {
-  SavedTensor a, b;
-  TensorList apply(TensorList&& g) override {
-    return finish(needs_input_grad(0) ? mul(g[0], b.unpack(*this)) : nullptr,
-                  needs_input_grad(1) ? mul(g[0], a.unpack(*this)) : nullptr);
-  }
-  void release_saved() override { a.reset(); b.reset(); }
-  std::string name() const override { return "MulBackward0"; }
-};
-
-struct DivBackward final : BinaryBackwardBase {
-  SavedTensor a, b;
-  TensorList apply(TensorList&& g) override {
-    auto bv = b.unpack(*this);
-    TensorPtr ga, gb;
-    if (needs_input_grad(0)) ga = div(g[0], bv);
-    if (needs_input_grad(1)) gb = unary(kernels::Neg{}, div(mul(g[0], a.unpack(*this)), mul(bv, bv)));
-    return finish(ga, gb);
-  }
-  void release_saved() override { a.reset(); b.reset(); }
-  std::string name() const override { return "DivBackward0"; }
-};
-
-struct PowBackward final : BinaryBackwardBase {
-  SavedTensor a, b, out;
-  TensorList apply(TensorList&& g) override {
-    auto av = a.unpack(*this), bv = b.unpack(*this);
-    TensorPtr ga, gb;
-    if (needs_input_grad(0)) {
-      // d/da a^b = b * a^(b-1); PyTorch defines it as 0 where b == 0.
-      auto bm1 = sub(bv, wrapped_scalar(Scalar::from_int(1), bv->device));
-      auto d = mul(bv, pow(av, bm1));
-      d = where(compare(BinaryOp::Eq, bv, wrapped_scalar(Scalar::from_int(0), bv->device)),
-                zeros({}, d->dtype, d->device), d);
-      ga = mul(g[0], d);
-    }
-    if (needs_input_grad(1)) {
-      // d/db a^b = a^b * log(a); 0 where a == 0 and b >= 0 (PyTorch's convention).
-      auto d = mul(out.unpack(*this), unary(kernels::Log{}, av));
-      auto mask = compare(BinaryOp::LogicalAnd, compare(BinaryOp::Eq, av, wrapped_scalar(Scalar::from_int(0), av->device)),
-                          compare(BinaryOp::Ge, bv, wrapped_scalar(Scalar::from_int(0), bv->device)));
-      d = where(mask, zeros({}, d->dtype, d->device), d);
-      gb = mul(g[0], d);
-    }
-    return finish(ga, gb);
-  }
   void release_saved() override { a.reset(); b.reset(); out.reset(); }
-  std::string name() const override { return "PowBackward1"; }
-};
-
-struct MaxMinBackward final : BinaryBackwardBase {
-  SavedTensor a, b;
-  bool is_max;
-  TensorList apply(TensorList&& g) override {
-    auto av = a.unpack(*this), bv = b.unpack(*this);
-    // The larger (smaller) input takes the gradient; ties split it evenly, as PyTorch does.
-    auto half = mul(g[0], wrapped_scalar(Scalar::from_double(0.5), g[0]->device));
-    auto zero = zeros({}, g[0]->dtype, g[0]->device);
-    auto eq = compare(BinaryOp::Eq, av, bv);
-    auto a_wins = compare(is_max ? BinaryOp::Gt : BinaryOp::Lt, av, bv);
-    TensorPtr ga, gb;
-    if (needs_input_grad(0)) ga = where(eq, half, where(a_wins, g[0], zero));
-    if (needs_input_grad(1)) gb = where(eq, half, where(a_wins, zero, g[0]));
-    return finish(ga, gb);
-  }
-  void release_saved() override { a.reset(); b.reset(); }
-  std::string name() const override { return is_max ? "MaximumBackward0" : "MinimumBackward0"; }
-};
-
-// Gradient-free ops on floats (floor_divide, remainder's second input) still need a node so
-// the graph stays connected: PyTorch gives remainder d/da = 1 and d/db = -floor_divide(a, b).
-struct RemainderBackward final : BinaryBackwardBase {
-  SavedTensor a, b;
-  TensorList apply(TensorList&& g) override {
-    TensorPtr gb;
-    if (needs_input_grad(1)) gb = mul(unary(kernels::Neg{}, g[0]), floor_divide(a.unpack(*this), b.unpack(*this)));
-    return finish(needs_input_grad(0) ? g[0] : nullptr, gb);
-  }
-  void release_saved() override { a.reset(); b.reset(); }
-  std::string name() const override { return "RemainderBackward0"; }
-};
-
-struct ZeroGradBackward final : BinaryBackwardBase {
-  const char* nm;
-  TensorList apply(TensorList&& g) override {
-    auto z = zeros({}, g[0]->dtype, g[0]->device);
-    return finish(needs_input_grad(0) ? mul(g[0], z) : nullptr, needs_input_grad(1) ? mul(g[0], z) : nullptr);
-  }
-  std::string name() const override { return nm; }
+  // PyTorch's node names (pow of two tensors is its overload 1).
+  std::string name() const override { return capitalised(op_name(op)) + (op == BinaryOp::Pow ? "Backward1" : "Backward0"); }
 };
 
 // Computes a op b into a new tensor (no autograd).
@@ -182,7 +99,7 @@ TensorPtr compute(BinaryOp op, const TensorPtr& a, const TensorPtr& b, Scalar al
   const char* name = op_name(op);
   check_same_device(a, b, name);
   DimVector shape = broadcast_shapes(a->shape, b->shape, name);
-  bool logical = op >= BinaryOp::Eq;
+  bool logical = is_compare(op);
   auto out = empty_tensor(shape, logical ? DType::Bool : compute_dt, a->device);
   auto ac = cast_to(a, compute_dt), bc = cast_to(b, compute_dt);
   GC_KERNEL(binary_kernel, op, *out, *ac, *bc, alpha);
@@ -191,13 +108,20 @@ TensorPtr compute(BinaryOp op, const TensorPtr& a, const TensorPtr& b, Scalar al
 
 DType compute_dtype(BinaryOp op, const TensorPtr& a, const TensorPtr& b) {
   DType dt = result_type(a, b);
-  if (op == BinaryOp::Div && !is_floating(dt)) dt = default_dtype();
-  if (dt == DType::Bool && (op == BinaryOp::Sub || op == BinaryOp::Div || op == BinaryOp::Pow ||
-                            op == BinaryOp::FloorDivide || op == BinaryOp::Remainder)) {
-    if (op == BinaryOp::Sub)
-      fail(ErrorKind::Runtime, "sub", "subtraction, the `-` operator, with two bool tensors is not supported. "
-           "Hint: use the `^` or logical_xor() operator instead.");
-    dt = DType::Int64;
+  switch (kernels::binary_info(op).dtype) {
+    case kernels::BinaryDtype::Any:
+    case kernels::BinaryDtype::Compare: break;
+    case kernels::BinaryDtype::Float:
+      if (!is_floating(dt)) dt = default_dtype();
+      break;
+    case kernels::BinaryDtype::Numeric:
+      if (dt == DType::Bool) dt = DType::Int64;
+      break;
+    case kernels::BinaryDtype::NoBool:
+      if (dt == DType::Bool)
+        fail(ErrorKind::Runtime, op_name(op), "subtraction, the `-` operator, with two bool tensors is not supported. "
+             "Hint: use the `^` or logical_xor() operator instead.");
+      break;
   }
   if (op == BinaryOp::Pow && dt == DType::Int64 && b->dtype == DType::Int64) {
     // PyTorch: "Integers to negative integer powers are not allowed."
@@ -228,64 +152,26 @@ TensorPtr binary_op(BinaryOp op, const TensorPtr& a_in, const TensorPtr& b_in, S
   const TensorPtr a = to_device_of(a_in, b_in), b = to_device_of(b_in, a_in);
   DType dt = compute_dtype(op, a, b);
   auto out = compute(op, a, b, alpha, dt);
-  if (op >= BinaryOp::Eq || !is_floating(dt) || !compute_requires_grad({&a, &b})) return out;
-  std::shared_ptr<BinaryBackwardBase> node;
-  switch (op) {
-    case BinaryOp::Add:
-    case BinaryOp::Sub: {
-      auto n = make_node<AddBackward>({a, b});
-      n->alpha = alpha;
-      n->sub = op == BinaryOp::Sub;
-      node = n;
-      break;
-    }
-    case BinaryOp::Mul: {
-      auto n = make_node<MulBackward>({a, b});
-      if (n->needs_input_grad(1)) n->a = SavedTensor(a, false);
-      if (n->needs_input_grad(0)) n->b = SavedTensor(b, false);
-      node = n;
-      break;
-    }
-    case BinaryOp::Div: {
-      auto n = make_node<DivBackward>({a, b});
-      if (n->needs_input_grad(1)) n->a = SavedTensor(a, false);
-      n->b = SavedTensor(b, false);
-      node = n;
-      break;
-    }
-    case BinaryOp::Pow: {
-      auto n = make_node<PowBackward>({a, b});
-      n->a = SavedTensor(a, false);
-      n->b = SavedTensor(b, false);
-      n->out = SavedTensor(out, true);
-      node = n;
-      break;
-    }
-    case BinaryOp::Maximum:
-    case BinaryOp::Minimum: {
-      auto n = make_node<MaxMinBackward>({a, b});
-      n->a = SavedTensor(a, false);
-      n->b = SavedTensor(b, false);
-      n->is_max = op == BinaryOp::Maximum;
-      node = n;
-      break;
-    }
-    case BinaryOp::Remainder: {
-      auto n = make_node<RemainderBackward>({a, b});
-      n->a = SavedTensor(a, false);
-      n->b = SavedTensor(b, false);
-      node = n;
-      break;
-    }
-    default: {
-      auto n = make_node<ZeroGradBackward>({a, b});
-      n->nm = "FloorDivideBackward0";
-      node = n;
-      break;
-    }
-  }
-  node->set_inputs(a, b);
-  set_history(out, node);
+  const auto& info = kernels::binary_info(op);
+  if (info.grad_a == kernels::BinaryReads::NoGrad || !is_floating(dt) || !compute_requires_grad({&a, &b})) return out;
+  auto n = make_node<BinaryBackward>({a, b});
+  n->op = op;
+  n->alpha = alpha;
+  n->dt = dt;
+  // Save what the partials that will run read.
+  auto used = [&](kernels::BinaryReads what) {
+    return (n->needs_input_grad(0) && kernels::reads(info.grad_a, what)) || (n->needs_input_grad(1) && kernels::reads(info.grad_b, what));
+  };
+  if (used(kernels::BinaryReads::A)) n->a = SavedTensor(a, false);
+  if (used(kernels::BinaryReads::B)) n->b = SavedTensor(b, false);
+  if ((n->needs_input_grad(0) && info.grad_a == kernels::BinaryReads::ABY) ||
+      (n->needs_input_grad(1) && info.grad_b == kernels::BinaryReads::ABY))
+    n->out = SavedTensor(out, true);
+  n->a_shape = a->shape;
+  n->b_shape = b->shape;
+  n->a_dtype = a->dtype;
+  n->b_dtype = b->dtype;
+  set_history(out, n);
   return out;
 }
 
@@ -313,6 +199,7 @@ DType result_type(const TensorPtr& a, const TensorPtr& b) {
   return *combine(dim_r, combine(zero_r, wrapped_r));
 }
 
+TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b, Scalar alpha) { return binary_op(op, a, b, alpha); }
 TensorPtr add(const TensorPtr& a, const TensorPtr& b, Scalar alpha) { return binary_op(BinaryOp::Add, a, b, alpha); }
 TensorPtr sub(const TensorPtr& a, const TensorPtr& b, Scalar alpha) { return binary_op(BinaryOp::Sub, a, b, alpha); }
 TensorPtr mul(const TensorPtr& a, const TensorPtr& b) { return binary_op(BinaryOp::Mul, a, b); }
@@ -366,7 +253,7 @@ TensorPtr where(const TensorPtr& cond, const TensorPtr& a_in, const TensorPtr& b
 TensorPtr binary_(BinaryOp op, const TensorPtr& self, const TensorPtr& other, Scalar alpha) {
   const char* name = op_name(op);
   DType dt = compute_dtype(op, self, other);
-  if (op >= BinaryOp::Eq) dt = DType::Bool;
+  if (is_compare(op)) dt = DType::Bool;
   if (!can_cast(dt, self->dtype))
     fail(ErrorKind::Runtime, name, "result type ", dtype_name(dt), " can't be cast to the desired output type ",
          dtype_name(self->dtype), " of the in-place op. Hint: convert the tensor first (x = x.float()) or use the "
@@ -398,11 +285,11 @@ TensorPtr binary_(BinaryOp op, const TensorPtr& self, const TensorPtr& other, Sc
   auto oc = to_device_of(other, self);
   if (other->storage == self->storage && !(other->offset == self->offset && other->strides == self->strides))
     oc = clone(other);  // partial overlap: read from a snapshot
-  if (dt == self->dtype && op < BinaryOp::Eq) {
+  if (dt == self->dtype && !is_compare(op)) {
     check_same_device(self, oc, name);
     GC_KERNEL(binary_kernel, op, *self, *self, *cast_to(oc, dt), alpha);
   } else {
-    auto r = compute(op, self, oc, alpha, op >= BinaryOp::Eq ? result_type(self, oc) : dt);
+    auto r = compute(op, self, oc, alpha, is_compare(op) ? result_type(self, oc) : dt);
     copy_into(self, r);
   }
   self->bump_version();

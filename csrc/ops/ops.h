@@ -6,6 +6,7 @@
 #include <optional>
 #include "core/scalar.h"
 #include "core/tensor.h"
+#include "kernels/binary.h"
 #include "kernels/unary.h"
 
 namespace gc {
@@ -63,11 +64,10 @@ TensorPtr stack(const TensorList& ts, int64_t dim);
 TensorPtr sum_to_shape(const TensorPtr& grad, const DimVector& shape);
 DimVector broadcast_shapes(const DimVector& a, const DimVector& b, const char* op);
 
-// ---- elementwise binary (ops/binary.cpp, cpu/binary.cpp) ----
-enum class BinaryOp : uint8_t {
-  Add, Sub, Mul, Div, Pow, Maximum, Minimum, FloorDivide, Remainder,
-  Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr, LogicalXor
-};
+// ---- elementwise binary (ops/binary.cpp; the op table and formulas: kernels/binary.h) ----
+using kernels::BinaryOp;  // the rows of kernels/binary.h
+// a op b for any row of the table (PyTorch's promotion, broadcasting, autograd).
+TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b, Scalar alpha = Scalar::from_int(1));
 // dtype of an op between a and b under PyTorch's promotion rules (wrapped numbers, 0-dim).
 DType result_type(const TensorPtr& a, const TensorPtr& b);
 TensorPtr add(const TensorPtr& a, const TensorPtr& b, Scalar alpha = Scalar::from_int(1));
