@@ -126,11 +126,11 @@ T* ptr(const Tensor* t) {
 //       b <- first step ? g : momentum * b + (1 - dampening) * g;   g <- nesterov ? g + momentum * b : b
 //       p <- p - lr * g
 template <typename T>
-void sgd_typed(const Tensor& param, const Tensor& grad, const Tensor* buf_t, bool init, const ops::SgdOptions& o) {
+void sgd_typed(const Tensor& param, const Tensor& grad, const Tensor* buf_t, bool init, const SgdOptions& o) {
   T* p = param.data_as<T>();
   const T* gr = grad.data_as<T>();
   T* buf = ptr<T>(buf_t);
-  const auto c = sgd_scalars<T>(o);
+  const auto c = kernels::sgd_scalars<T>(o);
   with_flags(c.decay, c.use_momentum, [&](auto decay, auto use_momentum) {
     for_each_element(param.numel(), [=](int64_t i) {
       T g = c.sign * gr[i];
@@ -152,13 +152,13 @@ void sgd_typed(const Tensor& param, const Tensor& grad, const Tensor* buf_t, boo
 // Without AdamW's decay the scale is 1, an exact no-op.
 template <typename T>
 void adam_typed(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-                const Tensor* max_t, double step, const ops::AdamOptions& o) {
+                const Tensor* max_t, double step, const AdamOptions& o) {
   T* p = param.data_as<T>();
   const T* gr = grad.data_as<T>();
   T* m = exp_avg.data_as<T>();
   T* v = exp_avg_sq.data_as<T>();
   T* vmax = ptr<T>(max_t);
-  const auto c = adam_scalars<T>(o, step);
+  const auto c = kernels::adam_scalars<T>(o, step);
   const Lerp<T> lerp(c.lerp_weight);
   with_flags(c.coupled_decay, c.amsgrad, [&](auto coupled_decay, auto amsgrad) {
     for_each_element(param.numel(), [=](int64_t i) {
@@ -184,13 +184,13 @@ void adam_typed(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, 
 //   momentum > 0: b <- momentum * b + g / avg, p <- p - lr * b;   else p <- p - lr * g / avg
 template <typename T>
 void rmsprop_typed(const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor* grad_avg_t,
-                   const Tensor* buf_t, const ops::RmspropOptions& o) {
+                   const Tensor* buf_t, const RmspropOptions& o) {
   T* p = param.data_as<T>();
   const T* gr = grad.data_as<T>();
   T* sq = square_avg.data_as<T>();
   T* ga = ptr<T>(grad_avg_t);
   T* buf = ptr<T>(buf_t);
-  const auto c = rmsprop_scalars<T>(o);
+  const auto c = kernels::rmsprop_scalars<T>(o);
   const Lerp<T> lerp(c.one_minus_alpha);
   with_flags(c.centered, c.use_momentum, [&](auto centered, auto use_momentum) {
     for_each_element(param.numel(), [=](int64_t i) {
@@ -221,11 +221,11 @@ void rmsprop_typed(const Tensor& param, const Tensor& grad, const Tensor& square
 //   g <- (maximize ? -g : g) + wd * p;   s <- s + g * g;   p <- p - clr * g / (sqrt(s) + eps)
 template <typename T>
 void adagrad_typed(const Tensor& param, const Tensor& grad, const Tensor& state_sum, double step,
-                   const ops::AdagradOptions& o) {
+                   const AdagradOptions& o) {
   T* p = param.data_as<T>();
   const T* gr = grad.data_as<T>();
   T* sum = state_sum.data_as<T>();
-  const auto c = adagrad_scalars<T>(o, step);
+  const auto c = kernels::adagrad_scalars<T>(o, step);
   for_each_element(param.numel(), [=](int64_t i) {
     T g = c.sign * gr[i];
     if (c.decay) g = g + c.wd * p[i];
@@ -238,24 +238,24 @@ void adagrad_typed(const Tensor& param, const Tensor& grad, const Tensor& state_
 }  // namespace
 
 void sgd_update(const Tensor& param, const Tensor& grad, const Tensor* momentum_buffer, bool init_buffer,
-                const ops::SgdOptions& o) {
+                const SgdOptions& o) {
   GC_DISPATCH_FLOAT(param.dtype, "sgd_step", [&] { sgd_typed<scalar_t>(param, grad, momentum_buffer, init_buffer, o); });
 }
 
 void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-                 const Tensor* max_exp_avg_sq, double step, const ops::AdamOptions& o) {
+                 const Tensor* max_exp_avg_sq, double step, const AdamOptions& o) {
   GC_DISPATCH_FLOAT(param.dtype, "adam_step",
                     [&] { adam_typed<scalar_t>(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, o); });
 }
 
 void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor* grad_avg,
-                    const Tensor* momentum_buffer, const ops::RmspropOptions& o) {
+                    const Tensor* momentum_buffer, const RmspropOptions& o) {
   GC_DISPATCH_FLOAT(param.dtype, "rmsprop_step",
                     [&] { rmsprop_typed<scalar_t>(param, grad, square_avg, grad_avg, momentum_buffer, o); });
 }
 
 void adagrad_update(const Tensor& param, const Tensor& grad, const Tensor& state_sum, double step,
-                    const ops::AdagradOptions& o) {
+                    const AdagradOptions& o) {
   GC_DISPATCH_FLOAT(param.dtype, "adagrad_step", [&] { adagrad_typed<scalar_t>(param, grad, state_sum, step, o); });
 }
 

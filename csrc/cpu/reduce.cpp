@@ -4,39 +4,6 @@
 
 namespace gc::cpu {
 
-ReducePlan make_reduce_plan(const Tensor& x, const std::vector<bool>& reduce_mask) {
-  ReducePlan p;
-  for (int64_t d = 0; d < x.dim(); ++d) {
-    if (x.shape[d] == 1) continue;  // size-1 dims contribute nothing either way
-    if (reduce_mask[d]) {
-      // Merge with the previous reduced dim when contiguous with it.
-      if (!p.red_shape.empty() && p.red_strides.back() == x.strides[d] * x.shape[d]) {
-        p.red_shape.back() *= x.shape[d];
-        p.red_strides.back() = x.strides[d];
-      } else {
-        p.red_shape.push_back(x.shape[d]);
-        p.red_strides.push_back(x.strides[d]);
-      }
-      p.K *= x.shape[d];
-    } else {
-      p.kept_shape.push_back(x.shape[d]);
-      p.kept_strides.push_back(x.strides[d]);
-      p.M *= x.shape[d];
-    }
-  }
-  if (x.numel() == 0) {
-    // Empty input: M outputs of an empty fold (or no outputs at all).
-    p.M = 1;
-    p.K = 1;
-    for (int64_t d = 0; d < x.dim(); ++d) (reduce_mask[d] ? p.K : p.M) *= x.shape[d];
-    p.red_shape.assign(1, 0);
-    p.red_strides.assign(1, 0);
-    p.kept_shape.assign(1, p.M);
-    p.kept_strides.assign(1, 0);
-  }
-  return p;
-}
-
 namespace {
 template <typename A>
 struct SumAcc {

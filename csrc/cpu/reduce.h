@@ -6,45 +6,15 @@
 #include <vector>
 #include "core/host_device.h"
 #include "cpu/loops.h"
+#include "kernels/reduce.h"
 #include "ops/ops.h"
 
 namespace gc::cpu {
 
-struct ReducePlan {
-  DimVector kept_shape, kept_strides;  // element strides of x
-  DimVector red_shape, red_strides;    // merged reduced dims, innermost last
-  int64_t M = 1, K = 1;
-};
+using kernels::ReducePlan;
+using kernels::WelfordAcc;
+using kernels::kept_offset;
 
-// Welford's running mean and sum of squared deviations; partials merge with Chan et al.'s
-// formula, so splitting K across threads gives the same numbers as one pass (up to rounding).
-// Used by var/std on both backends; no member initializers, so the GPU can keep it in shared
-// memory (WelfordAcc{} is all zeros).
-struct WelfordAcc {
-  int64_t n;
-  double mean, m2;
-  template <typename V>
-  GC_HOST_DEVICE void add(V v, int64_t) {
-    double x = static_cast<double>(v), d = x - mean;
-    ++n;
-    mean += d / static_cast<double>(n);
-    m2 += d * (x - mean);
-  }
-  GC_HOST_DEVICE void merge(const WelfordAcc& o) {
-    if (o.n == 0) return;
-    if (n == 0) {
-      *this = o;
-      return;
-    }
-    double na = static_cast<double>(n), nb = static_cast<double>(o.n), N = na + nb, d = o.mean - mean;
-    mean += d * nb / N;
-    m2 += o.m2 + d * d * na * nb / N;
-    n += o.n;
-  }
-};
-
-// `reduce_mask[d]` says whether dim d of x is reduced.
-ReducePlan make_reduce_plan(const Tensor& x, const std::vector<bool>& reduce_mask);
 
 // Calls run(offset, k, n, stride) for the reduced elements k in [k0, k1) of the output whose
 // base offset (in elements) is `base`, one call per stretch along the innermost reduced dim:
@@ -84,16 +54,6 @@ inline void for_reduced(const ReducePlan& p, int64_t base, int64_t k0, int64_t k
   for_reduced_runs(p, base, k0, k1, [&](int64_t off, int64_t k, int64_t n, int64_t s) {
     for (int64_t j = 0; j < n; ++j) visit(off + j * s, k + j);
   });
-}
-
-// Offset in x of output m's first reduced element.
-inline int64_t kept_offset(const ReducePlan& p, int64_t m) {
-  int64_t off = 0;
-  for (int64_t d = static_cast<int64_t>(p.kept_shape.size()) - 1; d >= 0; --d) {
-    off += (m % p.kept_shape[d]) * p.kept_strides[d];
-    m /= p.kept_shape[d];
-  }
-  return off;
 }
 
 // ---- the generic fold ----

@@ -3,18 +3,15 @@
 // (ops/softmax.cpp) makes operands contiguous, casts them to one floating dtype and validates
 // targets before calling in, so kernels never fail.
 #pragma once
+#include "kernels/softmax.h"
 #include "ops/ops.h"
 
 namespace gc::cpu {
 
-// A contiguous tensor viewed as [outer, C, inner] around its class dim. Row r is the sample
-// (r / inner, r % inner): its C entries start at (r / inner) * C * inner + r % inner and step by
-// `inner`. inner == 1 (class dim last) is the unit-stride fast path.
-struct RowLayout {
-  int64_t outer = 1, C = 1, inner = 1;
-  int64_t rows() const { return outer * inner; }
-  int64_t base(int64_t r) const { return inner == 1 ? r * C : (r / inner) * C * inner + r % inner; }
-};
+using kernels::ClassLossSpec;
+using kernels::LossSums;
+using kernels::RowLayout;
+
 
 // out = softmax(x) or log_softmax(x) along the class dim (out, x: same shape and dtype).
 void softmax_kernel(const Tensor& out, const Tensor& x, const RowLayout& L, bool log);
@@ -22,21 +19,6 @@ void softmax_kernel(const Tensor& out, const Tensor& x, const RowLayout& L, bool
 // log_softmax gx = g - exp(y) * sum(g).
 void softmax_backward_kernel(const Tensor& gx, const Tensor& g, const Tensor& y, const RowLayout& L, bool log);
 
-// What a class loss needs besides its operands. Logits (or log-probabilities) are [N, C, S] as a
-// RowLayout, one row per sample; targets are [N * S] class indices (int64) or [N, C, S]
-// probabilities of the logits' dtype; weight is null or [C] of the logits' dtype.
-struct ClassLossSpec {
-  RowLayout L;
-  const Tensor* weight = nullptr;
-  int64_t ignore_index = -100;
-  double smoothing = 0.0;
-};
-
-// Sum of the per-sample losses and of the weights of the samples that count (the divisor of
-// PyTorch's weighted mean for index targets).
-struct LossSums {
-  double loss = 0, weight = 0;
-};
 
 // Fused cross-entropy with class-index targets: one log-sum-exp per row and the loss
 // (1 - eps) * nll + eps / C * smooth. `stats` (float64 [rows, 2]) receives each row's max and

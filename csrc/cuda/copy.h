@@ -1,7 +1,9 @@
 // CUDA kernels of the copy, fill and random family (copy.cu): the same entry points, arguments and contracts as
 // csrc/cpu/copy.h, on tensors that live on the current CUDA device. Launched on the default stream.
 #pragma once
-#include "cpu/copy.h"
+#include "core/generator.h"
+#include "core/scalar.h"
+#include "core/tensor.h"
 
 namespace gc::cuda {
 void copy_kernel(const Tensor& dst, const Tensor& src);  // both on the same device

@@ -1,7 +1,8 @@
 // CUDA kernels of the indexing family (index.cu): the same entry points, arguments and contracts as
 // csrc/cpu/index.h, on tensors that live on the current CUDA device. Launched on the default stream.
 #pragma once
-#include "cpu/index.h"
+#include "core/scalar.h"
+#include "core/tensor.h"
 
 namespace gc::cuda {
 void check_index_bounds(const Tensor& idx, int64_t size, int64_t dim, bool allow_negative, ErrorKind kind,

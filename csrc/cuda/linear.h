@@ -1,7 +1,7 @@
 // CUDA kernels of the fused Linear backward family (linear.cu): the same entry points, arguments and contracts as
 // csrc/cpu/linear.h, on tensors that live on the current CUDA device. Launched on the default stream.
 #pragma once
-#include "cpu/linear.h"
+#include "core/tensor.h"
 
 namespace gc::cuda {
 void column_sum(const Tensor& g, const Tensor& db);

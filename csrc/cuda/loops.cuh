@@ -1,7 +1,7 @@
 // The elementwise engine of the CUDA backend, shared by every kernel family.
 //
-// N operands (output first) are walked over one broadcast shape. The host plans the walk with the
-// CPU backend's make_geom (size-1 dims dropped, dims merged where every operand is contiguous
+// N operands (output first) are walked over one broadcast shape. The host plans the walk with
+// kernels/geom.h's make_geom (size-1 dims dropped, dims merged where every operand is contiguous
 // across them, byte strides 0 on broadcast dims) and passes the result by value as a Geom<N>;
 // each GPU thread turns its linear index into N byte offsets. After merging, most calls have one
 // dim (a plain strided loop with no divisions). Grid-stride loops with 64-bit indices, so any
@@ -11,7 +11,7 @@
 #include <array>
 #include <cstdint>
 #include "core/tensor.h"
-#include "cpu/loops.h"
+#include "kernels/geom.h"
 #include "cuda/runtime.h"
 
 namespace gc::cuda {
@@ -50,7 +50,7 @@ struct Geom {
 
 template <int N>
 Geom<N> make_device_geom(const DimVector& shape, const std::array<const Tensor*, N>& ts, const char* op) {
-  auto g = cpu::make_geom<N>(shape, ts);
+  auto g = kernels::make_geom<N>(shape, ts);
   if (g.ndim > kMaxDims)
     fail(ErrorKind::Runtime, op, "CUDA kernels take at most ", kMaxDims, " non-contiguous dims, got ", g.ndim,
          ". Hint: call .contiguous() first.");

@@ -71,7 +71,7 @@ template <typename T>
 struct SgdArgs {
   T *p, *buf;
   const T* gr;
-  cpu::SgdScalars<T> c;
+  kernels::SgdScalars<T> c;
   bool init;
 };
 
@@ -98,7 +98,7 @@ template <typename T>
 struct AdamArgs {
   T *p, *m, *v, *vmax;
   const T* gr;
-  cpu::AdamScalars<T> c;
+  kernels::AdamScalars<T> c;
   Lerp<T> lerp;
 };
 
@@ -128,7 +128,7 @@ template <typename T>
 struct RmspropArgs {
   T *p, *sq, *ga, *buf;
   const T* gr;
-  cpu::RmspropScalars<T> c;
+  kernels::RmspropScalars<T> c;
   Lerp<T> lerp;
 };
 
@@ -163,7 +163,7 @@ template <typename T>
 struct AdagradArgs {
   T *p, *sum;
   const T* gr;
-  cpu::AdagradScalars<T> c;
+  kernels::AdagradScalars<T> c;
 };
 
 template <typename T>
@@ -182,7 +182,7 @@ __global__ void adagrad_kernel(int64_t n, AdagradArgs<T> a) {
 }  // namespace
 
 void sgd_update(const Tensor& param, const Tensor& grad, const Tensor* momentum_buffer, bool init_buffer,
-                const ops::SgdOptions& o) {
+                const SgdOptions& o) {
   const int64_t n = param.numel();
   if (n == 0) return;
   GC_DISPATCH_FLOAT(param.dtype, "sgd_step", [&] {
@@ -191,7 +191,7 @@ void sgd_update(const Tensor& param, const Tensor& grad, const Tensor* momentum_
     a.p = param.data_as<T>();
     a.gr = grad.data_as<T>();
     a.buf = ptr<T>(momentum_buffer);
-    a.c = cpu::sgd_scalars<T>(o);
+    a.c = kernels::sgd_scalars<T>(o);
     a.init = init_buffer;
     sgd_kernel<T><<<grid_for(n), kBlock>>>(n, a);
     check_launch("sgd_step");
@@ -199,7 +199,7 @@ void sgd_update(const Tensor& param, const Tensor& grad, const Tensor* momentum_
 }
 
 void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-                 const Tensor* max_exp_avg_sq, double step, const ops::AdamOptions& o) {
+                 const Tensor* max_exp_avg_sq, double step, const AdamOptions& o) {
   const int64_t n = param.numel();
   if (n == 0) return;
   GC_DISPATCH_FLOAT(param.dtype, "adam_step", [&] {
@@ -210,7 +210,7 @@ void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
     a.m = exp_avg.data_as<T>();
     a.v = exp_avg_sq.data_as<T>();
     a.vmax = ptr<T>(max_exp_avg_sq);
-    a.c = cpu::adam_scalars<T>(o, step);
+    a.c = kernels::adam_scalars<T>(o, step);
     a.lerp = make_lerp(a.c.lerp_weight);
     adam_kernel<T><<<grid_for(n), kBlock>>>(n, a);
     check_launch("adam_step");
@@ -218,7 +218,7 @@ void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
 }
 
 void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& square_avg, const Tensor* grad_avg,
-                    const Tensor* momentum_buffer, const ops::RmspropOptions& o) {
+                    const Tensor* momentum_buffer, const RmspropOptions& o) {
   const int64_t n = param.numel();
   if (n == 0) return;
   GC_DISPATCH_FLOAT(param.dtype, "rmsprop_step", [&] {
@@ -229,7 +229,7 @@ void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& squar
     a.sq = square_avg.data_as<T>();
     a.ga = ptr<T>(grad_avg);
     a.buf = ptr<T>(momentum_buffer);
-    a.c = cpu::rmsprop_scalars<T>(o);
+    a.c = kernels::rmsprop_scalars<T>(o);
     a.lerp = make_lerp(a.c.one_minus_alpha);
     rmsprop_kernel<T><<<grid_for(n), kBlock>>>(n, a);
     check_launch("rmsprop_step");
@@ -237,7 +237,7 @@ void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& squar
 }
 
 void adagrad_update(const Tensor& param, const Tensor& grad, const Tensor& state_sum, double step,
-                    const ops::AdagradOptions& o) {
+                    const AdagradOptions& o) {
   const int64_t n = param.numel();
   if (n == 0) return;
   GC_DISPATCH_FLOAT(param.dtype, "adagrad_step", [&] {
@@ -246,7 +246,7 @@ void adagrad_update(const Tensor& param, const Tensor& grad, const Tensor& state
     a.p = param.data_as<T>();
     a.gr = grad.data_as<T>();
     a.sum = state_sum.data_as<T>();
-    a.c = cpu::adagrad_scalars<T>(o, step);
+    a.c = kernels::adagrad_scalars<T>(o, step);
     adagrad_kernel<T><<<grid_for(n), kBlock>>>(n, a);
     check_launch("adagrad_step");
   });

@@ -35,7 +35,7 @@ struct DevPlan {
   int64_t kshape[kMaxDims], kstride[kMaxDims];  // element strides of x
   int64_t rshape[kMaxDims], rstride[kMaxDims];
 
-  // Offset of output m's first reduced element (cpu::kept_offset).
+  // Offset of output m's first reduced element (kernels::kept_offset).
   __device__ __forceinline__ int64_t kept_off(int64_t m) const {
     if (nk == 1) return m * kstride[0];
     int64_t off = 0;
@@ -113,7 +113,7 @@ struct SumAcc {
   __device__ void merge(const SumAcc& o) { add(o.s, 0); }
 };
 
-using cpu::WelfordAcc;  // shared with the CPU backend (cpu/reduce.h)
+using kernels::WelfordAcc;  // shared with the CPU backend (kernels/reduce.h)
 
 template <typename A>
 struct ProdAcc {

@@ -1,10 +1,11 @@
 // CUDA kernels of the reduction family (reduce.cu): the same entry points, arguments and contracts as
 // csrc/cpu/reduce.h, on tensors that live on the current CUDA device. Launched on the default stream.
 #pragma once
-#include "cpu/reduce.h"
+#include "core/tensor.h"
+#include "kernels/reduce.h"
 
 namespace gc::cuda {
-using cpu::ReducePlan;
+using kernels::ReducePlan;
 void sum_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, double scale);
 void var_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, double correction, bool take_sqrt);
 void prod_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p);

@@ -1,7 +1,7 @@
 // CUDA kernels of the mean-squared-error loss family (regression_loss.cu): the same entry points, arguments and contracts as
 // csrc/cpu/regression_loss.h, on tensors that live on the current CUDA device. Launched on the default stream.
 #pragma once
-#include "cpu/regression_loss.h"
+#include "core/tensor.h"
 
 namespace gc::cuda {
 double squared_error_sum(const Tensor& x, const Tensor& t);

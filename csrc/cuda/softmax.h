@@ -1,12 +1,13 @@
 // CUDA kernels of the softmax and class-loss family (softmax.cu): the same entry points, arguments and contracts as
 // csrc/cpu/softmax.h, on tensors that live on the current CUDA device. Launched on the default stream.
 #pragma once
-#include "cpu/softmax.h"
+#include "core/tensor.h"
+#include "kernels/softmax.h"
 
 namespace gc::cuda {
-using cpu::RowLayout;
-using cpu::ClassLossSpec;
-using cpu::LossSums;
+using kernels::ClassLossSpec;
+using kernels::LossSums;
+using kernels::RowLayout;
 void softmax_kernel(const Tensor& out, const Tensor& x, const RowLayout& L, bool log);
 void softmax_backward_kernel(const Tensor& gx, const Tensor& g, const Tensor& y, const RowLayout& L, bool log);
 LossSums cross_entropy_forward(const Tensor& x, const Tensor& target, const ClassLossSpec& spec, const Tensor& stats,

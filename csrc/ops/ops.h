@@ -7,6 +7,7 @@
 #include "core/scalar.h"
 #include "core/tensor.h"
 #include "kernels/binary.h"
+#include "kernels/optim.h"
 #include "kernels/unary.h"
 
 namespace gc {
@@ -156,10 +157,10 @@ TensorPtr nonzero(const TensorPtr& x);  // [n, ndim] int64
 // state_dict holds them; `state_steps` are 0-dim float tensors incremented here. Every tensor
 // written gets its version bumped; grads are only read. A null grad is an error: callers skip
 // parameters without one. Everything is validated before anything is written.
-struct SgdOptions { double lr, momentum, dampening, weight_decay; bool nesterov, maximize; };
-struct AdamOptions { double lr, beta1, beta2, eps, weight_decay; bool amsgrad, maximize, decoupled_weight_decay; };
-struct RmspropOptions { double lr, alpha, eps, weight_decay, momentum; bool centered, maximize; };
-struct AdagradOptions { double lr, lr_decay, weight_decay, eps; bool maximize; };
+using kernels::AdagradOptions;
+using kernels::AdamOptions;
+using kernels::RmspropOptions;
+using kernels::SgdOptions;
 // `momentum_buffers` is used when momentum != 0; a buffer with `init_buffers[i]` set is
 // overwritten with the (decayed) gradient instead of being decayed (PyTorch's first step).
 void sgd_step(const TensorList& params, const TensorList& grads, const TensorList& momentum_buffers,

@@ -35,8 +35,8 @@ TensorPtr kernel_operand(const TensorPtr& t, DType dt) {
 TensorPtr cast_back(const TensorPtr& g, DType dt) { return g->dtype == dt ? g : to_dtype(g, dt); }
 
 // shape seen as [outer, C, inner] around `dim` (a 0-dim tensor is one row of one class).
-cpu::RowLayout layout_around(const DimVector& shape, int64_t dim) {
-  cpu::RowLayout L;
+kernels::RowLayout layout_around(const DimVector& shape, int64_t dim) {
+  kernels::RowLayout L;
   if (shape.empty()) return L;
   L.C = shape[dim];
   for (int64_t d = 0; d < dim; ++d) L.outer *= shape[d];
@@ -48,7 +48,7 @@ cpu::RowLayout layout_around(const DimVector& shape, int64_t dim) {
 
 struct SoftmaxBackward final : Node {
   SavedTensor out;
-  cpu::RowLayout L;
+  kernels::RowLayout L;
   bool log = false;
   TensorList apply(TensorList&& g) override {
     auto y = out.unpack(*this);
@@ -84,7 +84,7 @@ TensorPtr softmax_impl(const TensorPtr& x, int64_t dim, bool log) {
 // Where the samples and classes of a loss input are: rows of the kernel layout, and the shape
 // of the per-sample loss (reduction='none').
 struct LossGeometry {
-  cpu::RowLayout L;
+  kernels::RowLayout L;
   DimVector out_shape;
 };
 
@@ -175,7 +175,7 @@ struct Reduced {
   double scale = 1.0;
 };
 
-Reduced reduce_loss(cpu::LossSums sums, Reduction reduction, double mean_divisor, TensorPtr rows, DType dt,
+Reduced reduce_loss(kernels::LossSums sums, Reduction reduction, double mean_divisor, TensorPtr rows, DType dt,
                     Device dev) {
   Reduced r;
   if (reduction == Reduction::None) {
@@ -197,7 +197,7 @@ Reduced reduce_loss(cpu::LossSums sums, Reduction reduction, double mean_divisor
 struct CrossEntropyBackward final : Node {
   SavedTensor logits, target, weight;  // kernel operands (contiguous, compute dtype)
   TensorPtr stats;                     // float64 [rows, 2]: row max and log-sum-exp offset
-  cpu::ClassLossSpec spec;
+  kernels::ClassLossSpec spec;
   Reduction reduction = Reduction::Mean;
   double scale = 1.0;
   bool prob = false;
@@ -234,7 +234,7 @@ struct CrossEntropyBackward final : Node {
 
 struct NllLossBackward final : Node {
   SavedTensor target, weight;
-  cpu::ClassLossSpec spec;
+  kernels::ClassLossSpec spec;
   DimVector x_shape;
   DType x_dtype = DType::Float32, dtype = DType::Float32;
   Reduction reduction = Reduction::Mean;
@@ -295,7 +295,7 @@ TensorPtr cross_entropy(const TensorPtr& logits, const TensorPtr& target, const 
     check_target_range(t, C, ignore_index, op);
   }
 
-  cpu::ClassLossSpec spec;
+  kernels::ClassLossSpec spec;
   spec.L = geo.L;
   spec.weight = w.get();
   spec.ignore_index = ignore_index;
@@ -303,7 +303,7 @@ TensorPtr cross_entropy(const TensorPtr& logits, const TensorPtr& target, const 
   const int64_t R = geo.L.rows();
   auto stats = empty_tensor({R, 2}, DType::Float64, logits->device);
   TensorPtr rows = reduction == Reduction::None ? empty_tensor(geo.out_shape, dt, logits->device) : nullptr;
-  cpu::LossSums sums = prob ? GC_KERNEL(cross_entropy_prob_forward, *x, *t, spec, *stats, rows.get())
+  kernels::LossSums sums = prob ? GC_KERNEL(cross_entropy_prob_forward, *x, *t, spec, *stats, rows.get())
                             : GC_KERNEL(cross_entropy_forward, *x, *t, spec, *stats, rows.get());
   // Mean: index targets divide by the summed weight of the counted samples, probabilities by the
   // number of samples (NaN for an empty input).
@@ -344,12 +344,12 @@ TensorPtr nll_loss(const TensorPtr& logp, const TensorPtr& target, const TensorP
   check_weight_not_differentiable(weight, op);
   check_target_range(t, C, ignore_index, op);
 
-  cpu::ClassLossSpec spec;
+  kernels::ClassLossSpec spec;
   spec.L = geo.L;
   spec.weight = w.get();
   spec.ignore_index = ignore_index;
   TensorPtr rows = reduction == Reduction::None ? empty_tensor(geo.out_shape, dt, logp->device) : nullptr;
-  cpu::LossSums sums = GC_KERNEL(nll_loss_forward, *x, *t, spec, rows.get());
+  kernels::LossSums sums = GC_KERNEL(nll_loss_forward, *x, *t, spec, rows.get());
   Reduced red = reduce_loss(sums, reduction, sums.weight, rows, dt, logp->device);
 
   if (compute_requires_grad({&logp})) {
