@@ -84,7 +84,7 @@ def test_sequential_fuses_linear_relu_and_matches_the_unfused_modules():
     h = x
     for m in model:  # each module on its own: Linear, then ReLU
         h = m(h)
-    assert h.grad_fn.name() == "ReluBackward0"
+    assert h.grad_fn.name() == "LinearReluBackward0"  # the backward fuses however the model is written
     assert_close(fused, h, rtol=0, atol=0)
     h.pow(2).sum().backward()
     for g, p in zip(grads, model.parameters()):
@@ -116,3 +116,70 @@ def test_fused_relu_keeps_nan_and_matches_relu(shape):
     assert np.isnan(fused[0]).all()
     np.testing.assert_array_equal(fused, unfused)
     assert (fused[1:] >= 0).all()
+
+
+class _OwnForward(nn.Module):
+    """A model that writes relu(linear(x)) in its own forward, not as an nn.Sequential."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(6, 8), nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.fc2(nn.functional.relu(self.fc1(x)))
+
+
+@pytest.mark.parametrize("relu", [lambda h: nn.functional.relu(h), lambda h: h.relu(), lambda h: gradcore.relu(h),
+                                  lambda h: nn.ReLU()(h)], ids=["F.relu", "method", "function", "module"])
+def test_relu_of_a_linear_output_gets_the_fused_backward_however_written(relu):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 6))
+    model = _OwnForward().double()
+    seq = nn.Sequential(model.fc1, nn.ReLU(), model.fc2)
+    xt = gradcore.tensor(x)
+    h = relu(model.fc1(xt))
+    assert h.grad_fn.name() == "LinearReluBackward0"  # one node, as nn.Sequential's fused op
+    # Same values and gradients as the Sequential path (which fuses the forward too).
+    out_own = model.fc2(h)
+    out_own.sum().backward()
+    own = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    out_seq = seq(xt)
+    out_seq.sum().backward()
+    assert_close(out_own, out_seq.detach().numpy(), rtol=1e-12, atol=1e-12)
+    for a, b in zip(own, model.parameters()):
+        assert_close(a, b.grad.numpy(), rtol=1e-12, atol=1e-12)
+    gradcheck_fn(lambda x, w, b: relu(_C._linear(x, w, b)), x, rng.standard_normal((4, 6)), rng.standard_normal(4))
+
+
+def test_fused_backward_stays_correct_when_the_pre_activation_is_used_again():
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal((3, 5)), rng.standard_normal((4, 5)), rng.standard_normal(4)
+
+    def f(x, w, b):
+        h = _C._linear(x, w, b)
+        return nn.functional.relu(h) * 2 + h * h  # h also reaches the loss another way
+
+    gradcheck_fn(f, x, w, b)
+    # A view of the linear output is not fused (the node would not see the view's gradient shape).
+    h = _C._linear(gradcore.tensor(x), gradcore.tensor(w, requires_grad=True), None)
+    assert h[:, :2].relu().grad_fn.name() == "ReluBackward0"
+
+
+def test_backward_inputs_accumulates_only_into_the_given_tensors():
+    torch = pytest.importorskip("torch")
+    for lib in (gradcore, torch):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        b = lib.tensor([3.0, 4.0], requires_grad=True)
+        h = a * b
+        h.retain_grad() if lib is torch else None
+        y = (h * h).sum()
+        y.backward(inputs=[a], retain_graph=True)
+        assert b.grad is None
+        np.testing.assert_allclose(a.grad.numpy(), [18.0, 64.0])
+        y.backward(inputs=a, retain_graph=True)  # a single tensor, accumulated
+        np.testing.assert_allclose(a.grad.numpy(), [36.0, 128.0])
+        lib.autograd.backward([y], inputs=[b])
+        np.testing.assert_allclose(b.grad.numpy(), [6.0, 32.0])
+        with pytest.raises(RuntimeError, match="cannot be empty"):
+            y.backward(inputs=[], retain_graph=True)

@@ -153,7 +153,15 @@ void execute(const TensorList& roots, TensorList grads, bool retain_graph,
 
 }  // namespace
 
-void run_backward(const TensorList& roots, const TensorList& grad_roots, bool retain_graph) {
+void run_backward(const TensorList& roots, const TensorList& grad_roots, bool retain_graph, const TensorList& inputs) {
+  if (!inputs.empty()) {
+    // Only the part of the graph between the roots and `inputs` runs; each input's gradient is
+    // accumulated into its .grad the way a leaf's is.
+    TensorList g = run_grad(roots, grad_roots, inputs, retain_graph, true);
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (g[i]) AccumulateGrad(inputs[i]).apply({g[i]});
+    return;
+  }
   TensorList grads = root_grads(roots, grad_roots, "backward");
   execute(roots, std::move(grads), retain_graph, nullptr, nullptr);
 }

@@ -74,8 +74,10 @@ void set_history(const TensorPtr& out, const std::shared_ptr<Node>& fn, uint32_t
 // no_grad), views of tensors that require grad are refused with a hint.
 void check_inplace(const TensorPtr& self, const char* op);
 
-// backward(): accumulates into leaves' .grad.
-void run_backward(const TensorList& roots, const TensorList& grad_roots, bool retain_graph);
+// backward(): accumulates into leaves' .grad; with `inputs`, only into those tensors' .grad
+// (leaves or not), as PyTorch's backward(inputs=...).
+void run_backward(const TensorList& roots, const TensorList& grad_roots, bool retain_graph,
+                  const TensorList& inputs = {});
 // autograd.grad(): returns d(roots)/d(inputs) without touching .grad.
 TensorList run_grad(const TensorList& roots, const TensorList& grad_roots, const TensorList& inputs,
                     bool retain_graph, bool allow_unused);

@@ -59,14 +59,11 @@ static void bind_softmax(py::module_& m, TensorClass& cls) {
       py::arg("ignore_index") = -100, py::arg("label_smoothing") = 0.0);
   m.def(
       "_mse_loss",
-      // None when the operands differ in shape or dtype (or are not floating): nn.functional then
-      // broadcasts and promotes with elementwise ops.
-      [](py::object input, py::object target, py::object reduction) -> py::object {
+      [](py::object input, py::object target, py::object reduction) {
         const char* op = "mse_loss";
         auto x = as_tensor(input, op, "input"), t = as_tensor(target, op, "target");
         auto red = reduction_arg(reduction, op);
-        if (!ops::mse_loss_fusable(x, t)) return py::none();
-        return py::cast(maybe_release(x->numel(), [&] { return ops::mse_loss(x, t, red); }));
+        return maybe_release(x->numel(), [&] { return ops::mse_loss(x, t, red); });
       },
       py::arg("input"), py::arg("target"), py::arg("reduction") = "mean");
   m.def(

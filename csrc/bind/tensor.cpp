@@ -138,6 +138,17 @@ TensorPtr tensor_from_numpy_copy(py::array arr, std::optional<DType> dtype, bool
   return t;
 }
 
+// backward(inputs=...): a tensor or a sequence of tensors; None means every leaf.
+TensorList backward_inputs(py::handle inputs) {
+  if (inputs.is_none()) return {};
+  TensorList out;
+  if (is_tensor(inputs)) out.push_back(inputs.cast<TensorPtr>());
+  else
+    for (auto item : py::iter(inputs)) out.push_back(as_tensor(item, "backward", "inputs"));
+  if (out.empty()) fail(ErrorKind::Runtime, "backward", "'inputs' argument to backward() cannot be empty.");
+  return out;
+}
+
 }  // namespace
 
 void bind_tensor_class(py::module_& m, TensorClass& cls) {
@@ -193,11 +204,11 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
   m.add_object("_cleanup", py::capsule([]() { g_size_type = py::object(); }));
 
   // Seeds the CPU and the CUDA generators, as torch.manual_seed does.
-  fns.def("manual_seed", [](int64_t s) {
+  fns.def("manual_seed", [](int64_t s) -> Generator& {
     default_generator().manual_seed(static_cast<uint64_t>(s));
     cuda_generator().manual_seed(static_cast<uint64_t>(s));
-    return py::none();
-  });
+    return default_generator();  // as PyTorch, which returns its default generator
+  }, py::return_value_policy::reference);
   fns.def("initial_seed", []() { return default_generator().initial_seed(); });
   fns.def("get_default_dtype", []() { return default_dtype(); });
   fns.def("set_default_dtype", [](py::object d) { set_default_dtype(dtype_arg(d, "set_default_dtype")); });
@@ -463,8 +474,9 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
           fail(ErrorKind::NotImplemented, "backward", "create_graph=True (higher-order gradients) is not supported by gradcore");
         TensorList g{gradient.is_none() ? nullptr : as_tensor(gradient, "backward", "gradient")};
         bool retain = !retain_graph.is_none() && retain_graph.cast<bool>();
+        TensorList ins = backward_inputs(inputs);
         py::gil_scoped_release release;
-        run_backward({t}, g, retain);
+        run_backward({t}, g, retain, ins);
       }, py::arg("gradient") = py::none(), py::arg("retain_graph") = py::none(), py::arg("create_graph") = py::none(),
          py::arg("inputs") = py::none());
 
@@ -528,10 +540,11 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
       .def("normal_", [](const TensorPtr& t, double mean, double std, py::object gen) { ops::normal_(t, mean, std, generator_arg(gen)); return t; },
            py::arg("mean") = 0.0, py::arg("std") = 1.0, py::kw_only(), py::arg("generator") = py::none());
   // ---- autograd entry points ----
-  m.def("_run_backward", [](std::vector<TensorPtr> roots, std::vector<TensorPtr> grads, bool retain) {
+  m.def("_run_backward", [](std::vector<TensorPtr> roots, std::vector<TensorPtr> grads, bool retain, py::object inputs) {
+    TensorList ins = backward_inputs(inputs);
     py::gil_scoped_release release;
-    run_backward(roots, grads, retain);
-  });
+    run_backward(roots, grads, retain, ins);
+  }, py::arg("roots"), py::arg("grads"), py::arg("retain"), py::arg("inputs") = py::none());
   m.def("_run_grad", [](std::vector<TensorPtr> roots, std::vector<TensorPtr> grads, std::vector<TensorPtr> inputs,
                         bool retain, bool allow_unused) {
     py::gil_scoped_release release;

@@ -41,7 +41,7 @@ struct MseLossBackward final : Node {
 
 }  // namespace
 
-bool mse_loss_fusable(const TensorPtr& input, const TensorPtr& target) {
+static bool mse_loss_fusable(const TensorPtr& input, const TensorPtr& target) {
   return input->shape == target->shape && input->dtype == target->dtype && is_floating(input->dtype);
 }
 
@@ -50,10 +50,13 @@ TensorPtr mse_loss(const TensorPtr& input, const TensorPtr& target, Reduction re
   if (input->device != target->device)
     fail(ErrorKind::Runtime, op, "expected input and target on the same device, but got ", input->device.str(), " and ",
          target->device.str(), ". Hint: move the target with .to(input.device).");
-  if (!mse_loss_fusable(input, target))
-    fail(ErrorKind::Runtime, op, "the fused kernel needs input and target of one shape and floating dtype, got ",
-         shape_str(input->shape), " (", dtype_name(input->dtype), ") and ", shape_str(target->shape), " (",
-         dtype_name(target->dtype), "). Hint: call nn.functional.mse_loss, which broadcasts and promotes.");
+  if (!mse_loss_fusable(input, target)) {
+    // Operands that must broadcast or promote: the composite (x - t)^2, reduced, as PyTorch.
+    auto d = sub(input, target);
+    auto sq = mul(d, d);
+    if (reduction == Reduction::None) return sq;
+    return reduction == Reduction::Mean ? ops::mean(sq, {}, false) : ops::sum(sq, {}, false);
+  }
   auto x = contiguous(input), t = contiguous(target);
   TensorPtr out;
   if (reduction == Reduction::None) {

@@ -389,6 +389,20 @@ TensorPtr linear_impl(const char* op, const TensorPtr& x, const TensorPtr& w, co
 
 }  // namespace
 
+std::shared_ptr<Node> linear_relu_backward(const TensorPtr& h, const TensorPtr& y) {
+  auto* lin = dynamic_cast<LinearBackward*>(h->grad_fn.get());
+  if (!lin || lin->relu || h->base) return nullptr;
+  auto n = std::make_shared<LinearBackward>();
+  n->next_edges = lin->next_edges;  // the linear's inputs: x, w, b
+  n->x_rows = lin->x_rows;
+  n->w = lin->w;
+  n->x_shape = lin->x_shape;
+  n->b_shape = lin->b_shape;
+  n->relu = true;
+  n->y = SavedTensor(y, true);
+  return n;
+}
+
 TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b) { return linear_impl("linear", x, w, b, false); }
 
 TensorPtr linear_relu(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b) {

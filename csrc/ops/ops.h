@@ -124,6 +124,11 @@ void gemm_into(const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, dou
 TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b /* may be null */);
 // relu(linear(x, w, b)) as one op with one backward node (the pre-activation is not kept).
 TensorPtr linear_relu(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b /* may be null */);
+// When h is the output of linear() itself (not a view) and y = relu(h): a node that runs the
+// backward of both as linear_relu's does (the ReLU mask and the bias gradient in one pass, then
+// the two GEMMs), to become y's grad_fn; null otherwise. So relu(linear(...)) backpropagates the
+// same way however the model is written (F.relu(self.fc(x)) in a forward, or inside nn.Sequential).
+std::shared_ptr<Node> linear_relu_backward(const TensorPtr& h, const TensorPtr& y);
 
 // ---- softmax and losses (ops/softmax.cpp, cpu/softmax.cpp) ----
 TensorPtr softmax(const TensorPtr& x, int64_t dim);
@@ -135,10 +140,9 @@ TensorPtr cross_entropy(const TensorPtr& logits, const TensorPtr& target, const 
                         Reduction reduction, int64_t ignore_index, double label_smoothing);
 TensorPtr nll_loss(const TensorPtr& logp, const TensorPtr& target, const TensorPtr& weight,
                    Reduction reduction, int64_t ignore_index);
-// mean/sum/none of (input - target)^2 for one shape and floating dtype (ops/loss.cpp).
+// mean/sum/none of (input - target)^2 (ops/loss.cpp): one fused kernel and node for operands of
+// one shape and floating dtype, the broadcasting, promoting composite otherwise.
 TensorPtr mse_loss(const TensorPtr& input, const TensorPtr& target, Reduction reduction);
-// Whether mse_loss takes these operands (else they must broadcast or promote first).
-bool mse_loss_fusable(const TensorPtr& input, const TensorPtr& target);
 
 // ---- indexing (ops/index.cpp, cpu/index.cpp) ----
 // Advanced indexing: `indices[i]` indexes dim i (null = the whole dim), NumPy placement rules.

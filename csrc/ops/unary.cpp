@@ -80,6 +80,11 @@ TensorPtr unary(const UnaryFn& f, const TensorPtr& x) {
   auto out = empty_tensor(x->shape, dt, x->device);
   GC_KERNEL(unary_kernel, f, *out, *in);
   if (is_floating(dt) && !logical && compute_requires_grad({&x})) {
+    if (std::holds_alternative<kernels::Relu>(f))
+      if (auto fused = linear_relu_backward(x, out)) {
+        set_history(out, fused);
+        return out;
+      }
     auto n = make_node<UnaryBackward>({x});
     n->f = f;
     if (info.saves == UnarySaves::Output) n->saved = SavedTensor(out, true);

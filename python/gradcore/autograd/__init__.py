@@ -23,7 +23,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     roots = _as_list(tensors)
     grads = _as_list(grad_tensors)
     grads += [None] * (len(roots) - len(grads))
-    _C._run_backward(roots, grads, bool(retain_graph))
+    _C._run_backward(roots, grads, bool(retain_graph), inputs)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,

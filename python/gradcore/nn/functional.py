@@ -203,17 +203,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """(input - target)^2, reduced."""
     reduction = _reduction(reduction, size_average, reduce, "mse_loss")
-    if isinstance(input, Tensor) and isinstance(target, Tensor):
-        loss = _C._mse_loss(input, target, reduction)  # one fused op (MseLossBackward0) ...
-        if loss is not None:
-            return loss
-    # ... unless the operands must broadcast or promote: then the composite, as PyTorch warns.
-    if target.shape != input.shape:
+    if isinstance(input, Tensor) and isinstance(target, Tensor) and target.shape != input.shape:
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
                       "This will likely lead to incorrect results due to broadcasting. "
                       "Please ensure they have the same size.", stacklevel=2)
-    diff = input - target
-    return _reduce(diff * diff, reduction)
+    # One fused op (MseLossBackward0), or the composite when the operands broadcast or promote.
+    return _C._mse_loss(input, target, reduction)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
