@@ -127,7 +127,10 @@ void execute(const TensorList& roots, TensorList grads, bool retain_graph,
       if (it != capture_at.end())
         for (auto& [nr, idx] : it->second) (*captured)[idx] = in[nr];
     }
-    bool run = !captures || needed.count(n) > 0;
+    // A node none of whose outputs got a gradient (everything above it was cut off, e.g. by an
+    // in-place fill) contributes nothing: it is skipped, as its inputs get no gradient from it.
+    bool run = (!captures || needed.count(n) > 0) &&
+               std::any_of(in.begin(), in.end(), [](const TensorPtr& t) { return t != nullptr; });
     TensorList out;
     if (run) {
       out = n->apply(std::move(in));

@@ -34,6 +34,18 @@ struct type_caster<gc::SmallVector<T, N>> {
     return l.release();
   }
 };
+
+// A Tensor argument never accepts None (pybind11 would pass a null pointer to the op): None is
+// a TypeError naming the function, as in PyTorch. Optional tensors are std::optional<TensorPtr>
+// or py::object in the binding.
+template <>
+class type_caster<std::shared_ptr<gc::Tensor>> : public copyable_holder_caster<gc::Tensor, std::shared_ptr<gc::Tensor>> {
+ public:
+  bool load(handle src, bool convert) {
+    if (src.is_none()) return false;
+    return copyable_holder_caster<gc::Tensor, std::shared_ptr<gc::Tensor>>::load(src, convert);
+  }
+};
 }  // namespace pybind11::detail
 
 namespace gc::bind {

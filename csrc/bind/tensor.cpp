@@ -138,6 +138,14 @@ TensorPtr tensor_from_numpy_copy(py::array arr, std::optional<DType> dtype, bool
   return t;
 }
 
+// A list whose None entries (no gradient given) become null tensors.
+TensorList nullable(const std::vector<std::optional<TensorPtr>>& ts) {
+  TensorList out;
+  out.reserve(ts.size());
+  for (const auto& t : ts) out.push_back(t ? *t : nullptr);
+  return out;
+}
+
 // backward(inputs=...): a tensor or a sequence of tensors; None means every leaf.
 TensorList backward_inputs(py::handle inputs) {
   if (inputs.is_none()) return {};
@@ -540,15 +548,17 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
       .def("normal_", [](const TensorPtr& t, double mean, double std, py::object gen) { ops::normal_(t, mean, std, generator_arg(gen)); return t; },
            py::arg("mean") = 0.0, py::arg("std") = 1.0, py::kw_only(), py::arg("generator") = py::none());
   // ---- autograd entry points ----
-  m.def("_run_backward", [](std::vector<TensorPtr> roots, std::vector<TensorPtr> grads, bool retain, py::object inputs) {
-    TensorList ins = backward_inputs(inputs);
+  m.def("_run_backward", [](std::vector<TensorPtr> roots, std::vector<std::optional<TensorPtr>> grads, bool retain,
+                            py::object inputs) {
+    TensorList ins = backward_inputs(inputs), g = nullable(grads);
     py::gil_scoped_release release;
-    run_backward(roots, grads, retain, ins);
+    run_backward(roots, g, retain, ins);
   }, py::arg("roots"), py::arg("grads"), py::arg("retain"), py::arg("inputs") = py::none());
-  m.def("_run_grad", [](std::vector<TensorPtr> roots, std::vector<TensorPtr> grads, std::vector<TensorPtr> inputs,
+  m.def("_run_grad", [](std::vector<TensorPtr> roots, std::vector<std::optional<TensorPtr>> grads, std::vector<TensorPtr> inputs,
                         bool retain, bool allow_unused) {
+    TensorList g = nullable(grads);
     py::gil_scoped_release release;
-    return run_grad(roots, grads, inputs, retain, allow_unused);
+    return run_grad(roots, g, inputs, retain, allow_unused);
   });
   py::class_<Node, std::shared_ptr<Node>>(m, "Node")
       .def("name", &Node::name)

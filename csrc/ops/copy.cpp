@@ -34,7 +34,10 @@ void copy_across_devices(const TensorPtr& dst, const TensorPtr& src) {
 }  // namespace
 
 void copy_into(const TensorPtr& dst, const TensorPtr& src) {
-  broadcast_shapes(dst->shape, src->shape, "copy_");
+  if (broadcast_shapes(dst->shape, src->shape, "copy_") != dst->shape)
+    fail(ErrorKind::Runtime, "copy_", "the source of shape ", shape_str(src->shape),
+         " does not broadcast to the destination's shape ", shape_str(dst->shape),
+         ". Hint: a source broadcasts when each of its dims is 1 or equals the destination's.");
   if (dst->device != src->device) {
     copy_across_devices(dst, src);
     return;
