@@ -182,3 +182,140 @@ def test_random_op_chains_match_pytorch(case):
         if g is not None:
             assert g.dtype == t.dtype and g.shape == t.shape
             np.testing.assert_allclose(g, t, **tol)
+
+
+# ---- the classes a differential fuzzer found, one check each (against PyTorch where it runs) ----
+
+def _both():
+    torch = _maybe_torch()
+    return [gradcore] + ([torch] if torch is not None else [])
+
+
+def test_python_types_as_dtypes_and_dtypes_never_as_ints():
+    assert gradcore.zeros(2, dtype=float).dtype == gradcore.float64  # Python float is a double
+    assert gradcore.zeros(2, dtype=int).dtype == gradcore.int64
+    assert gradcore.zeros(2, dtype=bool).dtype == gradcore.bool
+    for m in _both():
+        with pytest.raises(TypeError):
+            m.ones(2, 3).sum(m.float32)
+        with pytest.raises(TypeError):
+            m.ones(2, 3).unsqueeze(m.float32)
+
+
+def test_numpy_integers_as_sizes_and_dims():
+    i = np.int64
+    for m in _both():
+        x = m.zeros(i(2), i(3))
+        assert tuple(x.shape) == (2, 3)
+        assert tuple(m.zeros(i(4)).shape) == (4,)
+        assert tuple(x.view(i(6)).shape) == (6,)
+        assert tuple(x.sum(i(0)).shape) == (3,)
+        assert tuple(x.unsqueeze(i(0)).shape) == (1, 2, 3)
+        assert tuple(x.permute(i(1), i(0)).shape) == (3, 2)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # PyTorch's __array_wrap__ under NumPy 2
+def test_tensor_and_ndarray_operands_give_tensors():
+    a = np.arange(3.0)
+    for m in _both():
+        t = m.ones(3)
+        for r in (t * a, t + a, t - a, t / (a + 1)):
+            assert isinstance(r, m.Tensor) and r.dtype == m.float64, type(r)
+        np.testing.assert_allclose((t - a).numpy(), 1 - a)
+        with pytest.raises(TypeError):  # PyTorch 2.13 refuses an ndarray on the left
+            a * t
+
+
+def test_inplace_into_an_expanded_view_is_refused():
+    for m in _both():
+        base = m.zeros(1, 3)
+        e = base.expand(4, 3)
+        for write in (lambda: e.add_(1), lambda: e.mul_(2), lambda: e.exp_(), lambda: e.copy_(m.ones(4, 3)),
+                      lambda: e.clamp_(0, 1)):
+            with pytest.raises(RuntimeError, match="single memory location"):
+                write()
+        assert base.sum().item() == 0.0
+        e.fill_(1.0)  # fills are allowed (every alias gets the same value), as in PyTorch
+        assert base.sum().item() == 3.0
+
+
+def test_cat_and_stack_give_each_input_a_gradient_of_its_own_dtype():
+    for m in _both():
+        a = m.ones(2, dtype=m.float32, requires_grad=True)
+        b = m.ones(3, dtype=m.float64, requires_grad=True)
+        out = m.cat([a, b])
+        assert out.dtype == m.float64
+        out.sum().backward()
+        assert a.grad.dtype == m.float32 and b.grad.dtype == m.float64
+        c = m.ones(2, dtype=m.float32, requires_grad=True)
+        d = m.ones(2, dtype=m.float64, requires_grad=True)
+        m.stack([c, d]).sum().backward()
+        assert c.grad.dtype == m.float32 and d.grad.dtype == m.float64
+
+
+def test_cat_legacy_empty_inputs_still_promote():
+    for m in _both():
+        out = m.cat([m.ones(2, 2), m.tensor([], dtype=m.float64)])
+        assert out.dtype == m.float64 and tuple(out.shape) == (2, 2)
+
+
+def test_bool_subtraction_is_refused():
+    for m in _both():
+        b = m.tensor([True, False])
+        for f in (lambda: b - b, lambda: b - 1, lambda: 1 - b, lambda: m.tensor([1, 2]) - b, lambda: -b):
+            with pytest.raises(RuntimeError):
+                f()
+
+
+def test_huge_allocation_is_a_runtime_error_naming_the_bytes():
+    for m in _both():
+        with pytest.raises(RuntimeError) as e:
+            m.zeros(1 << 40, 1 << 10)
+        assert not isinstance(e.value, MemoryError)
+    with pytest.raises(RuntimeError, match="bytes"):
+        gradcore.zeros(1 << 40, 1 << 10)
+
+
+def test_a_python_value_of_the_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError):
+        gradcore.device("cuda", index="a")
+
+
+def test_each_process_starts_from_its_own_seed():
+    code = "import gradcore; print(gradcore.initial_seed(), gradcore.rand(1).item())"
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)}
+    assert len(runs) == 2
+    gradcore.manual_seed(5)
+    a = gradcore.rand(3).tolist()
+    gradcore.manual_seed(5)
+    assert gradcore.rand(3).tolist() == a
+
+
+def test_version_is_the_package_version():
+    import re
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "pyproject.toml")) as f:
+        version = re.search(r'^version = "([^"]+)"', f.read(), re.M).group(1)
+    assert gradcore.__version__ == version
+
+
+@pytest.mark.parametrize("call,ref", [
+    (lambda m, x: m.transpose(x, 0, 1), lambda a: a.T), (lambda m, x: m.permute(x, (1, 0)), lambda a: a.T),
+    (lambda m, x: m.reshape(x, (3, 2)), lambda a: a.reshape(3, 2)), (lambda m, x: m.flatten(x), lambda a: a.ravel()),
+    (lambda m, x: m.unsqueeze(x, 1), lambda a: a[:, None]), (lambda m, x: m.squeeze(m.unsqueeze(x, 0)), lambda a: a),
+    (lambda m, x: m.t(x), lambda a: a.T),
+])
+def test_function_forms_of_the_view_methods(call, ref):
+    a = np.arange(6.0).reshape(2, 3)
+    for m in _both():
+        np.testing.assert_array_equal(call(m, m.tensor(a)).numpy(), ref(a))
+
+
+def test_t_of_a_0d_or_1d_tensor_is_a_view_not_the_tensor_itself():
+    for m in _both():
+        x = m.tensor(2.0, requires_grad=True)
+        y = x.t()
+        assert y is not x and y.grad_fn is not None
+        v = m.ones(3)
+        assert v.t() is not v

@@ -104,7 +104,8 @@ static void bind_binary(py::module_& m, TensorClass& cls) {
   cls.def("div_", [](const TensorPtr& t, py::object o) { return inplace(BinaryOp::Div, t, o, "div_"); }, py::arg("other"));
 
   // Python's operators. Comparisons with non-tensors that are not numbers (t == None) return
-  // NotImplemented, so Python falls back to identity, as for PyTorch.
+  // NotImplemented, so Python falls back to identity, as for PyTorch. A NumPy array on the right
+  // becomes a tensor (t * ndarray is a Tensor); on the left, as in PyTorch, it is refused.
   struct OpDef { const char* py; const char* rpy; const char* ipy; BinaryOp op; };
   static const OpDef operators[] = {
       {"__add__", "__radd__", "__iadd__", BinaryOp::Add}, {"__sub__", "__rsub__", "__isub__", BinaryOp::Sub},
@@ -121,7 +122,8 @@ static void bind_binary(py::module_& m, TensorClass& cls) {
     const BinaryOp op = d.op;
     const char* nm = kernels::binary_info(op).name;
     cls.def(d.py, [op, nm](const TensorPtr& t, py::object o) -> py::object {
-      if (!is_tensor(o) && !is_scalar(o)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+      if (!is_tensor(o) && !is_scalar(o) && !py::isinstance<py::array>(o))
+        return py::reinterpret_borrow<py::object>(Py_NotImplemented);
       return py::cast(binop(op, t, o, nm));
     }, py::is_operator());
     if (d.rpy)

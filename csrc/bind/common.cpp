@@ -65,14 +65,18 @@ TensorPtr tensor_or_scalar(py::handle h, Device device, const char* op, const ch
   if (is_tensor(h)) return h.cast<TensorPtr>();
   if (PyBool_Check(h.ptr()) || PyLong_Check(h.ptr()) || PyFloat_Check(h.ptr()) || is_scalar(h))
     return ops::wrapped_scalar(to_scalar(h, op, arg), device);
+  if (py::isinstance<py::array>(h))  // t * ndarray is a Tensor, as in PyTorch
+    return py::module_::import("gradcore").attr("as_tensor")(h, py::arg("device") = device.str()).cast<TensorPtr>();
   fail(ErrorKind::Type, op, "unsupported operand type for '", arg, "': expected a Tensor or a number, got ",
        py::str(py::type::of(h).attr("__name__")).cast<std::string>());
 }
 
 DimVector int_list(py::handle h, const char* op, const char* arg) {
   DimVector out;
-  if (PyLong_Check(h.ptr()) && !PyBool_Check(h.ptr())) {
-    out.push_back(h.cast<int64_t>());
+  // One int, or anything with __index__ that is not a sequence or a tensor (NumPy integers).
+  if (!PyBool_Check(h.ptr()) && (PyLong_Check(h.ptr()) || (PyIndex_Check(h.ptr()) && !is_tensor(h) &&
+                                                           !py::isinstance<py::sequence>(h)))) {
+    out.push_back(py::int_(py::reinterpret_borrow<py::object>(h)).cast<int64_t>());
     return out;
   }
   if (is_tensor(h)) {
@@ -93,7 +97,7 @@ DimVector int_list(py::handle h, const char* op, const char* arg) {
 }
 
 DimVector shape_from_args(const py::args& args, const char* op) {
-  if (args.size() == 1 && !PyLong_Check(args[0].ptr())) return int_list(args[0], op, "size");
+  if (args.size() == 1) return int_list(args[0], op, "size");
   DimVector out;
   for (auto a : args) {
     if (PyBool_Check(a.ptr()) || !(PyLong_Check(a.ptr()) || PyIndex_Check(a.ptr())))
@@ -111,8 +115,8 @@ DimVector dims_arg(py::handle h, const char* op) {
 
 DType dtype_arg(py::handle h, const char* op) {
   if (py::isinstance<DType>(h)) return h.cast<DType>();
-  // Python's float/int/bool builtins, as PyTorch accepts them.
-  if (h.ptr() == reinterpret_cast<PyObject*>(&PyFloat_Type)) return default_dtype();
+  // Python's float/int/bool builtins, as PyTorch accepts them: float64, int64, bool.
+  if (h.ptr() == reinterpret_cast<PyObject*>(&PyFloat_Type)) return DType::Float64;  // a Python float is a double
   if (h.ptr() == reinterpret_cast<PyObject*>(&PyLong_Type)) return DType::Int64;
   if (h.ptr() == reinterpret_cast<PyObject*>(&PyBool_Type)) return DType::Bool;
   fail(ErrorKind::Type, op, "argument 'dtype' must be a gradcore.dtype (gradcore.float32, float64, int64, bool), not ",

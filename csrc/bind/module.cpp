@@ -28,6 +28,9 @@ PYBIND11_MODULE(_C, m) {
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const py::cast_error& e) {
+      // A Python value of the wrong type reaching a typed C++ argument: PyTorch's TypeError.
+      PyErr_SetString(PyExc_TypeError, e.what());
     } catch (const Error& e) {
       switch (e.kind) {
         case ErrorKind::Value: PyErr_SetString(PyExc_ValueError, e.what()); return;

@@ -138,6 +138,14 @@ TensorPtr tensor_from_numpy_copy(py::array arr, std::optional<DType> dtype, bool
   return t;
 }
 
+// t(): the transpose of a matrix; a 0-D or 1-D tensor comes back as a view of itself.
+TensorPtr transpose_2d(const TensorPtr& t) {
+  if (t->dim() > 2)
+    fail(ErrorKind::Runtime, "t", "t() expects a tensor with <= 2 dimensions, but self is ", t->dim(),
+         "D. Hint: use .transpose(dim0, dim1) or .mT");
+  return t->dim() < 2 ? ops::view(t, t->shape) : ops::transpose(t, 0, 1);
+}
+
 // A list whose None entries (no gradient given) become null tensors.
 TensorList nullable(const std::vector<std::optional<TensorPtr>>& ts) {
   TensorList out;
@@ -163,11 +171,15 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
   auto fns = functions(m);
 
   // ---- dtype, device, generator ----
-  py::enum_<DType>(m, "dtype")
-      .value("bool", DType::Bool)
-      .value("int64", DType::Int64)
-      .value("float32", DType::Float32)
-      .value("float64", DType::Float64)
+  // A class, not an int-like enum: a dtype is never accepted where an int is expected.
+  py::class_<DType> dtype_cls(m, "dtype");
+  for (DType d : {DType::Bool, DType::Int64, DType::Float32, DType::Float64}) dtype_cls.attr(dtype_name(d)) = d;
+  dtype_cls
+      .def("__eq__", [](DType a, py::object b) { return py::isinstance<DType>(b) && a == b.cast<DType>(); })
+      .def("__ne__", [](DType a, py::object b) { return !(py::isinstance<DType>(b) && a == b.cast<DType>()); })
+      .def("__hash__", [](DType d) { return static_cast<int>(d); })
+      .def(py::pickle([](DType d) { return py::make_tuple(static_cast<int>(d)); },
+                      [](py::tuple t) { return static_cast<DType>(t[0].cast<int>()); }))
       .def("__repr__", [](DType d) { return std::string("gradcore.") + dtype_name(d); })
       .def("__str__", [](DType d) { return std::string("gradcore.") + dtype_name(d); })
       .def_property_readonly("is_floating_point", [](DType d) { return is_floating(d); })
@@ -504,10 +516,7 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
         return ops::squeeze(t, dims_arg(dim, "squeeze"));
       }, py::arg("dim") = py::none())
       .def("transpose", &ops::transpose, py::arg("dim0"), py::arg("dim1"))
-      .def("t", [](const TensorPtr& t) {
-        if (t->dim() > 2) fail(ErrorKind::Runtime, "t", "t() expects a tensor with <= 2 dimensions, but self is ", t->dim(), "D. Hint: use .transpose(dim0, dim1) or .mT");
-        return t->dim() < 2 ? t : ops::transpose(t, 0, 1);
-      })
+      .def("t", &transpose_2d)
       .def_property_readonly("T", [](const TensorPtr& t) {
         DimVector perm;
         for (int64_t d = t->dim() - 1; d >= 0; --d) perm.push_back(d);
@@ -529,6 +538,18 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
         return ops::as_strided(t, int_list(size, "as_strided", "size"), int_list(stride, "as_strided", "stride"),
                                off.is_none() ? t->offset : off.cast<int64_t>());
       }, py::arg("size"), py::arg("stride"), py::arg("storage_offset") = py::none());
+  // Function forms of the view methods (gradcore.reshape(x, shape), ...).
+  fns.def("reshape", [](const TensorPtr& t, py::object shape) { return ops::reshape(t, int_list(shape, "reshape", "shape")); },
+          py::arg("input"), py::arg("shape"));
+  fns.def("permute", [](const TensorPtr& t, py::object dims) { return ops::permute(t, int_list(dims, "permute", "dims")); },
+          py::arg("input"), py::arg("dims"));
+  fns.def("flatten", &ops::flatten, py::arg("input"), py::arg("start_dim") = 0, py::arg("end_dim") = -1);
+  fns.def("unsqueeze", &ops::unsqueeze, py::arg("input"), py::arg("dim"));
+  fns.def("squeeze", [](const TensorPtr& t, py::object dim) {
+    return dim.is_none() ? ops::squeeze(t, std::nullopt) : ops::squeeze(t, dims_arg(dim, "squeeze"));
+  }, py::arg("input"), py::arg("dim") = py::none());
+  fns.def("transpose", &ops::transpose, py::arg("input"), py::arg("dim0"), py::arg("dim1"));
+  fns.def("t", &transpose_2d, py::arg("input"));
   fns.def("cat", [](std::vector<TensorPtr> ts, int64_t dim) { return ops::cat(ts, dim); }, py::arg("tensors"), py::arg("dim") = 0);
   fns.def("concat", [](std::vector<TensorPtr> ts, int64_t dim) { return ops::cat(ts, dim); }, py::arg("tensors"), py::arg("dim") = 0);
   fns.def("stack", [](std::vector<TensorPtr> ts, int64_t dim) { return ops::stack(ts, dim); }, py::arg("tensors"), py::arg("dim") = 0);

@@ -29,8 +29,14 @@ constexpr size_t kMaxBlockBytes = size_t(1) << 29;   // larger blocks are never 
 
 // Sizes are rounded so that nearby sizes share a bin: to 64 bytes below 4 KiB, above that to an
 // eighth of the power of two below (at most 12.5% slack).
+[[noreturn]] void out_of_memory(size_t nbytes) {
+  // PyTorch's error type and wording: a RuntimeError naming the bytes, not a MemoryError.
+  fail(ErrorKind::Runtime, "DefaultCPUAllocator", "not enough memory: you tried to allocate ", nbytes,
+       " bytes. Hint: use a smaller batch or shape, or free tensors you no longer need.");
+}
+
 size_t round_size(size_t n) {
-  if (n > (size_t(1) << 62)) throw std::bad_alloc();
+  if (n > (size_t(1) << 62)) out_of_memory(n);
   if (n < 4096) return (n + kAlign - 1) & ~(kAlign - 1);
   size_t p = size_t(1) << (63 - __builtin_clzll(n));
   size_t step = p / 8;
@@ -70,7 +76,7 @@ struct CPUAllocator final : Allocator {
       empty_cache();
       p = system_alloc(rounded);
     }
-    if (!p) throw std::bad_alloc();
+    if (!p) out_of_memory(nbytes);
     return p;
   }
 

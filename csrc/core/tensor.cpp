@@ -73,6 +73,14 @@ int64_t checked_numel(const DimVector& shape, const char* op) {
   return n;
 }
 
+void check_no_internal_overlap(const Tensor& t, const char* op) {
+  for (int64_t d = 0; d < t.dim(); ++d)
+    if (t.strides[d] == 0 && t.shape[d] > 1)
+      fail(ErrorKind::Runtime, op, "unsupported operation: more than one element of the written-to tensor (shape ",
+           shape_str(t.shape), ", strides ", shape_str(t.strides), ") refers to a single memory location. "
+           "Hint: clone() the tensor before writing into it (an expand()ed tensor shares its elements).");
+}
+
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
   int64_t n = ndim > 0 ? ndim : 1;  // a 0-dim tensor accepts dim 0 and -1, as in PyTorch
   if (dim < -n || dim >= n)

@@ -71,6 +71,9 @@ DimVector contiguous_strides(const DimVector& shape);
 // Checks sizes (non-negative, no overflow) and returns the element count.
 int64_t checked_numel(const DimVector& shape, const char* op);
 // Wraps a possibly negative dim into [0, ndim); IndexError naming the op when out of range.
+// In-place writes refuse a tensor some of whose elements share memory (an expand()ed view: a
+// stride of 0 on a dim of size > 1), as PyTorch does, instead of applying once per alias.
+void check_no_internal_overlap(const Tensor& t, const char* op);
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op);
 
 // RuntimeError naming `op` unless tensors can live on `d` in this build and on this machine.

@@ -118,9 +118,10 @@ DType compute_dtype(BinaryOp op, const TensorPtr& a, const TensorPtr& b) {
       if (dt == DType::Bool) dt = DType::Int64;
       break;
     case kernels::BinaryDtype::NoBool:
-      if (dt == DType::Bool)
-        fail(ErrorKind::Runtime, op_name(op), "subtraction, the `-` operator, with two bool tensors is not supported. "
-             "Hint: use the `^` or logical_xor() operator instead.");
+      if (a->dtype == DType::Bool || b->dtype == DType::Bool)
+        fail(ErrorKind::Runtime, op_name(op), "subtraction, the `-` operator, with a bool tensor is not supported. "
+             "Hint: to invert a mask use the `~` or logical_not() operator, for exclusive-or the `^` or "
+             "logical_xor() operator.");
       break;
   }
   if (op == BinaryOp::Pow && dt == DType::Int64 && b->dtype == DType::Int64) {
@@ -252,6 +253,7 @@ TensorPtr where(const TensorPtr& cond, const TensorPtr& a_in, const TensorPtr& b
 
 TensorPtr binary_(BinaryOp op, const TensorPtr& self, const TensorPtr& other, Scalar alpha) {
   const char* name = op_name(op);
+  check_no_internal_overlap(*self, name);
   DType dt = compute_dtype(op, self, other);
   if (is_compare(op)) dt = DType::Bool;
   if (!can_cast(dt, self->dtype))

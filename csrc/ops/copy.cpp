@@ -125,6 +125,7 @@ struct CopyBackward final : Node {
 };
 
 TensorPtr copy_(const TensorPtr& dst, const TensorPtr& src) {
+  check_no_internal_overlap(*dst, "copy_");
   check_inplace(dst, "copy_");
   copy_into(dst, src);
   dst->bump_version();

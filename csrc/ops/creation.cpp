@@ -1,6 +1,7 @@
 // Tensor factories and in-place fills.
 #include <cmath>
 #include <cstring>
+#include <random>
 #include "autograd/node.h"
 #include "core/generator.h"
 #include "ops/dispatch.h"
@@ -8,13 +9,19 @@
 
 namespace gc {
 
+// A process starts from a nondeterministic seed, as PyTorch's does (manual_seed fixes it).
+static uint64_t fresh_seed() {
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
 Generator& default_generator() {
-  static Generator g;
+  static Generator g(fresh_seed());
   return g;
 }
 
 Generator& cuda_generator() {
-  static Generator g;
+  static Generator g(fresh_seed());
   return g;
 }
 

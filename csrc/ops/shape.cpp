@@ -370,12 +370,20 @@ TensorPtr select(const TensorPtr& t, int64_t dim, int64_t index) {
 namespace {
 struct CatBackward final : Node {
   int64_t dim;
-  DimVector sizes;
+  DimVector sizes;             // along dim; -1 for a skipped legacy empty 1-D input
+  std::vector<DType> dtypes;   // each input's: a gradient has its input's dtype
   TensorList apply(TensorList&& g) override {
     TensorList out(sizes.size());
     int64_t off = 0;
     for (size_t i = 0; i < sizes.size(); ++i) {
-      if (needs_input_grad(i)) out[i] = slice(g[0], dim, off, off + sizes[i], 1);
+      if (sizes[i] < 0) {
+        if (needs_input_grad(i)) out[i] = zeros({0}, dtypes[i], g[0]->device);
+        continue;
+      }
+      if (needs_input_grad(i)) {
+        auto gi = slice(g[0], dim, off, off + sizes[i], 1);
+        out[i] = gi->dtype == dtypes[i] ? gi : to_dtype(gi, dtypes[i]);
+      }
       off += sizes[i];
     }
     return out;
@@ -387,14 +395,18 @@ struct CatBackward final : Node {
 TensorPtr cat(const TensorList& ts, int64_t dim) {
   if (ts.empty()) fail(ErrorKind::Runtime, "cat", "expected a non-empty list of tensors");
   // Legacy rule kept by PyTorch: 1-D empty tensors are skipped.
+  // They still take part in type promotion, as in PyTorch.
   TensorList parts;
-  for (auto& t : ts)
+  DType all_dt = ts[0]->dtype;
+  for (auto& t : ts) {
+    all_dt = promote(all_dt, t->dtype);
     if (!(t->dim() == 1 && t->numel() == 0)) parts.push_back(t);
-  if (parts.empty()) return clone(ts[0]);
+  }
+  if (parts.empty()) return to_dtype(clone(ts[0]), all_dt);
   const auto& ref = parts[0];
   if (ref->dim() == 0) fail(ErrorKind::Runtime, "cat", "zero-dimensional tensor (at position 0) cannot be concatenated. Hint: use gradcore.stack");
   int64_t d = wrap_dim(dim, ref->dim(), "cat");
-  DType dt = ref->dtype;
+  DType dt = all_dt;
   DimVector shape = ref->shape;
   shape[d] = 0;
   for (size_t i = 0; i < parts.size(); ++i) {
@@ -415,16 +427,17 @@ TensorPtr cat(const TensorList& ts, int64_t dim) {
   }
   auto out = empty(shape, dt, ref->device);
   int64_t off = 0;
-  DimVector sizes;
   for (auto& t : parts) {
     copy_into(slice(detach(out), d, off, off + t->shape[d], 1), t);
     off += t->shape[d];
-    sizes.push_back(t->shape[d]);
   }
-  if (compute_requires_grad(parts)) {
-    auto n = make_node<CatBackward>(parts);
+  if (compute_requires_grad(ts)) {
+    auto n = make_node<CatBackward>(ts);
     n->dim = d;
-    n->sizes = sizes;
+    for (auto& t : ts) {
+      n->sizes.push_back(t->dim() == 1 && t->numel() == 0 ? -1 : t->shape[d]);
+      n->dtypes.push_back(t->dtype);
+    }
     set_history(out, n);
   }
   return out;

@@ -97,6 +97,7 @@ TensorPtr unary(const UnaryFn& f, const TensorPtr& x) {
 TensorPtr unary_(const UnaryFn& f, const TensorPtr& x) {
   const auto& info = kernels::unary_info(f);
   const std::string name = std::string(info.name) + "_";
+  check_no_internal_overlap(*x, name.c_str());
   const DType dt = unary_out_dtype(f, x);
   if (info.dtype == UnaryDtype::Logical && x->dtype != DType::Bool) {
     // PyTorch keeps self's dtype: x.logical_not_() writes 0/1 into a float or int64 tensor.
@@ -143,6 +144,7 @@ struct ClampBackward final : Node {
 
 TensorPtr clamp_impl(const TensorPtr& x, std::optional<Scalar> min, std::optional<Scalar> max, bool in_place) {
   if (!min && !max) fail(ErrorKind::Runtime, "clamp", "at least one of 'min' or 'max' must not be None");
+  if (in_place) check_no_internal_overlap(*x, "clamp_");
   // PyTorch's promotion with the bounds as Python numbers: an integer (or bool) tensor clamped
   // by a float bound becomes the default float dtype; a bool tensor by int bounds becomes int64.
   DType dt = x->dtype;

@@ -6,6 +6,8 @@ The Tensor class, every op and the autograd engine live in the native extension 
 this package adds the thin Python layer: constructors that parse Python data, grad-mode context
 managers, ``nn``, ``optim``, ``utils.data``, saving and the ``Trainer``.
 """
+__version__ = "0.1.0"  # the version in pyproject.toml (tests/test_tensor.py keeps them equal)
+
 from . import _C
 from ._C import Tensor, dtype, device, Generator
 

@@ -203,11 +203,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """(input - target)^2, reduced."""
     reduction = _reduction(reduction, size_average, reduce, "mse_loss")
-    if isinstance(input, Tensor) and isinstance(target, Tensor) and target.shape != input.shape:
-        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
-                      "This will likely lead to incorrect results due to broadcasting. "
-                      "Please ensure they have the same size.", stacklevel=2)
-    # One fused op (MseLossBackward0), or the composite when the operands broadcast or promote.
+    # One fused op (MseLossBackward0), or the composite when the operands broadcast or promote
+    # (with PyTorch's warning when the shapes differ).
     return _C._mse_loss(input, target, reduction)
 
 
