@@ -1,5 +1,6 @@
 #include "autograd/node.h"
 #include <atomic>
+#include <cctype>
 #include "ops/ops.h"
 
 namespace gc {
@@ -76,6 +77,20 @@ TensorPtr SavedTensor::unpack(const Node& owner) const {
          " instead. Hint: use an out-of-place op (x = x + y instead of x += y), or .clone() the tensor "
          "before modifying it.");
   return data_;
+}
+
+std::string backward_name(const char* op, int overload) {
+  std::string r;
+  bool up = true;
+  for (const char* p = op; *p; ++p) {
+    if (*p == '_') {
+      up = true;
+      continue;
+    }
+    r += up ? static_cast<char>(std::toupper(static_cast<unsigned char>(*p))) : *p;
+    up = false;
+  }
+  return r + "Backward" + std::to_string(overload);
 }
 
 Edge gradient_edge(const TensorPtr& t) {

@@ -68,6 +68,8 @@ std::shared_ptr<N> make_node(const TensorList& inputs, A&&... args) {
   for (auto& t : inputs) n->next_edges.push_back(t ? gradient_edge(t) : Edge{});
   return n;
 }
+// PyTorch's name of an op's backward node: "log_sigmoid", 0 -> "LogSigmoidBackward0".
+std::string backward_name(const char* op, int overload = 0);
 // Makes `out` the output number `nr` of node `fn`.
 void set_history(const TensorPtr& out, const std::shared_ptr<Node>& fn, uint32_t nr = 0);
 // In-place ops on a tensor whose history changes: leaves that require grad refuse (outside

@@ -12,17 +12,6 @@ namespace {
 const char* op_name(BinaryOp op) { return kernels::binary_info(op).name; }
 bool is_compare(BinaryOp op) { return kernels::binary_info(op).dtype == kernels::BinaryDtype::Compare; }
 
-std::string capitalised(const char* s) {
-  std::string r;
-  bool up = true;
-  for (const char* p = s; *p; ++p) {
-    if (*p == '_') { up = true; continue; }
-    r += up ? static_cast<char>(std::toupper(*p)) : *p;
-    up = false;
-  }
-  return r;
-}
-
 // PyTorch's combine_categories: a higher-priority class wins unless a lower one is of a higher
 // category (bool < integer < floating).
 std::optional<DType> combine(std::optional<DType> higher, std::optional<DType> lower) {
@@ -91,7 +80,7 @@ struct BinaryBackward final : Node {
   }
   void release_saved() override { a.reset(); b.reset(); out.reset(); }
   // PyTorch's node names (pow of two tensors is its overload 1).
-  std::string name() const override { return capitalised(op_name(op)) + (op == BinaryOp::Pow ? "Backward1" : "Backward0"); }
+  std::string name() const override { return backward_name(op_name(op), op == BinaryOp::Pow ? 1 : 0); }
 };
 
 // Computes a op b into a new tensor (no autograd).

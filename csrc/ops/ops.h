@@ -86,7 +86,7 @@ TensorPtr where(const TensorPtr& cond, const TensorPtr& a, const TensorPtr& b);
 TensorPtr binary_(BinaryOp op, const TensorPtr& self, const TensorPtr& other, Scalar alpha = Scalar::from_int(1));
 
 // ---- elementwise unary (ops/unary.cpp; the op table and formulas: kernels/unary.h) ----
-// f(x) for an op of the table, e.g. unary(kernels::Tanh{}, x) or unary(kernels::LeakyRelu{0.2}, x).
+// f(x) for an op of the table, e.g. unary(kernels::Exp{}, x) or unary(kernels::LeakyRelu{0.2}, x).
 TensorPtr unary(const kernels::UnaryFn& f, const TensorPtr& x);
 TensorPtr unary_(const kernels::UnaryFn& f, const TensorPtr& x);  // in place
 TensorPtr clamp(const TensorPtr& x, std::optional<Scalar> min, std::optional<Scalar> max);

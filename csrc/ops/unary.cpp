@@ -13,17 +13,6 @@ using kernels::UnarySaves;
 
 namespace {
 
-std::string capitalised(const char* s) {
-  std::string r;
-  bool up = true;
-  for (const char* p = s; *p; ++p) {
-    if (*p == '_') { up = true; continue; }
-    r += up ? static_cast<char>(std::toupper(*p)) : *p;
-    up = false;
-  }
-  return r;
-}
-
 // gx = g * f'(x) from the saved input or output (or from g alone), one fused kernel.
 struct UnaryBackward final : Node {
   UnaryFn f;
@@ -39,7 +28,7 @@ struct UnaryBackward final : Node {
     return {gx};
   }
   void release_saved() override { saved.reset(); }
-  std::string name() const override { return capitalised(kernels::unary_info(f).name) + "Backward0"; }
+  std::string name() const override { return backward_name(kernels::unary_info(f).name); }
 };
 
 // The result dtype of f on x by its row's rule (PyTorch's, with PyTorch's exception types).
