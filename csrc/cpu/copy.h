@@ -1,6 +1,7 @@
 #pragma once
 #include "core/generator.h"
-#include "ops/ops.h"
+#include "core/scalar.h"
+#include "core/tensor.h"
 
 namespace gc::cpu {
 // dst = src (src broadcast to dst's shape), converting the scalar type on the way.

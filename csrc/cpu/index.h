@@ -7,8 +7,8 @@
 // Kernels trust their indices: callers run check_index_bounds first, so a bad index raises
 // before any memory is touched.
 #pragma once
+#include "core/scalar.h"
 #include "core/tensor.h"
-#include "ops/ops.h"
 
 namespace gc::cpu {
 

@@ -5,9 +5,9 @@
 #include <array>
 #include <vector>
 #include "core/host_device.h"
+#include "core/tensor.h"
 #include "cpu/loops.h"
 #include "kernels/reduce.h"
-#include "ops/ops.h"
 
 namespace gc::cpu {
 

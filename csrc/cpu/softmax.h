@@ -3,8 +3,8 @@
 // (ops/softmax.cpp) makes operands contiguous, casts them to one floating dtype and validates
 // targets before calling in, so kernels never fail.
 #pragma once
+#include "core/tensor.h"
 #include "kernels/softmax.h"
-#include "ops/ops.h"
 
 namespace gc::cpu {
 
