@@ -319,3 +319,72 @@ def test_t_of_a_0d_or_1d_tensor_is_a_view_not_the_tensor_itself():
         assert y is not x and y.grad_fn is not None
         v = m.ones(3)
         assert v.t() is not v
+
+
+def test_ints_that_do_not_fit_int64_are_refused_like_pytorch():
+    for m in _both():
+        for data in (2 ** 63, [1, 2 ** 63]):
+            with pytest.raises(ValueError, match="Overflow"):
+                m.tensor(data)
+        assert m.tensor(-2 ** 63).item() == -2 ** 63
+        for bad in (float("nan"), float("inf"), 1e30):
+            with pytest.raises(RuntimeError, match="int64"):
+                m.tensor([bad], dtype=m.int64)
+            with pytest.raises(RuntimeError, match="int64"):
+                m.full((2,), bad, dtype=m.int64)
+        assert m.tensor([1.5], dtype=m.int64).tolist() == [1]
+
+
+def test_transpose_of_a_0d_tensor_checks_its_dims():
+    for m in _both():
+        x = m.tensor(1.0)
+        assert m.transpose(x, 0, -1).item() == 1.0
+        with pytest.raises(IndexError):
+            x.transpose(0, 1)
+
+
+@pytest.mark.parametrize("case", ["both", "min_only", "max_only", "nan_bound", "crossed", "promote", "scalar_tensor"])
+def test_clamp_with_tensor_bounds_like_pytorch(case):
+    rng = np.random.default_rng(7)
+    x0 = rng.standard_normal((3, 4))
+    lo0 = rng.standard_normal((3, 1)) - 0.5
+    hi0 = rng.standard_normal(4) + 0.5
+    if case == "nan_bound":
+        lo0[1, 0] = np.nan
+    if case == "crossed":
+        lo0, hi0 = hi0[None, :].repeat(3, 0) + 1.0, hi0
+    expected = {
+        "both": np.minimum(np.maximum(x0, lo0), hi0), "min_only": np.maximum(x0, lo0), "max_only": np.minimum(x0, hi0),
+        "nan_bound": np.minimum(np.maximum(x0, lo0), hi0), "crossed": np.broadcast_to(hi0, x0.shape),
+        "promote": np.maximum(np.array([[1, 5, -2]]), 2.5), "scalar_tensor": np.maximum(x0, 0.25),
+    }[case]
+    results = []
+    for m in _both():
+        x = m.tensor(x0, requires_grad=True)
+        lo = m.tensor(lo0, requires_grad=True)
+        hi = m.tensor(hi0, requires_grad=True)
+        if case in ("both", "nan_bound", "crossed"):
+            out = m.clamp(x, lo, hi)
+        elif case == "min_only":
+            out = x.clamp(min=lo)
+        elif case == "max_only":
+            out = m.clamp(x, max=hi)
+        elif case == "promote":
+            out = m.clamp(m.tensor([[1, 5, -2]]), min=m.tensor([2.5]))
+            assert out.dtype == m.float32
+            np.testing.assert_allclose(out.numpy(), expected)
+            continue
+        else:
+            s = m.tensor(0.25, dtype=m.float64, requires_grad=True)
+            out = x.clamp(min=s)
+            out.sum().backward()
+            results.append((out.detach().numpy(), x.grad.numpy(), s.grad.numpy()))
+            continue
+        np.testing.assert_allclose(out.detach().numpy(), expected)
+        out.sum().backward()
+        results.append(tuple(None if t.grad is None else t.grad.numpy() for t in (x, lo, hi)))
+    if len(results) == 2:  # against PyTorch
+        for g, t in zip(*results):
+            assert (g is None) == (t is None)
+            if g is not None:
+                np.testing.assert_allclose(g, t)

@@ -66,10 +66,19 @@ static void bind_unary(py::module_& m, TensorClass& cls) {
   cls.def("round", round, py::kw_only(), py::arg("decimals") = 0);
   fns.def("round", round, py::arg("input"), py::kw_only(), py::arg("decimals") = 0);
 
-  auto clamp = [](const TensorPtr& x, py::object min, py::object max) {
+  // Bounds that are numbers take the fused kernel; a tensor bound (broadcast, promoted, and
+  // differentiable) takes the tensor form, as PyTorch's clamp.Tensor overload.
+  auto tensor_bound = [](const TensorPtr& x, py::handle b, const char* arg) -> TensorPtr {
+    return b.is_none() ? nullptr : tensor_or_scalar(b, x->device, "clamp", arg);
+  };
+  auto clamp = [tensor_bound](const TensorPtr& x, py::object min, py::object max) {
+    if (is_tensor(min) || is_tensor(max))
+      return ops::clamp_tensor(x, tensor_bound(x, min, "min"), tensor_bound(x, max, "max"));
     return ops::clamp(x, opt_scalar(min, "min"), opt_scalar(max, "max"));
   };
-  auto clamp_ = [](const TensorPtr& x, py::object min, py::object max) {
+  auto clamp_ = [tensor_bound](const TensorPtr& x, py::object min, py::object max) {
+    if (is_tensor(min) || is_tensor(max))
+      return ops::copy_(x, ops::clamp_tensor(x, tensor_bound(x, min, "min"), tensor_bound(x, max, "max")));
     return ops::clamp_(x, opt_scalar(min, "min"), opt_scalar(max, "max"));
   };
   for (const char* n : {"clamp", "clip"}) {

@@ -32,7 +32,16 @@ TensorPtr empty(const DimVector& shape, DType dtype, Device device) {
   return empty_tensor(shape, dtype, device);
 }
 
+namespace {
+// A float written into an int64 tensor must fit (PyTorch refuses NaN, infinities and overflow).
+void check_fits(Scalar value, DType dtype, const char* op) {
+  if (dtype == DType::Int64 && value.kind == Scalar::Float && !Scalar::fits_int64(value.d))
+    fail(ErrorKind::Runtime, op, "value ", value.d, " cannot be converted to type int64 without overflow");
+}
+}  // namespace
+
 TensorPtr full(const DimVector& shape, Scalar value, DType dtype, Device device) {
+  check_fits(value, dtype, "full");
   auto t = empty(shape, dtype, device);
   GC_KERNEL(fill_kernel, *t, value);
   return t;
@@ -147,6 +156,7 @@ struct FillBackward final : Node {
 };
 
 void fill_(const TensorPtr& t, Scalar value) {
+  check_fits(value, t->dtype, "fill_");
   check_inplace(t, "fill_");
   GC_KERNEL(fill_kernel, *t, value);
   t->bump_version();

@@ -91,6 +91,9 @@ TensorPtr unary(const kernels::UnaryFn& f, const TensorPtr& x);
 TensorPtr unary_(const kernels::UnaryFn& f, const TensorPtr& x);  // in place
 TensorPtr clamp(const TensorPtr& x, std::optional<Scalar> min, std::optional<Scalar> max);
 TensorPtr clamp_(const TensorPtr& x, std::optional<Scalar> min, std::optional<Scalar> max);
+// min(max(x, min), max) with tensor bounds (either may be null): broadcast, promoted, NaN in a
+// bound propagates, and the gradient reaches the bounds (where they are the answer).
+TensorPtr clamp_tensor(const TensorPtr& x, const TensorPtr& min, const TensorPtr& max);
 
 // ---- reductions (ops/reduce.cpp, cpu/reduce.cpp) ----
 // dims empty = all dims.

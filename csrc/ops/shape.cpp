@@ -280,8 +280,8 @@ TensorPtr permute(const TensorPtr& t, const DimVector& dims) {
 }
 
 TensorPtr transpose(const TensorPtr& t, int64_t d0, int64_t d1) {
-  if (t->dim() == 0) return t;
   int64_t a = wrap_dim(d0, t->dim(), "transpose"), b = wrap_dim(d1, t->dim(), "transpose");
+  if (t->dim() == 0) return permute(t, {});  // a view of the scalar
   DimVector perm(t->dim());
   std::iota(perm.begin(), perm.end(), 0);
   std::swap(perm[a], perm[b]);

@@ -174,6 +174,68 @@ TensorPtr clamp_impl(const TensorPtr& x, std::optional<Scalar> min, std::optiona
 
 }  // namespace
 
+namespace {
+// clamp with tensor bounds: each input takes g where PyTorch's clamp_backward_min_max says it is
+// the answer: x where min <= x <= max; min where x < min < max; max where x > max or max < min
+// (with one bound, the comparison with it alone). A NaN anywhere gives no one a gradient there.
+struct ClampTensorBackward final : Node {
+  SavedTensor x, lo, hi;
+  bool has_lo, has_hi;
+  DimVector shapes[3];
+  DType dtypes[3];
+  TensorList apply(TensorList&& g) override {
+    auto xv = x.unpack(*this);
+    auto lov = has_lo ? lo.unpack(*this) : nullptr, hiv = has_hi ? hi.unpack(*this) : nullptr;
+    auto zero = zeros({}, g[0]->dtype, g[0]->device);
+    auto pick = [&](const TensorPtr& mask, int i) {
+      auto r = sum_to_shape(where(mask, g[0], zero), shapes[i]);
+      return r->dtype == dtypes[i] ? r : to_dtype(r, dtypes[i]);
+    };
+    auto both = [](const TensorPtr& a, const TensorPtr& b) { return a && b ? compare(BinaryOp::LogicalAnd, a, b) : (a ? a : b); };
+    TensorList out(3);
+    if (needs_input_grad(0))
+      out[0] = pick(both(has_lo ? compare(BinaryOp::Ge, xv, lov) : nullptr, has_hi ? compare(BinaryOp::Le, xv, hiv) : nullptr), 0);
+    if (has_lo && needs_input_grad(1)) {
+      auto m = compare(BinaryOp::Lt, xv, lov);
+      out[1] = pick(has_hi ? compare(BinaryOp::LogicalAnd, m, compare(BinaryOp::Lt, lov, hiv)) : m, 1);
+    }
+    if (has_hi && needs_input_grad(2)) {
+      auto m = compare(BinaryOp::Gt, xv, hiv);
+      out[2] = pick(has_lo ? compare(BinaryOp::LogicalOr, m, compare(BinaryOp::Lt, hiv, lov)) : m, 2);
+    }
+    return out;
+  }
+  void release_saved() override { x.reset(); lo.reset(); hi.reset(); }
+  std::string name() const override { return "ClampBackward0"; }
+};
+}  // namespace
+
+TensorPtr clamp_tensor(const TensorPtr& x, const TensorPtr& min, const TensorPtr& max) {
+  if (!min && !max) fail(ErrorKind::Runtime, "clamp", "at least one of 'min' or 'max' must not be None");
+  TensorPtr out;
+  {
+    NoGradGuard no_grad;  // min(max(x, min), max), NaN from any side propagating; the node is below
+    out = min ? maximum(x, min) : clone(x);
+    if (max) out = minimum(out, max);
+  }
+  if (is_floating(out->dtype) && compute_requires_grad({&x, &min, &max})) {
+    auto n = make_node<ClampTensorBackward>({x, min, max});
+    n->x = SavedTensor(x, false);
+    n->has_lo = min != nullptr;
+    n->has_hi = max != nullptr;
+    if (min) n->lo = SavedTensor(min, false);
+    if (max) n->hi = SavedTensor(max, false);
+    const TensorPtr* ins[3] = {&x, &min, &max};
+    for (int i = 0; i < 3; ++i)
+      if (*ins[i]) {
+        n->shapes[i] = (*ins[i])->shape;
+        n->dtypes[i] = (*ins[i])->dtype;
+      }
+    set_history(out, n);
+  }
+  return out;
+}
+
 TensorPtr clamp(const TensorPtr& x, std::optional<Scalar> min, std::optional<Scalar> max) { return clamp_impl(x, min, max, false); }
 TensorPtr clamp_(const TensorPtr& x, std::optional<Scalar> min, std::optional<Scalar> max) { return clamp_impl(x, min, max, true); }
 

@@ -48,15 +48,36 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
         except ValueError as e:
             raise ValueError(f"tensor: could not build a tensor from the nested data: {e}. "
                              "Hint: every nested list must have the same length at each level.") from None
-        if arr.dtype == object:
+        if from_python and arr.dtype == np.uint64 and dtype in (_C.dtype.float32, _C.dtype.float64):
+            arr = arr.astype(np.float64)  # a Python int past int64 is fine as a float
+        # A Python int past int64 (NumPy makes it uint64, object, or, mixed with small ints, float64).
+        if from_python and (arr.dtype == np.uint64 or (arr.dtype.kind == "f" and arr.size and dtype is None and
+                                                          (np.abs(arr) >= 2.0 ** 63).any())):
+            if _has_int_beyond_int64(data):
+                raise ValueError("Overflow when unpacking long long: tensor() holds Python ints in int64's range "
+                                 "[-2**63, 2**63 - 1]")
+        if arr.dtype == object or (from_python and arr.dtype == np.uint64):
+            if from_python and _has_int_beyond_int64(data):
+                raise ValueError("Overflow when unpacking long long: tensor() holds Python ints in int64's range "
+                                 "[-2**63, 2**63 - 1]")
             raise TypeError(f"tensor: could not infer a dtype for an object of type {type(data).__name__}; "
                             "expected numbers, nested lists of numbers, or a NumPy array")
+        if from_python and dtype == _C.dtype.int64 and arr.dtype.kind == "f" and arr.size and not (
+                np.isfinite(arr).all() and (np.abs(arr) < 2.0 ** 63).all()):
+            raise RuntimeError("tensor: value cannot be converted to type int64 without overflow (NaN, infinity or "
+                               "beyond int64's range)")
         t = _C._tensor_from_array(arr, dtype, from_python)
     if device is not None:
         t = t._to_device(_check_factory_device(device), False)
     if requires_grad:
         t.requires_grad_(True)
     return t
+
+
+def _has_int_beyond_int64(data):
+    if isinstance(data, (list, tuple)):
+        return any(_has_int_beyond_int64(x) for x in data)
+    return isinstance(data, int) and not (-2 ** 63 <= data < 2 ** 63)
 
 
 def _unwrap_tensors(data):
