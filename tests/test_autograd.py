@@ -168,14 +168,17 @@ def test_modified_saved_tensor_is_detected():
         b.sum().backward()
 
 
-def test_in_place_into_view_requiring_grad_is_refused_with_hint():
+def test_in_place_into_a_view_with_a_value_that_requires_grad_rebases_the_base():
     x = gradcore.zeros(2, 3)
     w = gradcore.ones(3, requires_grad=True)
-    with pytest.raises(RuntimeError, match="view"):
-        x.select(0, 0).add_(w)
+    x.select(0, 0).add_(w)  # x takes a history (CopySlices), as in PyTorch
+    assert x.requires_grad and x.grad_fn.name() == "CopySlices"
+    (x * gradcore.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])).sum().backward()
+    assert w.grad.tolist() == [1.0, 2.0, 3.0]
+    y = gradcore.zeros(2, 3)
     with gradcore.no_grad():
-        x.select(0, 0).add_(w)
-    assert x.tolist()[0] == [1.0, 1.0, 1.0]
+        y.select(0, 0).add_(w)
+    assert y.tolist()[0] == [1.0, 1.0, 1.0] and not y.requires_grad
 
 
 def test_detach_and_requires_grad_():

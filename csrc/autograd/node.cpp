@@ -124,8 +124,15 @@ void set_history(const TensorPtr& out, const std::shared_ptr<Node>& fn, uint32_t
   out->requires_grad = true;
 }
 
-void check_inplace(const TensorPtr& self, const char* op) {
+void check_inplace(const TensorPtr& self, const char* op, bool view_ok) {
   if (!GradMode::is_enabled()) return;
+  if (view_ok && self->base) {
+    if (self->base->requires_grad && self->base->is_leaf())
+      fail(ErrorKind::Runtime, op, "a view of a leaf Variable that requires grad is being used in an in-place "
+           "operation (shape ", shape_str(self->shape), "). Hint: do the update under `with gradcore.no_grad():`, "
+           "or write into a clone.");
+    return;
+  }
   if (self->requires_grad && self->is_leaf() && !self->base)
     fail(ErrorKind::Runtime, op,
          "a leaf Variable that requires grad is being used in an in-place operation (shape ",
@@ -137,6 +144,67 @@ void check_inplace(const TensorPtr& self, const char* op) {
          ") of a tensor that requires grad is not supported by gradcore. Hint: build the result out of "
          "place (gradcore.where, gradcore.cat, or .clone() the base before writing into it), or do it "
          "under no_grad().");
+}
+
+namespace {
+// The region of a contiguous base that a view covers, as (shape, strides, offset) in elements.
+struct Region {
+  DimVector shape, strides;
+  int64_t offset;
+  TensorPtr of(const TensorPtr& base_shaped) const {  // base_shaped: contiguous, the base's shape
+    return ops::as_strided(base_shaped, shape, strides, base_shaped->offset + offset);
+  }
+};
+
+// The base's gradient: its old history gets g outside the region, the result written into the
+// region gets g inside it (which flows on through the in-place op's derivative).
+struct CopySlices final : Node {
+  Region region;
+  DimVector base_shape;
+  TensorList apply(TensorList&& g) override {
+    NoGradGuard no_grad;
+    auto gb = ops::contiguous(g[0]);
+    TensorPtr g_old, g_result;
+    if (needs_input_grad(1)) g_result = ops::clone(region.of(gb));
+    if (needs_input_grad(0)) {
+      g_old = gb == g[0] ? ops::clone(gb) : gb;
+      ops::fill_(region.of(g_old), Scalar::from_int(0));
+    }
+    return {g_old, g_result};
+  }
+  std::string name() const override { return "CopySlices"; }
+};
+
+// The rebased view's gradient goes to the base, inside the region.
+struct ViewOfBaseBackward final : Node {
+  Region region;
+  DimVector base_shape;
+  DType dtype;
+  TensorList apply(TensorList&& g) override {
+    NoGradGuard no_grad;
+    auto gb = ops::zeros(base_shape, dtype, g[0]->device);
+    ops::copy_into(region.of(gb), g[0]);
+    return {gb};
+  }
+  std::string name() const override { return "AsStridedBackward0"; }
+};
+}  // namespace
+
+void rebase_view_history(const TensorPtr& view, const TensorPtr& result, const char* op) {
+  const TensorPtr base = view->base;
+  if (!base->is_contiguous())
+    fail(ErrorKind::Runtime, op, "in-place modification of a view of a non-contiguous tensor (shape ",
+         shape_str(base->shape), ") that requires grad is not supported. Hint: call .contiguous() on it first.");
+  Region region{view->shape, view->strides, view->offset - base->offset};
+  auto n = make_node<CopySlices>({base, result});
+  n->region = region;
+  n->base_shape = base->shape;
+  set_history(base, n);
+  auto v = make_node<ViewOfBaseBackward>({base});
+  v->region = region;
+  v->base_shape = base->shape;
+  v->dtype = base->dtype;
+  set_history(view, v);
 }
 
 }  // namespace gc

@@ -254,10 +254,7 @@ TensorPtr binary_(BinaryOp op, const TensorPtr& self, const TensorPtr& other, Sc
     fail(ErrorKind::Runtime, name, "output with shape ", shape_str(self->shape), " doesn't match the broadcast shape ",
          shape_str(shape), " of the in-place op");
   bool grad = compute_requires_grad({&self, &other}) && is_floating(self->dtype);
-  if (grad) check_inplace(self, name);
-  if (grad && self->base)
-    fail(ErrorKind::Runtime, name, "in-place modification of a view (shape ", shape_str(self->shape),
-         ") with a value that requires grad is not supported by gradcore. Hint: build the result out of place.");
+  if (grad) check_inplace(self, name, /*view_ok=*/true);
   if (grad) {
     // Compute out of place from a copy of self (so the node's saved inputs stay intact), then
     // move the result's data and history into self.
@@ -268,7 +265,8 @@ TensorPtr binary_(BinaryOp op, const TensorPtr& self, const TensorPtr& other, Sc
       copy_into(self, r);
     }
     self->bump_version();
-    set_history(self, r->grad_fn, r->output_nr);
+    if (self->base) rebase_view_history(self, r, name);
+    else set_history(self, r->grad_fn, r->output_nr);
     return self;
   }
   if (GradMode::is_enabled() && self->requires_grad && self->is_leaf())

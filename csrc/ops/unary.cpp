@@ -101,14 +101,15 @@ TensorPtr unary_(const UnaryFn& f, const TensorPtr& x) {
     fail(ErrorKind::Runtime, name.c_str(), "result type ", dtype_name(dt), " can't be cast to the desired output type ",
          dtype_name(x->dtype), " of the in-place op");
   if (compute_requires_grad({&x})) {
-    check_inplace(x, name.c_str());
+    check_inplace(x, name.c_str(), /*view_ok=*/true);
     auto r = unary(f, clone(x));
     {
       NoGradGuard g;
       copy_into(x, r);
     }
     x->bump_version();
-    set_history(x, r->grad_fn, r->output_nr);
+    if (x->base) rebase_view_history(x, r, name.c_str());
+    else set_history(x, r->grad_fn, r->output_nr);
     return x;
   }
   GC_KERNEL(unary_kernel, f, *x, *x);
