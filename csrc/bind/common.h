@@ -60,6 +60,9 @@ using Binder = void (*)(py::module_&, TensorClass&);
 int register_binder(Binder b);
 #define GC_REGISTER_BINDINGS(fn) static const int gc_registered_##fn = ::gc::bind::register_binder(fn);
 
+// A shape as gradcore.Size (a tuple subclass).
+py::object make_size(const DimVector& s);
+
 // Module for functions exported as gradcore.<name>.
 py::module_ functions(py::module_& m);
 

@@ -1,9 +1,11 @@
-// The Tensor class and what every tensor has: attributes, NumPy interop, factories, views,
-// binary operators, grad mode and backward. Other op families bind themselves in their own files.
+// The Tensor class and what every tensor has: its dtype, device and generator types, its
+// attributes, NumPy interop and the factories that make tensors. Views (shape.cpp), autograd
+// (autograd.cpp) and each op family bind themselves in their own files.
 #ifdef GRADCORE_CUDA
 #include "cuda/runtime.h"
 #endif
 #include <pybind11/operators.h>
+#include <sstream>
 #include "autograd/node.h"
 #include "bind/common.h"
 #include "core/generator.h"
@@ -14,11 +16,15 @@ namespace {
 
 py::object g_size_type;  // gradcore.Size, set from Python
 
+}  // namespace
+
 py::object make_size(const DimVector& s) {
   py::tuple t(s.size());
   for (size_t i = 0; i < s.size(); ++i) t[i] = py::int_(s[i]);
   return g_size_type ? g_size_type(t) : py::object(t);
 }
+
+namespace {
 
 std::string type_name(py::handle h) { return py::str(py::type::of(h).attr("__name__")).cast<std::string>(); }
 
@@ -138,33 +144,6 @@ TensorPtr tensor_from_numpy_copy(py::array arr, std::optional<DType> dtype, bool
   return t;
 }
 
-// t(): the transpose of a matrix; a 0-D or 1-D tensor comes back as a view of itself.
-TensorPtr transpose_2d(const TensorPtr& t) {
-  if (t->dim() > 2)
-    fail(ErrorKind::Runtime, "t", "t() expects a tensor with <= 2 dimensions, but self is ", t->dim(),
-         "D. Hint: use .transpose(dim0, dim1) or .mT");
-  return t->dim() < 2 ? ops::view(t, t->shape) : ops::transpose(t, 0, 1);
-}
-
-// A list whose None entries (no gradient given) become null tensors.
-TensorList nullable(const std::vector<std::optional<TensorPtr>>& ts) {
-  TensorList out;
-  out.reserve(ts.size());
-  for (const auto& t : ts) out.push_back(t ? *t : nullptr);
-  return out;
-}
-
-// backward(inputs=...): a tensor or a sequence of tensors; None means every leaf.
-TensorList backward_inputs(py::handle inputs) {
-  if (inputs.is_none()) return {};
-  TensorList out;
-  if (is_tensor(inputs)) out.push_back(inputs.cast<TensorPtr>());
-  else
-    for (auto item : py::iter(inputs)) out.push_back(as_tensor(item, "backward", "inputs"));
-  if (out.empty()) fail(ErrorKind::Runtime, "backward", "'inputs' argument to backward() cannot be empty.");
-  return out;
-}
-
 }  // namespace
 
 void bind_tensor_class(py::module_& m, TensorClass& cls) {
@@ -274,6 +253,24 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
     return d;
   });
   m.def("_cpu_empty_cache", []() { cpu_empty_cache(); });
+
+  // The autograd node a tensor's grad_fn returns (bind/function.cpp derives Python functions' from it).
+  py::class_<Node, std::shared_ptr<Node>>(m, "Node")
+      .def("name", &Node::name)
+      .def("__repr__", [](const Node& n) {
+        std::ostringstream s;
+        s << "<" << n.name() << " object at " << &n << ">";
+        return s.str();
+      })
+      .def_property_readonly("next_functions", [](const Node& n) {
+        py::list out;
+        for (auto& e : n.next_edges) out.append(py::make_tuple(e.fn ? py::cast(e.fn) : py::none(), e.input_nr));
+        return py::tuple(out);
+      })
+      .def_property_readonly("variable", [](Node& n) -> py::object {
+        if (auto* acc = dynamic_cast<AccumulateGrad*>(&n)) return py::cast(acc->variable);
+        fail(ErrorKind::Type, "variable", "only AccumulateGrad nodes have a variable");
+      });
 
   // ---- factories ----
   auto shape_factory = [&](const char* name, auto make) {
@@ -488,76 +485,7 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
       .def("clone", [](const TensorPtr& t) { return ops::clone(t); })
       .def("contiguous", [](const TensorPtr& t) { return ops::contiguous(t); })
       .def("_to_dtype", [](const TensorPtr& t, DType d, bool copy) { return ops::to_dtype(t, d, copy); })
-      .def("_to_device", [](const TensorPtr& t, const Device& d, bool copy) { return ops::to_device(t, d, copy); })
-      .def("backward", [](const TensorPtr& t, py::object gradient, py::object retain_graph, py::object create_graph, py::object inputs) {
-        if (!create_graph.is_none() && create_graph.cast<bool>())
-          fail(ErrorKind::NotImplemented, "backward", "create_graph=True (higher-order gradients) is not supported by gradcore");
-        TensorList g{gradient.is_none() ? nullptr : as_tensor(gradient, "backward", "gradient")};
-        bool retain = !retain_graph.is_none() && retain_graph.cast<bool>();
-        TensorList ins = backward_inputs(inputs);
-        py::gil_scoped_release release;
-        run_backward({t}, g, retain, ins);
-      }, py::arg("gradient") = py::none(), py::arg("retain_graph") = py::none(), py::arg("create_graph") = py::none(),
-         py::arg("inputs") = py::none());
-
-  // ---- views and shape ----
-  cls.def("view", [](const TensorPtr& t, py::args a) {
-        if (a.size() == 1 && py::isinstance<DType>(a[0]))
-          fail(ErrorKind::NotImplemented, "view", "view(dtype) reinterpretation is not supported; use .to(dtype)");
-        return ops::view(t, shape_from_args(a, "view"));
-      })
-      .def("view_as", [](const TensorPtr& t, const TensorPtr& o) { return ops::view(t, o->shape); })
-      .def("reshape", [](const TensorPtr& t, py::args a) { return ops::reshape(t, shape_from_args(a, "reshape")); })
-      .def("reshape_as", [](const TensorPtr& t, const TensorPtr& o) { return ops::reshape(t, o->shape); })
-      .def("flatten", &ops::flatten, py::arg("start_dim") = 0, py::arg("end_dim") = -1)
-      .def("unsqueeze", &ops::unsqueeze, py::arg("dim"))
-      .def("squeeze", [](const TensorPtr& t, py::object dim) {
-        if (dim.is_none()) return ops::squeeze(t, std::nullopt);
-        return ops::squeeze(t, dims_arg(dim, "squeeze"));
-      }, py::arg("dim") = py::none())
-      .def("transpose", &ops::transpose, py::arg("dim0"), py::arg("dim1"))
-      .def("t", &transpose_2d)
-      .def_property_readonly("T", [](const TensorPtr& t) {
-        DimVector perm;
-        for (int64_t d = t->dim() - 1; d >= 0; --d) perm.push_back(d);
-        return ops::permute(t, perm);
-      })
-      .def_property_readonly("mT", [](const TensorPtr& t) {
-        if (t->dim() < 2) fail(ErrorKind::Runtime, "mT", "tensor.mT is only supported on matrices or batches of matrices. Got ", t->dim(), "-D tensor.");
-        return ops::transpose(t, -2, -1);
-      })
-      .def("permute", [](const TensorPtr& t, py::args a) { return ops::permute(t, shape_from_args(a, "permute")); })
-      .def("expand", [](const TensorPtr& t, py::args a) { return ops::expand(t, shape_from_args(a, "expand")); })
-      .def("expand_as", [](const TensorPtr& t, const TensorPtr& o) { return ops::expand(t, o->shape); })
-      .def("narrow", [](const TensorPtr& t, int64_t dim, int64_t start, int64_t length) {
-        return ops::slice(t, dim, start, start + length, 1);
-      })
-      .def("select", &ops::select, py::arg("dim"), py::arg("index"))
-      .def("_slice", &ops::slice)
-      .def("as_strided", [](const TensorPtr& t, py::object size, py::object stride, py::object off) {
-        return ops::as_strided(t, int_list(size, "as_strided", "size"), int_list(stride, "as_strided", "stride"),
-                               off.is_none() ? t->offset : off.cast<int64_t>());
-      }, py::arg("size"), py::arg("stride"), py::arg("storage_offset") = py::none());
-  // Function forms of the view methods (gradcore.reshape(x, shape), ...).
-  fns.def("reshape", [](const TensorPtr& t, py::object shape) { return ops::reshape(t, int_list(shape, "reshape", "shape")); },
-          py::arg("input"), py::arg("shape"));
-  fns.def("permute", [](const TensorPtr& t, py::object dims) { return ops::permute(t, int_list(dims, "permute", "dims")); },
-          py::arg("input"), py::arg("dims"));
-  fns.def("flatten", &ops::flatten, py::arg("input"), py::arg("start_dim") = 0, py::arg("end_dim") = -1);
-  fns.def("unsqueeze", &ops::unsqueeze, py::arg("input"), py::arg("dim"));
-  fns.def("squeeze", [](const TensorPtr& t, py::object dim) {
-    return dim.is_none() ? ops::squeeze(t, std::nullopt) : ops::squeeze(t, dims_arg(dim, "squeeze"));
-  }, py::arg("input"), py::arg("dim") = py::none());
-  fns.def("transpose", &ops::transpose, py::arg("input"), py::arg("dim0"), py::arg("dim1"));
-  fns.def("t", &transpose_2d, py::arg("input"));
-  fns.def("cat", [](std::vector<TensorPtr> ts, int64_t dim) { return ops::cat(ts, dim); }, py::arg("tensors"), py::arg("dim") = 0);
-  fns.def("concat", [](std::vector<TensorPtr> ts, int64_t dim) { return ops::cat(ts, dim); }, py::arg("tensors"), py::arg("dim") = 0);
-  fns.def("stack", [](std::vector<TensorPtr> ts, int64_t dim) { return ops::stack(ts, dim); }, py::arg("tensors"), py::arg("dim") = 0);
-  fns.def("broadcast_shapes", [](py::args shapes) {
-    DimVector out;
-    for (auto s : shapes) out = ops::broadcast_shapes(out, int_list(s, "broadcast_shapes", "shape"), "broadcast_shapes");
-    return make_size(out);
-  });
+      .def("_to_device", [](const TensorPtr& t, const Device& d, bool copy) { return ops::to_device(t, d, copy); });
 
   cls.def("zero_", [](const TensorPtr& t) { return ops::zero_(t); })
       .def("fill_", [](const TensorPtr& t, py::object v) { ops::fill_(t, to_scalar(v, "fill_", "value")); return t; }, py::arg("value"))
@@ -568,35 +496,6 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
            py::arg("from") = 0.0, py::arg("to") = 1.0, py::kw_only(), py::arg("generator") = py::none())
       .def("normal_", [](const TensorPtr& t, double mean, double std, py::object gen) { ops::normal_(t, mean, std, generator_arg(gen)); return t; },
            py::arg("mean") = 0.0, py::arg("std") = 1.0, py::kw_only(), py::arg("generator") = py::none());
-  // ---- autograd entry points ----
-  m.def("_run_backward", [](std::vector<TensorPtr> roots, std::vector<std::optional<TensorPtr>> grads, bool retain,
-                            py::object inputs) {
-    TensorList ins = backward_inputs(inputs), g = nullable(grads);
-    py::gil_scoped_release release;
-    run_backward(roots, g, retain, ins);
-  }, py::arg("roots"), py::arg("grads"), py::arg("retain"), py::arg("inputs") = py::none());
-  m.def("_run_grad", [](std::vector<TensorPtr> roots, std::vector<std::optional<TensorPtr>> grads, std::vector<TensorPtr> inputs,
-                        bool retain, bool allow_unused) {
-    TensorList g = nullable(grads);
-    py::gil_scoped_release release;
-    return run_grad(roots, g, inputs, retain, allow_unused);
-  });
-  py::class_<Node, std::shared_ptr<Node>>(m, "Node")
-      .def("name", &Node::name)
-      .def("__repr__", [](const Node& n) {
-        std::ostringstream s;
-        s << "<" << n.name() << " object at " << &n << ">";
-        return s.str();
-      })
-      .def_property_readonly("next_functions", [](const Node& n) {
-        py::list out;
-        for (auto& e : n.next_edges) out.append(py::make_tuple(e.fn ? py::cast(e.fn) : py::none(), e.input_nr));
-        return py::tuple(out);
-      })
-      .def_property_readonly("variable", [](Node& n) -> py::object {
-        if (auto* acc = dynamic_cast<AccumulateGrad*>(&n)) return py::cast(acc->variable);
-        fail(ErrorKind::Type, "variable", "only AccumulateGrad nodes have a variable");
-      });
 }
 
 }  // namespace gc::bind

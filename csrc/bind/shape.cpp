@@ -1,0 +1,82 @@
+// Bindings of views and shapes: view/reshape/permute/transpose/expand/slices as methods and as
+// gradcore functions, cat/stack, broadcast_shapes (ops/shape.cpp).
+#include "bind/common.h"
+
+namespace gc::bind {
+
+namespace {
+// t(): the transpose of a matrix; a 0-D or 1-D tensor comes back as a view of itself.
+TensorPtr transpose_2d(const TensorPtr& t) {
+  if (t->dim() > 2)
+    fail(ErrorKind::Runtime, "t", "t() expects a tensor with <= 2 dimensions, but self is ", t->dim(),
+         "D. Hint: use .transpose(dim0, dim1) or .mT");
+  return t->dim() < 2 ? ops::view(t, t->shape) : ops::transpose(t, 0, 1);
+}
+
+}  // namespace
+
+static void bind_shape(py::module_& m, TensorClass& cls) {
+  auto fns = functions(m);
+  cls.def("view", [](const TensorPtr& t, py::args a) {
+        if (a.size() == 1 && py::isinstance<DType>(a[0]))
+          fail(ErrorKind::NotImplemented, "view", "view(dtype) reinterpretation is not supported; use .to(dtype)");
+        return ops::view(t, shape_from_args(a, "view"));
+      })
+      .def("view_as", [](const TensorPtr& t, const TensorPtr& o) { return ops::view(t, o->shape); })
+      .def("reshape", [](const TensorPtr& t, py::args a) { return ops::reshape(t, shape_from_args(a, "reshape")); })
+      .def("reshape_as", [](const TensorPtr& t, const TensorPtr& o) { return ops::reshape(t, o->shape); })
+      .def("flatten", &ops::flatten, py::arg("start_dim") = 0, py::arg("end_dim") = -1)
+      .def("unsqueeze", &ops::unsqueeze, py::arg("dim"))
+      .def("squeeze", [](const TensorPtr& t, py::object dim) {
+        if (dim.is_none()) return ops::squeeze(t, std::nullopt);
+        return ops::squeeze(t, dims_arg(dim, "squeeze"));
+      }, py::arg("dim") = py::none())
+      .def("transpose", &ops::transpose, py::arg("dim0"), py::arg("dim1"))
+      .def("t", &transpose_2d)
+      .def_property_readonly("T", [](const TensorPtr& t) {
+        DimVector perm;
+        for (int64_t d = t->dim() - 1; d >= 0; --d) perm.push_back(d);
+        return ops::permute(t, perm);
+      })
+      .def_property_readonly("mT", [](const TensorPtr& t) {
+        if (t->dim() < 2) fail(ErrorKind::Runtime, "mT", "tensor.mT is only supported on matrices or batches of matrices. Got ", t->dim(), "-D tensor.");
+        return ops::transpose(t, -2, -1);
+      })
+      .def("permute", [](const TensorPtr& t, py::args a) { return ops::permute(t, shape_from_args(a, "permute")); })
+      .def("expand", [](const TensorPtr& t, py::args a) { return ops::expand(t, shape_from_args(a, "expand")); })
+      .def("expand_as", [](const TensorPtr& t, const TensorPtr& o) { return ops::expand(t, o->shape); })
+      .def("narrow", [](const TensorPtr& t, int64_t dim, int64_t start, int64_t length) {
+        return ops::slice(t, dim, start, start + length, 1);
+      })
+      .def("select", &ops::select, py::arg("dim"), py::arg("index"))
+      .def("_slice", &ops::slice)
+      .def("as_strided", [](const TensorPtr& t, py::object size, py::object stride, py::object off) {
+        return ops::as_strided(t, int_list(size, "as_strided", "size"), int_list(stride, "as_strided", "stride"),
+                               off.is_none() ? t->offset : off.cast<int64_t>());
+      }, py::arg("size"), py::arg("stride"), py::arg("storage_offset") = py::none());
+  // Function forms of the view methods (gradcore.reshape(x, shape), ...).
+  fns.def("reshape", [](const TensorPtr& t, py::object shape) { return ops::reshape(t, int_list(shape, "reshape", "shape")); },
+          py::arg("input"), py::arg("shape"));
+  fns.def("permute", [](const TensorPtr& t, py::object dims) { return ops::permute(t, int_list(dims, "permute", "dims")); },
+          py::arg("input"), py::arg("dims"));
+  fns.def("flatten", &ops::flatten, py::arg("input"), py::arg("start_dim") = 0, py::arg("end_dim") = -1);
+  fns.def("unsqueeze", &ops::unsqueeze, py::arg("input"), py::arg("dim"));
+  fns.def("squeeze", [](const TensorPtr& t, py::object dim) {
+    return dim.is_none() ? ops::squeeze(t, std::nullopt) : ops::squeeze(t, dims_arg(dim, "squeeze"));
+  }, py::arg("input"), py::arg("dim") = py::none());
+  fns.def("transpose", &ops::transpose, py::arg("input"), py::arg("dim0"), py::arg("dim1"));
+  fns.def("t", &transpose_2d, py::arg("input"));
+  fns.def("cat", [](std::vector<TensorPtr> ts, int64_t dim) { return ops::cat(ts, dim); }, py::arg("tensors"), py::arg("dim") = 0);
+  fns.def("concat", [](std::vector<TensorPtr> ts, int64_t dim) { return ops::cat(ts, dim); }, py::arg("tensors"), py::arg("dim") = 0);
+  fns.def("stack", [](std::vector<TensorPtr> ts, int64_t dim) { return ops::stack(ts, dim); }, py::arg("tensors"), py::arg("dim") = 0);
+  fns.def("broadcast_shapes", [](py::args shapes) {
+    DimVector out;
+    for (auto s : shapes) out = ops::broadcast_shapes(out, int_list(s, "broadcast_shapes", "shape"), "broadcast_shapes");
+    return make_size(out);
+  });
+
+}
+
+GC_REGISTER_BINDINGS(bind_shape)
+
+}  // namespace gc::bind
