@@ -9,7 +9,6 @@ PyTorch is not importable).
 - In-place ops on graph intermediates (fill_, zero_, copy_) followed by backward().
 The default number of examples keeps the file to a few seconds; GRADCORE_FUZZ_EXAMPLES raises it.
 """
-import inspect
 import os
 import subprocess
 import sys

@@ -168,4 +168,20 @@ Generator* generator_arg(py::handle h) {
   return h.cast<Generator*>();
 }
 
+ops::Reduction reduction_arg(py::handle h, const char* op) {
+  if (py::isinstance<py::str>(h)) {
+    auto s = h.cast<std::string>();
+    if (s == "mean") return ops::Reduction::Mean;
+    if (s == "sum") return ops::Reduction::Sum;
+    if (s == "none") return ops::Reduction::None;
+    fail(ErrorKind::Value, op, s, " is not a valid value for reduction. Hint: use 'mean', 'sum' or 'none'.");
+  }
+  fail(ErrorKind::Type, op, "argument 'reduction' must be a str ('mean', 'sum' or 'none'), not ",
+       py::str(py::type::of(h).attr("__name__")).cast<std::string>());
+}
+
+TensorPtr optional_tensor(py::handle h, const char* op, const char* arg) {
+  return h.is_none() ? nullptr : as_tensor(h, op, arg);
+}
+
 }  // namespace gc::bind

@@ -83,6 +83,10 @@ std::optional<DType> optional_dtype(py::handle h, const char* op);
 Device device_arg(py::handle h, const char* op);
 std::optional<Device> optional_device(py::handle h, const char* op);
 Generator* generator_arg(py::handle h);
+// reduction='mean' | 'sum' | 'none' of the losses (ValueError / TypeError otherwise).
+ops::Reduction reduction_arg(py::handle h, const char* op);
+// None, or a tensor (TypeError for anything else).
+TensorPtr optional_tensor(py::handle h, const char* op, const char* arg);
 
 // Runs f with the GIL released when the work is large enough to be worth the switch.
 template <typename F>

@@ -7,6 +7,7 @@
 // the row code with the stride and libm's exp. Loss sums are merged per block of rows
 // in a fixed order, so results do not depend on how the rows were scheduled.
 #include <cstring>
+#include "cpu/class_loss.h"
 #include "cpu/softmax_rows.h"
 
 namespace gc::cpu {

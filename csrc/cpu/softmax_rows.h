@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 #include "cpu/loops.h"
+#include "cpu/class_loss.h"
 #include "cpu/softmax.h"
 #include "cpu/vec_math.h"
 

@@ -12,6 +12,7 @@
 // result depends only on the shape (no atomics), so it is the same on every run.
 // The weight gradient of the probability-target backward is a column sum over rows: partial sums
 // over fixed chunks of rows, then a per-class reduction over the chunks, again without atomics.
+#include "cuda/class_loss.h"
 #include "cuda/softmax_rows.cuh"
 
 namespace gc::cuda {

@@ -14,6 +14,7 @@
 #include <limits>
 #include <type_traits>
 #include "cuda/loops.cuh"
+#include "cuda/class_loss.h"
 #include "cuda/softmax.h"
 
 namespace gc::cuda::rows {

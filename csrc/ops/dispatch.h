@@ -6,6 +6,7 @@
 #pragma once
 #include <utility>
 #include "cpu/binary.h"
+#include "cpu/class_loss.h"
 #include "cpu/copy.h"
 #include "cpu/index.h"
 #include "cpu/linear.h"
@@ -17,6 +18,7 @@
 #include "cpu/unary.h"
 #ifdef GRADCORE_CUDA
 #include "cuda/binary.h"
+#include "cuda/class_loss.h"
 #include "cuda/copy.h"
 #include "cuda/index.h"
 #include "cuda/linear.h"

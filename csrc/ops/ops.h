@@ -133,7 +133,7 @@ TensorPtr linear_relu(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b
 // same way however the model is written (F.relu(self.fc(x)) in a forward, or inside nn.Sequential).
 std::shared_ptr<Node> linear_relu_backward(const TensorPtr& h, const TensorPtr& y);
 
-// ---- softmax and losses (ops/softmax.cpp, cpu/softmax.cpp) ----
+// ---- softmax (ops/softmax.cpp) and class losses (ops/class_loss.cpp) ----
 TensorPtr softmax(const TensorPtr& x, int64_t dim);
 TensorPtr log_softmax(const TensorPtr& x, int64_t dim);
 enum class Reduction : uint8_t { None = 0, Mean = 1, Sum = 2 };
@@ -143,7 +143,7 @@ TensorPtr cross_entropy(const TensorPtr& logits, const TensorPtr& target, const 
                         Reduction reduction, int64_t ignore_index, double label_smoothing);
 TensorPtr nll_loss(const TensorPtr& logp, const TensorPtr& target, const TensorPtr& weight,
                    Reduction reduction, int64_t ignore_index);
-// mean/sum/none of (input - target)^2 (ops/loss.cpp): one fused kernel and node for operands of
+// mean/sum/none of (input - target)^2 (ops/regression_loss.cpp): one fused kernel and node for operands of
 // one shape and floating dtype, the broadcasting, promoting composite otherwise.
 TensorPtr mse_loss(const TensorPtr& input, const TensorPtr& target, Reduction reduction);
 
