@@ -439,3 +439,17 @@ def test_inplace_on_views_gradcheck():
 
     rng = np.random.default_rng(9)
     gradcheck_fn(f, rng.standard_normal((2, 3)), rng.standard_normal(3))
+
+
+def test_duplicate_and_out_of_range_dims_are_refused_like_pytorch():
+    for m in _both():
+        x = m.ones(2, 3)
+        for f in (lambda: x.sum((0, 0)), lambda: x.sum((0, -2)), lambda: x.mean((1, 1)), lambda: x.amax((0, 0)),
+                  lambda: x.permute(0, 0)):
+            with pytest.raises(RuntimeError):
+                f()
+        s = m.tensor(1.0)
+        for f in (lambda: s.sum(1), lambda: s.unsqueeze(2), lambda: s.squeeze(1), lambda: s.transpose(0, 1)):
+            with pytest.raises(IndexError):
+                f()
+        assert s.sum(0).item() == 1.0 and tuple(s.unsqueeze(-1).shape) == (1,)
