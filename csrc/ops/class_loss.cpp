@@ -14,11 +14,7 @@ namespace gc::ops {
 
 namespace {
 
-using rows::cast_back;
-using rows::check_device;
-using rows::check_floating;
-using rows::kernel_operand;
-using rows::layout_around;
+using namespace rows;  // ops/rows.h
 
 // Where the samples and classes of a loss input are: rows of the kernel layout, and the shape
 // of the per-sample loss (reduction='none').

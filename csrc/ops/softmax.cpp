@@ -11,11 +11,7 @@ namespace gc::ops {
 
 namespace {
 
-using rows::cast_back;
-using rows::check_device;
-using rows::check_floating;
-using rows::kernel_operand;
-using rows::layout_around;
+using namespace rows;  // ops/rows.h
 
 struct SoftmaxBackward final : Node {
   SavedTensor out;
