@@ -18,6 +18,10 @@ void copy_kernel(const Tensor& dst, const Tensor& src) {
     GC_DISPATCH_ALL(src.dtype, "copy", [&] {
       using in_t = scalar_t;
       if (dst.numel() == 0) return;
+      if (dst.numel() == 1) {  // one element (a wrapped number cast to the compute dtype): no loop set-up
+        *reinterpret_cast<out_t*>(dst.data()) = convert<out_t>(*reinterpret_cast<const in_t*>(src.data()));
+        return;
+      }
       if (dst.is_contiguous() && src.is_contiguous() && dst.shape == src.shape && std::is_same_v<out_t, in_t>) {
         std::memcpy(dst.data(), src.data(), static_cast<size_t>(dst.numel()) * sizeof(out_t));
         return;
