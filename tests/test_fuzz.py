@@ -453,3 +453,14 @@ def test_duplicate_and_out_of_range_dims_are_refused_like_pytorch():
             with pytest.raises(IndexError):
                 f()
         assert s.sum(0).item() == 1.0 and tuple(s.unsqueeze(-1).shape) == (1,)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, t: m.full(None, t), lambda m, t: t.numpy(None), lambda m, t: t.requires_grad_(None),
+    lambda m, t: t.type_as(None), lambda m, t: m.arange(None, 1), lambda m, t: m.randint(0, None, (2,)),
+])
+def test_none_for_a_size_flag_or_tensor_argument_is_a_type_error(call):
+    for m in _both():
+        t = m.ones(2, 3, requires_grad=True) * 1.0
+        with pytest.raises(TypeError):
+            call(m, t)

@@ -289,8 +289,9 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
   fns.def("full", [](py::object size, py::object value, py::kwargs kw) {
     auto f = factory_kwargs(kw, "full");
     check_factory_device(f.device, "full");
+    DimVector shape = int_list(size, "full", "size");  // checked first, as PyTorch does
     Scalar v = to_scalar(value, "full", "fill_value");
-    return finish_factory(ops::full(int_list(size, "full", "size"), v, f.dtype.value_or(v.natural_dtype()), f.device), f, "full");
+    return finish_factory(ops::full(shape, v, f.dtype.value_or(v.natural_dtype()), f.device), f, "full");
   }, py::arg("size"), py::arg("fill_value"));
   auto like_factory = [&](const char* name, auto make) {
     fns.def(name, [name, make](const TensorPtr& t, py::kwargs kw) {
@@ -468,8 +469,11 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
       .def("numpy", [](const TensorPtr& t, bool force) {
         if (force) return to_numpy(ops::detach(ops::to_device(t, Device{})));
         return to_numpy(t);
-      }, py::arg("force") = false)
-      .def("requires_grad_", [](const TensorPtr& t, bool on) {
+      }, py::kw_only(), py::arg("force") = false)
+      .def("requires_grad_", [](const TensorPtr& t, py::handle flag) {
+        if (!PyBool_Check(flag.ptr()) && !PyLong_Check(flag.ptr()))
+          fail(ErrorKind::Type, "requires_grad_", "argument 'requires_grad' must be bool, not ", type_name(flag));
+        const bool on = PyObject_IsTrue(flag.ptr()) == 1;
         if (!t->is_leaf() && !on)
           fail(ErrorKind::Runtime, "requires_grad_", "you can only change requires_grad flags of leaf variables");
         if (on && !is_floating(t->dtype))

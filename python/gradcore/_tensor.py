@@ -242,7 +242,13 @@ Tensor.float = _make_cast(_C.dtype.float32)
 Tensor.double = _make_cast(_C.dtype.float64)
 Tensor.long = _make_cast(_C.dtype.int64)
 Tensor.bool = _make_cast(_C.dtype.bool)
-Tensor.type_as = lambda self, other: self._to_dtype(other.dtype, False)
+def _type_as(self, other):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"type_as(): argument 'other' must be Tensor, not {type(other).__name__}")
+    return self._to_dtype(other.dtype, False)
+
+
+Tensor.type_as = _type_as
 Tensor.cpu = lambda self: self._to_device(_C.device("cpu"), False)
 Tensor.cuda = lambda self, device=None, non_blocking=False: self._to_device(
     _C.device("cuda" if device is None else (f"cuda:{device}" if isinstance(device, builtins.int) else device)), False)
