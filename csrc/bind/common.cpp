@@ -184,4 +184,6 @@ TensorPtr optional_tensor(py::handle h, const char* op, const char* arg) {
   return h.is_none() ? nullptr : as_tensor(h, op, arg);
 }
 
+std::string type_name(py::handle h) { return py::str(py::type::of(h).attr("__name__")).cast<std::string>(); }
+
 }  // namespace gc::bind

@@ -60,6 +60,17 @@ using Binder = void (*)(py::module_&, TensorClass&);
 int register_binder(Binder b);
 #define GC_REGISTER_BINDINGS(fn) static const int gc_registered_##fn = ::gc::bind::register_binder(fn);
 
+// The Python type name of a value, for error messages.
+std::string type_name(py::handle h);
+
+// ---- NumPy interop (bind/numpy.cpp) ----
+// A tensor sharing the array's memory (the storage keeps a reference to the array).
+TensorPtr from_numpy(py::array arr);
+// An array viewing the tensor's memory (CPU tensors that do not require grad).
+py::array to_numpy(const TensorPtr& t);
+// A new tensor copied from the array, converted to `dtype` when given (gradcore.tensor's back end).
+TensorPtr tensor_from_numpy_copy(py::array arr, std::optional<DType> dtype, bool from_python);
+
 // A shape as gradcore.Size (a tuple subclass).
 py::object make_size(const DimVector& s);
 

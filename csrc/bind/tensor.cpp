@@ -1,6 +1,7 @@
-// The Tensor class and what every tensor has: its dtype, device and generator types, its
-// attributes, NumPy interop and the factories that make tensors. Views (shape.cpp), autograd
-// (autograd.cpp) and each op family bind themselves in their own files.
+// The Tensor class and what every tensor has: its dtype, device, generator and Node types and its
+// attributes (shape, dtype, grad, conversions). Factories (creation.cpp), NumPy interop
+// (numpy.cpp), views (shape.cpp), autograd (autograd.cpp) and each op family bind themselves in
+// their own files.
 #ifdef GRADCORE_CUDA
 #include "cuda/runtime.h"
 #endif
@@ -24,127 +25,6 @@ py::object make_size(const DimVector& s) {
   return g_size_type ? g_size_type(t) : py::object(t);
 }
 
-namespace {
-
-std::string type_name(py::handle h) { return py::str(py::type::of(h).attr("__name__")).cast<std::string>(); }
-
-// Creation kwargs shared by the factories.
-struct Factory {
-  std::optional<DType> dtype;
-  Device device;
-  bool requires_grad = false;
-  Generator* gen = nullptr;
-};
-Factory factory_kwargs(const py::kwargs& kw, const char* op) {
-  Factory f;
-  for (auto item : kw) {
-    auto k = item.first.cast<std::string>();
-    if (k == "dtype") f.dtype = optional_dtype(item.second, op);
-    else if (k == "device") { if (!item.second.is_none()) f.device = device_arg(item.second, op); }
-    else if (k == "requires_grad") f.requires_grad = item.second.cast<bool>();
-    else if (k == "generator") f.gen = generator_arg(item.second);
-    else if (k == "layout" || k == "pin_memory" || k == "memory_format") continue;
-    else fail(ErrorKind::Type, op, "got an unexpected keyword argument '", k, "'");
-  }
-  return f;
-}
-
-TensorPtr finish_factory(TensorPtr t, const Factory& f, const char* op) {
-  if (f.requires_grad) {
-    if (!is_floating(t->dtype))
-      fail(ErrorKind::Runtime, op, "only Tensors of floating point dtype can require gradients, got ", dtype_name(t->dtype));
-    t->requires_grad = true;
-  }
-  return t;
-}
-
-void check_factory_device(Device d, const char* op) { check_device_available(d, op); }
-
-DType numpy_to_dtype(const py::array& a, const char* op) {
-  char kind = a.dtype().kind();
-  auto size = a.dtype().itemsize();
-  if (kind == 'f' && size == 4) return DType::Float32;
-  if (kind == 'f' && size == 8) return DType::Float64;
-  if (kind == 'i' && size == 8) return DType::Int64;
-  if (kind == 'b') return DType::Bool;
-  fail(ErrorKind::Type, op, "can't convert np.ndarray of type ", py::str(a.dtype()).cast<std::string>(),
-       ". The only supported types are: float64, float32, int64 and bool. Hint: convert first, e.g. arr.astype(np.float32)");
-}
-
-py::dtype dtype_to_numpy(DType d) {
-  switch (d) {
-    case DType::Float32: return py::dtype::of<float>();
-    case DType::Float64: return py::dtype::of<double>();
-    case DType::Int64: return py::dtype::of<int64_t>();
-    case DType::Bool: return py::dtype::of<bool>();
-  }
-  return py::dtype::of<float>();
-}
-
-// Shares the array's memory: the storage keeps a reference to the array.
-TensorPtr from_numpy(py::array arr) {
-  DType dt = numpy_to_dtype(arr, "from_numpy");
-  auto t = std::make_shared<Tensor>();
-  int64_t isz = static_cast<int64_t>(itemsize(dt));
-  int64_t max_off = 0;
-  bool empty = false;
-  for (py::ssize_t i = 0; i < arr.ndim(); ++i) {
-    int64_t st = arr.strides(i);
-    if (st < 0)
-      fail(ErrorKind::Value, "from_numpy", "at least one stride in the given numpy array is negative. Hint: copy it "
-           "first with arr.copy()");
-    if (st % isz)
-      fail(ErrorKind::Value, "from_numpy", "given numpy array strides not a multiple of the element byte size. Hint: "
-           "copy it first with np.ascontiguousarray(arr)");
-    t->shape.push_back(arr.shape(i));
-    t->strides.push_back(st / isz);
-    if (arr.shape(i) == 0) empty = true;
-    else max_off += (arr.shape(i) - 1) * (st / isz);
-  }
-  t->dtype = dt;
-  size_t nbytes = empty ? 0 : static_cast<size_t>(max_off + 1) * isz;
-  auto* keep = new py::object(arr);
-  t->storage = std::make_shared<Storage>(const_cast<void*>(arr.data()), nbytes, Device{}, [keep] {
-    py::gil_scoped_acquire gil;
-    delete keep;
-  });
-  return t;
-}
-
-py::array to_numpy(const TensorPtr& t) {
-  if (!t->device.is_cpu())
-    fail(ErrorKind::Type, "numpy", "can't convert ", t->device.str(), " device type tensor to numpy. Use Tensor.cpu() "
-         "to copy the tensor to host memory first.");
-  if (t->requires_grad)
-    fail(ErrorKind::Runtime, "numpy", "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.");
-  std::vector<py::ssize_t> shape(t->shape.begin(), t->shape.end()), strides;
-  for (auto s : t->strides) strides.push_back(s * static_cast<py::ssize_t>(t->itemsize()));
-  auto holder = new std::shared_ptr<Storage>(t->storage);
-  py::capsule base(holder, [](void* p) { delete static_cast<std::shared_ptr<Storage>*>(p); });
-  return py::array(dtype_to_numpy(t->dtype), shape, strides, t->data(), base);
-}
-
-// Copies an array into a new tensor of `dtype` (gradcore.tensor's back end).
-TensorPtr tensor_from_numpy_copy(py::array arr, std::optional<DType> dtype, bool from_python) {
-  py::array src = arr;
-  char kind = arr.dtype().kind();
-  DType natural;
-  if (kind == 'f') natural = from_python ? default_dtype() : (arr.dtype().itemsize() == 8 ? DType::Float64 : DType::Float32);
-  else if (kind == 'i' || kind == 'u') natural = DType::Int64;
-  else if (kind == 'b') natural = DType::Bool;
-  else
-    fail(ErrorKind::Type, "tensor", "can't convert data of NumPy type ", py::str(arr.dtype()).cast<std::string>(),
-         " to a tensor. The supported types are float, int and bool.");
-  DType dt = dtype ? *dtype : natural;
-  if (kind == 'f' && arr.dtype().itemsize() == 2) natural = DType::Float32;
-  py::array conv = py::array::ensure(src.attr("astype")(dtype_to_numpy(dt)), py::array::c_style);
-  DimVector shape(conv.shape(), conv.shape() + conv.ndim());
-  auto t = ops::empty(shape, dt, Device{});
-  if (t->storage->nbytes) std::memcpy(t->data(), conv.data(), t->storage->nbytes);
-  return t;
-}
-
-}  // namespace
 
 void bind_tensor_class(py::module_& m, TensorClass& cls) {
   auto fns = functions(m);
@@ -272,115 +152,6 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
         fail(ErrorKind::Type, "variable", "only AccumulateGrad nodes have a variable");
       });
 
-  // ---- factories ----
-  auto shape_factory = [&](const char* name, auto make) {
-    fns.def(name, [name, make](py::args args, py::kwargs kw) {
-      auto f = factory_kwargs(kw, name);
-      check_factory_device(f.device, name);
-      auto shape = shape_from_args(args, name);
-      return finish_factory(make(shape, f), f, name);
-    });
-  };
-  shape_factory("zeros", [](const DimVector& s, const Factory& f) { return ops::zeros(s, f.dtype.value_or(default_dtype()), f.device); });
-  shape_factory("ones", [](const DimVector& s, const Factory& f) { return ops::ones(s, f.dtype.value_or(default_dtype()), f.device); });
-  shape_factory("empty", [](const DimVector& s, const Factory& f) { return ops::empty(s, f.dtype.value_or(default_dtype()), f.device); });
-  shape_factory("rand", [](const DimVector& s, const Factory& f) { return ops::rand(s, f.dtype.value_or(default_dtype()), f.device, f.gen); });
-  shape_factory("randn", [](const DimVector& s, const Factory& f) { return ops::randn(s, f.dtype.value_or(default_dtype()), f.device, f.gen); });
-  fns.def("full", [](py::object size, py::object value, py::kwargs kw) {
-    auto f = factory_kwargs(kw, "full");
-    check_factory_device(f.device, "full");
-    DimVector shape = int_list(size, "full", "size");  // checked first, as PyTorch does
-    Scalar v = to_scalar(value, "full", "fill_value");
-    return finish_factory(ops::full(shape, v, f.dtype.value_or(v.natural_dtype()), f.device), f, "full");
-  }, py::arg("size"), py::arg("fill_value"));
-  auto like_factory = [&](const char* name, auto make) {
-    fns.def(name, [name, make](const TensorPtr& t, py::kwargs kw) {
-      auto f = factory_kwargs(kw, name);
-      if (!kw.contains("device")) f.device = t->device;
-      check_factory_device(f.device, name);
-      DType dt = f.dtype.value_or(t->dtype);
-      return finish_factory(make(t->shape, dt, f), f, name);
-    }, py::arg("input"));
-  };
-  like_factory("zeros_like", [](const DimVector& s, DType dt, const Factory& f) { return ops::zeros(s, dt, f.device); });
-  like_factory("ones_like", [](const DimVector& s, DType dt, const Factory& f) { return ops::ones(s, dt, f.device); });
-  like_factory("empty_like", [](const DimVector& s, DType dt, const Factory& f) { return ops::empty(s, dt, f.device); });
-  like_factory("rand_like", [](const DimVector& s, DType dt, const Factory& f) { return ops::rand(s, dt, f.device, f.gen); });
-  like_factory("randn_like", [](const DimVector& s, DType dt, const Factory& f) { return ops::randn(s, dt, f.device, f.gen); });
-  fns.def("full_like", [](const TensorPtr& t, py::object value, py::kwargs kw) {
-    auto f = factory_kwargs(kw, "full_like");
-    if (!kw.contains("device")) f.device = t->device;
-    return finish_factory(ops::full(t->shape, to_scalar(value, "full_like", "fill_value"), f.dtype.value_or(t->dtype), f.device), f, "full_like");
-  }, py::arg("input"), py::arg("fill_value"));
-  fns.def("randint", [](py::args args, py::kwargs kw) {
-    // randint(high, size) or randint(low, high, size); size may also be a keyword.
-    auto f = factory_kwargs(kw, "randint");
-    py::list pos(args);
-    if (kw.contains("size")) pos.append(kw["size"]);
-    int64_t low = 0, high;
-    py::object size;
-    if (pos.size() == 2) { high = pos[0].cast<int64_t>(); size = pos[1]; }
-    else if (pos.size() == 3) { low = pos[0].cast<int64_t>(); high = pos[1].cast<int64_t>(); size = pos[2]; }
-    else fail(ErrorKind::Type, "randint", "expected randint(high, size) or randint(low, high, size)");
-    check_factory_device(f.device, "randint");
-    return ops::randint(low, high, int_list(size, "randint", "size"), f.dtype.value_or(DType::Int64), f.device, f.gen);
-  });
-  fns.def("arange", [](py::args args, py::kwargs kw) {
-    py::dict rest;
-    py::list pos(args);
-    for (auto item : kw) {
-      auto k = item.first.cast<std::string>();
-      if (k == "start" || k == "end" || k == "step") continue;
-      rest[item.first] = item.second;
-    }
-    auto f = factory_kwargs(py::kwargs(rest), "arange");
-    check_factory_device(f.device, "arange");
-    Scalar start = Scalar::from_int(0), end, step = Scalar::from_int(1);
-    if (kw.contains("end")) {
-      if (pos.size() > 0) start = to_scalar(pos[0], "arange", "start");
-      if (kw.contains("start")) start = to_scalar(kw["start"], "arange", "start");
-      end = to_scalar(kw["end"], "arange", "end");
-    } else if (pos.size() == 1) end = to_scalar(pos[0], "arange", "end");
-    else if (pos.size() >= 2) {
-      start = to_scalar(pos[0], "arange", "start");
-      end = to_scalar(pos[1], "arange", "end");
-      if (pos.size() == 3) step = to_scalar(pos[2], "arange", "step");
-    } else fail(ErrorKind::Type, "arange", "expected arange(end), arange(start, end) or arange(start, end, step)");
-    if (kw.contains("step")) step = to_scalar(kw["step"], "arange", "step");
-    return finish_factory(ops::arange(start, end, step, f.dtype, f.device), f, "arange");
-  });
-  fns.def("linspace", [](double start, double end, int64_t steps, py::kwargs kw) {
-    auto f = factory_kwargs(kw, "linspace");
-    check_factory_device(f.device, "linspace");
-    return finish_factory(ops::linspace(start, end, steps, f.dtype.value_or(default_dtype()), f.device), f, "linspace");
-  }, py::arg("start"), py::arg("end"), py::arg("steps"));
-  fns.def("eye", [](int64_t n, py::object mo, py::kwargs kw) {
-    auto f = factory_kwargs(kw, "eye");
-    check_factory_device(f.device, "eye");
-    int64_t mm = mo.is_none() ? n : mo.cast<int64_t>();
-    return finish_factory(ops::eye(n, mm, f.dtype.value_or(default_dtype()), f.device), f, "eye");
-  }, py::arg("n"), py::arg("m") = py::none());
-  fns.def("from_numpy", [](py::object a) {
-    if (!py::isinstance<py::array>(a))
-      fail(ErrorKind::Type, "from_numpy", "expected np.ndarray (got ", type_name(a), ")");
-    return from_numpy(a.cast<py::array>());
-  });
-  m.def("_tensor_from_array", [](py::array a, py::object dtype, bool from_python) {
-    return tensor_from_numpy_copy(a, optional_dtype(dtype, "tensor"), from_python);
-  });
-
-  // Python subclasses (nn.Parameter) construct through this: a new tensor object sharing the
-  // data's storage, a fresh leaf with the given requires_grad.
-  cls.def(py::init([](const TensorPtr& data, bool requires_grad) {
-            auto t = detached_alias(data);
-            if (requires_grad && !is_floating(t->dtype))
-              fail(ErrorKind::Runtime, "Parameter", "only Tensors of floating point dtype can require gradients, got ",
-                   dtype_name(t->dtype));
-            t->requires_grad = requires_grad;
-            return t;
-          }),
-          py::arg("data"), py::arg("requires_grad") = false);
-
   // ---- attributes ----
   cls.def_property_readonly("shape", [](const Tensor& t) { return make_size(t.shape); })
       .def("size", [](const Tensor& t, py::object dim) -> py::object {
@@ -491,15 +262,6 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
       .def("_to_dtype", [](const TensorPtr& t, DType d, bool copy) { return ops::to_dtype(t, d, copy); })
       .def("_to_device", [](const TensorPtr& t, const Device& d, bool copy) { return ops::to_device(t, d, copy); });
 
-  cls.def("zero_", [](const TensorPtr& t) { return ops::zero_(t); })
-      .def("fill_", [](const TensorPtr& t, py::object v) { ops::fill_(t, to_scalar(v, "fill_", "value")); return t; }, py::arg("value"))
-      .def("copy_", [](const TensorPtr& t, const TensorPtr& src, bool non_blocking) {
-        return maybe_release(t->numel(), [&] { return ops::copy_(t, src); });
-      }, py::arg("src"), py::arg("non_blocking") = false)
-      .def("uniform_", [](const TensorPtr& t, double a, double b, py::object gen) { ops::uniform_(t, a, b, generator_arg(gen)); return t; },
-           py::arg("from") = 0.0, py::arg("to") = 1.0, py::kw_only(), py::arg("generator") = py::none())
-      .def("normal_", [](const TensorPtr& t, double mean, double std, py::object gen) { ops::normal_(t, mean, std, generator_arg(gen)); return t; },
-           py::arg("mean") = 0.0, py::arg("std") = 1.0, py::kw_only(), py::arg("generator") = py::none());
 }
 
 }  // namespace gc::bind
