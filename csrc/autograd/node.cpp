@@ -190,7 +190,16 @@ struct ViewOfBaseBackward final : Node {
 };
 }  // namespace
 
-void rebase_view_history(const TensorPtr& view, const TensorPtr& result, const char* op) {
+void commit_inplace(const TensorPtr& view, const TensorPtr& result, const char* op) {
+  {
+    NoGradGuard no_grad;
+    ops::copy_into(view, result);
+  }
+  view->bump_version();
+  if (!view->base) {
+    set_history(view, result->grad_fn, result->output_nr);
+    return;
+  }
   const TensorPtr base = view->base;
   if (!base->is_contiguous())
     fail(ErrorKind::Runtime, op, "in-place modification of a view of a non-contiguous tensor (shape ",

@@ -74,13 +74,15 @@ std::string backward_name(const char* op, int overload = 0);
 void set_history(const TensorPtr& out, const std::shared_ptr<Node>& fn, uint32_t nr = 0);
 // In-place ops on a tensor whose history changes: leaves that require grad refuse (outside
 // no_grad), views of tensors that require grad are refused with a hint.
-// `view_ok`: the op rebases a view's history itself (rebase_view_history), so a view of a
+// `view_ok`: the op rebases a view's history itself (commit_inplace), so a view of a
 // non-leaf (or of a tensor that does not require grad) may be written.
 void check_inplace(const TensorPtr& self, const char* op, bool view_ok = false);
-// After an in-place op wrote `result` (computed out of place, with its history) into `view`:
-// the view's base takes a CopySlices node (its old gradient outside the view's region, the
-// result's inside it) and the view becomes a view of the base's new history, as in PyTorch.
-void rebase_view_history(const TensorPtr& view, const TensorPtr& result, const char* op);
+// The end of an in-place op that needs a graph: `result` was computed out of place (from a clone
+// of self, so saved inputs stay intact); its values are written into self, self's version bumps,
+// and self takes the result's history. For a view, its base takes a CopySlices node instead (its
+// old gradient outside the view's region, the result's inside it) and the view becomes a view of
+// the base's new history, as in PyTorch.
+void commit_inplace(const TensorPtr& self, const TensorPtr& result, const char* op);
 
 // backward(): accumulates into leaves' .grad; with `inputs`, only into those tensors' .grad
 // (leaves or not), as PyTorch's backward(inputs=...).

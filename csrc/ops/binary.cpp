@@ -256,17 +256,9 @@ TensorPtr binary_(BinaryOp op, const TensorPtr& self, const TensorPtr& other, Sc
   bool grad = compute_requires_grad({&self, &other}) && is_floating(self->dtype);
   if (grad) check_inplace(self, name, /*view_ok=*/true);
   if (grad) {
-    // Compute out of place from a copy of self (so the node's saved inputs stay intact), then
-    // move the result's data and history into self.
+    // Out of place from a copy of self, then the result's data and history into self.
     auto r = binary_op(op, clone(self), other, alpha);
-    if (r->dtype != self->dtype) r = to_dtype(r, self->dtype);
-    {
-      NoGradGuard g;
-      copy_into(self, r);
-    }
-    self->bump_version();
-    if (self->base) rebase_view_history(self, r, name);
-    else set_history(self, r->grad_fn, r->output_nr);
+    commit_inplace(self, r->dtype != self->dtype ? to_dtype(r, self->dtype) : r, name);
     return self;
   }
   if (GradMode::is_enabled() && self->requires_grad && self->is_leaf())

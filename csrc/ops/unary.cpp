@@ -102,14 +102,7 @@ TensorPtr unary_(const UnaryFn& f, const TensorPtr& x) {
          dtype_name(x->dtype), " of the in-place op");
   if (compute_requires_grad({&x})) {
     check_inplace(x, name.c_str(), /*view_ok=*/true);
-    auto r = unary(f, clone(x));
-    {
-      NoGradGuard g;
-      copy_into(x, r);
-    }
-    x->bump_version();
-    if (x->base) rebase_view_history(x, r, name.c_str());
-    else set_history(x, r->grad_fn, r->output_nr);
+    commit_inplace(x, unary(f, clone(x)), name.c_str());
     return x;
   }
   GC_KERNEL(unary_kernel, f, *x, *x);
@@ -160,14 +153,8 @@ TensorPtr clamp_impl(const TensorPtr& x, std::optional<Scalar> min, std::optiona
     set_history(out, n);
   }
   if (in_place) {
-    if (grad) {
-      {
-        NoGradGuard g;
-        copy_into(x, out);
-      }
-      set_history(x, out->grad_fn, 0);
-    }
-    x->bump_version();
+    if (grad) commit_inplace(x, out, "clamp_");
+    else x->bump_version();
     return x;
   }
   return out;
