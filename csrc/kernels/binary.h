@@ -35,6 +35,7 @@ enum class BinaryReads : uint8_t {
   A = 1,        // a
   B = 2,        // b
   AB = 3,       // a and b
+  Y = 4,        // the output y (a flag: rows use ABY)
   ABY = 7,      // a, b and the output y
   Passes = 8,   // g itself, scaled by alpha for b (add, sub): no kernel, nothing saved
   NoGrad = 16,  // no gradient (comparisons)

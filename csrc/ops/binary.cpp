@@ -56,7 +56,7 @@ struct BinaryBackward final : Node {
     const auto r = for_b ? info.grad_b : info.grad_a;
     auto in = [&](SavedTensor& s, kernels::BinaryReads what) { return kernels::reads(r, what) ? cast_to(s.unpack(*this), dt) : g; };
     auto av = in(a, kernels::BinaryReads::A), bv = in(b, kernels::BinaryReads::B);
-    auto yv = r == kernels::BinaryReads::ABY ? out.unpack(*this) : g;
+    auto yv = kernels::reads(r, kernels::BinaryReads::Y) ? out.unpack(*this) : g;
     auto gx = empty_tensor(g->shape, dt, g->device);
     GC_KERNEL(binary_backward_kernel, op, for_b, *gx, *g, *av, *bv, *yv);
     return gx;
@@ -154,9 +154,7 @@ TensorPtr binary_op(BinaryOp op, const TensorPtr& a_in, const TensorPtr& b_in, S
   };
   if (used(kernels::BinaryReads::A)) n->a = SavedTensor(a, false);
   if (used(kernels::BinaryReads::B)) n->b = SavedTensor(b, false);
-  if ((n->needs_input_grad(0) && info.grad_a == kernels::BinaryReads::ABY) ||
-      (n->needs_input_grad(1) && info.grad_b == kernels::BinaryReads::ABY))
-    n->out = SavedTensor(out, true);
+  if (used(kernels::BinaryReads::Y)) n->out = SavedTensor(out, true);
   n->a_shape = a->shape;
   n->b_shape = b->shape;
   n->a_dtype = a->dtype;
