@@ -90,4 +90,14 @@ struct Device {
                       ::gc::dtype_name(dtype) + "; convert it first with .float()");   \
   }()
 
+// The dtype sets a kernel is instantiated for (the op tables of kernels/ map each rule to one):
+// body(T{}) runs for the tensor's scalar type T, and other dtypes raise the macros' errors.
+enum class DtypeSet : uint8_t { Float, Numeric, All };
+template <DtypeSet S, typename Body>
+void dispatch_dtype_set(DType dtype, const char* name, Body&& body) {
+  if constexpr (S == DtypeSet::Float) GC_DISPATCH_FLOAT(dtype, name, [&] { body(scalar_t{}); });
+  else if constexpr (S == DtypeSet::Numeric) GC_DISPATCH_NUMERIC(dtype, name, [&] { body(scalar_t{}); });
+  else GC_DISPATCH_ALL(dtype, name, [&] { body(scalar_t{}); });
+}
+
 }  // namespace gc

@@ -8,7 +8,7 @@ namespace gc::cpu {
 void binary_kernel(kernels::BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b, Scalar alpha) {
   kernels::visit_binary(op, [&](auto f) {
     using F = decltype(f);
-    kernels::dispatch_binary_dtype<F>(a.dtype, [&](auto tag) {
+    dispatch_dtype_set<kernels::dtype_set(kernels::kBinaryInfoOf<F>.dtype)>(a.dtype, kernels::kBinaryInfoOf<F>.name, [&](auto tag) {
       using T = decltype(tag);
       using O = decltype(f(T{}, T{}));
       if constexpr (kernels::kBinaryInfoOf<F>.grad_a == kernels::BinaryReads::Passes && !std::is_same_v<T, bool>) {

@@ -8,7 +8,7 @@ namespace gc::cpu {
 void unary_kernel(const kernels::UnaryFn& fn, const Tensor& out, const Tensor& x) {
   std::visit([&](const auto& f) {
     using F = std::decay_t<decltype(f)>;
-    kernels::dispatch_unary_dtype<F>(x.dtype, kernels::kUnaryInfoOf<F>.name, [&](auto tag) {
+    dispatch_dtype_set<kernels::dtype_set(kernels::kUnaryInfoOf<F>.dtype)>(x.dtype, kernels::kUnaryInfoOf<F>.name, [&](auto tag) {
       using T = decltype(tag);
       unary_loop<decltype(f(T{})), T>(out, x, f);
     });

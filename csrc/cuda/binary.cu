@@ -11,7 +11,7 @@ void binary_kernel(kernels::BinaryOp op, const Tensor& out, const Tensor& a, con
   kernels::visit_binary(op, [&](auto f) {
     using F = decltype(f);
     constexpr const char* name = kernels::kBinaryInfoOf<F>.name;
-    kernels::dispatch_binary_dtype<F>(a.dtype, [&](auto tag) {
+    dispatch_dtype_set<kernels::dtype_set(kernels::kBinaryInfoOf<F>.dtype)>(a.dtype, name, [&](auto tag) {
       using T = decltype(tag);
       using O = decltype(f(T{}, T{}));
       if constexpr (kernels::kBinaryInfoOf<F>.grad_a == kernels::BinaryReads::Passes && !std::is_same_v<T, bool>) {

@@ -12,7 +12,7 @@ void unary_kernel(const kernels::UnaryFn& fn, const Tensor& out, const Tensor& x
   std::visit([&](const auto& f) {
     using F = std::decay_t<decltype(f)>;
     constexpr const char* name = kernels::kUnaryInfoOf<F>.name;
-    kernels::dispatch_unary_dtype<F>(x.dtype, name, [&](auto tag) {
+    dispatch_dtype_set<kernels::dtype_set(kernels::kUnaryInfoOf<F>.dtype)>(x.dtype, name, [&](auto tag) {
       using T = decltype(tag);
       unary_loop<decltype(f(T{})), T>(out, x, name, f);
     });

@@ -245,17 +245,16 @@ GC_BINARY_OPS(GC_BINARY_ROW)
 template <typename F>
 inline constexpr BinaryInfo kBinaryInfoOf = kBinaryInfo[static_cast<int>(BinaryRow<F>::op)];
 
-// Runs body(T{}) for the compute dtype's scalar type T among those F's rule admits.
-template <typename F, typename Body>
-void dispatch_binary_dtype(DType dt, Body&& body) {
-  constexpr BinaryDtype rule = kBinaryInfoOf<F>.dtype;
-  constexpr const char* name = kBinaryInfoOf<F>.name;
-  if constexpr (rule == BinaryDtype::Any || rule == BinaryDtype::Compare)
-    GC_DISPATCH_ALL(dt, name, [&] { body(scalar_t{}); });
-  else if constexpr (rule == BinaryDtype::Float)
-    GC_DISPATCH_FLOAT(dt, name, [&] { body(scalar_t{}); });
-  else
-    GC_DISPATCH_NUMERIC(dt, name, [&] { body(scalar_t{}); });
+// The compute dtypes a rule's kernels are instantiated for.
+constexpr DtypeSet dtype_set(BinaryDtype rule) {
+  switch (rule) {
+    case BinaryDtype::Float: return DtypeSet::Float;
+    case BinaryDtype::Any:
+    case BinaryDtype::Compare: return DtypeSet::All;
+    case BinaryDtype::Numeric:
+    case BinaryDtype::NoBool: return DtypeSet::Numeric;
+  }
+  return DtypeSet::All;
 }
 
 // a op (alpha * b), for add and sub with alpha != 1.

@@ -303,16 +303,18 @@ inline const UnaryInfo& unary_info(const UnaryFn& f) { return kUnaryInfo[f.index
 template <typename F>
 inline constexpr UnaryInfo kUnaryInfoOf = kUnaryInfo[UnaryVariantOfRows::index_of<F>()];
 
-// Runs body(T{}) for the input's scalar type T among those F's dtype rule admits.
-template <typename F, typename Body>
-void dispatch_unary_dtype(DType dt, const char* name, Body&& body) {
-  constexpr UnaryDtype rule = kUnaryInfoOf<F>.dtype;
-  if constexpr (rule == UnaryDtype::Float || rule == UnaryDtype::FloatOnly)
-    GC_DISPATCH_FLOAT(dt, name, [&] { body(scalar_t{}); });
-  else if constexpr (rule == UnaryDtype::Any || rule == UnaryDtype::Logical)
-    GC_DISPATCH_ALL(dt, name, [&] { body(scalar_t{}); });
-  else
-    GC_DISPATCH_NUMERIC(dt, name, [&] { body(scalar_t{}); });
+// The input dtypes a rule's kernels are instantiated for.
+constexpr DtypeSet dtype_set(UnaryDtype rule) {
+  switch (rule) {
+    case UnaryDtype::Float:
+    case UnaryDtype::FloatOnly: return DtypeSet::Float;
+    case UnaryDtype::Any:
+    case UnaryDtype::Logical: return DtypeSet::All;
+    case UnaryDtype::Numeric:
+    case UnaryDtype::NumericNI:
+    case UnaryDtype::BoolAsLong: return DtypeSet::Numeric;
+  }
+  return DtypeSet::All;
 }
 
 // g * f'(x) as a two-operand functor (g, v) for the shared elementwise loops.
