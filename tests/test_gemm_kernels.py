@@ -1,5 +1,5 @@
 """Every GEMM kernel path (AVX-512, AVX2, portable baseline), each in its own process since the
-kernel is chosen once per process (GRADCORE_GEMM_ISA), against NumPy in float64: odd shapes that
+kernel is chosen once per process (GRADCORE_CPU_ISA), against NumPy in float64: odd shapes that
 cross every blocking edge (MR/NR tiles, the KC slice, the MC/NC blocks), transposed, sliced and
 output-transposed operands, batches, alpha/beta, float32 and float64, at 1 and 2 threads (which
 must agree bitwise). On a CPU without AVX-512 or AVX2 the request falls back to the best kernel
@@ -95,9 +95,8 @@ print("ok")
 
 
 def _run_isa(script, isa, *args, **env_vars):
-    """Runs script in a fresh process with GEMM kernel isa (and env_vars); its exit must be 0."""
-    env = dict(os.environ, GRADCORE_GEMM_ISA=isa, **env_vars)
-    env.pop("GRADCORE_GEMM_BASELINE", None)
+    """Runs script in a fresh process with the CPU kernels of isa (and env_vars); its exit must be 0."""
+    env = dict(os.environ, GRADCORE_CPU_ISA=isa, **env_vars)
     run = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True,
                          timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -110,17 +109,22 @@ def test_kernel_path(isa):
     assert run.stdout.strip() == "ok", run.stderr[-3000:]
 
 
-def test_old_baseline_switch_still_works():
-    # GRADCORE_GEMM_BASELINE=1 is the older spelling of GRADCORE_GEMM_ISA=baseline.
-    env = dict(os.environ, GRADCORE_GEMM_BASELINE="1")
-    env.pop("GRADCORE_GEMM_ISA", None)
-    script = ("import numpy as np, gradcore\n"
-              "a = np.random.default_rng(0).standard_normal((70, 300)).astype(np.float32)\n"
-              "got = (gradcore.tensor(a) @ gradcore.tensor(a).t()).numpy()\n"
-              "np.testing.assert_allclose(got, a.astype(np.float64) @ a.T, rtol=1e-4, atol=1e-3)\n"
-              "print('ok')\n")
-    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-3000:]
+def _best_isa():
+    run = subprocess.run([sys.executable, "-c", "import gradcore; print(gradcore._C._cpu_isa())"],
+                         env={k: v for k, v in os.environ.items() if k != "GRADCORE_CPU_ISA"},
+                         capture_output=True, text=True, timeout=120, check=True)
+    return run.stdout.strip()
+
+
+@pytest.mark.parametrize("isa", ["avx512", "avx2", "baseline"])
+def test_forced_isa_is_the_one_that_runs(isa):
+    # GRADCORE_CPU_ISA caps the choice at what the CPU has; every kernel table reads the same choice.
+    order = ["baseline", "avx2", "avx512"]
+    best = _best_isa()
+    want = order[min(order.index(isa), order.index(best))]
+    run = _run_isa("import gradcore; print(gradcore._C._cpu_isa())", isa)
+    assert run.stdout.strip() == want
+
 
 
 # The sparse-A path (A with many exact zeros, as a ReLU-masked gradient in dW = g^T @ x): each
@@ -256,7 +260,7 @@ def test_sparse_a_path_against_numpy():
         ref = g.T.astype(np.float64) @ x.astype(np.float64)
         scale = np.abs(g.T.astype(np.float64)) @ np.abs(x.astype(np.float64))
         assert np.all(np.abs(got - ref) <= 4 * np.finfo(np.float32).eps * (k + 2) * (scale + 1e-30))
-    if (os.environ.get("GRADCORE_GEMM_SPARSE") != "0" and os.environ.get("GRADCORE_GEMM_ISA") != "baseline"
+    if (os.environ.get("GRADCORE_GEMM_SPARSE") != "0" and os.environ.get("GRADCORE_CPU_ISA") != "baseline"
             and _cpu_has("avx2")):
         assert gradcore._C._gemm_sparse_calls() > calls  # at least the batch-64 dW shape took it
 
@@ -349,6 +353,6 @@ def test_direct_path_auto_choice():
         ref = x.astype(np.float64) @ w.T.astype(np.float64) + b
         scale = np.abs(x.astype(np.float64)) @ np.abs(w.T.astype(np.float64)) + np.abs(b)
         assert np.all(np.abs(got - ref) <= 4 * np.finfo(np.float32).eps * 786 * scale)
-        if (os.environ.get("GRADCORE_GEMM_DIRECT") is None and os.environ.get("GRADCORE_GEMM_ISA") != "baseline"
+        if (os.environ.get("GRADCORE_GEMM_DIRECT") is None and os.environ.get("GRADCORE_CPU_ISA") != "baseline"
                 and _cpu_has("avx2")):
             assert taken == expect, (m, taken)

@@ -115,7 +115,7 @@ for dt, tol in ((np.float32, 1e-4), (np.float64, 1e-12)):
         np.testing.assert_allclose(got, a.astype(np.float64) @ b.T, rtol=tol, atol=tol * 30)
 print("ok")
 """
-    env = dict(os.environ, GRADCORE_GEMM_BASELINE="1")
+    env = dict(os.environ, GRADCORE_CPU_ISA="baseline")
     run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
 

@@ -594,7 +594,7 @@ def test_checkpoint_through_gradcore_save_resumes_identically(tmp_path, name, kw
 
 def test_avx2_and_baseline_update_loops_agree_bitwise():
     """The optimizer loops run with AVX2 where the CPU has it; without FMA they round exactly as
-    the baseline loops (forced by GRADCORE_OPTIM_BASELINE=1) do."""
+    the baseline loops (forced by GRADCORE_CPU_ISA=baseline) do."""
     import os
     import subprocess
     import sys
@@ -615,8 +615,8 @@ def test_avx2_and_baseline_update_loops_agree_bitwise():
         "print('|'.join(out))\n"
     )
     runs = []
-    for flag in ("0", "1"):
-        env = dict(os.environ, GRADCORE_OPTIM_BASELINE=flag)
+    for isa in ("avx2", "baseline"):
+        env = dict(os.environ, GRADCORE_CPU_ISA=isa)
         runs.append(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                    check=True).stdout)
     assert runs[0] == runs[1]

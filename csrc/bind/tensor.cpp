@@ -10,6 +10,7 @@
 #include "autograd/node.h"
 #include "bind/common.h"
 #include "core/generator.h"
+#include "cpu/isa.h"
 
 namespace gc::bind {
 
@@ -122,6 +123,8 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
   m.def("_cuda_generator", []() -> Generator& { return cuda_generator(); }, py::return_value_policy::reference);
   fns.def("set_num_threads", [](int n) { set_num_threads(n); });
   fns.def("get_num_threads", []() { return get_num_threads(); });
+  // The instruction set the CPU kernels run (cpu/isa.h; GRADCORE_CPU_ISA forces a lower one).
+  m.def("_cpu_isa", []() { return std::string(cpu::isa_name(cpu::cpu_isa())); });
   // The CPU caching allocator: counters (tests check that a training step's steady state
   // allocates nothing new) and a way to hand cached blocks back to the system.
   m.def("_cpu_allocator_stats", []() {

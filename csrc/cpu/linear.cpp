@@ -84,7 +84,7 @@ void column_sum(const Tensor& g, const Tensor& db) {
   GC_DISPATCH_FLOAT(g.dtype, "linear_backward", [&] {
     const scalar_t* gp = g.data_as<scalar_t>();
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (cpu_supports_avx2())
+    if (use_avx2())
       return column_sum_avx2(gp, g.shape[0], g.shape[1], g.strides[0], g.strides[1], db.data_as<scalar_t>());
 #endif
     column_sum_impl(gp, g.shape[0], g.shape[1], g.strides[0], g.strides[1], db.data_as<scalar_t>());
@@ -98,7 +98,7 @@ void relu_mask_column_sum(const Tensor& g, const Tensor& y, const Tensor& gm, co
     scalar_t* out = gm.data_as<scalar_t>();
     scalar_t* dbp = db ? db->data_as<scalar_t>() : nullptr;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (cpu_supports_avx2())
+    if (use_avx2())
       return relu_mask_avx2(gp, g.strides[0], g.strides[1], yp, y.strides[0], y.strides[1], g.shape[0], g.shape[1], out,
                             dbp);
 #endif

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstring>
 #include "core/tensor.h"
+#include "cpu/isa.h"
 #include "kernels/geom.h"
 #ifdef GRADCORE_OPENMP
 #include <omp.h>
@@ -18,15 +19,6 @@ using kernels::LoopGeom;
 using kernels::make_geom;
 
 constexpr int64_t kParallelGrain = 32768;  // elements below which threads cost more than they save
-
-#if defined(__x86_64__) && defined(__GNUC__)
-// Whether the CPU runs AVX2: loops compiled twice (for the baseline and under target("avx2"))
-// pick their copy by it.
-inline bool cpu_supports_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2") != 0;
-  return yes;
-}
-#endif
 
 // fn(char* const* ptrs, const int64_t* inner_strides, int64_t n) over [begin, end) of the
 // linear index space.

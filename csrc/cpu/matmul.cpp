@@ -18,14 +18,16 @@
 // vector loads and MR broadcasts. The first K slice scales C by beta; the last one adds the bias
 // and applies ReLU as it stores, so the epilogue costs no extra pass over C.
 //
-// Kernels, chosen once per process at run time (__builtin_cpu_supports):
-//   avx512   explicit AVX-512F intrinsics: float 12 x 32, double 12 x 16 (24 accumulators of 32)
-//   avx2     explicit AVX2+FMA intrinsics: float 6 x 16, double 6 x 8 (12 accumulators of 16)
-//   baseline portable C++ that GCC vectorises for the x86-64 baseline (SSE2): 6 x 8 / 6 x 4
-// GRADCORE_GEMM_ISA=avx512|avx2|baseline picks one (falling back to what the CPU has);
-// GRADCORE_GEMM_BASELINE=1 is the old spelling of baseline. Packing routines for the common
-// layouts (row-major A and transposed B are transposes into the panel layout) use 8x8 / 4x4 AVX
-// register transposes on the avx2 and avx512 paths.
+// This file is the driver: blocking, threads, and which path a product takes. The kernels (micro-
+// kernels, packing, the sparse and direct tiles) are one translation unit per instruction set,
+// each compiled with its own flags (cpu/matmul/kernel.h is their contract):
+//   avx512   cpu/matmul/avx512.cpp: AVX-512F intrinsics, float 12 x 32, double 12 x 16
+//   avx2     cpu/matmul/avx2.cpp: AVX2+FMA intrinsics, float 6 x 16, double 6 x 8
+//   baseline cpu/matmul/baseline.cpp: portable C++ that GCC vectorises (SSE2 on x86-64): 6 x 8 / 6 x 4
+// kernel<T>() takes the one cpu_isa() names (cpu/isa.h), once per process: the best the CPU runs,
+// or GRADCORE_CPU_ISA=avx512|avx2|baseline (falling back to what the CPU has). Packing routines
+// for the common layouts (row-major A and transposed B are transposes into the panel layout) use
+// 8x8 / 4x4 AVX register transposes on the avx2 and avx512 paths.
 //
 // Threads: each thread owns one rectangle of C (a tm x tn grid, tm * tn = threads, whichever
 // costs its busiest thread least in padded FMAs plus packing: with 2 threads, split N when M is
@@ -42,14 +44,14 @@
 // Vector shapes (M or N == 1) skip packing: they are memory bound, so a streaming dot/axpy does
 // them at load speed. int64 takes a plain loop.
 //
-// x @ W^T at small batch (cpu/matmul_direct.inc, AVX-512 and AVX2): packing would copy all of W
+// x @ W^T at small batch (cpu/matmul/direct.h, AVX-512 and AVX2): packing would copy all of W
 // (N x K) for only M rows of output, a tenth of the product at batch 64; the direct path computes
 // C^T = W @ x^T instead, broadcasting W's rows from where they lie and packing only x^T. It sums K
 // in the packed path's slices in the same order, so its results are the packed path's bit for bit.
 // Taken where it measured faster (see gemm_direct); GRADCORE_GEMM_DIRECT=0 turns it off, =1 forces
 // it wherever the layouts allow (tests).
 //
-// Sparse A (cpu/matmul_sparse.inc, AVX-512 and AVX2): when A has many exact zeros, as the
+// Sparse A (cpu/matmul/sparse.h, AVX-512 and AVX2): when A has many exact zeros, as the
 // ReLU-masked gradient g in dW = g^T @ x (about half zeros), the zero terms are skipped: bit masks
 // of each row's nonzeros drive a row of C held in registers over a packed, L1-sized slice of B.
 // Every element is then the packed path's FMA chain without its zero terms (x + 0 * b == x for
@@ -60,46 +62,41 @@
 #include "cpu/matmul.h"
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
 #include <vector>
+#include "cpu/isa.h"
+#include "cpu/matmul/kernel.h"
 #ifdef GRADCORE_OPENMP
 #include <omp.h>
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define GC_GEMM_X86 1
-#include <immintrin.h>
-#endif
-#define GC_ALWAYS_INLINE inline __attribute__((always_inline))
-
 namespace gc::cpu {
+namespace gemm {
+
+void* scratch_bytes(int slot, int64_t bytes) {
+  thread_local std::vector<char> bufs[2];
+  auto& v = bufs[slot];
+  if (static_cast<int64_t>(v.size()) < bytes + 64) v.resize(bytes + 64);
+  const auto addr = reinterpret_cast<uintptr_t>(v.data());
+  return v.data() + (64 - addr % 64) % 64;
+}
+
+}  // namespace gemm
+
 namespace {
+using namespace gemm;
 
 // Below this many flops a thread costs more to wake than it saves.
 constexpr int64_t kFlopsPerThread = int64_t(1) << 18;
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 // Matrix n of a batch: element (i, j) at data[n*bs + i*rs + j*cs].
 template <typename T>
 struct Mat {
   T* data;
   int64_t bs, rs, cs;
-};
-
-// What happens to each element as it is stored: c = alpha * acc + beta * c (beta == 0: c is not
-// read), then + bias[i*brs + j*bcs] when bias is set, then ReLU when relu is set.
-template <typename T>
-struct Epilogue {
-  T alpha, beta;
-  const T* bias;
-  int64_t brs, bcs;
-  bool relu;
 };
 
 template <typename T>
@@ -129,503 +126,8 @@ void parallel_tasks(int64_t n, int nt, const F& f) {
   for (int64_t t = 0; t < n; ++t) f(t);
 }
 
-// Per-thread buffers, kept across calls so a training loop's steady state allocates nothing;
-// 64-byte aligned so packed panels start on a cache line and aligned vector loads are valid.
-template <typename T>
-T* scratch(int slot, int64_t n) {
-  constexpr int64_t kPad = 64 / sizeof(T);
-  thread_local std::vector<T> bufs[2];
-  auto& v = bufs[slot];
-  if (static_cast<int64_t>(v.size()) < n + kPad) v.resize(n + kPad);
-  auto addr = reinterpret_cast<uintptr_t>(v.data());
-  return v.data() + (64 - addr % 64) % 64 / sizeof(T);
-}
-
-// One element through the epilogue. (i, j) index the bias.
-template <typename T>
-GC_ALWAYS_INLINE void store(T* c, T acc, const Epilogue<T>& e, int64_t i, int64_t j) {
-  T v = e.alpha * acc;
-  if (e.beta != T(0)) v += e.beta * *c;
-  if (e.bias) v += e.bias[i * e.brs + j * e.bcs];
-  if (e.relu) v = v < T(0) ? T(0) : v;  // NaN is not < 0: it stays NaN, as in torch.relu
-  *c = v;
-}
-
-// An mr x nr block of accumulators (row stride ld) through the epilogue into C.
-template <typename T>
-GC_ALWAYS_INLINE void store_block(const T* acc, int64_t ld, T* c, int64_t rsc, int64_t csc, int mr, int nr,
-                                  const Epilogue<T>& e) {
-  for (int i = 0; i < mr; ++i)
-    for (int j = 0; j < nr; ++j) store(c + i * rsc + j * csc, acc[i * ld + j], e, i, j);
-}
-
-// ---- kernels: micro-kernel and packing routines of one ISA ----
-
-// Micro-kernel: C[0:mr, 0:nr] <- epilogue(A panel @ B panel) over kc packed steps; the panels are
-// zero-padded to MR x kc and kc x NR. e.bias already points at this tile's (0, 0).
-template <typename T>
-using MicroFn = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t rsc, int64_t csc, int mr, int nr,
-                         const Epilogue<T>& e);
-// dst[panel][p][i] = a[i0 + i, p], W (= MR) rows per panel, rows past m zero.
-template <typename T>
-using PackAFn = void (*)(int64_t m, int64_t kc, const T* a, int64_t rs, int64_t cs, T* dst);
-// dst[panel][p][j] = b[p, j0 + j], W (= NR) columns per panel, columns past n zero.
-template <typename T>
-using PackBFn = void (*)(int64_t kc, int64_t n, const T* b, int64_t rs, int64_t cs, T* dst);
-
-// A with many exact zeros (see "sparse A" below): C[i, :] for rows [i0, i1) of one product,
-// from bit masks of A's nonzeros. B and C are contiguous along j; beta == 0.
-template <typename T>
-struct SparseA {
-  int64_t K, N;
-  const T* a;
-  int64_t ars;           // A[i, k] = a[i * ars + k]
-  const uint64_t* mask;  // bit k % 64 of mask[i * words + k / 64] is set when A[i, k] != 0
-  int64_t words;
-  const T* b;
-  int64_t brs;  // B[k, j] = b[k * brs + j]
-  T* c;
-  int64_t crs;  // C[i, j] = c[i * crs + j]
-  Epilogue<T> epi;  // bias (when set) indexed by j
-};
-// One ISA's sparse-A routines (cpu/matmul_sparse.inc).
-template <typename T>
-struct SparseKernel {
-  void (*rows)(const SparseA<T>& s, int64_t i0, int64_t i1) = nullptr;  // the product, rows [i0, i1)
-  // mask[i * words + k / 64] bit k % 64 = (A[i, k] != 0) for A's rows at a + i * ars (contiguous).
-  void (*masks)(const T* a, int64_t ars, int64_t M, int64_t K, int64_t words, uint64_t* mask) = nullptr;
-  bool (*finite)(const T* b, int64_t brs, int64_t K, int64_t N) = nullptr;  // no inf or NaN in B
-  int64_t (*count)(const T* p, int64_t n) = nullptr;  // nonzeros (NaN included) among p[0, n)
-  // dst[i * ldd + k] = src[k * lds + i] for k < rows, i < cols: a transposing copy.
-  void (*transpose)(const T* src, int64_t lds, int64_t rows, int64_t cols, T* dst, int64_t ldd) = nullptr;
-};
-
-// x @ W^T at small batch (see "direct" below, cpu/matmul_direct.inc): a tile of C^T = W @ x^T from
-// rows i < mr of W read in place (A[i, p] = a[i * lda + p]) and one packed panel of x^T, K summed
-// in slices of ks, stored through the epilogue (beta == 0) at c[i * rsc + j * csc] for j < nr.
-template <typename T>
-using DirectFn = void (*)(int64_t kc, int64_t ks, const T* a, int64_t lda, int mr, const T* b, T* c, int64_t rsc,
-                          int64_t csc, int nr, const Epilogue<T>& e);
-template <typename T>
-struct DirectKernel {
-  int mr = 0, nr = 0, width = 1;  // rows of W per tile, columns per packed panel, vector width
-  DirectFn<T> tile[4] = {};       // by the panel's width in vectors ([nv - 1]); null: no such path
-  PackBFn<T> pack = nullptr;      // packs x^T into nr-wide panels
-};
-
-template <typename T>
-struct Kernel {
-  int mr, nr;
-  int64_t kc, mc, nc;  // blocking: depth of a K slice, rows of an A block, columns of a B block
-  MicroFn<T> micro;
-  PackAFn<T> pack_a;
-  PackBFn<T> pack_b;
-  // Shorter micro-kernels over the same packed panels, for edge panels of at most `rows` real
-  // rows (ascending; rows == 0: none).
-  struct Short {
-    int rows;
-    MicroFn<T> fn;
-  } shorter[2] = {};
-  SparseKernel<T> sparse;  // none (null) on the baseline ISA
-  DirectKernel<T> direct;  // likewise
-};
-
-// Generic packing of one W-wide panel: dst[p * W + i] = src[i * ld_i + p * ld_p] for i < w,
-// zero for w <= i < W. Both panel kinds are this with the roles of the strides swapped.
-template <typename T, int W>
-GC_ALWAYS_INLINE void pack_panel_generic(int w, int64_t kc, const T* src, int64_t ld_i, int64_t ld_p, T* dst) {
-  if (w == W && ld_i == 1) {  // each k step copies W contiguous values
-    for (int64_t p = 0; p < kc; ++p)
-      for (int i = 0; i < W; ++i) dst[p * W + i] = src[p * ld_p + i];
-    return;
-  }
-  for (int i = 0; i < w; ++i)
-    for (int64_t p = 0; p < kc; ++p) dst[p * W + i] = src[i * ld_i + p * ld_p];
-  for (int i = w; i < W; ++i)
-    for (int64_t p = 0; p < kc; ++p) dst[p * W + i] = T(0);
-}
-
-template <typename T, int MR>
-void pack_a_generic(int64_t m, int64_t kc, const T* a, int64_t rs, int64_t cs, T* dst) {
-  for (int64_t i0 = 0; i0 < m; i0 += MR, dst += MR * kc)
-    pack_panel_generic<T, MR>(static_cast<int>(std::min<int64_t>(MR, m - i0)), kc, a + i0 * rs, rs, cs, dst);
-}
-
-template <typename T, int NR>
-void pack_b_generic(int64_t kc, int64_t n, const T* b, int64_t rs, int64_t cs, T* dst) {
-  for (int64_t j0 = 0; j0 < n; j0 += NR, dst += NR * kc)
-    pack_panel_generic<T, NR>(static_cast<int>(std::min<int64_t>(NR, n - j0)), kc, b + j0 * cs, cs, rs, dst);
-}
-
-// Baseline micro-kernel, plain C++. k is the outer loop so the MR x NR accumulators stay in
-// registers; each step is MR broadcasts times NR/width vector multiply-adds. `unroll 1` stops GCC
-// from fully unrolling the j loop before the vectoriser sees it: unrolled first, SLP spills the
-// block to the stack; left as a loop, it becomes exactly NR/width vector operations per row.
-template <typename T, int MR, int NR>
-void micro_generic(int64_t kc, const T* __restrict a, const T* __restrict b, T* c, int64_t rsc, int64_t csc, int mr,
-                   int nr, const Epilogue<T>& e) {
-  T acc[MR][NR] = {};
-  for (int64_t p = 0; p < kc; ++p) {
-    for (int i = 0; i < MR; ++i) {
-      const T ai = a[p * MR + i];
-#pragma GCC unroll 1
-      for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[p * NR + j];
-    }
-  }
-  store_block(&acc[0][0], NR, c, rsc, csc, mr, nr, e);
-}
-
-template <typename T>
-Kernel<T> kernel_baseline() {
-  constexpr int MR = 6, NR = 32 / sizeof(T);
-  return {MR, NR, 256, 144, 2048 / static_cast<int64_t>(sizeof(T)), &micro_generic<T, MR, NR>,
-          &pack_a_generic<T, MR>, &pack_b_generic<T, NR>, {}, {}, {}};
-}
-
-#ifdef GC_GEMM_X86
-// ---- AVX2 (also used by the AVX-512 path): transposing packs ----
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-
-// 8 rows of 8 floats (r[i] = row i) -> r[p] = column p.
-GC_ALWAYS_INLINE void transpose8x8(__m256 r[8]) {
-  __m256 t[8], s[8];
-  for (int q = 0; q < 4; ++q) {
-    t[2 * q] = _mm256_unpacklo_ps(r[2 * q], r[2 * q + 1]);
-    t[2 * q + 1] = _mm256_unpackhi_ps(r[2 * q], r[2 * q + 1]);
-  }
-  for (int h = 0; h < 2; ++h) {
-    __m256 *th = t + 4 * h, *sh = s + 4 * h;
-    sh[0] = _mm256_shuffle_ps(th[0], th[2], _MM_SHUFFLE(1, 0, 1, 0));
-    sh[1] = _mm256_shuffle_ps(th[0], th[2], _MM_SHUFFLE(3, 2, 3, 2));
-    sh[2] = _mm256_shuffle_ps(th[1], th[3], _MM_SHUFFLE(1, 0, 1, 0));
-    sh[3] = _mm256_shuffle_ps(th[1], th[3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int q = 0; q < 4; ++q) {
-    r[q] = _mm256_permute2f128_ps(s[q], s[q + 4], 0x20);
-    r[q + 4] = _mm256_permute2f128_ps(s[q], s[q + 4], 0x31);
-  }
-}
-
-// 4 rows of 4 doubles (r[i] = row i) -> r[p] = column p.
-GC_ALWAYS_INLINE void transpose4x4(__m256d r[4]) {
-  const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
-  const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
-  r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
-  r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
-  r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
-  r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
-}
-
-// One B x B block through registers (B = 8 floats, 4 doubles: a vector per row):
-// dst[q * ldd + i] = src[i * lds + q].
-GC_ALWAYS_INLINE void transpose_block(const float* src, int64_t lds, float* dst, int64_t ldd) {
-  __m256 r[8];
-  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
-  transpose8x8(r);
-  for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + q * ldd, r[q]);
-}
-GC_ALWAYS_INLINE void transpose_block(const double* src, int64_t lds, double* dst, int64_t ldd) {
-  __m256d r[4];
-  for (int i = 0; i < 4; ++i) r[i] = _mm256_loadu_pd(src + i * lds);
-  transpose4x4(r);
-  for (int q = 0; q < 4; ++q) _mm256_storeu_pd(dst + q * ldd, r[q]);
-}
-
-// dst[p * W + i] = src[i * ld + p] for i < w (rows of src are contiguous along p), zero for
-// w <= i < W: a transpose of a w x kc block into the panel layout. Whole 8 x 8 (float) or 4 x 4
-// (double) blocks go through registers; leftovers are scalar.
-template <int W>
-void pack_panel_t(int w, int64_t kc, const float* src, int64_t ld, float* dst) {
-  const int64_t k8 = kc / 8 * 8;
-  int i0 = 0;
-  for (; i0 + 8 <= w; i0 += 8) {
-    const float* s = src + i0 * ld;
-    for (int64_t p = 0; p < k8; p += 8) transpose_block(s + p, ld, dst + p * W + i0, W);
-  }
-  for (; i0 + 4 <= w; i0 += 4) {
-    const float* s = src + i0 * ld;
-    for (int64_t p = 0; p < k8; p += 8) {
-      __m256 r0 = _mm256_loadu_ps(s + p), r1 = _mm256_loadu_ps(s + ld + p);
-      __m256 r2 = _mm256_loadu_ps(s + 2 * ld + p), r3 = _mm256_loadu_ps(s + 3 * ld + p);
-      __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-      __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-      __m256 c[4] = {_mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
-                     _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2))};
-      for (int q = 0; q < 4; ++q) {  // c[q] holds columns q (low half) and q + 4 (high half)
-        _mm_storeu_ps(dst + (p + q) * W + i0, _mm256_castps256_ps128(c[q]));
-        _mm_storeu_ps(dst + (p + q + 4) * W + i0, _mm256_extractf128_ps(c[q], 1));
-      }
-    }
-  }
-  for (int64_t p = 0; p < k8; ++p)
-    for (int i = i0; i < w; ++i) dst[p * W + i] = src[i * ld + p];
-  for (int64_t p = k8; p < kc; ++p)
-    for (int i = 0; i < w; ++i) dst[p * W + i] = src[i * ld + p];
-  for (int64_t p = 0; p < kc; ++p)
-    for (int i = w; i < W; ++i) dst[p * W + i] = 0.0f;
-}
-
-template <int W>
-void pack_panel_t(int w, int64_t kc, const double* src, int64_t ld, double* dst) {
-  const int64_t k4 = kc / 4 * 4;
-  int i0 = 0;
-  for (; i0 + 4 <= w; i0 += 4) {
-    const double* s = src + i0 * ld;
-    for (int64_t p = 0; p < k4; p += 4) transpose_block(s + p, ld, dst + p * W + i0, W);
-  }
-  for (int64_t p = 0; p < k4; ++p)
-    for (int i = i0; i < w; ++i) dst[p * W + i] = src[i * ld + p];
-  for (int64_t p = k4; p < kc; ++p)
-    for (int i = 0; i < w; ++i) dst[p * W + i] = src[i * ld + p];
-  for (int64_t p = 0; p < kc; ++p)
-    for (int i = w; i < W; ++i) dst[p * W + i] = 0.0;
-}
-
-// dst[i * ldd + k] = src[k * lds + i] for k < rows, i < cols (rows of src contiguous along i):
-// whole blocks through registers (transpose_block), the edges scalar.
-template <typename T>
-void transpose_copy(const T* src, int64_t lds, int64_t rows, int64_t cols, T* dst, int64_t ldd) {
-  constexpr int64_t B = 32 / sizeof(T);
-  const int64_t rb = rows / B * B, cb = cols / B * B;
-  for (int64_t k0 = 0; k0 < rb; k0 += B)
-    for (int64_t i0 = 0; i0 < cb; i0 += B) transpose_block(src + k0 * lds + i0, lds, dst + i0 * ldd + k0, ldd);
-  for (int64_t i = 0; i < cols; ++i)
-    for (int64_t k = i < cb ? rb : 0; k < rows; ++k) dst[i * ldd + k] = src[k * lds + i];
-}
-
-// Packing with the transposing fast path: rows of the source contiguous along k (row-major A;
-// B that is a transposed row-major matrix, as W in x @ W^T). Copies are vectorised by GCC.
-template <typename T, int W>
-GC_ALWAYS_INLINE void pack_panel_simd(int w, int64_t kc, const T* src, int64_t ld_i, int64_t ld_p, T* dst) {
-  if (ld_p == 1 && ld_i != 1)
-    pack_panel_t<W>(w, kc, src, ld_i, dst);
-  else
-    pack_panel_generic<T, W>(w, kc, src, ld_i, ld_p, dst);
-}
-
-template <typename T, int MR>
-void pack_a_avx2(int64_t m, int64_t kc, const T* a, int64_t rs, int64_t cs, T* dst) {
-  for (int64_t i0 = 0; i0 < m; i0 += MR, dst += MR * kc)
-    pack_panel_simd<T, MR>(static_cast<int>(std::min<int64_t>(MR, m - i0)), kc, a + i0 * rs, rs, cs, dst);
-}
-
-template <typename T, int NR>
-void pack_b_avx2(int64_t kc, int64_t n, const T* b, int64_t rs, int64_t cs, T* dst) {
-  for (int64_t j0 = 0; j0 < n; j0 += NR, dst += NR * kc)
-    pack_panel_simd<T, NR>(static_cast<int>(std::min<int64_t>(NR, n - j0)), kc, b + j0 * cs, cs, rs, dst);
-}
-
-// ---- AVX2 micro-kernel ----
-struct Avx2F {
-  using T = float;
-  using V = __m256;
-  static constexpr int W = 8;
-  static GC_ALWAYS_INLINE V zero() { return _mm256_setzero_ps(); }
-  static GC_ALWAYS_INLINE V set1(T x) { return _mm256_set1_ps(x); }
-  static GC_ALWAYS_INLINE V load(const T* p) { return _mm256_load_ps(p); }
-  static GC_ALWAYS_INLINE V loadu(const T* p) { return _mm256_loadu_ps(p); }
-  static GC_ALWAYS_INLINE void store(T* p, V v) { _mm256_store_ps(p, v); }
-  static GC_ALWAYS_INLINE void storeu(T* p, V v) { _mm256_storeu_ps(p, v); }
-  static GC_ALWAYS_INLINE V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-  static GC_ALWAYS_INLINE V mul(V a, V b) { return _mm256_mul_ps(a, b); }
-  static GC_ALWAYS_INLINE V add(V a, V b) { return _mm256_add_ps(a, b); }
-  static GC_ALWAYS_INLINE V max(V a, V b) { return _mm256_max_ps(a, b); }
-  // Bit l set when p[l] != 0 (NaN included).
-  static GC_ALWAYS_INLINE unsigned nonzero_bits(const T* p) {
-    return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p), _mm256_setzero_ps(), _CMP_NEQ_UQ)));
-  }
-};
-struct Avx2D {
-  using T = double;
-  using V = __m256d;
-  static constexpr int W = 4;
-  static GC_ALWAYS_INLINE V zero() { return _mm256_setzero_pd(); }
-  static GC_ALWAYS_INLINE V set1(T x) { return _mm256_set1_pd(x); }
-  static GC_ALWAYS_INLINE V load(const T* p) { return _mm256_load_pd(p); }
-  static GC_ALWAYS_INLINE V loadu(const T* p) { return _mm256_loadu_pd(p); }
-  static GC_ALWAYS_INLINE void store(T* p, V v) { _mm256_store_pd(p, v); }
-  static GC_ALWAYS_INLINE void storeu(T* p, V v) { _mm256_storeu_pd(p, v); }
-  static GC_ALWAYS_INLINE V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
-  static GC_ALWAYS_INLINE V mul(V a, V b) { return _mm256_mul_pd(a, b); }
-  static GC_ALWAYS_INLINE V add(V a, V b) { return _mm256_add_pd(a, b); }
-  static GC_ALWAYS_INLINE V max(V a, V b) { return _mm256_max_pd(a, b); }
-  static GC_ALWAYS_INLINE unsigned nonzero_bits(const T* p) {
-    return static_cast<unsigned>(_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(p), _mm256_setzero_pd(), _CMP_NEQ_UQ)));
-  }
-};
-
-// The shared body of the intrinsic micro-kernels, for a vector type X (an ISA's traits) and an
-// MR x NV*W register tile, reading A panels packed AS (>= MR) rows tall: with MR < AS the same
-// packed panel feeds a shorter kernel that only computes the real rows of an edge panel (64
-// rows are 5 x 12 + 4: the last panel costs 4 rows of work, not 12). The function that
-// instantiates it carries the target attribute.
-// Full-width tiles of a row-major C store straight from the registers (rows past mr skipped);
-// others go through a local block and the scalar epilogue.
-#define GC_MICRO_KERNEL_BODY(PF_DIST)                                                              \
-  using T = typename X::T;                                                                         \
-  using V = typename X::V;                                                                         \
-  constexpr int W = X::W, NR = NV * W;                                                             \
-  V acc[MR][NV];                                                                                   \
-  _Pragma("GCC unroll 32") for (int i = 0; i < MR; ++i)                                            \
-    _Pragma("GCC unroll 8") for (int v = 0; v < NV; ++v) acc[i][v] = X::zero();                    \
-  for (int i = 0; i < mr; ++i) {                                                                   \
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * rsc), _MM_HINT_T0);                         \
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * rsc + (nr - 1) * csc), _MM_HINT_T0);        \
-  }                                                                                                \
-  _Pragma("GCC unroll 4") for (int64_t p = 0; p < kc; ++p) {                                       \
-    V bv[NV];                                                                                      \
-    _Pragma("GCC unroll 8") for (int v = 0; v < NV; ++v) bv[v] = X::load(b + v * W);               \
-    if (PF_DIST > 0) _mm_prefetch(reinterpret_cast<const char*>(b + PF_DIST * NR), _MM_HINT_T0);   \
-    _Pragma("GCC unroll 32") for (int i = 0; i < MR; ++i) {                                        \
-      const V ai = X::set1(a[i]);                                                                  \
-      _Pragma("GCC unroll 8") for (int v = 0; v < NV; ++v) acc[i][v] = X::fma(ai, bv[v], acc[i][v]); \
-    }                                                                                              \
-    a += AS;                                                                                       \
-    b += NR;                                                                                       \
-  }                                                                                                \
-  if (nr == NR && csc == 1) {                                                                      \
-    const V alpha = X::set1(e.alpha), beta = X::set1(e.beta), zero = X::zero();                    \
-    const bool scale = e.alpha != T(1), read_c = e.beta != T(0);                                   \
-    _Pragma("GCC unroll 32") for (int i = 0; i < MR; ++i) {                                        \
-      if (i >= mr) break;                                                                          \
-      _Pragma("GCC unroll 8") for (int v = 0; v < NV; ++v) {                                       \
-        T* ci = c + i * rsc + v * W;                                                               \
-        V x = scale ? X::mul(alpha, acc[i][v]) : acc[i][v];                                        \
-        if (read_c) x = X::fma(beta, X::loadu(ci), x);                                             \
-        if (e.bias)                                                                                \
-          x = X::add(x, e.bcs == 1 ? X::loadu(e.bias + i * e.brs + v * W)                          \
-                                   : X::set1(e.bias[i * e.brs + v * W * e.bcs]));                  \
-        if (e.relu) x = X::max(zero, x); /* max(0, NaN) is the second operand: NaN */              \
-        X::storeu(ci, x);                                                                          \
-      }                                                                                            \
-    }                                                                                              \
-    return;                                                                                        \
-  }                                                                                                \
-  alignas(64) T buf[MR * NR];                                                                      \
-  _Pragma("GCC unroll 32") for (int i = 0; i < MR; ++i)                                            \
-    _Pragma("GCC unroll 8") for (int v = 0; v < NV; ++v) X::store(buf + i * NR + v * W, acc[i][v]); \
-  store_block(buf, NR, c, rsc, csc, mr, nr, e);
-
-namespace isa_avx2 {
-#include "cpu/matmul_direct.inc"
-#include "cpu/matmul_sparse.inc"
-}  // namespace isa_avx2
-
-template <class X, int AS, int MR, int NV>
-void micro_avx2(int64_t kc, const typename X::T* __restrict a, const typename X::T* __restrict b, typename X::T* c,
-                int64_t rsc, int64_t csc, int mr, int nr, const Epilogue<typename X::T>& e) {
-  GC_MICRO_KERNEL_BODY(0)
-}
-
-template <typename T>
-Kernel<T> kernel_avx2() {
-  using X = std::conditional_t<std::is_same_v<T, float>, Avx2F, Avx2D>;
-  constexpr int MR = 6, NV = 2, NR = NV * X::W;
-  Kernel<T> k{MR, NR, 256, 144, 2048 / static_cast<int64_t>(sizeof(T)), &micro_avx2<X, MR, MR, NV>,
-              &pack_a_avx2<T, MR>, &pack_b_avx2<T, NR>, {{3, &micro_avx2<X, MR, 3, NV>}, {0, nullptr}}, {}, {}};
-  // Up to 8 accumulators of C's row; a 64-deep slice of B is 64 x 8 vectors (16 KiB float, 8 KiB double).
-  k.sparse = {&isa_avx2::sparse_rows<X, 8, 1>, &isa_avx2::sparse_masks<X>, &isa_avx2::sparse_finite<X>,
-              &isa_avx2::sparse_count<X>, &transpose_copy<T>};
-  // 6 rows of W by 2 vectors: 12 accumulators of 16.
-  k.direct = isa_avx2::direct_kernel<X, 6, 2>();
-  return k;
-}
-#pragma GCC pop_options
-
-// ---- AVX-512 micro-kernel ----
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx2,fma")
-struct Avx512F {
-  using T = float;
-  using V = __m512;
-  static constexpr int W = 16;
-  static GC_ALWAYS_INLINE V zero() { return _mm512_setzero_ps(); }
-  static GC_ALWAYS_INLINE V set1(T x) { return _mm512_set1_ps(x); }
-  static GC_ALWAYS_INLINE V load(const T* p) { return _mm512_load_ps(p); }
-  static GC_ALWAYS_INLINE V loadu(const T* p) { return _mm512_loadu_ps(p); }
-  static GC_ALWAYS_INLINE void store(T* p, V v) { _mm512_store_ps(p, v); }
-  static GC_ALWAYS_INLINE void storeu(T* p, V v) { _mm512_storeu_ps(p, v); }
-  static GC_ALWAYS_INLINE V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  static GC_ALWAYS_INLINE V mul(V a, V b) { return _mm512_mul_ps(a, b); }
-  static GC_ALWAYS_INLINE V add(V a, V b) { return _mm512_add_ps(a, b); }
-  // Masked with a full mask: the unmasked intrinsic trips GCC 12's -Wmaybe-uninitialized.
-  static GC_ALWAYS_INLINE V max(V a, V b) { return _mm512_mask_max_ps(a, 0xFFFF, a, b); }
-  static GC_ALWAYS_INLINE unsigned nonzero_bits(const T* p) {
-    return _mm512_cmp_ps_mask(_mm512_loadu_ps(p), _mm512_setzero_ps(), _CMP_NEQ_UQ);
-  }
-};
-struct Avx512D {
-  using T = double;
-  using V = __m512d;
-  static constexpr int W = 8;
-  static GC_ALWAYS_INLINE V zero() { return _mm512_setzero_pd(); }
-  static GC_ALWAYS_INLINE V set1(T x) { return _mm512_set1_pd(x); }
-  static GC_ALWAYS_INLINE V load(const T* p) { return _mm512_load_pd(p); }
-  static GC_ALWAYS_INLINE V loadu(const T* p) { return _mm512_loadu_pd(p); }
-  static GC_ALWAYS_INLINE void store(T* p, V v) { _mm512_store_pd(p, v); }
-  static GC_ALWAYS_INLINE void storeu(T* p, V v) { _mm512_storeu_pd(p, v); }
-  static GC_ALWAYS_INLINE V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
-  static GC_ALWAYS_INLINE V mul(V a, V b) { return _mm512_mul_pd(a, b); }
-  static GC_ALWAYS_INLINE V add(V a, V b) { return _mm512_add_pd(a, b); }
-  static GC_ALWAYS_INLINE V max(V a, V b) { return _mm512_mask_max_pd(a, 0xFF, a, b); }
-  static GC_ALWAYS_INLINE unsigned nonzero_bits(const T* p) {
-    return _mm512_cmp_pd_mask(_mm512_loadu_pd(p), _mm512_setzero_pd(), _CMP_NEQ_UQ);
-  }
-};
-
-namespace isa_avx512 {
-#include "cpu/matmul_direct.inc"
-#include "cpu/matmul_sparse.inc"
-}  // namespace isa_avx512
-
-template <class X, int AS, int MR, int NV>
-void micro_avx512(int64_t kc, const typename X::T* __restrict a, const typename X::T* __restrict b, typename X::T* c,
-                  int64_t rsc, int64_t csc, int mr, int nr, const Epilogue<typename X::T>& e) {
-  GC_MICRO_KERNEL_BODY(0)
-}
-
-template <typename T>
-Kernel<T> kernel_avx512() {
-  using X = std::conditional_t<std::is_same_v<T, float>, Avx512F, Avx512D>;
-  constexpr int MR = 12, NV = 2, NR = NV * X::W;
-  // float: 384-deep slices, 512-column blocks; double: 256 x 512 measured best (2048^3: 0.93 of
-  // OpenBLAS against 0.89 for 384 x 256).
-  constexpr int64_t KC = std::is_same_v<T, float> ? 384 : 256;
-  Kernel<T> k{MR, NR, KC, 144, 512, &micro_avx512<X, MR, MR, NV>,
-              &pack_a_avx2<T, MR>, &pack_b_avx2<T, NR>,
-              {{4, &micro_avx512<X, MR, 4, NV>}, {8, &micro_avx512<X, MR, 8, NV>}}, {}, {}};
-  // Up to 7 accumulators of C's row; a 64-deep slice of B is 64 x 7 vectors (28 KiB).
-  k.sparse = {&isa_avx512::sparse_rows<X, 7, 1>, &isa_avx512::sparse_masks<X>, &isa_avx512::sparse_finite<X>,
-              &isa_avx512::sparse_count<X>, &transpose_copy<T>};
-  // 6 rows of W by 4 vectors (64 floats of a batch): 24 accumulators of 32.
-  k.direct = isa_avx512::direct_kernel<X, 6, 4>();
-  return k;
-}
-#pragma GCC pop_options
-#undef GC_MICRO_KERNEL_BODY
-#endif  // GC_GEMM_X86
 
 // ---- kernel choice ----
-enum class Isa { baseline, avx2, avx512 };
-
-Isa detect_isa() {
-  Isa best = Isa::baseline;
-#ifdef GC_GEMM_X86
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = Isa::avx2;
-  if (best == Isa::avx2 && __builtin_cpu_supports("avx512f")) best = Isa::avx512;
-#endif
-  Isa want = best;
-  const char* old = std::getenv("GRADCORE_GEMM_BASELINE");
-  if (old && *old && std::strcmp(old, "0") != 0) want = Isa::baseline;
-  if (const char* s = std::getenv("GRADCORE_GEMM_ISA")) {
-    if (std::strcmp(s, "baseline") == 0) want = Isa::baseline;
-    if (std::strcmp(s, "avx2") == 0) want = Isa::avx2;
-    if (std::strcmp(s, "avx512") == 0) want = Isa::avx512;
-  }
-  return std::min(want, best);  // never a kernel the CPU cannot run
-}
 
 // Debug/tuning override of the blocking: GRADCORE_GEMM_BLOCKING="kc,mc,nc".
 template <typename T>
@@ -643,8 +145,8 @@ template <typename T>
 const Kernel<T>& kernel() {
   static const Kernel<T> k = [] {
     Kernel<T> r = kernel_baseline<T>();
-#ifdef GC_GEMM_X86
-    switch (detect_isa()) {
+#ifdef GRADCORE_X86_KERNELS
+    switch (cpu_isa()) {
       case Isa::avx512: r = kernel_avx512<T>(); break;
       case Isa::avx2: r = kernel_avx2<T>(); break;
       case Isa::baseline: break;
@@ -766,7 +268,7 @@ PathMode path_mode(const char* env) {
   return PathMode::auto_;
 }
 
-// ---- sparse A (the kernels are in cpu/matmul_sparse.inc) ----
+// ---- sparse A (the kernels are in cpu/matmul/sparse.h) ----
 // GRADCORE_GEMM_SPARSE=1 takes the path at any density; unset, it is taken when A's density is
 // below sparse_density_limit.
 std::atomic<int64_t> sparse_calls{0};
@@ -843,7 +345,7 @@ bool gemm_sparse_a(const Problem<T>& pr) {
   return true;
 }
 
-// ---- x @ W^T at small batch: W read in place (the tiles are in cpu/matmul_direct.inc) ----
+// ---- x @ W^T at small batch: W read in place (the tiles are in cpu/matmul/direct.h) ----
 // For C = A @ B with B = W^T (W row-major, so B is column-major) the packed path packs all of W,
 // N x K values, for M rows of output: at a batch of 64 that packing is a tenth of the product.
 // Here the product is C^T = W @ A^T: W's rows are broadcast from where they lie and only A^T,
@@ -990,7 +492,7 @@ void gemm_int64(const Problem<int64_t>& pr) {
 }
 
 template <typename T>
-void gemm(const Problem<T>& pr) {
+void product(const Problem<T>& pr) {
   if (pr.batch == 0 || pr.M == 0 || pr.N == 0) return;
   if constexpr (std::is_same_v<T, int64_t>) {
     gemm_int64(pr);
@@ -1030,7 +532,7 @@ void gemm_kernel(const Tensor& out, const Tensor& a, const Tensor& b, double alp
                          mat_of<scalar_t, const scalar_t>(b),
                          mat_of<scalar_t, scalar_t>(out),
                          epi};
-    gemm(pr);
+    product(pr);
   });
 }
 

@@ -75,19 +75,9 @@ __attribute__((target("avx2"))) void element_range_avx2(const F& body, int64_t b
   element_range(body, begin, end);
 }
 
-// GRADCORE_OPTIM_BASELINE=1 forces the baseline loops, so tests can compare the two.
-bool cpu_has_avx2() {
-  static const bool yes = [] {
-    const char* force = std::getenv("GRADCORE_OPTIM_BASELINE");
-    if (force && *force && std::string(force) != "0") return false;
-    return cpu_supports_avx2();
-  }();
-  return yes;
-}
-
 template <typename F>
 void element_range_best(const F& body, int64_t begin, int64_t end) {
-  if (cpu_has_avx2()) element_range_avx2(body, begin, end);
+  if (use_avx2()) element_range_avx2(body, begin, end);
   else element_range(body, begin, end);
 }
 #else

@@ -1,6 +1,5 @@
-// The sparse-A path of the CPU GEMM (see cpu/matmul.cpp, "sparse A"): included once inside each
-// ISA's target region of matmul.cpp, in a namespace of its own, so each copy is compiled for that
-// ISA only (a template defined under one target pragma cannot be instantiated for another).
+// The sparse-A path of the CPU GEMM (see cpu/matmul.cpp, "sparse A"), generic over an ISA's
+// vector traits X (cpu/matmul/x86.h); compiled in each x86 kernel TU under its flags.
 //
 // dW = g^T @ x with g masked by a ReLU multiplies about half of g's entries, exact zeros, through
 // whole rows of x. This path walks each row of A's nonzeros (bit masks, k ascending) and keeps a
@@ -9,6 +8,15 @@
 // this thread's rows of A pass over them; a row's accumulators go through C between K chunks
 // (stored and reloaded exactly, so every element is one FMA chain in k order). Columns past the
 // last whole vector are a scalar std::fma chain over the same terms.
+#pragma once
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+#include "cpu/matmul/x86.h"
+
+namespace gc::cpu::gemm {
+namespace {
+
 // Rows [i0, i1) x columns [jc, jc + V * W) over the nonzeros in mask words [w0, w1); bp is B's
 // rows [64 * w0, 64 * w1) of those columns, packed (row p at bp + p * V * W).
 template <class X, int V>
@@ -164,3 +172,6 @@ int64_t sparse_count(const typename X::T* p, int64_t n) {
   for (; k < n; ++k) count += p[k] != T(0);
   return count;
 }
+
+}  // namespace
+}  // namespace gc::cpu::gemm

@@ -1,11 +1,17 @@
-// The direct path of the CPU GEMM (see cpu/matmul.cpp, "x @ W^T at small batch"): included once
-// inside each ISA's target region of matmul.cpp, in a namespace of its own (as matmul_sparse.inc).
+// The direct path of the CPU GEMM (see cpu/matmul.cpp, "x @ W^T at small batch"), generic over
+// an ISA's vector traits X (cpu/matmul/x86.h); compiled in each x86 kernel TU under its flags.
 //
 // It computes C^T = W @ x^T, so W, the large operand, is the broadcast side and is read where it
 // lies (rows contiguous along k), and only x^T is packed (NRS-wide panels). A tile is MR rows of W
 // by NV vectors of a panel, kept in MR * NV accumulators: per k step NV vector loads of the panel,
 // MR broadcasts from W and MR * NV FMAs. K is summed in the packed path's slices, in its order,
 // so every element is that path's result bit for bit.
+#pragma once
+#include <utility>
+#include "cpu/matmul/x86.h"
+
+namespace gc::cpu::gemm {
+namespace {
 
 // Rows i < mr of A (A[i, p] = a[i * lda + p], read in place; rows past mr repeat row 0 and are
 // discarded), times columns [0, NV * W) of a packed panel (row p at b + p * NRS), over kc steps;
@@ -54,9 +60,12 @@ void direct_tile(int64_t kc, int64_t ks, const typename X::T* a, int64_t lda, in
 // The table of tiles, by panel width in vectors (index nv - 1).
 template <class X, int MR, int NV, int NRS, int... Is>
 constexpr DirectKernel<typename X::T> direct_table(std::integer_sequence<int, Is...>) {
-  return {MR, NRS, X::W, {&direct_tile<X, MR, Is + 1, NRS>...}, &pack_b_avx2<typename X::T, NRS>};
+  return {MR, NRS, X::W, {&direct_tile<X, MR, Is + 1, NRS>...}, &pack_b_simd<typename X::T, NRS>};
 }
 template <class X, int MR, int NV>
 constexpr DirectKernel<typename X::T> direct_kernel() {
   return direct_table<X, MR, NV, NV * X::W>(std::make_integer_sequence<int, NV>{});
 }
+
+}  // namespace
+}  // namespace gc::cpu::gemm
