@@ -248,3 +248,57 @@ def test_inplace_methods_from_the_op_rows_like_pytorch(name):
     np.testing.assert_array_equal(g.numpy(), t.numpy())
     np.testing.assert_array_equal(getattr(gradcore, name)(gradcore.tensor(a), gradcore.tensor(2.0)).numpy(),
                                   getattr(torch, name)(torch.tensor(a), torch.tensor(2.0)).numpy())
+
+
+# +, -, *, / and their in-place forms are C slots of the Tensor type (bind/binary.cpp), and -t too
+# (bind/unary.cpp); the dunder methods stay for explicit calls and Python subclasses. Both ways
+# must follow the same rules.
+@pytest.mark.parametrize("sym", ["+", "-", "*", "/"])
+def test_operator_slots_match_the_methods(sym):
+    a = gradcore.tensor([1.0, -2.0, 3.5])
+    b = gradcore.tensor([0.5, 4.0, -1.0])
+    arr = np.array([2.0, 3.0, 4.0], dtype=np.float32)
+    name = {"+": "add", "-": "sub", "*": "mul", "/": "truediv"}[sym]
+    fwd, ref = getattr(gradcore.Tensor, f"__{name}__"), getattr(gradcore.Tensor, f"__r{name}__")
+    nop = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[sym]
+    an, bn = a.numpy(), b.numpy()
+    assert_close(eval(f"a {sym} b"), nop(an, bn))
+    assert_close(fwd(a, b), nop(an, bn))
+    assert_close(eval(f"2 {sym} a"), nop(2, an).astype(np.float32))  # reflected: int's slot declines
+    assert_close(ref(a, 2), nop(2, an).astype(np.float32))
+    assert_close(eval(f"a {sym} 2.5"), nop(an, 2.5).astype(np.float32))
+    out = eval(f"a {sym} arr")  # an ndarray on the right becomes a tensor, as in PyTorch
+    assert isinstance(out, gradcore.Tensor)
+    assert_close(out, nop(an, arr))
+    with pytest.raises(TypeError):
+        eval(f"a {sym} None")
+    with pytest.raises(TypeError):
+        eval(f"None {sym} a")
+    with pytest.raises(TypeError):
+        eval(f"a {sym} 'x'")
+    assert fwd(a, None) is NotImplemented
+    with pytest.raises(RuntimeError, match="broadcast|shape"):  # a C++ error keeps its Python type
+        eval(f"a {sym} gradcore.ones(4)")
+    p = gradcore.nn.Parameter(gradcore.tensor([1.0, 2.0, 3.0]))  # a subclass: CPython's generic slot
+    assert_close(eval(f"p {sym} a"), nop(p.detach().numpy(), an))
+    assert_close(eval(f"a {sym} p"), nop(an, p.detach().numpy()))
+    c = a.clone()
+    before = c
+    exec(f"c {sym}= b", {"c": c, "b": b})  # in place: the same object, new values
+    assert_close(before, nop(an, bn))
+
+
+def test_negation_slot_and_autograd_through_slots():
+    x = gradcore.tensor([1.0, -2.0], requires_grad=True)
+    y = -(x * 3 + 1) / 2 - x
+    assert y.grad_fn is not None
+    y.sum().backward()
+    assert_close(x.grad, np.array([-2.5, -2.5], dtype=np.float32))
+    with pytest.raises(RuntimeError, match="bool"):
+        -gradcore.tensor([True, False])  # PyTorch refuses negation of bool tensors (RuntimeError)
+    s = gradcore.zeros(2)  # in place keeps the storage
+    ptr = s.data_ptr()
+    s += 1
+    s *= 3
+    assert s.data_ptr() == ptr
+    assert_close(s, np.array([3.0, 3.0], dtype=np.float32))

@@ -47,6 +47,47 @@ void bind_row(py::module_& fns, TensorClass& cls, BinaryOp op) {
   }
 }
 
+// Python's arithmetic operators as C number slots of the Tensor type (a + b calls the slot
+// straight from the interpreter, as for NumPy's arrays, instead of looking __add__ up and going
+// through pybind11's argument dispatch). The same rules as the __add__ / __radd__ methods above,
+// which stay for Tensor.__add__(a, b) and for Python subclasses (they get CPython's generic slot).
+// Either operand may be the tensor: CPython calls the slot of each operand's type in turn.
+template <BinaryOp Op>
+PyObject* binary_slot(PyObject* a, PyObject* b) {
+  return slot_call([&]() -> PyObject* {
+    const char* nm = kernels::binary_info(Op).name;
+    py::handle ha(a), hb(b);
+    if (is_tensor(ha)) {
+      if (!is_tensor(hb) && !is_scalar(hb) && !py::isinstance<py::array>(hb)) Py_RETURN_NOTIMPLEMENTED;
+      return py::cast(binop(Op, as_tensor(ha, nm, "input"), hb, nm)).release().ptr();
+    }
+    if (!is_tensor(hb) || !is_scalar(ha)) Py_RETURN_NOTIMPLEMENTED;
+    return py::cast(binop(Op, as_tensor(hb, nm, "input"), ha, nm, true)).release().ptr();
+  });
+}
+
+// a += b: the slot of a's type, so a is the tensor.
+template <BinaryOp Op>
+PyObject* inplace_slot(PyObject* a, PyObject* b) {
+  return slot_call([&] {
+    const char* nm = kernels::binary_info(Op).name;
+    return py::cast(inplace(Op, as_tensor(a, nm, "input"), b, nm)).release().ptr();
+  });
+}
+
+void install_number_slots(TensorClass& cls) {
+  PyNumberMethods* nb = reinterpret_cast<PyTypeObject*>(cls.ptr())->tp_as_number;
+  nb->nb_add = &binary_slot<BinaryOp::Add>;
+  nb->nb_subtract = &binary_slot<BinaryOp::Sub>;
+  nb->nb_multiply = &binary_slot<BinaryOp::Mul>;
+  nb->nb_true_divide = &binary_slot<BinaryOp::Div>;
+  nb->nb_inplace_add = &inplace_slot<BinaryOp::Add>;
+  nb->nb_inplace_subtract = &inplace_slot<BinaryOp::Sub>;
+  nb->nb_inplace_multiply = &inplace_slot<BinaryOp::Mul>;
+  nb->nb_inplace_true_divide = &inplace_slot<BinaryOp::Div>;
+  PyType_Modified(reinterpret_cast<PyTypeObject*>(cls.ptr()));
+}
+
 }  // namespace
 
 static void bind_binary(py::module_& m, TensorClass& cls) {
@@ -134,6 +175,7 @@ static void bind_binary(py::module_& m, TensorClass& cls) {
     if (d.ipy)
       cls.def(d.ipy, [op, nm](const TensorPtr& t, py::object o) { return inplace(op, t, o, nm); }, py::is_operator());
   }
+  install_number_slots(cls);  // after the methods: defining __add__ resets the slot
 
   // Aliases PyTorch has.
   for (auto [alias, op] : {std::pair{"multiply", BinaryOp::Mul}, {"greater", BinaryOp::Gt}, {"less", BinaryOp::Lt},

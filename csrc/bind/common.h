@@ -35,17 +35,63 @@ struct type_caster<gc::SmallVector<T, N>> {
   }
 };
 
-// A Tensor argument never accepts None (pybind11 would pass a null pointer to the op): None is
-// a TypeError naming the function, as in PyTorch. Optional tensors are std::optional<TensorPtr>
-// or py::object in the binding.
+// Tensor arguments and results (std::shared_ptr<Tensor>, the class's holder). Every op crosses
+// this caster two or three times, so it goes straight to the instance: pybind11's generic holder
+// caster looks the C++ type up in its registry (a hash of the type's name) each time a caster is
+// made, for each argument and each result, which was a third of a small op's cost.
+//   load: a Tensor (or a Python subclass such as Parameter) gives its holder; anything else,
+//         None included, does not load (a TypeError naming the function, as in PyTorch; optional
+//         tensors are std::optional<TensorPtr> or py::object in the binding).
+//   cast: the Python object already wrapping this tensor when there is one (in-place ops return
+//         self), else a new instance holding a copy of the shared_ptr; null becomes None.
 template <>
-class type_caster<std::shared_ptr<gc::Tensor>> : public copyable_holder_caster<gc::Tensor, std::shared_ptr<gc::Tensor>> {
+class type_caster<std::shared_ptr<gc::Tensor>> {
  public:
-  bool load(handle src, bool convert) {
-    if (src.is_none()) return false;
-    return copyable_holder_caster<gc::Tensor, std::shared_ptr<gc::Tensor>>::load(src, convert);
+  static constexpr auto name = const_name("Tensor");
+  // The op gets a reference to the holder inside the Python object (alive for the whole call, as
+  // the caller holds it), so passing a tensor costs no reference-count update; a by-value
+  // parameter copies from it.
+  template <typename T>
+  using cast_op_type = pybind11::detail::cast_op_type<T>;
+  operator std::shared_ptr<gc::Tensor>&() { return *held; }
+  operator std::shared_ptr<gc::Tensor>*() { return held; }
+
+  bool load(handle src, bool /*convert*/) {
+    const type_info* ti = tensor_type_info();
+    if (!src || !ti || !PyType_IsSubtype(Py_TYPE(src.ptr()), ti->type)) return false;
+    auto* inst = reinterpret_cast<instance*>(src.ptr());
+    value_and_holder vh = inst->simple_layout ? value_and_holder(inst, ti, 0, 0) : inst->get_value_and_holder(ti, false);
+    if (!vh || !vh.holder_constructed()) return false;
+    held = &vh.template holder<std::shared_ptr<gc::Tensor>>();
+    return true;
+  }
+
+  static handle cast(const std::shared_ptr<gc::Tensor>& src, return_value_policy, handle) {
+    if (!src) return none().release();
+    const type_info* ti = tensor_type_info();
+    if (!ti) throw cast_error("gradcore.Tensor is not registered yet");
+    if (handle existing = find_registered_python_instance(src.get(), ti)) return existing;
+    auto inst = reinterpret_steal<object>(make_new_instance(ti->type));
+    auto* wrapper = reinterpret_cast<instance*>(inst.ptr());
+    value_and_holder(wrapper, ti, 0, 0).value_ptr() = src.get();
+    wrapper->owned = true;
+    ti->init_instance(wrapper, &src);  // copy-constructs the holder from src
+    return inst.release();
+  }
+
+ private:
+  std::shared_ptr<gc::Tensor>* held = nullptr;
+
+  // pybind11's record of gradcore.Tensor, found once (after bind/tensor.cpp registered it).
+  static const type_info* tensor_type_info() {
+    static const type_info* ti = nullptr;
+    if (!ti) ti = get_type_info(typeid(gc::Tensor));
+    return ti;
   }
 };
+// Still the holder of py::class_<Tensor, TensorPtr> (pybind11 recognises holders by their caster).
+template <>
+struct is_holder_type<gc::Tensor, std::shared_ptr<gc::Tensor>> : std::true_type {};
 }  // namespace pybind11::detail
 
 namespace gc::bind {
@@ -73,6 +119,18 @@ TensorPtr tensor_from_numpy_copy(py::array arr, std::optional<DType> dtype, bool
 
 // A shape as gradcore.Size (a tuple subclass).
 py::object make_size(const DimVector& s);
+
+// The body of a C slot of the Tensor type (nb_add, nb_negative, ...): f() returns the new
+// reference; a C++ exception becomes the Python exception pybind11 would raise for it.
+template <typename F>
+PyObject* slot_call(const F& f) noexcept {
+  try {
+    return f();
+  } catch (...) {
+    py::detail::try_translate_exceptions();
+    return nullptr;
+  }
+}
 
 // Module for functions exported as gradcore.<name>.
 py::module_ functions(py::module_& m);

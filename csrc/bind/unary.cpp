@@ -51,6 +51,12 @@ static void bind_unary(py::module_& m, TensorClass& cls) {
     if (x->dtype != DType::Bool) fail(ErrorKind::Type, "bitwise_not", "~ is only supported on bool tensors in gradcore, got ", dtype_name(x->dtype));
     return ops::unary(kernels::LogicalNot{}, x);
   });
+  // -t as the type's C slot (see install_number_slots in bind/binary.cpp); __neg__ stays for
+  // Tensor.__neg__ and Python subclasses.
+  reinterpret_cast<PyTypeObject*>(cls.ptr())->tp_as_number->nb_negative = [](PyObject* x) {
+    return slot_call([&] { return py::cast(ops::unary(kernels::Neg{}, as_tensor(x, "neg", "input"))).release().ptr(); });
+  };
+  PyType_Modified(reinterpret_cast<PyTypeObject*>(cls.ptr()));
 
   // round(x, decimals=d): PyTorch's formula, nearbyint(x * 10^d) / 10^d (divide and multiply
   // for negative d, so the power of ten stays exact).

@@ -60,12 +60,37 @@ void loop_range(const LoopGeom<N>& g, int64_t begin, int64_t end, F& fn) {
   }
 }
 
+// The common case without the walk: every operand either contiguous at `shape` (stride one
+// element) or a single element (stride 0: a scalar, a 0-dim tensor). Fills base pointers and
+// byte strides and returns true when so.
+template <size_t N>
+bool flat_operands(const DimVector& shape, const std::array<const Tensor*, N>& ts, std::array<char*, N>& p,
+                   std::array<int64_t, N>& s) {
+  for (size_t k = 0; k < N; ++k) {
+    const Tensor& t = *ts[k];
+    if (t.shape == shape && t.is_contiguous())
+      s[k] = static_cast<int64_t>(t.itemsize());
+    else if (t.numel() == 1)
+      s[k] = 0;
+    else
+      return false;
+    p[k] = t.data();
+  }
+  return true;
+}
+
 // Splits [0, numel) across threads (when large) and runs loop_range on each part.
 template <size_t N, typename F>
 void for_each(const DimVector& shape, const std::array<const Tensor*, N>& ts, F fn) {
   int64_t numel = 1;
   for (auto s : shape) numel *= s;
   if (numel == 0) return;
+  std::array<char*, N> p;
+  std::array<int64_t, N> s;
+  if (numel < kParallelGrain && flat_operands<N>(shape, ts, p, s)) {
+    fn(p.data(), s.data(), numel);  // one flat inner loop, no geometry to build
+    return;
+  }
   LoopGeom<N> g = make_geom<N>(shape, ts);
 #ifdef GRADCORE_OPENMP
   int nt = get_num_threads();
