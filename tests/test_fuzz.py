@@ -280,6 +280,43 @@ def test_a_python_value_of_the_wrong_type_is_a_type_error():
         gradcore.device("cuda", index="a")
 
 
+# Loose argument checks the fuzzer found, each with PyTorch 2.13's exception type (checked against
+# PyTorch itself when it is importable).
+WRONG_ARGUMENTS = [
+    ("arange(t, None)", lambda m: m.arange(m.ones(3), None), TypeError),
+    ("arange(3, None)", lambda m: m.arange(3, None), TypeError),
+    ("arange(end=None)", lambda m: m.arange(end=None), TypeError),
+    ("softsign(bool)", lambda m: m.nn.functional.softsign(m.tensor([True, False])), NotImplementedError),
+    ("randint(0, 5)", lambda m: m.randint(0, 5), TypeError),
+    ("cat(tensor)", lambda m: m.cat(m.ones(3)), TypeError),
+    ("stack(tensor)", lambda m: m.stack(m.ones(2, 2)), TypeError),
+    ("cat([t, 1])", lambda m: m.cat([m.ones(3), 1]), TypeError),
+    ("t.float(1)", lambda m: m.ones(3).float(1), TypeError),
+    ("t['a']", lambda m: m.ones(3)["a"], TypeError),
+    ("t[None, 'a']", lambda m: m.ones(3)[None, "a"], TypeError),
+    ("t[1.5]", lambda m: m.ones(3)[1.5], IndexError),
+]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # PyTorch's own deprecation note on t[None, 'a']
+@pytest.mark.parametrize("name,call,exc", WRONG_ARGUMENTS, ids=[w[0] for w in WRONG_ARGUMENTS])
+def test_loose_arguments_raise_pytorchs_exception_type(name, call, exc):
+    for m in _both():
+        with pytest.raises(exc):
+            call(m)
+
+
+def test_cuda_device_without_cuda_is_an_assertion_error_like_pytorch():
+    # PyTorch built without CUDA: AssertionError ("Torch not compiled with CUDA enabled"); a CUDA
+    # build on a machine without a GPU raises RuntimeError instead.
+    if gradcore._C._cuda_built:
+        pytest.skip("this gradcore has the CUDA backend")
+    for call in (lambda: gradcore.ones(2).cuda(), lambda: gradcore.ones(2).cuda(None),
+                 lambda: gradcore.zeros(2, device="cuda"), lambda: gradcore.ones(2).to("cuda")):
+        with pytest.raises(AssertionError, match="without CUDA"):
+            call()
+
+
 def test_each_process_starts_from_its_own_seed():
     code = "import gradcore; print(gradcore.initial_seed(), gradcore.rand(1).item())"
     runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

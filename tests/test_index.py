@@ -460,7 +460,8 @@ ERRORS = [
     (lambda x: x[[-6]], IndexError, "index -6 is out of bounds for dimension 0 with size 5"),
     (lambda x: x[:, [0, 7]], IndexError, "index 7 is out of bounds for dimension 1 with size 7"),
     (lambda x: x[1.0], IndexError, r"valid indices \(got float\)"),
-    (lambda x: x["a"], IndexError, r"valid indices \(got str\)"),
+    (lambda x: x["a"], TypeError, r"valid indices \(got str\)"),  # PyTorch: TypeError for a string
+    (lambda x: x[1.5], IndexError, r"valid indices \(got float\)"),
     (lambda x: x[[1.0, 2.0]], IndexError, "must hold integers or bools"),
     (lambda x: x[gradcore.tensor([1.0])], IndexError, "must be int64 .long. or bool tensors, got float32"),
     (lambda x: x[gradcore.tensor([True, False])], IndexError, r"shape of the mask \[2\] at index 0 does not match"),

@@ -94,6 +94,7 @@ std::string backward_name(const char* op, int overload) {
 }
 
 Edge gradient_edge(const TensorPtr& t) {
+  refresh_view_history(t);
   if (!t->requires_grad) return Edge{};
   if (t->grad_fn) return Edge{t->grad_fn, t->output_nr};
   auto acc = t->grad_accumulator.lock();
@@ -198,6 +199,7 @@ void commit_inplace(const TensorPtr& view, const TensorPtr& result, const char* 
   view->bump_version();
   if (!view->base) {
     set_history(view, result->grad_fn, result->output_nr);
+    ++view->history_gen;  // its views re-derive their history (gradient_edge)
     return;
   }
   const TensorPtr base = view->base;
@@ -209,11 +211,29 @@ void commit_inplace(const TensorPtr& view, const TensorPtr& result, const char* 
   n->region = region;
   n->base_shape = base->shape;
   set_history(base, n);
+  ++base->history_gen;  // every other view of base now re-derives its history (gradient_edge)
+  set_view_of_base_history(view, op);
+}
+
+void set_view_of_base_history(const TensorPtr& view, const char* op) {
+  const TensorPtr& base = view->base;
+  if (!base->is_contiguous())
+    fail(ErrorKind::Runtime, op, "a view of a non-contiguous tensor (shape ", shape_str(base->shape),
+         ") whose history an in-place op rewrote is not supported. Hint: call .contiguous() on it first.");
   auto v = make_node<ViewOfBaseBackward>({base});
-  v->region = region;
+  v->region = Region{view->shape, view->strides, view->offset - base->offset};
   v->base_shape = base->shape;
   v->dtype = base->dtype;
   set_history(view, v);
+  view->base_history_gen = base->history_gen;
+}
+
+void refresh_view_history(const TensorPtr& t) {
+  if (!t->base || t->base_history_gen == Tensor::kNoHistory || t->base_history_gen == t->base->history_gen) return;
+  if (t->base->requires_grad && GradMode::is_enabled())
+    set_view_of_base_history(t, "backward");
+  else
+    t->base_history_gen = t->base->history_gen;
 }
 
 }  // namespace gc

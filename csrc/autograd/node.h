@@ -57,6 +57,12 @@ class SavedTensor {
 
 // The edge through which gradient flows into `t`: its grad_fn, or its leaf accumulator.
 Edge gradient_edge(const TensorPtr& t);
+// A view whose base's history an in-place op rewrote since the view's grad_fn was made gets a
+// new one from the base's current history (AsStridedBackward0 over its region); others are left
+// as they are. gradient_edge() and the grad_fn property call it.
+void refresh_view_history(const TensorPtr& t);
+// The history of `view` as the region of its base's current history.
+void set_view_of_base_history(const TensorPtr& view, const char* op);
 // Does any input need a gradient under the current grad mode?
 bool compute_requires_grad(std::initializer_list<const TensorPtr*> inputs);
 bool compute_requires_grad(const TensorList& inputs);

@@ -93,6 +93,9 @@ static void bind_creation(py::module_& m, TensorClass& cls) {
     if (pos.size() == 2) { high = pos[0].cast<int64_t>(); size = pos[1]; }
     else if (pos.size() == 3) { low = pos[0].cast<int64_t>(); high = pos[1].cast<int64_t>(); size = pos[2]; }
     else fail(ErrorKind::Type, "randint", "expected randint(high, size) or randint(low, high, size)");
+    if (is_tensor(size) || !PySequence_Check(size.ptr()))
+      fail(ErrorKind::Type, "randint", "argument 'size' must be a tuple of ints, not ", type_name(size),
+           " (randint(high, size) or randint(low, high, size), e.g. randint(0, 10, (3,)))");
     check_factory_device(f.device, "randint");
     return ops::randint(low, high, int_list(size, "randint", "size"), f.dtype.value_or(DType::Int64), f.device, f.gen);
   });
@@ -104,6 +107,12 @@ static void bind_creation(py::module_& m, TensorClass& cls) {
       if (k == "start" || k == "end" || k == "step") continue;
       rest[item.first] = item.second;
     }
+    const char* names[] = {"start", "end", "step"};
+    for (size_t i = 0; i < pos.size(); ++i)
+      if (pos[i].is_none())
+        fail(ErrorKind::Type, "arange", "argument ", i + 1, " must be a number, not NoneType");
+    for (const char* k : names)
+      if (kw.contains(k) && kw[k].is_none()) fail(ErrorKind::Type, "arange", "argument '", k, "' must be a number, not NoneType");
     auto f = factory_kwargs(py::kwargs(rest), "arange");
     check_factory_device(f.device, "arange");
     Scalar start = Scalar::from_int(0), end, step = Scalar::from_int(1);

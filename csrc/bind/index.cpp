@@ -28,7 +28,9 @@ struct Item {
 };
 
 [[noreturn]] void invalid_index(py::handle h) {
-  fail(ErrorKind::Index, "__getitem__", "only integers, slices (`:`), ellipsis (`...`), None, bools and int64 or bool "
+  // A string is a TypeError in PyTorch (it tries to build an index tensor from it); the rest IndexError.
+  const bool text = PyUnicode_Check(h.ptr()) || PyBytes_Check(h.ptr());
+  fail(text ? ErrorKind::Type : ErrorKind::Index, "__getitem__", "only integers, slices (`:`), ellipsis (`...`), None, bools and int64 or bool "
        "tensors (or lists / NumPy arrays of them) are valid indices (got ", type_name(h), ")");
 }
 

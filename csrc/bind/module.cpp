@@ -38,6 +38,7 @@ PYBIND11_MODULE(_C, m) {
         case ErrorKind::Type: PyErr_SetString(PyExc_TypeError, e.what()); return;
         case ErrorKind::NotImplemented: PyErr_SetString(PyExc_NotImplementedError, e.what()); return;
         case ErrorKind::Runtime: PyErr_SetString(PyExc_RuntimeError, e.what()); return;
+        case ErrorKind::Assertion: PyErr_SetString(PyExc_AssertionError, e.what()); return;
       }
     }
   });

@@ -13,6 +13,23 @@ TensorPtr transpose_2d(const TensorPtr& t) {
   return t->dim() < 2 ? ops::view(t, t->shape) : ops::transpose(t, 0, 1);
 }
 
+// cat/stack's `tensors`: a list or tuple of tensors (any sequence but a Tensor, which is one
+// tensor, not a sequence of its rows: PyTorch refuses it with TypeError too).
+std::vector<TensorPtr> tensor_sequence(py::handle h, const char* op) {
+  if (is_tensor(h) || !PySequence_Check(h.ptr()) || PyUnicode_Check(h.ptr()))
+    fail(ErrorKind::Type, op, "argument 'tensors' must be a tuple or list of Tensors, not ", type_name(h));
+  std::vector<TensorPtr> out;
+  py::sequence seq = py::reinterpret_borrow<py::sequence>(h);
+  out.reserve(seq.size());
+  for (size_t i = 0; i < seq.size(); ++i) {
+    py::object item = seq[i];
+    if (!is_tensor(item))
+      fail(ErrorKind::Type, op, "expected a sequence of Tensors, but element ", i, " is ", type_name(item));
+    out.push_back(item.cast<TensorPtr>());
+  }
+  return out;
+}
+
 }  // namespace
 
 static void bind_shape(py::module_& m, TensorClass& cls) {
@@ -66,9 +83,9 @@ static void bind_shape(py::module_& m, TensorClass& cls) {
   }, py::arg("input"), py::arg("dim") = py::none());
   fns.def("transpose", &ops::transpose, py::arg("input"), py::arg("dim0"), py::arg("dim1"));
   fns.def("t", &transpose_2d, py::arg("input"));
-  fns.def("cat", [](std::vector<TensorPtr> ts, int64_t dim) { return ops::cat(ts, dim); }, py::arg("tensors"), py::arg("dim") = 0);
+  fns.def("cat", [](py::object ts, int64_t dim) { return ops::cat(tensor_sequence(ts, "cat"), dim); }, py::arg("tensors"), py::arg("dim") = 0);
   fns.def("concat", [](std::vector<TensorPtr> ts, int64_t dim) { return ops::cat(ts, dim); }, py::arg("tensors"), py::arg("dim") = 0);
-  fns.def("stack", [](std::vector<TensorPtr> ts, int64_t dim) { return ops::stack(ts, dim); }, py::arg("tensors"), py::arg("dim") = 0);
+  fns.def("stack", [](py::object ts, int64_t dim) { return ops::stack(tensor_sequence(ts, "stack"), dim); }, py::arg("tensors"), py::arg("dim") = 0);
   fns.def("broadcast_shapes", [](py::args shapes) {
     DimVector out;
     for (auto s : shapes) out = ops::broadcast_shapes(out, int_list(s, "broadcast_shapes", "shape"), "broadcast_shapes");

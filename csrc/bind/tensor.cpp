@@ -229,7 +229,7 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
                              gt->device.str(), " for a tensor on ", t.device.str());
                       t.grad = gt;
                     })
-      .def_property_readonly("grad_fn", [](const Tensor& t) { return t.grad_fn; })
+      .def_property_readonly("grad_fn", [](const TensorPtr& t) { refresh_view_history(t); return t->grad_fn; })
       .def_property("data", [](const TensorPtr& t) { return ops::detach(t); },
                     [](Tensor& t, const TensorPtr& src) {
                       t.shape = src->shape; t.strides = src->strides; t.offset = src->offset;

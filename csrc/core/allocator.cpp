@@ -130,7 +130,9 @@ void check_device_available(Device d, const char* op) {
 #ifdef GRADCORE_CUDA
   cuda::check_device(d, op);
 #else
-  fail(ErrorKind::Runtime, op, "device ", d.str(), " is not available: gradcore was built without CUDA support. "
+  // PyTorch raises AssertionError ("Torch not compiled with CUDA enabled") here; a CUDA build on a
+  // machine without a GPU raises RuntimeError (cuda::check_device).
+  fail(ErrorKind::Assertion, op, "device ", d.str(), " is not available: gradcore was built without CUDA support. "
        "Hint: use device='cpu', or check gradcore.cuda.is_available() first.");
 #endif
 }

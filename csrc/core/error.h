@@ -9,7 +9,8 @@
 
 namespace gc {
 
-enum class ErrorKind { Runtime, Value, Index, Type, NotImplemented };
+// Assertion: only where PyTorch raises AssertionError (a CUDA device asked of a build without CUDA).
+enum class ErrorKind { Runtime, Value, Index, Type, NotImplemented, Assertion };
 
 struct Error : std::runtime_error {
   ErrorKind kind;

@@ -119,6 +119,7 @@ TensorPtr make_view(const TensorPtr& src, DimVector shape, DimVector strides, in
   t->device = src->device;
   t->storage = src->storage;
   t->base = src->base ? src->base : src;
+  if (GradMode::is_enabled()) t->base_history_gen = t->base->history_gen;
   return t;
 }
 

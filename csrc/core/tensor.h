@@ -47,6 +47,13 @@ class Tensor {
   std::weak_ptr<Node> grad_accumulator;
   // For a view: the tensor it views (PyTorch's `._base`).
   TensorPtr base;
+  // In-place ops that rewrite a tensor's history (x.mul_(2), or an in-place op on one of its
+  // views, which rebases x onto CopySlices) bump its history_gen; a view made with grad enabled
+  // records its base's history_gen, and when they differ its grad_fn is stale: gradient_edge()
+  // re-derives it from the base's current history, as PyTorch regenerates a view's grad_fn.
+  static constexpr uint32_t kNoHistory = ~uint32_t(0);
+  uint32_t history_gen = 0;
+  uint32_t base_history_gen = kNoHistory;
   // A Python number turned into a 0-dim tensor: it does not take part in dtype promotion
   // unless it is of a higher category (PyTorch's "wrapped number").
   bool is_wrapped_number = false;

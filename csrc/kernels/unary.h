@@ -29,6 +29,8 @@ enum class UnaryDtype : uint8_t {
   NumericNI,   // int64 and floats keep their dtype; bool: NotImplementedError (abs, floor, ceil, round)
   BoolAsLong,  // int64 and floats keep their dtype; bool computes in int64 (square)
   Float,       // integers and bool promote to the default float dtype (exp, tanh, erf, ...)
+  FloatNI,     // integers promote to the default float dtype; bool: NotImplementedError (softsign,
+               // which PyTorch computes as x / (|x| + 1), and abs refuses bool)
   FloatOnly,   // floating only, others NotImplementedError (the nn activations: gelu, silu, ...)
   Logical,     // any dtype in, bool out, no gradient (logical_not)
 };
@@ -71,7 +73,7 @@ enum class UnaryApi : uint8_t {
   X(Silu,       "silu",        FloatOnly,  Input,   NN)            \
   X(Mish,       "mish",        FloatOnly,  Input,   NN)            \
   X(Hardtanh,   "hardtanh",    Numeric,    Input,   Manual)        \
-  X(Softsign,   "softsign",    Float,      Input,   NN)            \
+  X(Softsign,   "softsign",    FloatNI,    Input,   NN)            \
   X(LogSigmoid, "log_sigmoid", FloatOnly,  Input,   NN)
 
 // ---- the functors: forward operator()(v), derivative grad(g, v) = g * f'(x) ----
@@ -307,6 +309,7 @@ inline constexpr UnaryInfo kUnaryInfoOf = kUnaryInfo[UnaryVariantOfRows::index_o
 constexpr DtypeSet dtype_set(UnaryDtype rule) {
   switch (rule) {
     case UnaryDtype::Float:
+    case UnaryDtype::FloatNI:
     case UnaryDtype::FloatOnly: return DtypeSet::Float;
     case UnaryDtype::Any:
     case UnaryDtype::Logical: return DtypeSet::All;

@@ -39,6 +39,10 @@ DType unary_out_dtype(const UnaryFn& f, const TensorPtr& x) {
     case UnaryDtype::Any: return dt;
     case UnaryDtype::Logical: return DType::Bool;
     case UnaryDtype::Float: return is_floating(dt) ? dt : default_dtype();
+    case UnaryDtype::FloatNI:
+      if (dt == DType::Bool)
+        fail(ErrorKind::NotImplemented, info.name, "not implemented for bool tensors. Hint: convert with .float() first");
+      return is_floating(dt) ? dt : default_dtype();
     case UnaryDtype::FloatOnly:
       if (!is_floating(dt))
         fail(ErrorKind::NotImplemented, info.name, "not implemented for ", dtype_name(dt),

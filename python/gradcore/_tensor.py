@@ -223,7 +223,7 @@ def _index(self):
 
 
 def _make_cast(dt):
-    def cast(self, memory_format=None):
+    def cast(self, *, memory_format=None):
         return self._to_dtype(dt, False)
     return cast
 

@@ -24,8 +24,8 @@ def device_count():
 
 
 def _require(what):
-    if not is_built():
-        raise RuntimeError(f"gradcore.cuda.{what}: this gradcore was built without CUDA support (nvcc was not found "
+    if not is_built():  # AssertionError, as PyTorch's "Torch not compiled with CUDA enabled"
+        raise AssertionError(f"gradcore.cuda.{what}: this gradcore was built without CUDA support (nvcc was not found "
                            "when it was installed). Hint: check gradcore.cuda.is_available() before using CUDA.")
     if not is_available():
         raise RuntimeError(f"gradcore.cuda.{what}: no CUDA GPU (or driver) was found on this machine. "

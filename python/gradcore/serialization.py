@@ -423,7 +423,7 @@ def _make_tensor(arrays, tname, saved_location, map_location, fail):
         return t
     try:
         return t.to(target)
-    except RuntimeError as e:
+    except (RuntimeError, AssertionError) as e:  # AssertionError: a build without CUDA (as PyTorch)
         raise RuntimeError(f"gradcore.load: {e} Hint: pass map_location='cpu' to load a checkpoint saved "
                            "on a GPU onto the CPU") from None
 
