@@ -70,7 +70,10 @@ class type_caster<std::shared_ptr<gc::Tensor>> {
     if (!src) return none().release();
     const type_info* ti = tensor_type_info();
     if (!ti) throw cast_error("gradcore.Tensor is not registered yet");
-    if (handle existing = find_registered_python_instance(src.get(), ti)) return existing;
+    // A Python object wrapping this tensor holds a reference to it: when src is the only one (a
+    // new result), there is none to look for.
+    if (src.use_count() > 1)
+      if (handle existing = find_registered_python_instance(src.get(), ti)) return existing;
     auto inst = reinterpret_steal<object>(make_new_instance(ti->type));
     auto* wrapper = reinterpret_cast<instance*>(inst.ptr());
     value_and_holder(wrapper, ti, 0, 0).value_ptr() = src.get();

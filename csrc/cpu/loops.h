@@ -68,10 +68,10 @@ bool flat_operands(const DimVector& shape, const std::array<const Tensor*, N>& t
                    std::array<int64_t, N>& s) {
   for (size_t k = 0; k < N; ++k) {
     const Tensor& t = *ts[k];
-    if (t.shape == shape && t.is_contiguous())
-      s[k] = static_cast<int64_t>(t.itemsize());
-    else if (t.numel() == 1)
+    if (t.numel() == 1)  // one element: stride 0 serves whether it broadcasts or not
       s[k] = 0;
+    else if (t.shape == shape && t.is_contiguous())
+      s[k] = static_cast<int64_t>(t.itemsize());
     else
       return false;
     p[k] = t.data();
