@@ -10,9 +10,11 @@ using ops::BinaryOp;
 namespace {
 
 TensorPtr binop(BinaryOp op, const TensorPtr& self, py::handle other, const char* name, bool reflected = false) {
-  auto o = tensor_or_scalar(other, self->device, name, "other");
-  const TensorPtr& a = reflected ? o : self;
-  const TensorPtr& b = reflected ? self : o;
+  const TensorPtr* held = held_tensor(other.ptr());
+  const TensorPtr o = held ? TensorPtr() : tensor_or_scalar(other, self->device, name, "other");
+  const TensorPtr& ot = held ? *held : o;
+  const TensorPtr& a = reflected ? ot : self;
+  const TensorPtr& b = reflected ? self : ot;
   return maybe_release(std::max(a->numel(), b->numel()), [&] { return ops::binary(op, a, b); });
 }
 
@@ -57,6 +59,8 @@ PyObject* binary_slot(PyObject* a, PyObject* b) {
   return slot_call([&]() -> PyObject* {
     const char* nm = kernels::binary_info(Op).name;
     py::handle ha(a), hb(b);
+    if (const TensorPtr* ta = held_tensor(a); ta && held_tensor(b))  // tensor op tensor: the common case
+      return py::cast(binop(Op, *ta, hb, nm)).release().ptr();
     if (is_tensor(ha)) {
       if (!is_tensor(hb) && !is_scalar(hb) && !py::isinstance<py::array>(hb)) Py_RETURN_NOTIMPLEMENTED;
       return py::cast(binop(Op, as_tensor(ha, nm, "input"), hb, nm)).release().ptr();
@@ -88,7 +92,46 @@ void install_number_slots(TensorClass& cls) {
   PyType_Modified(reinterpret_cast<PyTypeObject*>(cls.ptr()));
 }
 
+// Fast calls (bind/common.h): gradcore.X(a, b) with a tensor first, and a.X(b), for every row
+// bound as a function and method (add, sub and div too: without alpha / rounding_mode they are
+// the plain op).
+template <BinaryOp Op>
+struct BinaryFast {
+  static inline PyObject* function_fallback = nullptr;
+  static inline PyObject* method_fallback = nullptr;
+  static PyObject* run(const TensorPtr& a, PyObject* b) {
+    return slot_call([&] { return py::cast(binop(Op, a, b, kernels::binary_info(Op).name)).release().ptr(); });
+  }
+  static PyObject* function(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    if (nargs == 2 && !kwnames)
+      if (const TensorPtr* a = held_tensor(args[0])) return run(*a, args[1]);
+    return PyObject_Vectorcall(function_fallback, args, static_cast<size_t>(nargs), kwnames);
+  }
+  static PyObject* method(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    if (nargs == 1 && !kwnames)
+      if (const TensorPtr* a = held_tensor(self)) return run(*a, args[0]);
+    return call_method_fallback(method_fallback, self, args, nargs, kwnames);
+  }
+  static void install(py::module_& m, TensorClass& cls) {
+    const char* name = kernels::binary_info(Op).name;
+    static PyMethodDef fdef{name, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&function)),
+                            METH_FASTCALL | METH_KEYWORDS, nullptr};
+    static PyMethodDef mdef{name, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&method)),
+                            METH_FASTCALL | METH_KEYWORDS, nullptr};
+    install_fast_function(functions(m), &fdef, &function_fallback);
+    install_fast_method(cls, &mdef, &method_fallback);
+  }
+};
+
+void binary_fast_calls(py::module_& m, TensorClass& cls) {
+#define GC_FAST_ROW(F, ...) BinaryFast<BinaryOp::F>::install(m, cls);
+  GC_BINARY_OPS(GC_FAST_ROW)
+#undef GC_FAST_ROW
+}
+
 }  // namespace
+
+GC_REGISTER_FAST_CALLS(binary_fast_calls)
 
 static void bind_binary(py::module_& m, TensorClass& cls) {
   auto fns = functions(m);

@@ -1,5 +1,8 @@
 #include "bind/common.h"
 #include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
 #include "core/generator.h"
 
 namespace gc::bind {
@@ -22,6 +25,51 @@ TensorPtr as_tensor(py::handle h, const char* op, const char* arg) {
   if (inst->simple_layout && inst->simple_holder_constructed)
     return *reinterpret_cast<TensorPtr*>(&inst->simple_value_holder[1]);
   return h.cast<TensorPtr>();
+}
+
+const TensorPtr* held_tensor(PyObject* o) {
+  if (!PyObject_TypeCheck(o, tensor_type())) return nullptr;
+  auto* inst = reinterpret_cast<py::detail::instance*>(o);
+  if (!inst->simple_layout || !inst->simple_holder_constructed) return nullptr;
+  return reinterpret_cast<const TensorPtr*>(&inst->simple_value_holder[1]);
+}
+
+namespace {
+// The binding's docstring (its signature) for the fast function, kept alive with it.
+const char* keep_doc(PyObject* fallback) {
+  static std::vector<std::unique_ptr<std::string>> docs;
+  py::object doc = py::reinterpret_borrow<py::object>(fallback).attr("__doc__");
+  if (doc.is_none()) return nullptr;
+  docs.push_back(std::make_unique<std::string>(doc.cast<std::string>()));
+  return docs.back()->c_str();
+}
+}  // namespace
+
+void install_fast_function(py::module_ mod, PyMethodDef* def, PyObject** fallback) {
+  *fallback = py::object(mod.attr(def->ml_name)).release().ptr();
+  def->ml_doc = keep_doc(*fallback);
+  py::object name = mod.attr("__name__");
+  PyObject* fn = PyCFunction_NewEx(def, nullptr, name.ptr());
+  if (!fn) throw py::error_already_set();
+  mod.attr(def->ml_name) = py::reinterpret_steal<py::object>(fn);
+}
+
+void install_fast_method(TensorClass& cls, PyMethodDef* def, PyObject** fallback) {
+  *fallback = cls.attr("__dict__")[def->ml_name].ptr();
+  Py_INCREF(*fallback);
+  def->ml_doc = keep_doc(*fallback);
+  PyObject* descr = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), def);
+  if (!descr) throw py::error_already_set();
+  cls.attr(def->ml_name) = py::reinterpret_steal<py::object>(descr);
+}
+
+PyObject* call_method_fallback(PyObject* fallback, PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                               PyObject* kwnames) {
+  const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  std::vector<PyObject*> all(static_cast<size_t>(1 + nargs + nkw));
+  all[0] = self;
+  for (Py_ssize_t i = 0; i < nargs + nkw; ++i) all[static_cast<size_t>(1 + i)] = args[i];
+  return PyObject_Vectorcall(fallback, all.data(), static_cast<size_t>(1 + nargs), kwnames);
 }
 
 bool is_scalar(py::handle h) {

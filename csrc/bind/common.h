@@ -106,8 +106,11 @@ using TensorClass = py::class_<Tensor, TensorPtr>;
 // go on `m.attr("functions")` (everything public there is re-exported as gradcore.<name>),
 // tensor methods on `cls`.
 using Binder = void (*)(py::module_&, TensorClass&);
-int register_binder(Binder b);
+int register_binder(Binder b, bool after_all = false);
 #define GC_REGISTER_BINDINGS(fn) static const int gc_registered_##fn = ::gc::bind::register_binder(fn);
+// Runs after every GC_REGISTER_BINDINGS binder: the fast calls, which stand in front of bindings
+// that must all exist first.
+#define GC_REGISTER_FAST_CALLS(fn) static const int gc_registered_##fn = ::gc::bind::register_binder(fn, true);
 
 // The Python type name of a value, for error messages.
 std::string type_name(py::handle h);
@@ -134,6 +137,22 @@ PyObject* slot_call(const F& f) noexcept {
     return nullptr;
   }
 }
+
+// ---- fast calls: the hottest functions and methods in front of their pybind11 bindings ----
+// pybind11's dispatcher (overload resolution, argument casters, defaults, keywords) is most of a
+// small op's cost. For the plain positional forms (gradcore.exp(x), x.exp(), gradcore.mul(a, b),
+// a.mul(b)) a METH_FASTCALL function does the call itself and hands anything else (keywords,
+// other counts or types) to the pybind11 binding it replaced, unchanged, so errors, signatures
+// and extra arguments stay pybind11's. `def` must outlive the module (a static); `fallback`
+// receives the binding it stands in front of (a strong reference, kept for the process).
+void install_fast_function(py::module_ mod, PyMethodDef* def, PyObject** fallback);
+void install_fast_method(TensorClass& cls, PyMethodDef* def, PyObject** fallback);
+// The fallback for a method: the unbound binding called with self first.
+PyObject* call_method_fallback(PyObject* fallback, PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                               PyObject* kwnames);
+// The tensor a Python object holds, without a reference-count update, or null when it is not a
+// Tensor with pybind11's simple layout (then the fast path steps aside).
+const TensorPtr* held_tensor(PyObject* o);
 
 // Module for functions exported as gradcore.<name>.
 py::module_ functions(py::module_& m);

@@ -5,12 +5,12 @@
 
 namespace gc::bind {
 
-static std::vector<Binder>& binders() {
-  static std::vector<Binder> list;
-  return list;
+static std::vector<Binder>& binders(bool after_all) {
+  static std::vector<Binder> first, last;
+  return after_all ? last : first;
 }
-int register_binder(Binder b) {
-  binders().push_back(b);
+int register_binder(Binder b, bool after_all) {
+  binders(after_all).push_back(b);
   return 0;
 }
 
@@ -44,5 +44,6 @@ PYBIND11_MODULE(_C, m) {
   });
   bind::TensorClass cls(m, "Tensor", py::buffer_protocol());
   bind::bind_tensor_class(m, cls);
-  for (auto b : bind::binders()) b(m, cls);
+  for (auto b : bind::binders(false)) b(m, cls);
+  for (auto b : bind::binders(true)) b(m, cls);
 }

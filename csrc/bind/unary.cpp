@@ -36,6 +36,44 @@ static void bind_row(py::module_& m, TensorClass& cls, const kernels::UnaryFn& f
   }
 }
 
+// Fast calls (bind/common.h) for every row with the Tensor surface: gradcore.X(x) and x.X().
+template <class F>
+struct UnaryFast {
+  static inline PyObject* function_fallback = nullptr;
+  static inline PyObject* method_fallback = nullptr;
+  static PyObject* run(const TensorPtr& x) {
+    return slot_call([&] { return py::cast(maybe_release(x->numel(), [&] { return ops::unary(F{}, x); })).release().ptr(); });
+  }
+  static PyObject* function(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    if (nargs == 1 && !kwnames)
+      if (const TensorPtr* x = held_tensor(args[0])) return run(*x);
+    return PyObject_Vectorcall(function_fallback, args, static_cast<size_t>(nargs), kwnames);
+  }
+  static PyObject* method(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    if (nargs == 0 && !kwnames)
+      if (const TensorPtr* x = held_tensor(self)) return run(*x);
+    return call_method_fallback(method_fallback, self, args, nargs, kwnames);
+  }
+  static void install(py::module_& m, TensorClass& cls) {
+    const char* name = kernels::unary_info(kernels::UnaryFn{F{}}).name;
+    static PyMethodDef fdef{name, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&function)),
+                            METH_FASTCALL | METH_KEYWORDS, nullptr};
+    static PyMethodDef mdef{name, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&method)),
+                            METH_FASTCALL | METH_KEYWORDS, nullptr};
+    install_fast_function(functions(m), &fdef, &function_fallback);
+    install_fast_method(cls, &mdef, &method_fallback);
+  }
+};
+
+static void unary_fast_calls(py::module_& m, TensorClass& cls) {
+#define GC_FAST_ROW(F, name, dtype, saves, api)                       \
+  if constexpr (kernels::UnaryApi::api == kernels::UnaryApi::Tensor) \
+    UnaryFast<kernels::F>::install(m, cls);
+  GC_UNARY_OPS(GC_FAST_ROW)
+#undef GC_FAST_ROW
+}
+GC_REGISTER_FAST_CALLS(unary_fast_calls)
+
 static void bind_unary(py::module_& m, TensorClass& cls) {
   auto fns = functions(m);
 #define GC_BIND_ROW(F, ...) bind_row(m, cls, kernels::F{});
