@@ -113,13 +113,8 @@ struct BinaryFast {
     return call_method_fallback(method_fallback, self, args, nargs, kwnames);
   }
   static void install(py::module_& m, TensorClass& cls) {
-    const char* name = kernels::binary_info(Op).name;
-    static PyMethodDef fdef{name, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&function)),
-                            METH_FASTCALL | METH_KEYWORDS, nullptr};
-    static PyMethodDef mdef{name, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&method)),
-                            METH_FASTCALL | METH_KEYWORDS, nullptr};
-    install_fast_function(functions(m), &fdef, &function_fallback);
-    install_fast_method(cls, &mdef, &method_fallback);
+    install_fast_pair<&function, &method>(functions(m), cls, kernels::binary_info(Op).name, &function_fallback,
+                                          &method_fallback);
   }
 };
 

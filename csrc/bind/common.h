@@ -147,6 +147,19 @@ PyObject* slot_call(const F& f) noexcept {
 // receives the binding it stands in front of (a strong reference, kept for the process).
 void install_fast_function(py::module_ mod, PyMethodDef* def, PyObject** fallback);
 void install_fast_method(TensorClass& cls, PyMethodDef* def, PyObject** fallback);
+// Both at once for an op `name` with a fast function form and method form (static method
+// definitions, one per instantiation).
+using FastFn = PyObject* (*)(PyObject*, PyObject* const*, Py_ssize_t, PyObject*);
+template <FastFn Function, FastFn Method>
+void install_fast_pair(py::module_ fns, TensorClass& cls, const char* name, PyObject** function_fallback,
+                       PyObject** method_fallback) {
+  static PyMethodDef fdef{name, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Function)),
+                          METH_FASTCALL | METH_KEYWORDS, nullptr};
+  static PyMethodDef mdef{name, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Method)),
+                          METH_FASTCALL | METH_KEYWORDS, nullptr};
+  install_fast_function(fns, &fdef, function_fallback);
+  install_fast_method(cls, &mdef, method_fallback);
+}
 // The fallback for a method: the unbound binding called with self first.
 PyObject* call_method_fallback(PyObject* fallback, PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                                PyObject* kwnames);

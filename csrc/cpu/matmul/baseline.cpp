@@ -7,14 +7,12 @@ namespace {
 
 template <typename T, int MR>
 void pack_a_generic(int64_t m, int64_t kc, const T* a, int64_t rs, int64_t cs, T* dst) {
-  for (int64_t i0 = 0; i0 < m; i0 += MR, dst += MR * kc)
-    pack_panel_generic<T, MR>(static_cast<int>(std::min<int64_t>(MR, m - i0)), kc, a + i0 * rs, rs, cs, dst);
+  pack_panels<T, MR, &pack_panel_generic<T, MR>>(m, kc, a, rs, cs, dst);
 }
 
 template <typename T, int NR>
 void pack_b_generic(int64_t kc, int64_t n, const T* b, int64_t rs, int64_t cs, T* dst) {
-  for (int64_t j0 = 0; j0 < n; j0 += NR, dst += NR * kc)
-    pack_panel_generic<T, NR>(static_cast<int>(std::min<int64_t>(NR, n - j0)), kc, b + j0 * cs, cs, rs, dst);
+  pack_panels<T, NR, &pack_panel_generic<T, NR>>(n, kc, b, cs, rs, dst);
 }
 
 // k is the outer loop so the MR x NR accumulators stay in registers; each step is MR broadcasts

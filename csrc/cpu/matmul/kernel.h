@@ -156,5 +156,16 @@ GC_ALWAYS_INLINE void pack_panel_generic(int w, int64_t kc, const T* src, int64_
     for (int64_t p = 0; p < kc; ++p) dst[p * W + i] = T(0);
 }
 
+template <typename T>
+using PanelFn = void (*)(int w, int64_t kc, const T* src, int64_t ld_i, int64_t ld_p, T* dst);
+
+// A whole block, panel by panel: `count` rows of A (ld_i = A's row stride, ld_p its k stride) or
+// columns of B (ld_i = B's column stride, ld_p its k stride), W per panel, each by Panel.
+template <typename T, int W, PanelFn<T> Panel>
+GC_ALWAYS_INLINE void pack_panels(int64_t count, int64_t kc, const T* src, int64_t ld_i, int64_t ld_p, T* dst) {
+  for (int64_t i0 = 0; i0 < count; i0 += W, dst += W * kc)
+    Panel(static_cast<int>(std::min<int64_t>(W, count - i0)), kc, src + i0 * ld_i, ld_i, ld_p, dst);
+}
+
 }  // namespace
 }  // namespace gc::cpu::gemm
