@@ -125,6 +125,10 @@ GPU_CASES = {
     "bool_ops": (lambda m, a, b: ((a > 0) & (b < 0) | (a > b) ^ (b > 1)).float().sum(0) + (a > 0).any(0).float()
                  + (b > -3).all(1).float().sum(), [sym(30, 20), sym(30, 20)], False),
     "casts": (lambda m, a: a.double().float() + a.long().float() + (a > 0).float(), [sym(99) * 10], False),
+    # im2col/col2im kernels and the grouped, batched GEMMs around them (ops/conv.cpp, cuda/conv.cu)
+    "conv2d": (lambda m, x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2)), [sym(3, 4, 11, 9), sym(5, 4, 3, 2), sym(5)], True),
+    "conv2d_groups_same": (lambda m, x, w: F.conv2d(x, w, None, padding="same", groups=3), [sym(2, 6, 8, 7), sym(9, 2, 4, 3)], True),
+    "conv2d_depthwise": (lambda m, x, w, b: F.conv2d(x, w, b, padding=1, groups=8), [sym(4, 8, 30, 30), sym(8, 1, 3, 3), sym(8)], True),
 }
 
 

@@ -7,6 +7,7 @@
 #include <utility>
 #include "cpu/binary.h"
 #include "cpu/class_loss.h"
+#include "cpu/conv.h"
 #include "cpu/copy.h"
 #include "cpu/index.h"
 #include "cpu/linear.h"
@@ -19,6 +20,7 @@
 #ifdef GRADCORE_CUDA
 #include "cuda/binary.h"
 #include "cuda/class_loss.h"
+#include "cuda/conv.h"
 #include "cuda/copy.h"
 #include "cuda/index.h"
 #include "cuda/linear.h"

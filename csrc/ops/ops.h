@@ -123,6 +123,17 @@ TensorPtr bmm(const TensorPtr& a, const TensorPtr& b);
 // result: Linear's fused epilogue). bias: contiguous 1-D of N elements, or null.
 void gemm_into(const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, double alpha, double beta,
                const TensorPtr& bias = nullptr, bool relu = false);
+// ---- convolution (ops/conv.cpp, cpu/conv.cpp, cuda/conv.cu) ----
+// 2-D convolution with zero padding, possibly asymmetric (padding='same' with an even kernel pads
+// one more after than before, as PyTorch).
+struct Conv2dOptions {
+  int64_t stride[2] = {1, 1};
+  int64_t pad_before[2] = {0, 0}, pad_after[2] = {0, 0};
+  int64_t dilation[2] = {1, 1};
+  int64_t groups = 1;
+};
+// input [N, C, H, W] or unbatched [C, H, W]; weight [O, C / groups, kH, kW]; bias [O] or null.
+TensorPtr conv2d(const TensorPtr& input, const TensorPtr& weight, const TensorPtr& bias, const Conv2dOptions& o);
 // Linear layer: x @ w^T + b, fused where the backend can.
 TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b /* may be null */);
 // relu(linear(x, w, b)) as one op with one backward node (the pre-activation is not kept).

@@ -136,6 +136,12 @@ def linear(input, weight, bias=None):
     return _C._linear(input, weight, bias)
 
 
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation, as PyTorch) of input (N, C, H, W) or (C, H, W) with
+    weight (out_channels, C / groups, kH, kW); padding an int, a pair, 'valid' or 'same'."""
+    return _nn.conv2d(input, weight, bias, stride, padding, dilation, groups)
+
+
 def dropout(input, p=0.5, training=True, inplace=False):
     """Inverted dropout: zeroes each element with probability ``p`` and scales the survivors by
     1 / (1 - p), so the expected value is unchanged; the identity when not ``training``."""

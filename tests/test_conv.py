@@ -1,0 +1,145 @@
+"""Convolution (ops/conv.cpp: im2col + grouped GEMMs; cpu/conv.cpp, cuda/conv.cu): values and
+gradients against PyTorch where it is importable, float64 gradchecks, nn.Conv2d's arguments,
+initialisation and parameter names, and PyTorch's errors for bad input."""
+import math
+
+import numpy as np
+import pytest
+
+import gradcore
+import gradcore.nn as nn
+import gradcore.nn.functional as F
+from helpers import gradcheck_fn
+
+rng = np.random.default_rng(2024)
+
+# (N, C, H, W), (O, kh, kw), stride, padding, dilation, groups, bias
+CONFIGS = [
+    ((2, 3, 7, 9), (4, 3, 3), 1, 1, 1, 1, True),
+    ((2, 4, 8, 7), (6, 3, 2), (2, 1), (1, 0), (1, 2), 2, True),
+    ((1, 6, 5, 5), (6, 3, 3), 1, "same", 1, 6, True),  # depthwise
+    ((3, 2, 6, 6), (4, 4, 4), 1, "same", 1, 1, False),  # even kernel: one more row/column after
+    ((2, 3, 9, 9), (5, 3, 3), 3, 0, 2, 1, True),
+    ((1, 1, 5, 5), (2, 5, 5), 1, "valid", 1, 1, True),  # kernel as large as the input
+    ((2, 3, 4, 5), (2, 1, 1), 1, 0, 1, 1, True),  # 1x1
+    ((0, 3, 4, 5), (2, 3, 3), 1, 1, 1, 1, True),  # empty batch
+    ((2, 8, 10, 3), (4, 1, 3), (1, 2), (0, 2), 1, 4, True),
+]
+
+
+def _data(cfg, dtype):
+    (N, C, H, W), (O, kh, kw), stride, padding, dilation, groups, bias = cfg
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((O, C // groups, kh, kw)).astype(dtype)
+    b = rng.standard_normal(O).astype(dtype) if bias else None
+    return x, w, b, dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def _run(m, x, w, b, kw, g):
+    tx = m.tensor(x, requires_grad=True)
+    tw = m.tensor(w, requires_grad=True)
+    tb = m.tensor(b, requires_grad=True) if b is not None else None
+    out = m.nn.functional.conv2d(tx, tw, tb, **kw)
+    (out * m.tensor(g)).sum().backward()
+    return out, tx.grad, tw.grad, (tb.grad if tb is not None else None)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # PyTorch's note on 'same' with an even kernel
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-4), (np.float64, 1e-10)])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=[f"cfg{i}" for i in range(len(CONFIGS))])
+def test_values_and_gradients_match_pytorch(cfg, dtype, tol):
+    torch = pytest.importorskip("torch")
+    x, w, b, kw = _data(cfg, dtype)
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), None if b is None else torch.tensor(b), **kw)
+    g = rng.standard_normal(tuple(ref.shape)).astype(dtype)
+    ours = _run(gradcore, x, w, b, kw, g)
+    theirs = _run(torch, x, w, b, kw, g)
+    assert tuple(ours[0].shape) == tuple(theirs[0].shape)
+    for a, t in zip(ours, theirs):
+        if t is None:
+            assert a is None
+            continue
+        np.testing.assert_allclose(a.detach().numpy(), t.detach().numpy(), rtol=tol, atol=tol * 10)
+
+
+@pytest.mark.parametrize("cfg", [CONFIGS[1], CONFIGS[2], CONFIGS[3], CONFIGS[8]], ids=["strided", "depthwise", "same_even", "wide"])
+def test_gradcheck_float64(cfg):
+    x, w, b, kw = _data(cfg, np.float64)
+    x, w = x[:1, :, :5, :5], w  # small enough for central differences
+    args = [x, w] + ([b] if b is not None else [])
+    gradcheck_fn(lambda *t: F.conv2d(t[0], t[1], t[2] if len(t) > 2 else None, **kw), *args)
+
+
+def test_unbatched_and_non_contiguous_inputs():
+    x = rng.standard_normal((3, 8, 6))
+    w = rng.standard_normal((2, 3, 3, 3))
+    batched = F.conv2d(gradcore.tensor(x[None]), gradcore.tensor(w), padding=1)
+    single = F.conv2d(gradcore.tensor(x), gradcore.tensor(w), padding=1)
+    assert tuple(single.shape) == (2, 8, 6)
+    np.testing.assert_allclose(single.numpy(), batched.numpy()[0], rtol=1e-12)
+    xt = gradcore.tensor(rng.standard_normal((2, 6, 8, 3))).permute(0, 3, 2, 1)  # channels-last storage
+    assert not xt.is_contiguous()
+    ref = F.conv2d(xt.contiguous(), gradcore.tensor(w), stride=2)
+    np.testing.assert_allclose(F.conv2d(xt, gradcore.tensor(w), stride=2).numpy(), ref.numpy(), rtol=1e-12)
+    xs = gradcore.tensor(x, requires_grad=True)
+    F.conv2d(xs, gradcore.tensor(w), padding=1).sum().backward()
+    assert tuple(xs.grad.shape) == (3, 8, 6)
+
+
+def test_conv2d_layer_like_pytorch():
+    gradcore.manual_seed(0)
+    conv = nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2)
+    assert [n for n, _ in conv.named_parameters()] == ["weight", "bias"]
+    assert tuple(conv.weight.shape) == (6, 2, 3, 3) and tuple(conv.bias.shape) == (6,)
+    bound = 1 / math.sqrt(2 * 3 * 3)  # kaiming_uniform(a=sqrt(5)) on fan_in = C/groups * kh * kw
+    assert float(conv.weight.abs().max()) <= bound and float(conv.bias.abs().max()) <= bound
+    assert float(conv.weight.abs().max()) > 0.8 * bound
+    assert tuple(conv(gradcore.randn(5, 4, 9, 9)).shape) == (5, 6, 5, 5)
+    assert repr(conv) == "Conv2d(4, 6, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), groups=2)"
+    assert "bias=False" in repr(nn.Conv2d(1, 1, 2, bias=False))
+    assert nn.Conv2d(1, 1, 2, bias=False).bias is None
+    assert set(nn.Conv2d(3, 8, 5).state_dict()) == {"weight", "bias"}
+    same = nn.Conv2d(3, 3, (3, 5), padding="same", dilation=2)
+    assert tuple(same(gradcore.randn(2, 3, 11, 12)).shape) == (2, 3, 11, 12)
+
+
+def test_conv2d_layer_state_dict_loads_into_pytorch():
+    torch = pytest.importorskip("torch")
+    ours = nn.Conv2d(3, 4, 3, padding=1)
+    theirs = torch.nn.Conv2d(3, 4, 3, padding=1).double()
+    theirs.load_state_dict({k: torch.tensor(v.detach().numpy()).double() for k, v in ours.state_dict().items()})
+    x = rng.standard_normal((2, 3, 6, 6))
+    np.testing.assert_allclose(ours.double()(gradcore.tensor(x)).detach().numpy(),
+                               theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10)
+
+
+ERRORS = [
+    (lambda: F.conv2d(gradcore.randn(1, 3, 5, 5), gradcore.randn(2, 4, 3, 3)), RuntimeError, "to have 4 channels, but got 3"),
+    (lambda: F.conv2d(gradcore.randn(1, 4, 5, 5), gradcore.randn(3, 2, 3, 3), groups=2), RuntimeError, "divisible by 2"),
+    (lambda: F.conv2d(gradcore.randn(1, 1, 2, 2), gradcore.randn(1, 1, 3, 3)), RuntimeError, "Kernel size can't be greater"),
+    (lambda: F.conv2d(gradcore.randn(5, 5), gradcore.randn(1, 1, 3, 3)), RuntimeError, "3D \\(unbatched\\) or 4D"),
+    (lambda: F.conv2d(gradcore.randn(1, 1, 5, 5), gradcore.randn(1, 1, 3)), RuntimeError, "weight must be 4-D"),
+    (lambda: F.conv2d(gradcore.randn(1, 1, 5, 5), gradcore.randn(1, 1, 3, 3), stride=0), RuntimeError, "non-positive stride"),
+    (lambda: F.conv2d(gradcore.randn(1, 1, 5, 5), gradcore.randn(1, 1, 3, 3), padding=-1), RuntimeError, "negative padding"),
+    (lambda: F.conv2d(gradcore.randn(1, 1, 5, 5), gradcore.randn(1, 1, 3, 3), groups=0), RuntimeError, "non-positive groups"),
+    (lambda: F.conv2d(gradcore.randn(1, 1, 5, 5), gradcore.randn(1, 1, 3, 3), stride=2, padding="same"), RuntimeError, "strided"),
+    (lambda: F.conv2d(gradcore.randn(1, 1, 5, 5), gradcore.randn(1, 1, 3, 3), padding="full"), RuntimeError, "padding string"),
+    (lambda: F.conv2d(gradcore.randn(1, 1, 5, 5), gradcore.randn(1, 1, 3, 3), stride=(1, 1, 1)), RuntimeError, "list of 2 values"),
+    (lambda: F.conv2d(gradcore.randn(1, 1, 5, 5), gradcore.randn(2, 1, 3, 3), gradcore.randn(3)), RuntimeError, "bias"),
+    (lambda: F.conv2d(gradcore.randn(1, 1, 5, 5).double(), gradcore.randn(1, 1, 3, 3)), RuntimeError, "should be the same"),
+    (lambda: F.conv2d(gradcore.ones(1, 1, 5, 5, dtype=gradcore.int64), gradcore.ones(1, 1, 3, 3, dtype=gradcore.int64)),
+     NotImplementedError, "floating"),
+    (lambda: F.conv2d(None, gradcore.randn(1, 1, 3, 3)), TypeError, "conv2d"),
+    (lambda: nn.Conv2d(4, 6, 3, groups=4), ValueError, "out_channels must be divisible"),
+    (lambda: nn.Conv2d(3, 6, 3, groups=2), ValueError, "in_channels must be divisible"),
+    (lambda: nn.Conv2d(3, 6, 3, padding="full"), ValueError, "Invalid padding string"),
+    (lambda: nn.Conv2d(3, 6, 3, padding_mode="reflect"), NotImplementedError, "padding_mode"),
+    (lambda: nn.Conv2d(3, 6, 3)(gradcore.randn(2, 4, 8, 8)), RuntimeError, "Conv2d\\(3, 6.*expects \\(N, 3, H, W\\)"),
+]
+
+
+@pytest.mark.parametrize("i", range(len(ERRORS)))
+def test_errors_name_the_op_shapes_and_fix(i):
+    call, exc, match = ERRORS[i]
+    with pytest.raises(exc, match=match):
+        call()
