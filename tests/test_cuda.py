@@ -128,6 +128,8 @@ GPU_CASES = {
     # im2col/col2im kernels and the grouped, batched GEMMs around them (ops/conv.cpp, cuda/conv.cu)
     "conv2d": (lambda m, x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2)), [sym(3, 4, 11, 9), sym(5, 4, 3, 2), sym(5)], True),
     "conv2d_groups_same": (lambda m, x, w: F.conv2d(x, w, None, padding="same", groups=3), [sym(2, 6, 8, 7), sym(9, 2, 4, 3)], True),
+    "max_pool2d": (lambda m, x: F.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True) * 2, [sym(3, 5, 17, 13)], True),
+    "max_pool2d_overlap": (lambda m, x: F.max_pool2d(x, (3, 2), stride=1, dilation=(1, 2)), [sym(2, 3, 9, 8)], True),
     "conv2d_depthwise": (lambda m, x, w, b: F.conv2d(x, w, b, padding=1, groups=8), [sym(4, 8, 30, 30), sym(8, 1, 3, 3), sym(8)], True),
 }
 

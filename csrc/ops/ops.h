@@ -134,6 +134,14 @@ struct Conv2dOptions {
 };
 // input [N, C, H, W] or unbatched [C, H, W]; weight [O, C / groups, kH, kW]; bias [O] or null.
 TensorPtr conv2d(const TensorPtr& input, const TensorPtr& weight, const TensorPtr& bias, const Conv2dOptions& o);
+// ---- pooling (ops/pool.cpp, cpu/pool.cpp, cuda/pool.cu) ----
+struct Pool2dOptions {
+  int64_t kernel[2] = {1, 1}, stride[2] = {1, 1}, padding[2] = {0, 0}, dilation[2] = {1, 1};
+  bool ceil_mode = false;
+};
+// Max over each window of input [N, C, H, W] or [C, H, W]: (values, int64 indices of the argmax
+// in each H*W plane), as PyTorch's max_pool2d_with_indices.
+std::pair<TensorPtr, TensorPtr> max_pool2d(const TensorPtr& input, const Pool2dOptions& o);
 // Linear layer: x @ w^T + b, fused where the backend can.
 TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b /* may be null */);
 // relu(linear(x, w, b)) as one op with one backward node (the pre-activation is not kept).

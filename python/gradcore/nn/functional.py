@@ -142,6 +142,17 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _nn.conv2d(input, weight, bias, stride, padding, dilation, groups)
 
 
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over each window of (N, C, H, W) or (C, H, W) input; stride defaults to kernel_size. With
+    return_indices, also the argmax's flat position in each H*W plane."""
+    return _nn.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    return _nn.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
 def dropout(input, p=0.5, training=True, inplace=False):
     """Inverted dropout: zeroes each element with probability ``p`` and scales the survivors by
     1 / (1 - p), so the expected value is unchanged; the identity when not ``training``."""
