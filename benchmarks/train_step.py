@@ -4,7 +4,9 @@
     python benchmarks/train_step.py --memory      # peak RSS while training mnist_big, per library
     python benchmarks/train_step.py --device cuda  # on a GPU, against PyTorch CUDA
 
-Each config is one step of an MLP: forward, loss, zero_grad, backward, optimizer step. Each thread
+Each config is one step of an MLP, or of a CNN (mnist_cnn: pytorch/examples' MNIST Net without its
+dropout; lenet5: PyTorch tutorial's LeNet-5; both at batch 64, SGD with momentum): forward, loss,
+zero_grad, backward, optimizer step. Each thread
 count runs in its own child process (BLAS libraries read their thread count when loaded), where
 gradcore, PyTorch and NumPy take turns: three rounds of --repeat timed steps each after warm-up,
 and each library's best round median is reported in microseconds, with the PyTorch/gradcore
@@ -39,22 +41,64 @@ CONFIGS = {
     "mnist_small_adam": ([784, 256, 10], 64, "ce", "adam"),
     "mnist_big": ([784, 1024, 1024, 10], 256, "ce", "adam"),
     "wide": ([4096, 4096, 4096, 10], 512, "ce", "sgd"),
+    # CNNs (name of a model below instead of layer sizes)
+    "mnist_cnn": ("mnist_net", 64, "ce", "sgd_momentum"),  # pytorch/examples' MNIST Net, 28x28
+    "lenet5": ("lenet5", 64, "ce", "sgd_momentum"),  # LeNet-5 as in PyTorch's tutorial, 32x32
 }
+
+
+def cnn_model(lib, name):
+    """(model, input shape of one image) for the CNN configs, in either library."""
+    nn, F = lib.nn, lib.nn.functional
+
+    class MnistNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.conv2 = nn.Conv2d(1, 32, 3, 1), nn.Conv2d(32, 64, 3, 1)
+            self.fc1, self.fc2 = nn.Linear(9216, 128), nn.Linear(128, 10)
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
+            return self.fc2(F.relu(self.fc1(lib.flatten(x, 1))))
+
+    class LeNet5(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.conv2 = nn.Conv2d(1, 6, 5), nn.Conv2d(6, 16, 5)
+            self.fc1, self.fc2, self.fc3 = nn.Linear(16 * 5 * 5, 120), nn.Linear(120, 84), nn.Linear(84, 10)
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+            x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+            return self.fc3(F.relu(self.fc2(F.relu(self.fc1(lib.flatten(x, 1))))))
+
+    if name == "mnist_net":
+        return MnistNet(), (1, 28, 28)
+    return LeNet5(), (1, 32, 32)
 
 
 def make_step(lib, sizes, batch, loss, opt_name, seed=0, device="cpu"):
     rng = np.random.default_rng(seed)
-    x = lib.tensor(rng.standard_normal((batch, sizes[0])).astype(np.float32)).to(device)
+    cnn = isinstance(sizes, str)
+    if cnn:
+        lib.manual_seed(seed)
+        model, image = cnn_model(lib, sizes)
+        sizes = [int(np.prod(image)), 10]
+        x = lib.tensor(rng.standard_normal((batch,) + image).astype(np.float32)).to(device)
+    else:
+        x = lib.tensor(rng.standard_normal((batch, sizes[0])).astype(np.float32)).to(device)
     if loss == "ce":
         y = lib.tensor(rng.integers(0, sizes[-1], batch).astype(np.int64)).to(device)
     else:
         y = lib.tensor(rng.standard_normal((batch, sizes[-1])).astype(np.float32)).to(device)
-    layers = []
-    for i in range(len(sizes) - 1):
-        layers.append(lib.nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(lib.nn.ReLU())
-    model = lib.nn.Sequential(*layers).to(device)
+    if not cnn:
+        layers = []
+        for i in range(len(sizes) - 1):
+            layers.append(lib.nn.Linear(sizes[i], sizes[i + 1]))
+            if i < len(sizes) - 2:
+                layers.append(lib.nn.ReLU())
+        model = lib.nn.Sequential(*layers)
+    model = model.to(device)
     loss_fn = lib.nn.CrossEntropyLoss() if loss == "ce" else lib.nn.MSELoss()
     if opt_name == "adam":
         opt = lib.optim.Adam(model.parameters(), lr=1e-3)
@@ -136,13 +180,14 @@ def run_configs(threads, configs, repeat_arg, rounds=3, device="cpu"):
     rows = []
     for name in configs:
         sizes, batch, loss, opt = CONFIGS[name]
-        big = sizes[0] >= 4096 and not cuda
+        cnn = isinstance(sizes, str)
+        big = (cnn and sizes == "mnist_net" or not cnn and sizes[0] >= 4096) and not cuda
         repeat = max(3, repeat_arg // 10) if big else repeat_arg
         warmup = 2 if big else 10
         steps = {"gradcore": make_step(gradcore, sizes, batch, loss, opt, device=device)}
         if torch is not None and (not cuda or torch.cuda.is_available()):
             steps["torch"] = make_step(torch, sizes, batch, loss, opt, device=device)
-        if opt in ("sgd", "sgd_momentum") and not cuda:
+        if opt in ("sgd", "sgd_momentum") and not cuda and not cnn:
             steps["numpy"] = make_numpy_step(sizes, batch, loss)
         best = {}
         for _ in range(1 if big else rounds):  # the libraries take turns, so drifting load hits all
