@@ -143,3 +143,57 @@ def test_errors_name_the_op_shapes_and_fix(i):
     call, exc, match = ERRORS[i]
     with pytest.raises(exc, match=match):
         call()
+
+
+# conv1d / nn.Conv1d: the 2-D kernels over a height of 1, with 1-D arguments, shapes and errors.
+CONFIGS_1D = [
+    ((2, 3, 11), (4, 3), 1, 1, 1, 1, True),
+    ((2, 4, 17), (6, 5), 2, 2, 2, 2, True),
+    ((3, 20), (5, 4), 1, "same", 1, 1, False),  # unbatched, even kernel
+    ((1, 6, 9), (6, 3), 1, "valid", 1, 6, True),  # depthwise
+]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("cfg", CONFIGS_1D, ids=[f"cfg{i}" for i in range(len(CONFIGS_1D))])
+def test_conv1d_matches_pytorch(cfg):
+    torch = pytest.importorskip("torch")
+    shape, (O, k), stride, padding, dilation, groups, bias = cfg
+    C = shape[-2]
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((O, C // groups, k))
+    b = rng.standard_normal(O) if bias else None
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    res = []
+    for m in (gradcore, torch):
+        tx, tw = m.tensor(x, requires_grad=True), m.tensor(w, requires_grad=True)
+        tb = m.tensor(b, requires_grad=True) if bias else None
+        out = m.nn.functional.conv1d(tx, tw, tb, **kw)
+        out.pow(2).sum().backward()
+        res.append([out.detach().numpy(), tx.grad.numpy(), tw.grad.numpy()] + ([tb.grad.numpy()] if bias else []))
+    for a, t in zip(*res):
+        np.testing.assert_allclose(a, t, rtol=1e-10, atol=1e-10)
+
+
+def test_conv1d_layer_and_errors():
+    conv = nn.Conv1d(4, 8, 3, padding=1, groups=2)
+    assert tuple(conv.weight.shape) == (8, 2, 3) and conv.kernel_size == (3,) and conv.stride == (1,)
+    assert repr(conv) == "Conv1d(4, 8, kernel_size=(3,), stride=(1,), padding=(1,), groups=2)"
+    bound = 1 / math.sqrt(2 * 3)
+    assert float(conv.weight.abs().max()) <= bound
+    assert tuple(conv(gradcore.randn(5, 4, 10)).shape) == (5, 8, 10)
+    assert tuple(conv(gradcore.randn(4, 10)).shape) == (8, 10)
+    with pytest.raises(RuntimeError, match="2D \\(unbatched\\) or 3D"):
+        F.conv1d(gradcore.randn(1, 1, 1, 5), gradcore.randn(1, 1, 3))
+    with pytest.raises(RuntimeError, match="weight must be 3-D"):
+        F.conv1d(gradcore.randn(1, 1, 5), gradcore.randn(1, 1, 1, 3))
+    with pytest.raises(RuntimeError, match="to have 4 channels, but got 3"):
+        F.conv1d(gradcore.randn(1, 3, 5), gradcore.randn(2, 4, 3))
+    with pytest.raises(RuntimeError, match="Conv1d\\(4, 8.*expects \\(N, 4, L\\)"):
+        conv(gradcore.randn(2, 3, 10))
+    with pytest.raises(RuntimeError, match="list of 1 value"):
+        F.conv1d(gradcore.randn(1, 1, 5), gradcore.randn(1, 1, 3), stride=(1, 1))
+    with pytest.raises(TypeError, match="conv1d"):
+        F.conv1d(None, gradcore.randn(1, 1, 3))
+    with pytest.raises(ValueError, match="tuple of 1 ints"):
+        nn.Conv1d(1, 1, (3, 3))

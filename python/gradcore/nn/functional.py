@@ -142,6 +142,39 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _nn.conv2d(input, weight, bias, stride, padding, dilation, groups)
 
 
+def _single(v, name):
+    if isinstance(v, (tuple, list)):
+        if len(v) != 1:
+            raise RuntimeError(f"conv1d: expected {name} to be a single integer value or a list of 1 value to match "
+                               f"the convolution dimensions, but got {name}={list(v)}")
+        v = v[0]
+    return v
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution of input (N, C, L) or (C, L) with weight (out_channels, C / groups, k): the 2-D
+    convolution over a height of 1 (same kernels, same gradients); padding an int, 'valid' or 'same'."""
+    if not isinstance(input, _C.Tensor) or not isinstance(weight, _C.Tensor):
+        bad = "input" if not isinstance(input, _C.Tensor) else "weight"
+        raise TypeError(f"conv1d(): argument '{bad}' must be Tensor, not "
+                        f"{type(input if bad == 'input' else weight).__name__}")
+    if input.dim() not in (2, 3):
+        raise RuntimeError(f"conv1d: expected 2D (unbatched) or 3D (batched) input, but got input of size: "
+                           f"{list(input.shape)}. Hint: sequences are [N, C, L] (or [C, L] for one).")
+    if weight.dim() != 3:
+        raise RuntimeError(f"conv1d: weight must be 3-D [out_channels, in_channels / groups, kW], but got size "
+                           f"{list(weight.shape)}")
+    if isinstance(groups, int) and groups > 0 and weight.shape[1] * groups != input.shape[-2]:
+        raise RuntimeError(f"conv1d: Given groups={groups}, weight of size {list(weight.shape)}, expected input"
+                           f"{list(input.shape)} to have {weight.shape[1] * groups} channels, but got "
+                           f"{input.shape[-2]} channels instead. Hint: the layer's in_channels must match the "
+                           "input's channel dim.")
+    pad = padding if isinstance(padding, str) else (0, _single(padding, "padding"))
+    out = _nn.conv2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, _single(stride, "stride")), pad,
+                     (1, _single(dilation, "dilation")), groups)
+    return out.squeeze(-2)
+
+
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over each window of (N, C, H, W) or (C, H, W) input; stride defaults to kernel_size. With
     return_indices, also the argmax's flat position in each H*W plane."""
