@@ -3,10 +3,8 @@
 // own rows, so threads never write the same memory and the sums are in a fixed order.
 #include "cpu/conv.h"
 #include <algorithm>
+#include "cpu/loops.h"
 #include <cstring>
-#ifdef GRADCORE_OPENMP
-#include <omp.h>
-#endif
 
 namespace gc::cpu {
 
@@ -15,19 +13,6 @@ namespace {
 using kernels::ConvGeom;
 
 // f(p) for planes p in [0, n), in parallel when the work pays for the threads.
-template <typename F>
-void for_planes(int64_t n, int64_t work, const F& f) {
-#ifdef GRADCORE_OPENMP
-  const int nt = static_cast<int>(std::min<int64_t>(get_num_threads(), n));
-  if (nt > 1 && work >= (int64_t(1) << 16)) {
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int64_t p = 0; p < n; ++p) f(p);
-    return;
-  }
-#endif
-  for (int64_t p = 0; p < n; ++p) f(p);
-}
-
 // The output columns [x0, x1) whose input column x*sw - pw + jj (jj = j*dw) lies in [0, W).
 inline void valid_range(int64_t ow, int64_t sw, int64_t pw, int64_t jj, int64_t W, int64_t& x0, int64_t& x1) {
   // x*sw + (jj - pw) >= 0  <=>  x >= ceil((pw - jj) / sw);  < W  <=>  x <= floor((W - 1 - jj + pw) / sw)

@@ -60,6 +60,21 @@ void loop_range(const LoopGeom<N>& g, int64_t begin, int64_t end, F& fn) {
   }
 }
 
+// f(p) for p in [0, n) independent pieces (image planes), in parallel when `work` (elements
+// touched in all) pays for the threads. Each p runs whole on one thread, in order.
+template <typename F>
+void for_planes(int64_t n, int64_t work, const F& f) {
+#ifdef GRADCORE_OPENMP
+  const int nt = static_cast<int>(std::min<int64_t>(get_num_threads(), n));
+  if (nt > 1 && work >= 2 * kParallelGrain) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t p = 0; p < n; ++p) f(p);
+    return;
+  }
+#endif
+  for (int64_t p = 0; p < n; ++p) f(p);
+}
+
 // The common case without the walk: every operand either contiguous at `shape` (stride one
 // element) or a single element (stride 0: a scalar, a 0-dim tensor). Fills base pointers and
 // byte strides and returns true when so.

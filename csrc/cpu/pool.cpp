@@ -2,10 +2,7 @@
 // backward's sums into a plane run in one fixed order.
 #include "cpu/pool.h"
 #include <algorithm>
-#include <cmath>
-#ifdef GRADCORE_OPENMP
-#include <omp.h>
-#endif
+#include "cpu/loops.h"
 
 namespace gc::cpu {
 
@@ -13,38 +10,10 @@ namespace {
 
 using kernels::PoolGeom;
 
-template <typename F>
-void for_planes(int64_t n, int64_t work, const F& f) {
-#ifdef GRADCORE_OPENMP
-  const int nt = static_cast<int>(std::min<int64_t>(get_num_threads(), n));
-  if (nt > 1 && work >= (int64_t(1) << 16)) {
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int64_t p = 0; p < n; ++p) f(p);
-    return;
-  }
-#endif
-  for (int64_t p = 0; p < n; ++p) f(p);
-}
-
 template <typename T>
 void max_plane(const T* x, const PoolGeom& g, T* out, int64_t* idx) {
   for (int64_t y = 0; y < g.oh; ++y)
-    for (int64_t xo = 0; xo < g.ow; ++xo) {
-      T best = T(0);
-      int64_t at = -1;
-      for (int64_t i = 0; i < g.kh; ++i) {
-        const int64_t h = y * g.sh - g.ph + i * g.dh;
-        if (h < 0 || h >= g.H) continue;
-        for (int64_t j = 0; j < g.kw; ++j) {
-          const int64_t w = xo * g.sw - g.pw + j * g.dw;
-          if (w < 0 || w >= g.W) continue;
-          const T v = x[h * g.W + w];
-          if (at < 0 || v > best || (std::isnan(v) && !std::isnan(best))) best = v, at = h * g.W + w;
-        }
-      }
-      out[y * g.ow + xo] = best;
-      idx[y * g.ow + xo] = at;
-    }
+    for (int64_t xo = 0; xo < g.ow; ++xo) kernels::window_max(x, g, y, xo, out[y * g.ow + xo], idx[y * g.ow + xo]);
 }
 
 }  // namespace

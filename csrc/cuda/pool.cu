@@ -16,19 +16,9 @@ __global__ void max_pool_kernel(const T* x, PoolGeom g, T* out, int64_t* idx, in
   for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
        e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t xo = e % g.ow, y = (e / g.ow) % g.oh, p = e / (g.ow * g.oh);
-    const T* plane = x + p * g.H * g.W;
-    T best = T(0);
-    int64_t at = -1;
-    for (int64_t i = 0; i < g.kh; ++i) {
-      const int64_t h = y * g.sh - g.ph + i * g.dh;
-      if (h < 0 || h >= g.H) continue;
-      for (int64_t j = 0; j < g.kw; ++j) {
-        const int64_t w = xo * g.sw - g.pw + j * g.dw;
-        if (w < 0 || w >= g.W) continue;
-        const T v = plane[h * g.W + w];
-        if (at < 0 || v > best || (isnan(v) && !isnan(best))) best = v, at = h * g.W + w;
-      }
-    }
+    T best;
+    int64_t at;
+    kernels::window_max(x + p * g.H * g.W, g, y, xo, best, at);
     out[e] = best;
     idx[e] = at;
   }

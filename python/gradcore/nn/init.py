@@ -98,6 +98,16 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
     return normal_(tensor, 0.0, std, generator)
 
 
+def _default_weight_and_bias_(weight, bias):
+    """PyTorch's default init of Linear and Conv layers: weight ~ kaiming_uniform_(a=sqrt(5)), i.e.
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0  # no inputs: a zero bias
+        uniform_(bias, -bound, bound)
+
+
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """Fills with U(-bound, bound), bound = gain * sqrt(3 / fan) (He et al., 2015), gain from
     ``calculate_gain(nonlinearity, a)`` and fan the fan_in or fan_out per ``mode``."""

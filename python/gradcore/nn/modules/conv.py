@@ -1,6 +1,5 @@
 """``Conv1d`` and ``Conv2d``: PyTorch's convolution layers, arguments, defaults, initialisation and
 parameter names. Conv1d runs the 2-D kernels over a height of 1."""
-import math
 
 from ... import _C
 from .. import init
@@ -64,12 +63,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        init._default_weight_and_bias_(self.weight, self.bias)
 
     def forward(self, input):
         params = self._parameters
