@@ -77,3 +77,32 @@ def test_errors_like_pytorch(i):
     call, exc, match = ERRORS[i]
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("shape,kw", [((2, 3, 17), dict(kernel_size=3, stride=2, padding=1)),
+                                      ((4, 20), dict(kernel_size=2)),
+                                      ((1, 2, 11), dict(kernel_size=3, stride=1, dilation=2, ceil_mode=True))],
+                         ids=["strided", "unbatched", "dilated"])
+def test_max_pool1d_matches_pytorch(shape, kw):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal(shape)
+    res = []
+    for m in (gradcore, torch):
+        t = m.tensor(x, requires_grad=True)
+        out, idx = m.nn.functional.max_pool1d(t, return_indices=True, **kw)
+        out.pow(2).sum().backward()
+        res.append((out.detach().numpy(), idx.numpy(), t.grad.numpy()))
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_max_pool1d_layer_and_errors():
+    pool = nn.MaxPool1d(2)
+    assert repr(pool) == "MaxPool1d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)"
+    assert tuple(pool(gradcore.randn(3, 4, 9)).shape) == (3, 4, 4)
+    with pytest.raises(RuntimeError, match="2D or 3D"):
+        F.max_pool1d(gradcore.randn(1, 1, 1, 4), 2)
+    with pytest.raises(RuntimeError, match="list of 1 value"):
+        F.max_pool1d(gradcore.randn(1, 1, 8), (2, 2))
+    with pytest.raises(TypeError, match="max_pool1d"):
+        F.max_pool1d(None, 2)

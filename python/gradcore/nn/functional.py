@@ -142,11 +142,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _nn.conv2d(input, weight, bias, stride, padding, dilation, groups)
 
 
-def _single(v, name):
+def _single(v, name, op="conv1d"):
     if isinstance(v, (tuple, list)):
         if len(v) != 1:
-            raise RuntimeError(f"conv1d: expected {name} to be a single integer value or a list of 1 value to match "
-                               f"the convolution dimensions, but got {name}={list(v)}")
+            raise RuntimeError(f"{op}: expected {name} to be a single integer value or a list of 1 value to match "
+                               f"the {op[:-2]} dimensions, but got {name}={list(v)}")
         v = v[0]
     return v
 
@@ -179,6 +179,23 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """Max over each window of (N, C, H, W) or (C, H, W) input; stride defaults to kernel_size. With
     return_indices, also the argmax's flat position in each H*W plane."""
     return _nn.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over each window of (N, C, L) or (C, L) input (the 2-D kernel over a height of 1); stride
+    defaults to kernel_size. With return_indices, also the argmax's position along L."""
+    if not isinstance(input, _C.Tensor):
+        raise TypeError(f"max_pool1d(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if input.dim() not in (2, 3):
+        raise RuntimeError(f"max_pool1d: expected 2D or 3D (batch mode) tensor for input, but got size "
+                           f"{list(input.shape)}. Hint: sequences are [N, C, L] (or [C, L] for one).")
+    stride = kernel_size if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else stride
+    k, s, p, d = (_single(v, name, "max_pool1d") for v, name in
+                  ((kernel_size, "kernel_size"), (stride, "stride"), (padding, "padding"), (dilation, "dilation")))
+    out = _nn.max_pool2d(input.unsqueeze(-2), (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
+    if return_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
+    return out.squeeze(-2)
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
