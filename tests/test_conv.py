@@ -197,3 +197,28 @@ def test_conv1d_layer_and_errors():
         F.conv1d(None, gradcore.randn(1, 1, 3))
     with pytest.raises(ValueError, match="tuple of 1 ints"):
         nn.Conv1d(1, 1, (3, 3))
+
+
+def test_dropout2d_drops_whole_channels():
+    gradcore.manual_seed(3)
+    x = gradcore.ones(8, 16, 5, 5, requires_grad=True)
+    y = F.dropout2d(x, 0.5)
+    v = y.detach().numpy()
+    per_channel = v.reshape(8, 16, 25)
+    assert np.all((per_channel == 0).all(-1) | (per_channel == 2.0).all(-1))  # a channel is all 0 or all 1/(1-p)
+    dropped = (per_channel == 0).all(-1).mean()
+    assert 0.3 < dropped < 0.7
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), v)  # d(x * mask)/dx = mask
+    layer = nn.Dropout2d(0.25)
+    assert repr(layer) == "Dropout2d(p=0.25, inplace=False)"
+    layer.eval()
+    z = gradcore.randn(2, 3, 4, 4)
+    assert layer(z) is z
+    assert float(F.dropout2d(z, 1.0).abs().sum()) == 0.0
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        nn.Dropout2d(1.5)
+    with pytest.warns(UserWarning, match="3D input to dropout2d"):
+        out = F.dropout2d(gradcore.ones(6, 4, 4), 0.5)
+    planes = out.numpy().reshape(6, 16)
+    assert np.all((planes == 0).all(-1) | (planes == 2.0).all(-1))  # dropped along dim 0, as PyTorch

@@ -221,6 +221,43 @@ def dropout(input, p=0.5, training=True, inplace=False):
     return input.mul_(mask) if inplace else input * mask
 
 
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Channel dropout: zeroes whole channels (the (n, c) planes of an (N, C, H, W) input) with
+    probability ``p`` and scales the rest by 1 / (1 - p); the identity when not ``training``. A 3-D
+    input drops along its first dim, with PyTorch's warning about it."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    _check_tensor(input, "dropout2d")
+    dim = input.dim()
+    if dim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {dim}-D input to dropout2d, which is deprecated and will result in an "
+                      "error in a future release. To retain the behavior and silence this warning, please use "
+                      "dropout instead. Note that dropout2d exists to provide channel-wise dropout on inputs with 2 "
+                      "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 3D or 4D "
+                      "inputs).", stacklevel=2)
+    if dim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout behavior "
+                      "is desired - input is interpreted as shape (N, C, L), where C is the channel dim. This behavior "
+                      "will change in a future release to interpret the input as one without a batch dimension, i.e. "
+                      "shape (C, H, W). To maintain the 1D channel-wise dropout behavior, please switch to using "
+                      "dropout1d instead.", stacklevel=2)
+    if not training or p == 0.0:
+        return input
+    if not input.is_floating_point():
+        raise RuntimeError(f"dropout2d: expected a floating-point input, got dtype {input.dtype}. "
+                           "Hint: convert it first, e.g. x.float()")
+    # One draw per (n, c) of a batched 4-D input; per entry of dim 0 otherwise (PyTorch unsqueezes a
+    # non-4-D input to a batch of one and drops its "channels").
+    lead = 2 if dim == 4 else min(dim, 1)
+    shape = tuple(input.shape[:lead]) + (1,) * (dim - lead)
+    keep = 1.0 - p
+    if keep == 0.0:
+        mask = _fns.zeros(shape, dtype=input.dtype, device=input.device)
+    else:
+        mask = (_fns.rand(shape, device=input.device) < keep).to(input.dtype).mul_(1.0 / keep)
+    return input.mul_(mask) if inplace else input * mask
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Normalises each channel (dim 1) of an (N, C) or (N, C, L) input:
     y = (x - mean) / sqrt(var + eps) * weight + bias.

@@ -3,11 +3,11 @@ from .batchnorm import BatchNorm1d
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d
 from .pooling import MaxPool1d, MaxPool2d
-from .flatten import Dropout, Flatten
+from .flatten import Dropout, Dropout2d, Flatten
 from .linear import Identity, Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module
 
 __all__ = ["Module", "Linear", "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "Identity", "ReLU", "LeakyReLU", "GELU", "Softplus", "Sigmoid", "SiLU", "Mish", "Hardtanh", "ReLU6", "Softsign", "LogSigmoid", "Tanh", "Softmax",
-           "LogSoftmax", "Flatten", "Dropout", "Sequential", "ModuleList", "ModuleDict", "BatchNorm1d", "MSELoss",
+           "LogSoftmax", "Flatten", "Dropout", "Dropout2d", "Sequential", "ModuleList", "ModuleDict", "BatchNorm1d", "MSELoss",
            "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss"]

@@ -34,3 +34,11 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Dropout):
+    """During training zeroes whole channels of (N, C, H, W) input with probability ``p`` and scales
+    the rest by 1 / (1 - p); the identity in eval mode."""
+
+    def forward(self, input):
+        return F.dropout2d(input, self.p, self.training, self.inplace)
