@@ -21,9 +21,7 @@ bool is_tensor(py::handle h) { return PyObject_TypeCheck(h.ptr(), tensor_type())
 TensorPtr as_tensor(py::handle h, const char* op, const char* arg) {
   if (!is_tensor(h))
     fail(ErrorKind::Type, op, "argument '", arg, "' must be a Tensor, not ", py::str(py::type::of(h).attr("__name__")).cast<std::string>());
-  auto* inst = reinterpret_cast<py::detail::instance*>(h.ptr());
-  if (inst->simple_layout && inst->simple_holder_constructed)
-    return *reinterpret_cast<TensorPtr*>(&inst->simple_value_holder[1]);
+  if (const TensorPtr* t = held_tensor(h.ptr())) return *t;
   return h.cast<TensorPtr>();
 }
 

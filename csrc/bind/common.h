@@ -180,6 +180,20 @@ Scalar to_scalar(py::handle h, const char* op, const char* arg);
 // Shape from `view(2, 3)`, `view((2, 3))`, `view([2, 3])`, `view(gradcore.Size([2, 3]))`.
 DimVector shape_from_args(const py::args& args, const char* op);
 DimVector int_list(py::handle h, const char* op, const char* arg);
+
+// An int, or a sequence of 1 or 2 ints, as the pair a 2-D op (conv2d, max_pool2d) takes; another
+// length calls bad_length(ints), which raises that op's own PyTorch error.
+template <typename F>
+void int_pair(py::handle h, const char* op, const char* arg, int64_t out[2], const F& bad_length) {
+  if (PyLong_Check(h.ptr()) && !PyBool_Check(h.ptr())) {
+    out[0] = out[1] = h.cast<int64_t>();
+    return;
+  }
+  DimVector v = int_list(h, op, arg);
+  if (v.size() != 1 && v.size() != 2) bad_length(v);
+  out[0] = v[0], out[1] = v.size() == 2 ? v[1] : v[0];
+}
+
 // dim=None -> empty (all dims), an int, or a tuple/list of ints.
 DimVector dims_arg(py::handle h, const char* op);
 DType dtype_arg(py::handle h, const char* op);

@@ -7,28 +7,19 @@ namespace gc::bind {
 
 namespace {
 
-// An int, or a sequence of 2 ints, as PyTorch's conv arguments.
-void int_pair(py::handle h, const char* arg, int64_t out[2]) {
-  if (PyLong_Check(h.ptr()) && !PyBool_Check(h.ptr())) {
-    out[0] = out[1] = h.cast<int64_t>();
-    return;
-  }
-  DimVector v = int_list(h, "conv2d", arg);
-  if (v.size() == 1) {
-    out[0] = out[1] = v[0];
-    return;
-  }
-  if (v.size() != 2)
-    fail(ErrorKind::Runtime, "conv2d", "expected ", arg, " to be a single integer value or a list of 2 values to match "
-         "the convolution dimensions, but got ", arg, "=", shape_str(v));
-  out[0] = v[0], out[1] = v[1];
+// An int or a pair, with PyTorch's conv2d error for another length.
+void conv_pair(py::handle h, const char* arg, int64_t out[2]) {
+  int_pair(h, "conv2d", arg, out, [&](const DimVector& v) {
+    fail(ErrorKind::Runtime, "conv2d", "expected ", arg, " to be a single integer value or a list of 2 values to "
+         "match the convolution dimensions, but got ", arg, "=", shape_str(v));
+  });
 }
 
 ops::Conv2dOptions conv_options(const TensorPtr& weight, py::handle stride, py::handle padding, py::handle dilation,
                                 int64_t groups) {
   ops::Conv2dOptions o;
-  int_pair(stride, "stride", o.stride);
-  int_pair(dilation, "dilation", o.dilation);
+  conv_pair(stride, "stride", o.stride);
+  conv_pair(dilation, "dilation", o.dilation);
   o.groups = groups;
   if (PyUnicode_Check(padding.ptr())) {
     const auto mode = padding.cast<std::string>();
@@ -46,7 +37,7 @@ ops::Conv2dOptions conv_options(const TensorPtr& weight, py::handle stride, py::
     }
     return o;
   }
-  int_pair(padding, "padding", o.pad_before);
+  conv_pair(padding, "padding", o.pad_before);
   o.pad_after[0] = o.pad_before[0], o.pad_after[1] = o.pad_before[1];
   return o;
 }

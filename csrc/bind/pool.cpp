@@ -7,20 +7,12 @@ namespace gc::bind {
 
 namespace {
 
+// An int or a pair, with PyTorch's max_pool2d error for another length.
 void pool_pair(py::handle h, const char* arg, int64_t out[2]) {
-  if (PyLong_Check(h.ptr()) && !PyBool_Check(h.ptr())) {
-    out[0] = out[1] = h.cast<int64_t>();
-    return;
-  }
-  DimVector v = int_list(h, "max_pool2d", arg);
-  if (v.size() == 1) {
-    out[0] = out[1] = v[0];
-    return;
-  }
-  if (v.size() != 2)
-    fail(ErrorKind::Runtime, "max_pool2d", arg, " must either be a single int, or a tuple of two ints, got ", arg, "=",
-         shape_str(v));
-  out[0] = v[0], out[1] = v[1];
+  int_pair(h, "max_pool2d", arg, out, [&](const DimVector& v) {
+    fail(ErrorKind::Runtime, "max_pool2d", arg, " must either be a single int, or a tuple of two ints, got ", arg,
+         "=", shape_str(v));
+  });
 }
 
 }  // namespace

@@ -26,6 +26,9 @@ std::string shape_str(const T& shape) {
   return s.str();
 }
 
+// "(a, b)": a pair of a 2-D op's arguments (stride, padding, ...) as PyTorch prints them.
+inline std::string pair_str(const int64_t* v) { return "(" + std::to_string(v[0]) + ", " + std::to_string(v[1]) + ")"; }
+
 namespace detail {
 inline void cat_to(std::ostringstream&) {}
 template <typename A, typename... R>

@@ -90,8 +90,6 @@ struct Conv2dBackward final : Node {
   std::string name() const override { return "ConvolutionBackward0"; }
 };
 
-std::string ints(const int64_t* v) { return "(" + std::to_string(v[0]) + ", " + std::to_string(v[1]) + ")"; }
-
 void check_conv2d(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const Conv2dOptions& o) {
   const char* op = "conv2d";
   if (x->dim() != 4)
@@ -113,11 +111,11 @@ void check_conv2d(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, co
          " tensors: convolution takes floating-point input. Hint: call .float() first.");
   if (o.groups <= 0) fail(ErrorKind::Runtime, op, "non-positive groups is not supported (got groups=", o.groups, ")");
   for (int d = 0; d < 2; ++d) {
-    if (o.stride[d] <= 0) fail(ErrorKind::Runtime, op, "non-positive stride is not supported (got stride=", ints(o.stride), ")");
+    if (o.stride[d] <= 0) fail(ErrorKind::Runtime, op, "non-positive stride is not supported (got stride=", pair_str(o.stride), ")");
     if (o.dilation[d] <= 0)
-      fail(ErrorKind::Runtime, op, "dilation should be greater than zero (got dilation=", ints(o.dilation), ")");
+      fail(ErrorKind::Runtime, op, "dilation should be greater than zero (got dilation=", pair_str(o.dilation), ")");
     if (o.pad_before[d] < 0 || o.pad_after[d] < 0)
-      fail(ErrorKind::Runtime, op, "negative padding is not supported (got padding=", ints(o.pad_before), ")");
+      fail(ErrorKind::Runtime, op, "negative padding is not supported (got padding=", pair_str(o.pad_before), ")");
   }
   const int64_t O = w->shape[0], C = x->shape[1];
   if (O % o.groups != 0)
@@ -146,11 +144,12 @@ void check_conv2d(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, co
 
 TensorPtr conv2d(const TensorPtr& input, const TensorPtr& weight, const TensorPtr& bias, const Conv2dOptions& o) {
   const bool unbatched = input->dim() == 3;
-  check_conv2d(unbatched ? unsqueeze(input, 0) : input, weight, bias, o);
+  const TensorPtr x4 = unbatched ? unsqueeze(input, 0) : input;  // its history leads to input's
+  check_conv2d(x4, weight, bias, o);
   TensorPtr x, w, out;
   {
     NoGradGuard no_grad;  // the node below is the op's whole history
-    x = contiguous(unbatched ? unsqueeze(input, 0) : input);
+    x = contiguous(x4);
     w = contiguous(weight);
     const ConvGeom geo = geometry(x, w, o);
     const int64_t O = w->shape[0], groups = o.groups;
@@ -168,11 +167,11 @@ TensorPtr conv2d(const TensorPtr& input, const TensorPtr& weight, const TensorPt
     }
   }
   if (compute_requires_grad({&input, &weight, &bias})) {
-    auto n = make_node<Conv2dBackward>({unbatched ? unsqueeze(input, 0) : input, weight, bias});
+    auto n = make_node<Conv2dBackward>({x4, weight, bias});
     n->x = SavedTensor(x, false);
     n->w = SavedTensor(w, false);
     n->opt = o;
-    set_history(out, n);  // the batched output; an unbatched call's input went through unsqueeze above
+    set_history(out, n);  // the batched output; an unbatched call's input reaches the node through x4
   }
   return unbatched ? squeeze(out, DimVector{0}) : out;
 }

@@ -36,8 +36,6 @@ struct MaxPool2dBackward final : Node {
   std::string name() const override { return "MaxPool2DWithIndicesBackward0"; }
 };
 
-std::string pair_str(const int64_t* v) { return "(" + std::to_string(v[0]) + ", " + std::to_string(v[1]) + ")"; }
-
 }  // namespace
 
 std::pair<TensorPtr, TensorPtr> max_pool2d(const TensorPtr& input, const Pool2dOptions& o) {
