@@ -27,6 +27,12 @@ inline unsigned grid_for(int64_t n, int block = kBlock) {
   return static_cast<unsigned>(b < cap ? b : cap);
 }
 
+// for (e in [0, total)) spread over the whole grid, 64-bit indices: the loop of every one-thread-
+// per-item kernel.
+#define GC_GRID_LOOP(e, total)                                                                    \
+  for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < (total); \
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x)
+
 template <int N>
 struct Geom {
   int ndim = 0;

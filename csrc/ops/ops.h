@@ -142,6 +142,13 @@ struct Pool2dOptions {
 // Max over each window of input [N, C, H, W] or [C, H, W]: (values, int64 indices of the argmax
 // in each H*W plane), as PyTorch's max_pool2d_with_indices.
 std::pair<TensorPtr, TensorPtr> max_pool2d(const TensorPtr& input, const Pool2dOptions& o);
+// Mean over each window (dilation must be 1); divisor_override <= 0 means none, otherwise the
+// divisor of every window (0 is refused).
+TensorPtr avg_pool2d(const TensorPtr& input, const Pool2dOptions& o, bool count_include_pad, int64_t divisor_override);
+// Max / mean over adaptive windows: output [..., out_h, out_w], window y covering input rows
+// [floor(y*H/out_h), ceil((y+1)*H/out_h)) (columns likewise).
+std::pair<TensorPtr, TensorPtr> adaptive_max_pool2d(const TensorPtr& input, int64_t out_h, int64_t out_w);
+TensorPtr adaptive_avg_pool2d(const TensorPtr& input, int64_t out_h, int64_t out_w);
 // Linear layer: x @ w^T + b, fused where the backend can.
 TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b /* may be null */);
 // relu(linear(x, w, b)) as one op with one backward node (the pre-activation is not kept).

@@ -181,21 +181,106 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _nn.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
+def _pool1d_input(input, op):
+    if not isinstance(input, _C.Tensor):
+        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if input.dim() not in (2, 3):
+        raise RuntimeError(f"{op}: expected 2D or 3D (batch mode) tensor for input, but got size "
+                           f"{list(input.shape)}. Hint: sequences are [N, C, L] (or [C, L] for one).")
+    return input.unsqueeze(-2)
+
+
+def _squeeze_pooled(out, with_indices):
+    if with_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
+    return out.squeeze(-2)
+
+
+def _window_1d(op, kernel_size, stride, padding, dilation=1):
+    """kernel, stride (None or empty: the kernel), padding and dilation of a 1-D pool as ints."""
+    stride = kernel_size if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else stride
+    return tuple(_single(v, name, op) for v, name in
+                 ((kernel_size, "kernel_size"), (stride, "stride"), (padding, "padding"), (dilation, "dilation")))
+
+
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over each window of (N, C, L) or (C, L) input (the 2-D kernel over a height of 1); stride
     defaults to kernel_size. With return_indices, also the argmax's position along L."""
+    x = _pool1d_input(input, "max_pool1d")
+    k, s, p, d = _window_1d("max_pool1d", kernel_size, stride, padding, dilation)
+    out = _nn.max_pool2d(x, (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
+    return _squeeze_pooled(out, return_indices)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean over each window of (N, C, H, W) or (C, H, W) input; stride defaults to kernel_size. Zero
+    padding counts in the divisor when count_include_pad; divisor_override replaces the divisor."""
+    return _nn.avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over each window of (N, C, L) or (C, L) input (the 2-D kernel over a height of 1)."""
+    x = _pool1d_input(input, "avg_pool1d")
+    k, s, p, _ = _window_1d("avg_pool1d", kernel_size, stride, padding)
+    return _nn.avg_pool2d(x, (1, k), (1, s), (0, p), ceil_mode, count_include_pad).squeeze(-2)
+
+
+def _output_size(input, output_size, n, op):
+    """PyTorch's adaptive output_size: an int, or n ints where None keeps the input's size."""
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != n:
+            raise RuntimeError(f"{op}: output_size must be {n} (got {list(output_size)}). Hint: give one size per "
+                               f"pooled dim, or a single int.")
+        return tuple(input.shape[i - n] if v is None else int(v) for i, v in enumerate(output_size))
+    return (int(output_size),) * n
+
+
+def _adaptive_2d_input(input, op):
     if not isinstance(input, _C.Tensor):
-        raise TypeError(f"max_pool1d(): argument 'input' must be Tensor, not {type(input).__name__}")
-    if input.dim() not in (2, 3):
-        raise RuntimeError(f"max_pool1d: expected 2D or 3D (batch mode) tensor for input, but got size "
-                           f"{list(input.shape)}. Hint: sequences are [N, C, L] (or [C, L] for one).")
-    stride = kernel_size if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else stride
-    k, s, p, d = (_single(v, name, "max_pool1d") for v, name in
-                  ((kernel_size, "kernel_size"), (stride, "stride"), (padding, "padding"), (dilation, "dilation")))
-    out = _nn.max_pool2d(input.unsqueeze(-2), (1, k), (1, s), (0, p), (1, d), ceil_mode, return_indices)
-    if return_indices:
-        return out[0].squeeze(-2), out[1].squeeze(-2)
-    return out.squeeze(-2)
+        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if input.dim() not in (3, 4):
+        raise RuntimeError(f"{op}(): Expected 3D or 4D tensor, but got {list(input.shape)}. Hint: images are "
+                           "[N, C, H, W] (or [C, H, W] for one).")
+    return input
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Mean over adaptive windows: output (..., oh, ow) for any input size; window y covers rows
+    [floor(y*H/oh), ceil((y+1)*H/oh)). output_size: an int or a pair (None keeps that dim's size)."""
+    x = _adaptive_2d_input(input, "adaptive_avg_pool2d")
+    return _nn.adaptive_avg_pool2d(x, *_output_size(x, output_size, 2, "adaptive_avg_pool2d"))
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max over adaptive windows (see adaptive_avg_pool2d); with return_indices, also the argmax's flat
+    position in each H*W plane."""
+    x = _adaptive_2d_input(input, "adaptive_max_pool2d")
+    return _nn.adaptive_max_pool2d(x, *_output_size(x, output_size, 2, "adaptive_max_pool2d"), return_indices)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Mean over adaptive windows of (N, C, L) or (C, L) input: output (..., output_size)."""
+    x = _pool1d_input(input, "adaptive_avg_pool1d")
+    size = _single(output_size, "output_size", "adaptive_avg_pool1d")
+    return _nn.adaptive_avg_pool2d(x, 1, x.shape[-1] if size is None else size).squeeze(-2)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Max over adaptive windows of (N, C, L) or (C, L) input; with return_indices, also the argmax's
+    position along L."""
+    x = _pool1d_input(input, "adaptive_max_pool1d")
+    size = _single(output_size, "output_size", "adaptive_max_pool1d")
+    out = _nn.adaptive_max_pool2d(x, 1, x.shape[-1] if size is None else size, return_indices)
+    return _squeeze_pooled(out, return_indices)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
+    return adaptive_max_pool1d(input, output_size, True)
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,

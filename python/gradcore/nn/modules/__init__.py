@@ -2,12 +2,14 @@ from .activation import GELU, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
 from .batchnorm import BatchNorm1d
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d
-from .pooling import MaxPool1d, MaxPool2d
+from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d,
+                      AvgPool2d, MaxPool1d, MaxPool2d)
 from .flatten import Dropout, Dropout2d, Flatten
 from .linear import Identity, Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module
 
-__all__ = ["Module", "Linear", "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "Identity", "ReLU", "LeakyReLU", "GELU", "Softplus", "Sigmoid", "SiLU", "Mish", "Hardtanh", "ReLU6", "Softsign", "LogSigmoid", "Tanh", "Softmax",
+__all__ = ["Module", "Linear", "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
+           "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Identity", "ReLU", "LeakyReLU", "GELU", "Softplus", "Sigmoid", "SiLU", "Mish", "Hardtanh", "ReLU6", "Softsign", "LogSigmoid", "Tanh", "Softmax",
            "LogSoftmax", "Flatten", "Dropout", "Dropout2d", "Sequential", "ModuleList", "ModuleDict", "BatchNorm1d", "MSELoss",
            "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss"]
