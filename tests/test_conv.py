@@ -1,6 +1,6 @@
-"""Convolution (ops/conv.cpp: im2col + grouped GEMMs; cpu/conv.cpp, cuda/conv.cu): values and
-gradients against PyTorch where it is importable, float64 gradchecks, nn.Conv2d's arguments,
-initialisation and parameter names, and PyTorch's errors for bad input."""
+"""Convolution (ops/conv.cpp: im2col + grouped GEMMs; cpu/conv.cpp, cuda/conv.cu): conv2d/1d,
+conv_transpose2d/1d, unfold and fold; values and gradients against PyTorch where it is importable,
+float64 gradchecks, the layers' arguments, initialisation and parameter names, and PyTorch's errors."""
 import math
 
 import numpy as np
@@ -222,3 +222,144 @@ def test_dropout2d_drops_whole_channels():
         out = F.dropout2d(gradcore.ones(6, 4, 4), 0.5)
     planes = out.numpy().reshape(6, 16)
     assert np.all((planes == 0).all(-1) | (planes == 2.0).all(-1))  # dropped along dim 0, as PyTorch
+
+
+# ---- transposed convolution, unfold and fold (the same im2col/col2im kernels and GEMMs) ----
+
+def _both(fn, arrays):
+    """fn(module, *tensors) on gradcore and PyTorch: (output, gradients of every input) of each,
+    after backward of a weighted sum."""
+    torch = pytest.importorskip("torch")
+    res = []
+    for m in (gradcore, torch):
+        ts = [m.tensor(a, requires_grad=True) for a in arrays]
+        out = fn(m, *ts)
+        w = np.random.default_rng(5).standard_normal(tuple(out.shape)).astype(arrays[0].dtype)
+        (out * m.tensor(w)).sum().backward()
+        res.append([out.detach().numpy()] + [t.grad.numpy() for t in ts])
+    for a, b in zip(*res):
+        assert a.shape == b.shape
+        tol = 1e-4 if arrays[0].dtype == np.float32 else 1e-10
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+# (N, Cin, H, W), (Cout, kh, kw), stride, padding, output_padding, groups, dilation, bias
+TRANSPOSED = [
+    ((2, 3, 5, 4), (4, 3, 3), 1, 0, 0, 1, 1, True),
+    ((2, 3, 5, 4), (4, 3, 3), 2, 1, 1, 1, 1, True),  # the usual 2x upsampling
+    ((2, 6, 5, 4), (6, 3, 4), (2, 3), (1, 2), (1, 0), 3, (2, 1), False),
+    ((1, 4, 6, 6), (4, 4, 4), 2, 1, 0, 4, 1, True),  # depthwise
+    ((3, 2, 1, 1), (3, 2, 2), 1, 0, 0, 1, 1, True),  # 1x1 input
+    ((0, 2, 3, 3), (3, 2, 2), 1, 0, 0, 1, 1, True),  # empty batch
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cfg", TRANSPOSED, ids=[f"cfg{i}" for i in range(len(TRANSPOSED))])
+def test_conv_transpose2d_matches_pytorch(cfg, dtype):
+    (N, C, H, W), (O, kh, kw), stride, padding, out_pad, groups, dilation, bias = cfg
+    arrays = [rng.standard_normal((N, C, H, W)), rng.standard_normal((C, O // groups, kh, kw))]
+    if bias:
+        arrays.append(rng.standard_normal(O))
+    arrays = [a.astype(dtype) for a in arrays]
+    _both(lambda m, x, w, *b: m.nn.functional.conv_transpose2d(x, w, b[0] if b else None, stride, padding, out_pad,
+                                                              groups, dilation), arrays)
+
+
+def test_conv_transpose_unbatched_1d_and_gradcheck():
+    _both(lambda m, x, w: m.nn.functional.conv_transpose2d(x, w, stride=2), [rng.standard_normal((3, 4, 5)),
+                                                                            rng.standard_normal((3, 2, 3, 3))])
+    _both(lambda m, x, w, b: m.nn.functional.conv_transpose1d(x, w, b, 2, 1, 1), [rng.standard_normal((2, 3, 7)),
+                                                                                rng.standard_normal((3, 4, 3)),
+                                                                                rng.standard_normal(4)])
+    x, w = rng.standard_normal((1, 2, 3, 4)), rng.standard_normal((2, 3, 2, 3))
+    gradcheck_fn(lambda a, b: F.conv_transpose2d(a, b, stride=2, padding=1, output_padding=1), x, w)
+    out = F.conv_transpose2d(gradcore.tensor(x, requires_grad=True), gradcore.tensor(w))
+    assert out.grad_fn.name() == "ConvolutionBackward0"
+
+
+def test_conv_transpose2d_is_the_adjoint_of_conv2d():
+    # <conv2d(y, w), x> == <y, conv_transpose2d(x, w)> for any x, y: the defining property.
+    w = gradcore.tensor(rng.standard_normal((4, 3, 3, 3)))
+    y = gradcore.tensor(rng.standard_normal((2, 3, 9, 8)))
+    x = gradcore.tensor(rng.standard_normal((2, 4, 5, 4)))
+    lhs = (F.conv2d(y, w, stride=2, padding=1) * x).sum().item()
+    rhs = (y * F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=(0, 1))).sum().item()
+    assert abs(lhs - rhs) < 1e-9 * max(1.0, abs(lhs))
+
+
+def test_conv_transpose_layers_like_pytorch():
+    torch = pytest.importorskip("torch")
+    for args, kw in [((3, 4, 3), dict(stride=2)), ((4, 6, (2, 3)), dict(stride=2, padding=1, output_padding=1, groups=2,
+                                                                          bias=False, dilation=(1, 2)))]:
+        ours, theirs = nn.ConvTranspose2d(*args, **kw), torch.nn.ConvTranspose2d(*args, **kw)
+        assert repr(ours) == repr(theirs)
+        assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
+               [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+        ours.load_state_dict({k: gradcore.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
+        x = rng.standard_normal((2, args[0], 5, 5)).astype(np.float32)
+        np.testing.assert_allclose(ours(gradcore.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                                   rtol=1e-5, atol=1e-5)
+    up = nn.ConvTranspose2d(3, 4, 3, stride=2)
+    assert tuple(up(gradcore.randn(1, 3, 5, 5), output_size=(12, 12)).shape) == (1, 4, 12, 12)
+    assert tuple(up(gradcore.randn(1, 3, 5, 5), output_size=[1, 4, 11, 11]).shape) == (1, 4, 11, 11)
+    with pytest.raises(ValueError, match="valid sizes range from"):
+        up(gradcore.randn(1, 3, 5, 5), output_size=(14, 14))
+    with pytest.raises(ValueError, match='Only "zeros" padding mode'):
+        nn.ConvTranspose2d(3, 4, 3, padding_mode="reflect")
+    bound = 1 / math.sqrt(4 * 9)  # fan_in from weight dim 1 (out_channels / groups) * kernel, as PyTorch
+    w = nn.ConvTranspose2d(64, 4, 3).weight.detach().numpy()
+    assert w.shape == (64, 4, 3, 3) and np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
+    one = nn.ConvTranspose1d(3, 5, 3, stride=2)
+    assert repr(one) == repr(torch.nn.ConvTranspose1d(3, 5, 3, stride=2))
+    assert tuple(one(gradcore.randn(2, 3, 6)).shape) == (2, 5, 13)
+
+
+UNFOLD = [((2, 3, 7, 8), dict(kernel_size=(2, 3), dilation=(1, 2), padding=1, stride=(2, 1))),
+          ((3, 5, 5), dict(kernel_size=2)),
+          ((1, 2, 4, 4), dict(kernel_size=4))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,kw", UNFOLD, ids=["strided", "unbatched", "whole"])
+def test_unfold_and_fold_match_pytorch(shape, kw, dtype):
+    x = rng.standard_normal(shape).astype(dtype)
+    _both(lambda m, t: m.nn.functional.unfold(t, **kw), [x])
+    cols = F.unfold(gradcore.tensor(x), **kw).numpy()
+    _both(lambda m, t: m.nn.functional.fold(t, shape[-2:], **kw), [rng.standard_normal(cols.shape).astype(dtype)])
+
+
+def test_fold_of_unfold_counts_overlaps_and_layers():
+    x = gradcore.ones(1, 1, 4, 4)
+    counts = F.fold(F.unfold(x, 2), (4, 4), 2).numpy()[0, 0]
+    np.testing.assert_array_equal(counts, [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 2, 1]])
+    assert repr(nn.Unfold(2)) == "Unfold(kernel_size=2, dilation=1, padding=0, stride=1)"
+    assert tuple(nn.Fold((5, 6), 2)(gradcore.randn(2, 12, 20)).shape) == (2, 3, 5, 6)
+    gradcheck_fn(lambda t: F.fold(t, (4, 5), (2, 2), stride=1, padding=1), rng.standard_normal((1, 8, 30)))
+    gradcheck_fn(lambda t: F.unfold(t, 3, padding=1, stride=2), rng.standard_normal((1, 2, 5, 4)))
+
+
+TRANSPOSE_ERRORS = [
+    (lambda: F.conv_transpose2d(gradcore.randn(1, 3, 5, 5), gradcore.randn(4, 2, 3, 3)), RuntimeError,
+     r"expected input\[1, 3, 5, 5\] to have 4 channels, but got 3"),
+    (lambda: F.conv_transpose2d(gradcore.randn(1, 3, 5, 5), gradcore.randn(3, 2, 3, 3), output_padding=1), RuntimeError,
+     "output padding must be smaller than either stride or dilation"),
+    (lambda: F.conv_transpose2d(gradcore.randn(1, 3, 1, 1), gradcore.randn(3, 2, 1, 1), padding=1), RuntimeError,
+     "Output size is too small"),
+    (lambda: F.conv_transpose2d(gradcore.randn(1, 4, 5, 5), gradcore.randn(4, 2, 3, 3), groups=3), RuntimeError,
+     "divisible by 3 at dimension 0"),
+    (lambda: F.conv_transpose2d(gradcore.randn(1, 3, 5, 5), gradcore.randn(3, 2, 3, 3), gradcore.randn(3)), RuntimeError,
+     "expected bias to be 1-dimensional with 2 elements"),
+    (lambda: F.conv_transpose2d(gradcore.randn(5, 5), gradcore.randn(5, 2, 3, 3)), RuntimeError, "3D .unbatched. or 4D"),
+    (lambda: F.unfold(gradcore.randn(1, 3, 4, 4), 5), RuntimeError, "sliding blocks as .0, 0., but its components"),
+    (lambda: F.unfold(gradcore.randn(3, 4), 2), RuntimeError, "Expected 3D or 4D"),
+    (lambda: F.fold(gradcore.randn(1, 5, 9), (4, 4), 2), RuntimeError, "divisible by the product of kernel_size"),
+    (lambda: F.fold(gradcore.randn(1, 8, 8), (4, 4), 2), RuntimeError, "sliding blocks 3 \\* 3 = 9, but got input.size"),
+]
+
+
+@pytest.mark.parametrize("i", range(len(TRANSPOSE_ERRORS)))
+def test_transpose_unfold_fold_errors_like_pytorch(i):
+    call, exc, match = TRANSPOSE_ERRORS[i]
+    with pytest.raises(exc, match=match):
+        call()

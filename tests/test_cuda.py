@@ -131,6 +131,10 @@ GPU_CASES = {
     "max_pool2d": (lambda m, x: F.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True) * 2, [sym(3, 5, 17, 13)], True),
     "max_pool2d_overlap": (lambda m, x: F.max_pool2d(x, (3, 2), stride=1, dilation=(1, 2)), [sym(2, 3, 9, 8)], True),
     "conv2d_depthwise": (lambda m, x, w, b: F.conv2d(x, w, b, padding=1, groups=8), [sym(4, 8, 30, 30), sym(8, 1, 3, 3), sym(8)], True),
+    "conv_transpose2d": (lambda m, x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1, groups=2),
+                         [sym(2, 4, 7, 6), sym(4, 3, 3, 3), sym(6)], True),
+    "unfold_fold": (lambda m, x: F.fold(F.unfold(x, (2, 3), padding=1, stride=(1, 2)) * 1.5, (9, 8), (2, 3), padding=1,
+                                        stride=(1, 2)), [sym(2, 3, 9, 8)], True),
     "avg_pool2d": (lambda m, x: F.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)
                    + F.avg_pool2d(x, (2, 3), stride=(2, 2), padding=(1, 1), ceil_mode=True), [sym(3, 5, 17, 13)], True),
     "avg_pool2d_divisor": (lambda m, x: F.avg_pool2d(x, 2, stride=1, divisor_override=3), [sym(2, 3, 9, 8)], True),

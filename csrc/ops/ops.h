@@ -134,6 +134,21 @@ struct Conv2dOptions {
 };
 // input [N, C, H, W] or unbatched [C, H, W]; weight [O, C / groups, kH, kW]; bias [O] or null.
 TensorPtr conv2d(const TensorPtr& input, const TensorPtr& weight, const TensorPtr& bias, const Conv2dOptions& o);
+struct ConvTranspose2dOptions {
+  int64_t stride[2] = {1, 1}, padding[2] = {0, 0}, output_padding[2] = {0, 0}, dilation[2] = {1, 1};
+  int64_t groups = 1;
+};
+// The adjoint of conv2d: input [N, Cin, h, w] or [Cin, h, w]; weight [Cin, Cout / groups, kH, kW];
+// output H = (h - 1) * stride - 2 * padding + dilation * (kH - 1) + output_padding + 1.
+TensorPtr conv_transpose2d(const TensorPtr& input, const TensorPtr& weight, const TensorPtr& bias,
+                           const ConvTranspose2dOptions& o);
+// Sliding blocks (F.unfold / F.fold): im2col of [N, C, H, W] (or [C, H, W]) to [N, C*kH*kW, L]
+// (or unbatched), and col2im, its adjoint, summing overlapping blocks into [N, C, output_size].
+struct UnfoldOptions {
+  int64_t kernel[2] = {1, 1}, dilation[2] = {1, 1}, padding[2] = {0, 0}, stride[2] = {1, 1};
+};
+TensorPtr im2col(const TensorPtr& input, const UnfoldOptions& o);
+TensorPtr col2im(const TensorPtr& input, const int64_t output_size[2], const UnfoldOptions& o);
 // ---- pooling (ops/pool.cpp, cpu/pool.cpp, cuda/pool.cu) ----
 struct Pool2dOptions {
   int64_t kernel[2] = {1, 1}, stride[2] = {1, 1}, padding[2] = {0, 0}, dilation[2] = {1, 1};

@@ -181,6 +181,44 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _nn.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 2-D convolution (conv2d's adjoint) of input (N, C_in, H, W) or (C_in, H, W) with
+    weight (C_in, C_out / groups, kH, kW)."""
+    return _nn.conv_transpose2d(input, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 1-D convolution of input (N, C_in, L) or (C_in, L) with weight (C_in, C_out / groups,
+    k): the 2-D kernel over a height of 1."""
+    if not isinstance(input, _C.Tensor) or not isinstance(weight, _C.Tensor):
+        bad = "input" if not isinstance(input, _C.Tensor) else "weight"
+        raise TypeError(f"conv_transpose1d(): argument '{bad}' must be Tensor, not "
+                        f"{type(input if bad == 'input' else weight).__name__}")
+    if input.dim() not in (2, 3):
+        raise RuntimeError(f"conv_transpose1d: expected 2D (unbatched) or 3D (batched) input, but got input of "
+                           f"size: {list(input.shape)}. Hint: sequences are [N, C, L] (or [C, L] for one).")
+    if weight.dim() != 3:
+        raise RuntimeError(f"conv_transpose1d: weight must be 3-D [in_channels, out_channels / groups, k], but got "
+                           f"size {list(weight.shape)}")
+    one = (lambda v, name: _single(v, name, "conv_transpose1d"))
+    out = _nn.conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, one(stride, "stride")),
+                               (0, one(padding, "padding")), (0, one(output_padding, "output_padding")), groups,
+                               (1, one(dilation, "dilation")))
+    return out.squeeze(-2)
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Sliding local blocks of (N, C, H, W) or (C, H, W) input as columns (N, C * kH * kW, L), L the
+    number of blocks (im2col; rows ordered channel, then kernel row, then kernel column)."""
+    return _nn.unfold(input, kernel_size, dilation, padding, stride)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Sums sliding blocks (N, C * kH * kW, L) or (C * kH * kW, L) back into (N, C, *output_size)
+    (col2im, unfold's adjoint: overlapping blocks add up)."""
+    return _nn.fold(input, output_size, kernel_size, dilation, padding, stride)
+
+
 def _pool1d_input(input, op):
     if not isinstance(input, _C.Tensor):
         raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
