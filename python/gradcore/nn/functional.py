@@ -425,6 +425,395 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return out
 
 
+# ---- padding, interpolation and group norm ----
+# Composites of index_select, cat and arithmetic: the index and weight vectors are computed on the
+# input's device from the sizes alone, so backward (the index_select's scatter-add) and CUDA need
+# nothing of their own.
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+_AXIS_NAMES = ("D", "H", "W")
+
+
+def _int_list(values, op, arg, position):
+    """A sequence of ints as a list of Python ints, or PyTorch's TypeError."""
+    if isinstance(values, Tensor) or not isinstance(values, (tuple, list)):
+        raise TypeError(f"{op}(): argument '{arg}' (position {position}) must be tuple of ints, not "
+                        f"{type(values).__name__}")
+    for i, v in enumerate(values):
+        if not hasattr(v, "__index__"):
+            raise TypeError(f"{op}(): argument '{arg}' (position {position}) must be tuple of ints, but found "
+                            f"element of type {type(v).__name__} at pos {i}")
+    return [v.__index__() for v in values]
+
+
+def _axes(sizes):
+    """'H: 5, W: 7' for the sizes of the last len(sizes) dims, as PyTorch's messages name them."""
+    return ", ".join(f"{name}: {s}" for name, s in zip(_AXIS_NAMES[-len(sizes):], sizes))
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pads ``input`` by ``pad``: (before, after) pairs, the last dim's first, so (left, right) pads
+    the last dim and (left, right, top, bottom) the last two. A negative pad crops.
+
+    ``mode``: ``'constant'`` fills with ``value`` (0 by default) and pads any number of trailing dims.
+    The others pad the last 1, 2 or 3 dims of an input with one or two dims in front of them
+    (unbatched or batched): ``'reflect'`` mirrors about the edge element (``[a, b, c]`` padded by 2 on
+    the left reads ``[c, b, a, b, c]``, so each pad must be smaller than its dim), ``'replicate'``
+    repeats the edge element and ``'circular'`` wraps around. Each of those is one ``index_select``
+    per padded dim, so the gradient of an input element sums over every output that reads it."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"pad(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    pads = _int_list(pad, "pad", "pad", 2)
+    if mode not in _PAD_MODES:
+        raise NotImplementedError(f"pad: Unrecognised padding mode {mode}. Hint: mode is one of 'constant', "
+                                  "'reflect', 'replicate' or 'circular'")
+    if len(pads) % 2:
+        raise RuntimeError(f"pad: Padding length must be divisible by 2, but got {tuple(pads)}. Hint: give a "
+                           "(before, after) pair per padded dim, the last dim's pair first")
+    if len(pads) > 2 * input.dim():
+        raise RuntimeError(f"pad: Padding length should be less than or equal to two times the input dimension "
+                           f"but got padding length {len(pads)} and input of dimension {input.dim()}")
+    pairs = [(pads[2 * k], pads[2 * k + 1]) for k in range(len(pads) // 2)]  # pairs[k] pads dim -1 - k
+    if mode == "constant":
+        return _pad_constant(input, pairs, 0 if value is None else value)
+    if value is not None:
+        raise RuntimeError(f'pad: Padding mode "{mode}" doesn\'t take in value argument. Hint: only '
+                           "mode='constant' fills with a value")
+    n = len(pairs)
+    if n not in (1, 2, 3) or input.dim() not in (n + 1, n + 2):
+        raise NotImplementedError(
+            f"pad: Padding size {len(pads)} is not supported for {input.dim()}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+    shape = list(input.shape)
+    sizes = shape[-n:]
+    if mode != "circular" and any(s == 0 for s in shape[input.dim() - n - 1:]):
+        raise RuntimeError(f"pad: Expected {n + 1}D or {n + 2}D (batch mode) tensor with possibly 0 batch size and "
+                           f"other non-zero dimensions for input, but got: {shape}")
+    out_sizes = [sizes[n - 1 - k] + left + right for k, (left, right) in enumerate(pairs)][::-1]
+    for k, (left, right) in enumerate(pairs):
+        size, dim = sizes[n - 1 - k], input.dim() - 1 - k
+        if mode == "reflect" and not (left < size and right < size):
+            raise RuntimeError(f"pad: Padding size should be less than the corresponding input dimension, but got: "
+                               f"padding ({left}, {right}) at dimension {dim} of input {shape}. Hint: reflection "
+                               "mirrors at most size - 1 elements; mode='replicate' has no limit")
+        if mode == "circular":
+            if left > size or right > size:
+                raise RuntimeError(f"pad: Padding value causes wrapping around more than once: padding ({left}, "
+                                   f"{right}) at dimension {dim} of input {shape}")
+            if size + left + right < 0:
+                raise RuntimeError(f"pad: Negative padding value is resulting in an empty dimension: padding "
+                                   f"({left}, {right}) at dimension {dim} of input {shape}")
+            if size + min(left, 0) + min(right, 0) <= 0 < size + left + right:
+                raise RuntimeError(f"pad: negative padding ({left}, {right}) crops all of dimension {dim} of input "
+                                   f"{shape}, which leaves nothing to wrap around")
+    # PyTorch's reflection/replication kernels accept an empty output dim as long as another is not empty.
+    if mode != "circular" and (min(out_sizes) < 0 or max(out_sizes) < 1):
+        raise RuntimeError(f"pad: input ({_axes(sizes)}) is too small. Calculated output {_axes(out_sizes)}. "
+                           "Hint: negative pads crop; they must leave at least one element")
+    out = input
+    for k, (left, right) in enumerate(pairs):
+        if left == 0 and right == 0:
+            continue
+        dim = input.dim() - 1 - k
+        out = out.index_select(dim, _pad_source_index(mode, sizes[n - 1 - k], left, right, input.device))
+    return out if out is not input else input.clone()
+
+
+def _pad_source_index(mode, size, left, right, device):
+    """The input position each output position along one padded dim reads."""
+    i = _fns.arange(-left, size + right, device=device)
+    if mode == "reflect":  # mirror about 0 and size - 1 (pads < size: one reflection is enough)
+        return (size - 1) - ((size - 1) - i.abs()).abs()
+    if mode == "replicate":
+        return i.clamp(0, size - 1)
+    start = max(-left, 0)  # circular: wrap within what the negative pads keep, as PyTorch does
+    kept = size - start - max(-right, 0)
+    return i if i.numel() == 0 else (i - start).remainder(kept) + start
+
+
+def _pad_constant(input, pairs, value):
+    """Crops by the negative pads (narrow) and then concatenates blocks of ``value`` for the positive ones."""
+    out = input
+    for k in reversed(range(len(pairs))):
+        left, right = pairs[k]
+        dim = input.dim() - 1 - k
+        size = out.shape[dim]
+        kept = size + min(left, 0) + min(right, 0)
+        if kept < 0:
+            raise RuntimeError(f"pad: negative padding ({left}, {right}) crops {-min(left, 0) - min(right, 0)} "
+                               f"elements from dimension {dim} of input {list(input.shape)}, which has {size}. "
+                               "Hint: negative pads crop and can remove at most the whole dim")
+        if left < 0 or right < 0:
+            out = out.narrow(dim, max(-left, 0), kept)
+    if all(left <= 0 and right <= 0 for left, right in pairs):
+        return out.clone()
+    for k, (left, right) in enumerate(pairs):
+        if left <= 0 and right <= 0:
+            continue
+        dim = input.dim() - 1 - k
+
+        def block(width):
+            shape = list(out.shape)
+            shape[dim] = width
+            return [_fns.full(shape, value, dtype=input.dtype, device=input.device)] if width > 0 else []
+
+        out = _fns.cat(block(left) + [out] + block(right), dim)
+    return out
+
+
+_INTERPOLATE_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "lanczos", "area", "nearest-exact")
+_LINEAR_MODE_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resamples the spatial dims of an (N, C, W), (N, C, H, W) or (N, C, D, H, W) input to ``size``,
+    or to floor(in * scale_factor), with PyTorch's source-index formulas (dst an output index):
+
+        nearest:        src = floor(dst * s)                          (PyTorch's legacy rule)
+        nearest-exact:  src = floor((dst + 0.5) * s)
+        linear, bilinear, trilinear, bicubic:
+                        src = dst * (in - 1) / (out - 1)              (align_corners=True)
+                        src = (dst + 0.5) * s - 0.5, at least 0       (align_corners=False; bicubic
+                                                                       keeps negatives)
+
+    where s = 1 / scale_factor when one is given (and ``recompute_scale_factor`` is not True), else
+    in / out. Linear modes blend the two neighbours floor(src) and floor(src) + 1 (clamped to the
+    input) with weights 1 - t and t, t = src - floor(src); bicubic blends four with Keys' cubic
+    kernel (A = -0.75), indices clamped. Every mode is separable: one index_select (nearest) or a
+    weighted sum of index_selects per spatial dim, so the gradient comes from the graph. ``'area'`` is
+    adaptive average pooling to the output size (3-D and 4-D input). ``'area'`` on 5-D input,
+    ``'lanczos'`` and ``antialias=True`` are not implemented (NotImplementedError)."""
+    _check_tensor(input, "interpolate")
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating modes: "
+                             "linear | bilinear | bicubic | trilinear")
+    elif align_corners is None:
+        align_corners = False
+    dim = input.dim() - 2
+    spatial = list(input.shape[2:])
+    scales = out_size = None
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    if size is not None:
+        if isinstance(size, (tuple, list)):
+            if len(size) != dim:
+                raise ValueError("Input and output must have the same number of spatial dimensions, but got input "
+                                 f"with spatial dimensions of {spatial} and output size of {size}. Please provide "
+                                 "input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) "
+                                 "format.")
+            if not all(hasattr(v, "__index__") for v in size):
+                raise TypeError("expected size to be one of int or Tuple[int] or Tuple[int, int] or Tuple[int, int, "
+                                f"int], but got size with types {[type(v) for v in size]}")
+            out_size = [v.__index__() for v in size]
+        elif hasattr(size, "__index__"):
+            out_size = [size.__index__()] * dim
+        else:
+            raise TypeError(f"interpolate: expected size to be an int or a tuple of ints, but got "
+                            f"{type(size).__name__}")
+    elif scale_factor is not None:
+        if isinstance(scale_factor, (tuple, list)):
+            if len(scale_factor) != dim:
+                raise ValueError("Input and scale_factor must have the same number of spatial dimensions, but got "
+                                 f"input with spatial dimensions of {spatial} and scale_factor of shape "
+                                 f"{scale_factor}. Please provide input tensor in (N, C, d1, d2, ...,dK) format and "
+                                 "scale_factor in (s1, s2, ...,sK) format.")
+            scales = [float(s) for s in scale_factor]
+        else:
+            scales = [float(scale_factor)] * dim
+    else:
+        raise ValueError("either size or scale_factor should be defined")
+    if recompute_scale_factor and size is not None:
+        raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+    if recompute_scale_factor or (mode == "area" and out_size is None):
+        out_size, scales = [int(s * f) for s, f in zip(spatial, scales)], None
+    if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.dim() == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires a "
+                         "4-D tensor as input")
+    mode_dims = _LINEAR_MODE_DIMS.get(mode, 2 if mode in ("bicubic", "lanczos") else None)
+    if mode not in _INTERPOLATE_MODES or dim not in (1, 2, 3) or mode_dims not in (None, dim):
+        if mode in _LINEAR_MODE_DIMS and dim in (1, 2, 3):
+            raise NotImplementedError(f"Got {input.dim()}D input, but {mode} mode needs {mode_dims + 2}D input")
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) for "
+                                  "the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
+                                  f"nearest-exact (got {mode})")
+    if mode == "lanczos" and align_corners:
+        raise ValueError("Lanczos mode does not support align_corners=True")
+    if mode == "lanczos" and not antialias:
+        raise ValueError("Lanczos mode requires antialias=True")
+    if mode == "lanczos" or antialias or (mode == "area" and dim == 3):
+        what = f"{input.dim()}D input in mode='area'" if mode == "area" else f"mode={mode!r}"
+        raise NotImplementedError(f"interpolate: {what}{' with antialias=True' if antialias else ''} is not "
+                                  "implemented in gradcore. Hint: 'nearest', 'nearest-exact', 'linear', 'bilinear', "
+                                  "'bicubic' and 'trilinear' without antialias are, and 'area' on 3-D and 4-D input")
+    if out_size is None:
+        out_size = [int(s * f) for s, f in zip(spatial, scales)]
+    if any(s <= 0 for s in spatial + out_size):
+        raise RuntimeError(f"interpolate: Input and output sizes should be greater than 0, but got input "
+                           f"({_axes(spatial)}) output ({_axes(out_size)})")
+    if input.shape[1] == 0:
+        raise RuntimeError(f"interpolate: Non-empty {input.dim()}D data tensor expected but got a tensor with sizes "
+                           f"{list(input.shape)}")
+    if mode == "area":
+        return adaptive_avg_pool1d(input, out_size[0]) if dim == 1 else adaptive_avg_pool2d(input, out_size)
+    if mode not in ("nearest", "nearest-exact") and not input.is_floating_point():
+        raise NotImplementedError(f"interpolate: mode={mode!r} needs a floating-point input, got {input.dtype}. "
+                                  "Hint: convert it first, e.g. x.float()")
+    # PyTorch computes indices and weights in float32 for float32 input, in float64 for float64.
+    opmath = _C.dtype.float64 if input.dtype == _C.dtype.float64 else _C.dtype.float32
+    out = input
+    for k in range(dim):
+        d, scale = k + 2, None if scales is None else scales[k]
+        if mode in ("nearest", "nearest-exact"):
+            index = _nearest_source_index(spatial[k], out_size[k], scale, mode == "nearest-exact", dim == 2, opmath,
+                                          input.device)
+            if index is not None:
+                out = out.index_select(d, index)
+        elif mode == "bicubic":
+            out = _cubic_resample(out, d, out_size[k], scale, align_corners, opmath)
+        else:
+            out = _linear_resample(out, d, out_size[k], scale, align_corners, opmath)
+    return out if out is not input else input.clone()
+
+
+def _round_to(x, dtype):
+    """The Python float x rounded to ``dtype`` (float32 or float64)."""
+    return x if dtype == _C.dtype.float64 else _fns.full((), x, dtype=dtype).item()
+
+
+def _scale_value(in_size, out_size, scale, dtype):
+    """PyTorch's compute_scales_value: 1 / scale_factor when one is given, else in / out."""
+    return _round_to(1.0 / scale if scale is not None and scale > 0 else in_size / out_size, dtype)
+
+
+def _floor_index(src):
+    """floorf(src) as int64: PyTorch's kernels floor in float32, whatever the source's precision."""
+    return src.to(_C.dtype.float32).floor().to(_C.dtype.int64)
+
+
+def _nearest_source_index(in_size, out_size, scale, exact, legacy_2d, opmath, device):
+    """The input index each output index reads in nearest modes, or None for the identity. A 4-D input
+    follows PyTorch's nearest_idx (float32 scale; out == in copies, out == 2 * in halves); 3-D and 5-D
+    inputs the index tables of its separable CPU kernels, computed in the input's precision (for
+    float32 with one rounding of s * (dst + 0.5) - 0.5: the fused multiply-add those kernels compile
+    to). The rules differ on float ties, e.g. 41 * (4 / 82); tests/test_pad_interp.py sweeps them."""
+    dst = _fns.arange(out_size, dtype=_C.dtype.float64, device=device)
+    if legacy_2d:
+        if not exact and out_size == in_size:
+            return None
+        if not exact and out_size == 2 * in_size:
+            return _fns.arange(out_size, device=device) // 2
+        s = _scale_value(in_size, out_size, scale, _C.dtype.float32)
+        index = _floor_index((dst + 0.5) * s if exact else dst * s)
+    else:
+        s = _scale_value(in_size, out_size, scale, opmath)
+        if exact:
+            src = ((dst + 0.5) * s - 0.5).to(opmath).clamp_min(0.0)
+            index = _floor_index(src.to(_C.dtype.float64) + 0.5)
+        else:
+            index = _floor_index((dst * s).to(opmath))
+    return index.clamp_max(in_size - 1)
+
+
+def _source_position(in_size, out_size, scale, align_corners, cubic, opmath, device):
+    """PyTorch's area_pixel_compute_source_index for every output index, in the input's precision."""
+    if align_corners:
+        s = _round_to((in_size - 1) / (out_size - 1) if out_size > 1 else 0.0, opmath)
+    else:
+        s = _scale_value(in_size, out_size, scale, opmath)
+    dst = _fns.arange(out_size, dtype=_C.dtype.float64, device=device)
+    src = (dst * s if align_corners else (dst + 0.5) * s - 0.5).to(opmath)
+    return src if align_corners or cubic else src.clamp_min(0.0)
+
+
+def _along(weight, x, dim):
+    """A weight vector over dim ``dim`` of x, shaped to broadcast against it, in x's dtype."""
+    return weight.to(x.dtype).reshape((weight.shape[0],) + (1,) * (x.dim() - 1 - dim))
+
+
+def _linear_resample(x, dim, out_size, scale, align_corners, opmath):
+    """(1 - t) * x[i0] + t * x[i1] along ``dim``; the identity when the size does not change (PyTorch
+    copies then, whatever the scale)."""
+    in_size = x.shape[dim]
+    if out_size == in_size:
+        return x
+    src = _source_position(in_size, out_size, scale, align_corners, False, opmath, x.device)
+    i0 = _floor_index(src).clamp_max(in_size - 1)
+    t = (src - i0.to(opmath)).clamp(0.0, 1.0)
+    i1 = (i0 + 1).clamp_max(in_size - 1)
+    return x.index_select(dim, i0) * _along(1.0 - t, x, dim) + x.index_select(dim, i1) * _along(t, x, dim)
+
+
+def _cubic_resample(x, dim, out_size, scale, align_corners, opmath):
+    """sum_j w_j(t) * x[i - 1 + j], j = 0..3, i = floor(src), t = src - i, indices clamped to the input;
+    w is Keys' cubic convolution kernel with A = -0.75 (PyTorch's get_cubic_upsample_coefficients)."""
+    in_size = x.shape[dim]
+    src = _source_position(in_size, out_size, scale, align_corners, True, opmath, x.device)
+    i = _floor_index(src)
+    t = src - i.to(opmath)
+    a = -0.75
+    near = [t, 1.0 - t]  # distances to the inner taps x[i], x[i + 1]
+    far = [t + 1.0, 2.0 - t]  # and to the outer ones x[i - 1], x[i + 2]
+    weights = [((a * far[0] - 5 * a) * far[0] + 8 * a) * far[0] - 4 * a,
+               ((a + 2) * near[0] - (a + 3)) * near[0] * near[0] + 1,
+               ((a + 2) * near[1] - (a + 3)) * near[1] * near[1] + 1,
+               ((a * far[1] - 5 * a) * far[1] + 8 * a) * far[1] - 4 * a]
+    out = None
+    for j, w in enumerate(weights):
+        term = x.index_select(dim, (i + (j - 1)).clamp(0, in_size - 1)) * _along(w, x, dim)
+        out = term if out is None else out + term
+    return out
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Splits the C channels of an (N, C, *) input into ``num_groups`` groups of C / num_groups and
+    normalises each group of each sample over its channels and positions:
+
+        y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias      (Var biased)
+
+    with ``weight`` and ``bias`` per channel (C,). The same in training and evaluation."""
+    _check_tensor(input, "group_norm")
+    if input.dim() < 2:
+        raise RuntimeError(f"group_norm: Expected at least 2 dimensions for input tensor but received {input.dim()}. "
+                           "Hint: the input is [N, C, *]")
+    n, channels = input.shape[0], input.shape[1]
+    positions = 1
+    for s in input.shape[2:]:
+        positions *= s
+    if num_groups == 0:
+        raise ZeroDivisionError("group_norm: num_groups must be greater than 0, got 0")
+    if (n * channels // num_groups) * positions == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{[n * channels // num_groups, num_groups] + list(input.shape[2:])}")
+    if num_groups < 0:
+        raise RuntimeError(f"group_norm: Expected num groups to be greater than 0, got {num_groups}")
+    if channels % num_groups:
+        raise RuntimeError(f"group_norm: Expected number of channels in input to be divisible by num_groups, but got "
+                           f"input of shape {list(input.shape)} and num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.dim() != 1 or t.shape[0] != channels):
+            raise RuntimeError(f"group_norm: Expected {name} to be a vector of size equal to the number of channels "
+                               f"in input, but got {name} of shape {list(t.shape)} and input of shape "
+                               f"{list(input.shape)}")
+    if not input.is_floating_point():
+        raise NotImplementedError(f"group_norm: expected a floating-point input, got {input.dtype}. Hint: convert it "
+                                  "first, e.g. x.float()")
+    x = input.reshape(n, num_groups, channels // num_groups * positions)
+    mean = x.mean((2,), keepdim=True)
+    var = x.var((2,), correction=0, keepdim=True)
+    out = ((x - mean) * (var + eps).rsqrt()).reshape(input.shape)
+    affine_shape = (channels,) + (1,) * (input.dim() - 2)
+    if weight is not None:
+        out = out * weight.reshape(affine_shape)
+    if bias is not None:
+        out = out + bias.reshape(affine_shape)
+    return out
+
+
 # ---- losses ----
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):

@@ -1,4 +1,5 @@
-"""``BatchNorm1d``: per-channel normalisation with learnable scale/shift and running statistics."""
+"""``BatchNorm1d``, ``BatchNorm2d`` and ``BatchNorm3d``: per-channel normalisation with learnable
+scale/shift and running statistics; the three differ only in the input rank they accept."""
 from ... import _C
 from .. import functional as F
 from .. import init
@@ -6,17 +7,21 @@ from ..parameter import Parameter
 from .module import Module
 
 
-class BatchNorm1d(Module):
-    """Batch normalisation over an (N, C) or (N, C, L) input, per channel C:
+class _BatchNorm(Module):
+    """Batch normalisation per channel C (dim 1) of an (N, C, *) input:
 
         y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias
 
-    In train mode E and Var are the batch's (Var biased) and, with ``track_running_stats``, the
-    buffers move as running = (1 - momentum) * running + momentum * batch_stat (the unbiased
-    variance for ``running_var``); ``momentum=None`` makes them cumulative averages. In eval mode the
-    running statistics are used. Buffers: ``running_mean``, ``running_var``, ``num_batches_tracked``.
+    with E and Var over the batch and every position. In train mode E and Var are the batch's (Var
+    biased) and, with ``track_running_stats``, the buffers move as
+    running = (1 - momentum) * running + momentum * batch_stat (the unbiased variance for
+    ``running_var``); ``momentum=None`` makes them cumulative averages. In eval mode the running
+    statistics are used. Buffers: ``running_mean``, ``running_var``, ``num_batches_tracked``.
     ``bias=False`` (keyword-only, as in PyTorch 2.13) keeps the scale but drops the shift.
+    Subclasses name the input ranks they accept (``_ranks``) and a hint for a wrong one.
     """
+    _ranks = ()
+    _rank_hint = ""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  device=None, dtype=None, *, bias=True):
@@ -59,10 +64,14 @@ class BatchNorm1d(Module):
             if self.bias is not None:
                 init.zeros_(self.bias)
 
+    def _check_input_dim(self, input):
+        if input.dim() not in self._ranks:
+            ranks = " or ".join(f"{r}D" for r in self._ranks)
+            raise ValueError(f"{self._get_name()}: expected {ranks} input (got {input.dim()}D input), of shape "
+                             f"{list(input.shape)}. Hint: {self._rank_hint}")
+
     def _check_input(self, input):
-        if input.dim() not in (2, 3):
-            raise ValueError(f"{self._get_name()}: expected 2D or 3D input (got {input.dim()}D input of shape "
-                             f"{list(input.shape)})")
+        self._check_input_dim(input)
         if input.shape[1] != self.num_features:
             raise RuntimeError(f"{self!r} got an input of shape {list(input.shape)}: expected {self.num_features} "
                                f"channels in dim 1, got {input.shape[1]}. Hint: num_features must equal input.shape[1]")
@@ -83,3 +92,21 @@ class BatchNorm1d(Module):
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of (N, C) or (N, C, L) input, per channel C (see ``_BatchNorm``)."""
+    _ranks = (2, 3)
+    _rank_hint = "BatchNorm1d takes [N, C] or [N, C, L]; BatchNorm2d takes [N, C, H, W]"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of (N, C, H, W) input, per channel C over N, H and W (see ``_BatchNorm``)."""
+    _ranks = (4,)
+    _rank_hint = "BatchNorm2d takes [N, C, H, W]; give one image a batch dim with x.unsqueeze(0)"
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalisation of (N, C, D, H, W) input, per channel C over N, D, H and W (see ``_BatchNorm``)."""
+    _ranks = (5,)
+    _rank_hint = "BatchNorm3d takes [N, C, D, H, W]; give one volume a batch dim with x.unsqueeze(0)"

@@ -1,0 +1,50 @@
+"""``GroupNorm``: per-sample normalisation over groups of channels, with a per-channel scale and shift."""
+from ... import _C
+from .. import functional as F
+from .. import init
+from ..parameter import Parameter
+from .module import Module
+
+
+class GroupNorm(Module):
+    """Group normalisation of an (N, C, *) input: the C = ``num_channels`` channels are split into
+    ``num_groups`` groups, and each group of each sample is normalised over its channels and positions,
+
+        y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias      (Var biased)
+
+    with ``weight`` (ones) and ``bias`` (zeros) per channel when ``affine``. There are no running
+    statistics: train and eval mode compute the same. ``bias=False`` (keyword-only, as in PyTorch 2.13)
+    keeps the scale but drops the shift."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True):
+        super().__init__()
+        if num_channels % num_groups != 0:
+            raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        factory = {"device": device, "dtype": dtype}
+        if affine:
+            self.weight = Parameter(_C.functions.empty(num_channels, **factory))
+            if bias:
+                self.bias = Parameter(_C.functions.empty(num_channels, **factory))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input):
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
