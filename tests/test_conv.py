@@ -133,7 +133,7 @@ ERRORS = [
     (lambda: nn.Conv2d(4, 6, 3, groups=4), ValueError, "out_channels must be divisible"),
     (lambda: nn.Conv2d(3, 6, 3, groups=2), ValueError, "in_channels must be divisible"),
     (lambda: nn.Conv2d(3, 6, 3, padding="full"), ValueError, "Invalid padding string"),
-    (lambda: nn.Conv2d(3, 6, 3, padding_mode="reflect"), NotImplementedError, "padding_mode"),
+    (lambda: nn.Conv2d(3, 6, 3, padding_mode="mirror"), ValueError, "padding_mode must be one of"),
     (lambda: nn.Conv2d(3, 6, 3)(gradcore.randn(2, 4, 8, 8)), RuntimeError, "Conv2d\\(3, 6.*expects \\(N, 3, H, W\\)"),
 ]
 
@@ -363,3 +363,57 @@ def test_transpose_unfold_fold_errors_like_pytorch(i):
     call, exc, match = TRANSPOSE_ERRORS[i]
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("cfg", [CONFIGS[0], CONFIGS[1], CONFIGS[2], CONFIGS[7],
+                                 ((5, 16, 20, 19), (32, 3, 3), 1, 1, 1, 2, True)],  # large enough for threads
+                         ids=["plain", "grouped", "depthwise", "empty", "threaded"])
+def test_image_parallel_kernel_matches_its_generic_twin(cfg, threads, monkeypatch):
+    # The CPU runs conv2d's forward and backward image by image (cpu/conv.cpp); the op sequence in
+    # ops/conv.cpp (batch im2col, batched GEMMs, col2im: what CUDA runs) is its slow twin.
+    (N, C, H, W), (O, kh, kw), stride, padding, dilation, groups, bias = cfg
+    x = rng.standard_normal((N, C, H, W))
+    w = rng.standard_normal((O, C // groups, kh, kw))
+    b = rng.standard_normal(O) if bias else None
+    res = []
+    prev = gradcore.get_num_threads()
+    gradcore.set_num_threads(threads)
+    try:
+        for generic in ("0", "1"):
+            monkeypatch.setenv("GRADCORE_CONV_GENERIC", generic)
+            ts = [gradcore.tensor(a, requires_grad=True) for a in (x, w) + ((b,) if bias else ())]
+            out = F.conv2d(ts[0], ts[1], ts[2] if bias else None, stride, padding, dilation, groups)
+            (out * out).sum().backward()
+            res.append([out.detach().numpy()] + [t.grad.numpy() for t in ts])
+    finally:
+        gradcore.set_num_threads(prev)
+    for a, b_ in zip(*res):
+        np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("layer,args,shape", [
+    ("Conv2d", (3, 4, 3), (2, 3, 7, 6)),
+    ("Conv2d", (3, 4, (3, 2)), (2, 3, 7, 6)),
+    ("Conv1d", (3, 4, 5), (2, 3, 9)),
+], ids=["2d", "2d_rect", "1d"])
+@pytest.mark.parametrize("padding", [1, "same"])
+def test_padding_modes_match_pytorch(layer, args, shape, mode, padding):
+    torch = pytest.importorskip("torch")
+    if padding == 1 and layer == "Conv2d" and args[2] == (3, 2):
+        padding = (1, 2)
+    kw = dict(padding=padding, padding_mode=mode, dilation=2 if padding == "same" else 1)
+    theirs = getattr(torch.nn, layer)(*args, **kw).double()
+    ours = getattr(nn, layer)(*args, **kw).double()
+    assert repr(ours) == repr(theirs)
+    ours.load_state_dict({k: gradcore.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    x = rng.standard_normal(shape)
+    res = []
+    for m, mod in ((gradcore, ours), (torch, theirs)):
+        t = m.tensor(x, requires_grad=True)
+        out = mod(t)
+        (out * out).sum().backward()
+        res.append((out.detach().numpy(), t.grad.numpy(), mod.weight.grad.numpy()))
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)

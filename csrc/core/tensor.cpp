@@ -28,6 +28,7 @@ void GradMode::set_enabled(bool on) { t_grad_enabled = on; }
 
 int get_num_threads() {
 #ifdef GRADCORE_OPENMP
+  if (omp_in_parallel()) return 1;  // a kernel called from a parallel region runs on its thread alone
   return g_num_threads > 0 ? g_num_threads : omp_get_max_threads();
 #else
   return 1;

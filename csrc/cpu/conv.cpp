@@ -1,10 +1,20 @@
-// im2col / col2im on the CPU (layout in kernels/conv.h). Work is split over (image, channel)
-// planes: each plane of x fills its own kh*kw rows of cols, and each plane of dx gathers from its
-// own rows, so threads never write the same memory and the sums are in a fixed order.
+// Convolution on the CPU (layout in kernels/conv.h).
+//
+// im2col / col2im over a batch: work is split over (image, channel) planes: each plane of x fills
+// its own kh*kw rows of cols, and each plane of dx gathers from its own rows, so threads never
+// write the same memory and the sums are in a fixed order.
+//
+// The convolution itself (conv2d_forward / _input_grad / _weight_grad): threads take whole images;
+// each builds one image's columns in its own buffer, runs that image's GEMMs on them
+// single-threaded while they are in cache, adds the bias (or sums the bias gradient) on the
+// output it just wrote, and moves on. One parallel region per call, no batch-sized columns
+// buffer, no pass over memory besides the GEMMs'. The weight gradient sums per-thread partials in
+// thread order, so a thread count gives one result.
 #include "cpu/conv.h"
 #include <algorithm>
-#include "cpu/loops.h"
 #include <cstring>
+#include "cpu/loops.h"
+#include "cpu/matmul.h"
 
 namespace gc::cpu {
 
@@ -70,7 +80,147 @@ void col2im_plane(const T* rows, const ConvGeom& g, T* dxp) {
     }
 }
 
+// A 2-D strided view of t's storage (no autograd, no shared_ptr to a Tensor): what the GEMM reads.
+struct View2d {
+  Tensor t;
+  View2d(const Tensor& base, int64_t rows, int64_t cols, int64_t rs, int64_t cs, int64_t offset) {
+    t.shape = {rows, cols};
+    t.strides = {rs, cs};
+    t.offset = base.offset + offset;
+    t.dtype = base.dtype;
+    t.device = base.device;
+    t.storage = base.storage;
+  }
+};
+
+// Threads for image-level work: one per image at most, one when the whole is too small to share.
+int image_threads(int64_t N, double flops) {
+  const int64_t nt = std::min<int64_t>(get_num_threads(), N);
+  return flops < 4.0 * (1 << 20) ? 1 : static_cast<int>(std::max<int64_t>(nt, 1));
+}
+
+// f(thread, first image, end image) for nt contiguous image ranges, in parallel.
+template <typename F>
+void split_images(int64_t N, int nt, const F& f) {
+#ifdef GRADCORE_OPENMP
+  if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num(), T = omp_get_num_threads();
+      f(t, N * t / T, N * (t + 1) / T);
+    }
+    return;
+  }
+#endif
+  f(0, int64_t(0), N);
+}
+
+double conv_flops(const ConvGeom& g, int64_t O, int64_t groups) {
+  return 2.0 * static_cast<double>(g.N) * O * (g.rows() / groups) * g.cols();
+}
+
 }  // namespace
+
+void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const ConvGeom& g, int64_t groups,
+                    const Tensor& out) {
+  GC_DISPATCH_FLOAT(x.dtype, "conv2d", [&] {
+    const int64_t O = w.shape[0], Og = O / groups, R = g.rows(), Rg = R / groups, L = g.cols();
+    const int nt = image_threads(g.N, conv_flops(g, O, groups));
+    auto cols = empty_tensor({nt, R, L}, x.dtype, x.device);
+    const scalar_t* xp = x.data_as<scalar_t>();
+    const scalar_t* bp = bias ? bias->data_as<scalar_t>() : nullptr;
+    scalar_t* op = out.data_as<scalar_t>();
+    split_images(g.N, nt, [&](int t, int64_t n0, int64_t n1) {
+      scalar_t* cp = cols->data_as<scalar_t>() + t * R * L;
+      for (int64_t n = n0; n < n1; ++n) {
+        for (int64_t c = 0; c < g.C; ++c) im2col_plane(xp + (n * g.C + c) * g.H * g.W, g, cp + c * g.kh * g.kw * L);
+        for (int64_t gi = 0; gi < groups; ++gi) {
+          View2d o(out, Og, L, L, 1, (n * O + gi * Og) * L), a(w, Og, Rg, Rg, 1, gi * Og * Rg),
+              b(*cols, Rg, L, L, 1, (t * R + gi * Rg) * L);
+          gemm_kernel(o.t, a.t, b.t, 1.0, 0.0);
+        }
+        if (bp)
+          for (int64_t k = 0; k < O; ++k) {
+            scalar_t* row = op + (n * O + k) * L;
+            const scalar_t v = bp[k];
+            for (int64_t l = 0; l < L; ++l) row[l] += v;
+          }
+      }
+    });
+  });
+}
+
+void conv2d_input_grad(const Tensor& gout, const Tensor& w, const ConvGeom& g, int64_t groups, const Tensor& dx) {
+  GC_DISPATCH_FLOAT(dx.dtype, "conv2d_backward", [&] {
+    const int64_t O = w.shape[0], Og = O / groups, R = g.rows(), Rg = R / groups, L = g.cols();
+    const int nt = image_threads(g.N, conv_flops(g, O, groups));
+    auto cols = empty_tensor({nt, R, L}, dx.dtype, dx.device);
+    scalar_t* dp = dx.data_as<scalar_t>();
+    split_images(g.N, nt, [&](int t, int64_t n0, int64_t n1) {
+      scalar_t* cp = cols->data_as<scalar_t>() + t * R * L;
+      for (int64_t n = n0; n < n1; ++n) {
+        for (int64_t gi = 0; gi < groups; ++gi) {  // d cols_g = W_g^T @ g_g[n]
+          View2d c(*cols, Rg, L, L, 1, (t * R + gi * Rg) * L), a(w, Rg, Og, 1, Rg, gi * Og * Rg),
+              b(gout, Og, L, L, 1, (n * O + gi * Og) * L);
+          gemm_kernel(c.t, a.t, b.t, 1.0, 0.0);
+        }
+        for (int64_t c = 0; c < g.C; ++c) col2im_plane(cp + c * g.kh * g.kw * L, g, dp + (n * g.C + c) * g.H * g.W);
+      }
+    });
+  });
+}
+
+void conv2d_weight_grad(const Tensor& x, const Tensor& gout, const ConvGeom& g, int64_t groups, const Tensor* dw,
+                        const Tensor* db) {
+  GC_DISPATCH_FLOAT(x.dtype, "conv2d_backward", [&] {
+    const int64_t O = gout.shape[1], Og = O / groups, R = g.rows(), Rg = R / groups, L = g.cols();
+    const int64_t wsize = O * Rg;  // dW [O, Rg] and db [O] per thread, thread 0's written in place
+    const int nt = image_threads(g.N, conv_flops(g, O, groups));
+    auto cols = empty_tensor({nt, R, L}, x.dtype, x.device);
+    auto partial = empty_tensor({std::max(nt - 1, 1), wsize + O}, x.dtype, x.device);
+    const scalar_t* xp = x.data_as<scalar_t>();
+    const scalar_t* gp = gout.data_as<scalar_t>();
+    split_images(g.N, nt, [&](int t, int64_t n0, int64_t n1) {
+      scalar_t* cp = cols->data_as<scalar_t>() + t * R * L;
+      const Tensor& wt = t == 0 && dw ? *dw : *partial;
+      const int64_t woff = t == 0 && dw ? 0 : (t - 1) * (wsize + O);  // element offset of this thread's dW
+      scalar_t* bsum = t == 0 && db ? db->data_as<scalar_t>() : partial->data_as<scalar_t>() + std::max(t - 1, 0) * (wsize + O) + wsize;
+      if (db) std::fill(bsum, bsum + O, scalar_t(0));
+      if (dw && n0 == n1) {
+        scalar_t* wp = wt.data_as<scalar_t>() + woff;
+        std::fill(wp, wp + wsize, scalar_t(0));
+      }
+      for (int64_t n = n0; n < n1; ++n) {
+        if (dw) {
+          for (int64_t c = 0; c < g.C; ++c) im2col_plane(xp + (n * g.C + c) * g.H * g.W, g, cp + c * g.kh * g.kw * L);
+          for (int64_t gi = 0; gi < groups; ++gi) {  // dW_g += g_g[n] @ cols_g^T
+            View2d d(wt, Og, Rg, Rg, 1, woff + gi * Og * Rg), a(gout, Og, L, L, 1, (n * O + gi * Og) * L),
+                b(*cols, L, Rg, 1, L, (t * R + gi * Rg) * L);
+            gemm_kernel(d.t, a.t, b.t, 1.0, n == n0 ? 0.0 : 1.0);
+          }
+        }
+        if (db)
+          for (int64_t k = 0; k < O; ++k) {
+            const scalar_t* row = gp + (n * O + k) * L;
+            scalar_t acc = 0;
+            for (int64_t l = 0; l < L; ++l) acc += row[l];
+            bsum[k] += acc;
+          }
+      }
+    });
+    for (int t = 1; t < nt; ++t) {  // fixed order
+      const scalar_t* part = partial->data_as<scalar_t>() + (t - 1) * (wsize + O);
+      if (dw) {
+        scalar_t* wp = dw->data_as<scalar_t>();
+        for (int64_t i = 0; i < wsize; ++i) wp[i] += part[i];
+      }
+      if (db) {
+        scalar_t* bp = db->data_as<scalar_t>();
+        for (int64_t k = 0; k < O; ++k) bp[k] += part[wsize + k];
+      }
+    }
+  });
+}
 
 void im2col(const Tensor& x, const ConvGeom& g, const Tensor& cols) {
   GC_DISPATCH_FLOAT(x.dtype, "conv2d", [&] {

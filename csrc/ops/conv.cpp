@@ -9,6 +9,9 @@
 // transposed convolution is the input gradient of the convolution whose geometry maps its output
 // back to its input, so its forward is conv_input_grad, its input gradient conv_forward and its
 // weight gradient conv_weight_grad with the roles of input and output exchanged.
+#include <algorithm>
+#include <cstdlib>
+#include <tuple>
 #include <sstream>
 #include "autograd/node.h"
 #include "ops/dispatch.h"
@@ -36,13 +39,6 @@ ConvGeom geometry(const TensorPtr& x, const TensorPtr& w, const Conv2dOptions& o
   return g;
 }
 
-// cols [N, C*kh*kw, oh*ow] of a contiguous x.
-TensorPtr im2col_of(const TensorPtr& x, const ConvGeom& g) {
-  auto cols = empty_tensor({g.N, g.rows(), g.cols()}, x->dtype, x->device);
-  if (cols->numel() > 0) GC_KERNEL(im2col, *x, g, *cols);
-  return cols;
-}
-
 // Group gi's blocks: W_g [Og, Rg] (a batch of one, broadcast over images), cols_g [N, Rg, L],
 // and a [N, Og, L] slice of an output-shaped tensor.
 struct GroupViews {
@@ -57,53 +53,142 @@ struct GroupViews {
   }
 };
 
-// out [N, O, oh, ow] = conv(x, w) of contiguous x [N, C, H, W] and w [O, C/groups, kh, kw].
-void conv_forward(const TensorPtr& x, const TensorPtr& w, const ConvGeom& geo, int64_t groups, const TensorPtr& out) {
+// The batch is walked in chunks of images, each chunk's columns built, used by its GEMMs and
+// dropped while they are still in cache (a whole batch's columns are kh*kw times the input: tens
+// of MB for a small CNN, which the GEMMs would then stream from memory). On the CPU a chunk's
+// columns stay under about 1 MB; on CUDA the whole batch is one chunk.
+struct Chunks {
+  ConvGeom geo;  // of the whole batch
+  int64_t size;  // images per chunk
+  Chunks(const ConvGeom& g, const TensorPtr& t) : geo(g) {
+    const int64_t n = std::max<int64_t>(g.N, 1);
+    if (!t->device.is_cpu()) {
+      size = n;
+      return;
+    }
+    const int64_t bytes = std::max<int64_t>(g.rows() * g.cols() * static_cast<int64_t>(t->itemsize()), 1);
+    size = std::clamp<int64_t>((int64_t(1) << 20) / bytes, 1, n);
+  }
+  // A columns buffer for one chunk, and its first cnt images.
+  TensorPtr buffer(const TensorPtr& like) const { return empty_tensor({size, geo.rows(), geo.cols()}, like->dtype, like->device); }
+  ConvGeom of(int64_t cnt) const {
+    ConvGeom g = geo;
+    g.N = cnt;
+    return g;
+  }
+  // f(first image, image count) over the batch.
+  template <typename F>
+  void each(const F& f) const {
+    for (int64_t n0 = 0; n0 < geo.N; n0 += size) f(n0, std::min(size, geo.N - n0));
+  }
+};
+
+// Images [n0, n0 + cnt) of a contiguous batch t, as a view.
+TensorPtr images(const TensorPtr& t, int64_t n0, int64_t cnt) {
+  DimVector shape = t->shape;
+  shape[0] = cnt;
+  const int64_t per_image = t->shape[0] > 0 ? t->numel() / t->shape[0] : 0;
+  return raw(t, shape, contiguous_strides(shape), n0 * per_image);
+}
+
+// The CPU runs each of the three routines below as one image-parallel kernel (cpu/conv.cpp: the
+// same columns and GEMMs, scheduled image by image with per-thread buffers); the chunked sequence
+// of ops here is what CUDA runs, and the CPU's slow twin in tests (GRADCORE_CONV_GENERIC=1).
+bool cpu_kernel_for(const TensorPtr& t) {
+  if (!t->device.is_cpu()) return false;
+  const char* env = std::getenv("GRADCORE_CONV_GENERIC");
+  return !(env && env[0] == '1');
+}
+
+// out [N, O, oh, ow] = conv(x, w) + bias of contiguous x [N, C, H, W], w [O, C/groups, kh, kw] and
+// bias [O] (or null).
+void conv_forward(const TensorPtr& x, const TensorPtr& w, const TensorPtr& bias, const ConvGeom& geo, int64_t groups,
+                  const TensorPtr& out) {
   if (out->numel() == 0) return;
+  const int64_t O = w->shape[0];
   if (geo.rows() == 0) {
     fill_(out, Scalar::from_int(0));
+    if (bias) binary_(BinaryOp::Add, out, view(bias, {1, O, 1, 1}));
     return;
   }
-  const int64_t O = w->shape[0];
+  if (cpu_kernel_for(x)) {
+    auto b = bias ? contiguous(bias) : nullptr;
+    cpu::conv2d_forward(*x, *w, b.get(), geo, groups, *out);
+    return;
+  }
   const GroupViews gv{O / groups, geo.rows() / groups, geo.cols()};
-  auto cols = im2col_of(x, geo);
-  for (int64_t gi = 0; gi < groups; ++gi)
-    gemm_into(gv.out(out, gi, groups), gv.w(w, gi), gv.cols(cols, gi, groups), 1.0, 0.0);
+  const Chunks chunks(geo, x);
+  auto buf = chunks.buffer(x);
+  chunks.each([&](int64_t n0, int64_t cnt) {
+    auto cols = images(buf, 0, cnt);
+    GC_KERNEL(im2col, *images(x, n0, cnt), chunks.of(cnt), *cols);
+    auto out_c = images(out, n0, cnt);
+    for (int64_t gi = 0; gi < groups; ++gi) gemm_into(gv.out(out_c, gi, groups), gv.w(w, gi), gv.cols(cols, gi, groups), 1.0, 0.0);
+  });
+  if (bias) binary_(BinaryOp::Add, out, view(bias, {1, O, 1, 1}));
 }
 
 // dx [N, C, H, W] of the convolution above from g [N, O, oh, ow] (contiguous): col2im(W^T @ g).
 TensorPtr conv_input_grad(const TensorPtr& g, const TensorPtr& w, const ConvGeom& geo, int64_t groups, DType dtype) {
   const int64_t O = w->shape[0];
   const GroupViews gv{O / groups, geo.rows() / groups, geo.cols()};
-  auto dcols = empty_tensor({geo.N, geo.rows(), geo.cols()}, dtype, g->device);
-  if (dcols->numel() > 0) {
-    if (O == 0) fill_(dcols, Scalar::from_int(0));
-    for (int64_t gi = 0; gi < groups && O > 0; ++gi)
-      gemm_into(gv.cols(dcols, gi, groups), gv.w_t(w, gi), gv.out(g, gi, groups), 1.0, 0.0);
-  }
   auto dx = empty_tensor({geo.N, geo.C, geo.H, geo.W}, dtype, g->device);
-  if (dx->numel() > 0) GC_KERNEL(col2im, *dcols, geo, *dx);
+  if (dx->numel() == 0) return dx;
+  if (O == 0 || geo.cols() == 0) {
+    fill_(dx, Scalar::from_int(0));
+    return dx;
+  }
+  if (cpu_kernel_for(g)) {
+    cpu::conv2d_input_grad(*g, *w, geo, groups, *dx);
+    return dx;
+  }
+  const Chunks chunks(geo, g);
+  auto buf = chunks.buffer(dx);
+  chunks.each([&](int64_t n0, int64_t cnt) {
+    auto dcols = images(buf, 0, cnt);
+    auto g_c = images(g, n0, cnt);
+    for (int64_t gi = 0; gi < groups; ++gi)
+      gemm_into(gv.cols(dcols, gi, groups), gv.w_t(w, gi), gv.out(g_c, gi, groups), 1.0, 0.0);
+    GC_KERNEL(col2im, *dcols, chunks.of(cnt), *images(dx, n0, cnt));
+  });
   return dx;
 }
 
-// dW [O, C/groups, kh, kw] of the convolution above: sum over images of g_g[n] @ cols_g[n]^T.
-TensorPtr conv_weight_grad(const TensorPtr& x, const TensorPtr& g, const ConvGeom& geo, int64_t groups,
-                           const DimVector& w_shape) {
+// dW [O, C/groups, kh, kw] of the convolution above, sum over images of g_g[n] @ cols_g[n]^T, and
+// db [O], g summed over all but O; each only when asked for (null otherwise).
+std::pair<TensorPtr, TensorPtr> conv_weight_grad(const TensorPtr& x, const TensorPtr& g, const ConvGeom& geo,
+                                                 int64_t groups, const DimVector& w_shape, bool want_w, bool want_b) {
   const int64_t O = w_shape[0];
   const GroupViews gv{O / groups, geo.rows() / groups, geo.cols()};
-  auto cols = im2col_of(x, geo);
-  auto gw = empty_tensor(w_shape, x->dtype, x->device);
-  for (int64_t gi = 0; gi < groups; ++gi) {
-    auto dwg = raw(gw, {gv.Og, gv.Rg}, {gv.Rg, 1}, gi * gv.Og * gv.Rg);
-    if (geo.N == 0 || geo.cols() == 0) fill_(dwg, Scalar::from_int(0));
-    for (int64_t n = 0; n < geo.N && geo.cols() > 0; ++n) {
-      // dW_g += g_g[n] [Og, L] @ cols_g[n]^T [L, Rg]
-      auto gn = raw(g, {gv.Og, gv.L}, {gv.L, 1}, (n * O + gi * gv.Og) * gv.L);
-      auto cn_t = raw(cols, {gv.L, gv.Rg}, {1, gv.L}, (n * geo.rows() + gi * gv.Rg) * gv.L);
-      gemm_into(dwg, gn, cn_t, 1.0, n == 0 ? 0.0 : 1.0);
-    }
+  TensorPtr gw = want_w ? empty_tensor(w_shape, x->dtype, x->device) : nullptr;
+  TensorPtr gb = want_b ? empty_tensor({O}, x->dtype, x->device) : nullptr;
+  const bool any_w = gw && gw->numel() > 0;
+  if (geo.N == 0 || geo.cols() == 0 || O == 0) {
+    if (gw) fill_(gw, Scalar::from_int(0));
+    if (gb) fill_(gb, Scalar::from_int(0));
+    return {gw, gb};
   }
-  return gw;
+  if (cpu_kernel_for(x)) {
+    cpu::conv2d_weight_grad(*x, *g, geo, groups, any_w ? gw.get() : nullptr, gb.get());
+    return {gw, gb};
+  }
+  if (gb) gb = sum(g, {0, 2, 3}, false);
+  if (!any_w) return {gw, gb};
+  const Chunks chunks(geo, x);
+  auto buf = chunks.buffer(x);
+  chunks.each([&](int64_t n0, int64_t cnt) {
+    GC_KERNEL(im2col, *images(x, n0, cnt), chunks.of(cnt), *images(buf, 0, cnt));
+    for (int64_t gi = 0; gi < groups; ++gi) {
+      auto dwg = raw(gw, {gv.Og, gv.Rg}, {gv.Rg, 1}, gi * gv.Og * gv.Rg);
+      for (int64_t k = 0; k < cnt; ++k) {
+        const int64_t n = n0 + k;  // dW_g += g_g[n] [Og, L] @ cols_g[n]^T [L, Rg]
+        auto gn = raw(g, {gv.Og, gv.L}, {gv.L, 1}, (n * O + gi * gv.Og) * gv.L);
+        auto cn_t = raw(buf, {gv.L, gv.Rg}, {1, gv.L}, (k * geo.rows() + gi * gv.Rg) * gv.L);
+        gemm_into(dwg, gn, cn_t, 1.0, n == 0 ? 0.0 : 1.0);
+      }
+    }
+  });
+  return {gw, gb};
 }
 
 struct Conv2dBackward final : Node {
@@ -115,8 +200,8 @@ struct Conv2dBackward final : Node {
     auto g = contiguous(grads[0]);
     const ConvGeom geo = geometry(xv, wv, opt);
     TensorPtr gx, gw, gb;
-    if (needs_input_grad(2)) gb = sum(g, {0, 2, 3}, false);
-    if (needs_input_grad(1)) gw = conv_weight_grad(xv, g, geo, opt.groups, wv->shape);
+    if (needs_input_grad(1) || needs_input_grad(2))
+      std::tie(gw, gb) = conv_weight_grad(xv, g, geo, opt.groups, wv->shape, needs_input_grad(1), needs_input_grad(2));
     if (needs_input_grad(0)) gx = conv_input_grad(g, wv, geo, opt.groups, xv->dtype);
     return {gx, gw, gb};
   }
@@ -136,10 +221,10 @@ struct ConvTranspose2dBackward final : Node {
     auto g = contiguous(grads[0]);
     TensorPtr gx, gw, gb;
     if (needs_input_grad(2)) gb = sum(g, {0, 2, 3}, false);
-    if (needs_input_grad(1)) gw = conv_weight_grad(g, xv, geo, groups, wv->shape);
+    if (needs_input_grad(1)) gw = conv_weight_grad(g, xv, geo, groups, wv->shape, true, false).first;
     if (needs_input_grad(0)) {
       gx = empty_tensor(xv->shape, xv->dtype, xv->device);
-      conv_forward(g, wv, geo, groups, gx);
+      conv_forward(g, wv, nullptr, geo, groups, gx);
     }
     return {gx, gw, gb};
   }
@@ -211,8 +296,7 @@ TensorPtr conv2d(const TensorPtr& input, const TensorPtr& weight, const TensorPt
     const ConvGeom geo = geometry(x, w, o);
     const int64_t O = w->shape[0];
     out = empty_tensor({geo.N, O, geo.oh, geo.ow}, x->dtype, x->device);
-    conv_forward(x, w, geo, o.groups, out);
-    if (bias && out->numel() > 0) binary_(BinaryOp::Add, out, view(bias, {1, O, 1, 1}));
+    conv_forward(x, w, bias, geo, o.groups, out);
   }
   if (compute_requires_grad({&input, &weight, &bias})) {
     auto n = make_node<Conv2dBackward>({x4, weight, bias});

@@ -50,9 +50,6 @@ class _ConvNd(Module):
                              f"but got padding_mode='{padding_mode}'")
         if padding_mode != "zeros" and self._transposed:
             raise ValueError(f'Only "zeros" padding mode is supported for {layer}')
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"{layer}: padding_mode='{padding_mode}' is not implemented in gradcore yet "
-                                      "(only 'zeros'). Hint: pad the input first, or use padding_mode='zeros'.")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = _ntuple(kernel_size, "kernel_size", n, layer)
         self.stride = _ntuple(stride, "stride", n, layer)
@@ -60,6 +57,13 @@ class _ConvNd(Module):
         self.dilation = _ntuple(dilation, "dilation", n, layer)
         self.groups = groups
         self.padding_mode = padding_mode
+        # F.pad's (before, after) pairs, last dim first, for padding modes other than zeros.
+        if isinstance(padding, str):
+            totals = [0] * n if padding == "valid" else [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+            pairs = [(t // 2, t - t // 2) for t in totals]
+        else:
+            pairs = [(p, p) for p in padding]
+        self._reversed_padding_repeated_twice = [v for pair in reversed(pairs) for v in pair]
         self.transposed = self._transposed
         self.output_padding = _ntuple(output_padding, "output_padding", n, layer)
         factory = {"device": device, "dtype": dtype}
@@ -76,8 +80,13 @@ class _ConvNd(Module):
 
     def forward(self, input, *args, **kwargs):
         params = self._parameters
+        padding = self.padding
         try:
-            return self._conv(input, params["weight"], params["bias"], *args, **kwargs)
+            if self.padding_mode != "zeros":  # pad as the mode says, then convolve without padding
+                from .. import functional as F
+                input = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+                padding = (0,) * self._dims
+            return self._conv(input, params["weight"], params["bias"], padding, *args, **kwargs)
         except RuntimeError as e:
             if type(e) is not RuntimeError:
                 raise
@@ -91,7 +100,7 @@ class _ConvNd(Module):
         n = self._dims
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0,) * n:
-            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
+            s += f", padding={self.padding}"
         if self.dilation != (1,) * n:
             s += f", dilation={self.dilation}"
         if self.output_padding != (0,) * n:
@@ -100,6 +109,8 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 
@@ -108,13 +119,13 @@ class Conv1d(_ConvNd):
 
     Initialised as PyTorch does: weight ~ kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(fan_in),
     1/sqrt(fan_in)) with fan_in = C_in / groups * k, and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-    Only padding_mode='zeros' is implemented.
+    padding_mode 'reflect', 'replicate' or 'circular' pads with F.pad first.
     """
     _dims = 1
 
-    def _conv(self, input, weight, bias):
+    def _conv(self, input, weight, bias, padding):
         from .. import functional as F
-        return F.conv1d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+        return F.conv1d(input, weight, bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv2d(_ConvNd):
@@ -122,12 +133,12 @@ class Conv2d(_ConvNd):
 
     Initialised as PyTorch does: weight ~ kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(fan_in),
     1/sqrt(fan_in)) with fan_in = C_in / groups * kH * kW, and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-    Only padding_mode='zeros' is implemented.
+    padding_mode 'reflect', 'replicate' or 'circular' pads with F.pad first.
     """
     _dims = 2
 
-    def _conv(self, input, weight, bias):
-        return _C._nn.conv2d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+    def _conv(self, input, weight, bias, padding):
+        return _C._nn.conv2d(input, weight, bias, self.stride, padding, self.dilation, self.groups)
 
 
 class _ConvTransposeNd(_ConvNd):
@@ -167,9 +178,9 @@ class ConvTranspose1d(_ConvTransposeNd):
     (C_in, C_out / groups, k). Initialised as PyTorch does (fan_in from weight dim 1)."""
     _dims = 1
 
-    def _conv(self, input, weight, bias, output_size=None):
+    def _conv(self, input, weight, bias, padding, output_size=None):
         from .. import functional as F
-        return F.conv_transpose1d(input, weight, bias, self.stride, self.padding,
+        return F.conv_transpose1d(input, weight, bias, self.stride, padding,
                                   self._output_padding(input, output_size), self.groups, self.dilation)
 
 
@@ -180,8 +191,8 @@ class ConvTranspose2d(_ConvTransposeNd):
     requested size. Initialised as PyTorch does (fan_in from weight dim 1)."""
     _dims = 2
 
-    def _conv(self, input, weight, bias, output_size=None):
-        return _C._nn.conv_transpose2d(input, weight, bias, self.stride, self.padding,
+    def _conv(self, input, weight, bias, padding, output_size=None):
+        return _C._nn.conv_transpose2d(input, weight, bias, self.stride, padding,
                                        self._output_padding(input, output_size), self.groups, self.dilation)
 
 
