@@ -1,18 +1,18 @@
 """Training-step time of gradcore vs PyTorch vs NumPy-by-hand, in one process, same data and threads.
 
     python benchmarks/train_step.py [--threads 1 2] [--configs linreg tiny ...] [--repeat 50] [--json]
-    python benchmarks/train_step.py --memory      # peak RSS while training mnist_big, per library
+    python benchmarks/train_step.py --memory      # peak RSS while training, per config and library
     python benchmarks/train_step.py --device cuda  # on a GPU, against PyTorch CUDA
 
 Each config is one step of an MLP, or of a CNN (mnist_cnn: pytorch/examples' MNIST Net without its
 dropout; lenet5: PyTorch tutorial's LeNet-5; both at batch 64, SGD with momentum): forward, loss,
-zero_grad, backward, optimizer step. Each thread
-count runs in its own child process (BLAS libraries read their thread count when loaded), where
-gradcore, PyTorch and NumPy take turns: three rounds of --repeat timed steps each after warm-up,
-and each library's best round median is reported in microseconds, with the PyTorch/gradcore
-ratio (> 1 means gradcore is faster). NumPy runs the same step written by hand (SGD configs only).
---memory trains mnist_big in a fresh process per library and reports the peak resident memory
-above what the process held after its imports. With --device cuda, model and data live on the GPU,
+zero_grad, backward, optimizer step. Each thread count runs in its own child process (BLAS
+libraries read their thread count when loaded), where gradcore, PyTorch and NumPy take turns:
+three rounds of --repeat timed steps each after warm-up, and each library's best round median is
+reported in microseconds, with the PyTorch/gradcore ratio (> 1 means gradcore is faster). NumPy
+runs the same step written by hand (SGD configs only). --memory trains mnist_big, mnist_cnn and
+lenet5, each in a fresh process per library, and reports the peak resident memory above what the
+process held after its imports. With --device cuda, model and data live on the GPU,
 each timed step ends with a device synchronize (so queued kernels are counted), and the CPU
 thread count does not apply."""
 import argparse
@@ -218,15 +218,19 @@ def rss_mb():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def memory_child(lib_name, steps):
-    """Trains mnist_big with one library; prints the peak RSS above the post-import baseline."""
+MEMORY_CONFIGS = ["mnist_big", "mnist_cnn", "lenet5"]
+
+
+def memory_child(lib_name, config, steps):
+    """Trains one config with one library; prints the peak RSS above the post-import baseline."""
     lib = gradcore if lib_name == "gradcore" else torch
     base = rss_mb()
-    step = make_step(lib, *CONFIGS["mnist_big"])
+    step = make_step(lib, *CONFIGS[config])
     for _ in range(steps):
         step()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(json.dumps({"lib": lib_name, "baseline_mb": base, "peak_mb": peak, "training_mb": peak - base}))
+    print(json.dumps({"lib": lib_name, "config": config, "baseline_mb": base, "peak_mb": peak,
+                      "training_mb": peak - base}))
 
 
 def main():
@@ -235,13 +239,14 @@ def main():
     p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument("--repeat", type=int, default=50)
     p.add_argument("--json", action="store_true", help="print one JSON object per row instead of a table")
-    p.add_argument("--memory", action="store_true", help="peak RSS while training mnist_big, per library")
+    p.add_argument("--memory", action="store_true",
+                   help=f"peak RSS while training {', '.join(MEMORY_CONFIGS)}, per library")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where model and data live")
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--memory-child", help=argparse.SUPPRESS)
+    p.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.memory_child:
-        return memory_child(args.memory_child, 20)
+        return memory_child(*args.memory_child, 20)
     if args.child is not None:
         for row in run_configs(args.child, args.configs, args.repeat):
             print(json.dumps(row), flush=True)
@@ -254,13 +259,14 @@ def main():
         return
     if args.memory:
         libs = ["gradcore"] + (["torch"] if torch is not None else [])
-        for lib in libs:
-            out = subprocess.run([sys.executable, __file__, "--memory-child", lib], capture_output=True, text=True,
-                                 check=True).stdout
-            r = json.loads(out.strip().splitlines()[-1])
-            print(json.dumps(r) if args.json else
-                  f"mnist_big peak RSS  {lib:9s} {r['training_mb']:8.1f} MiB while training "
-                  f"(process peak {r['peak_mb']:.1f} MiB, {r['baseline_mb']:.1f} MiB after imports)", flush=True)
+        for config in MEMORY_CONFIGS:
+            for lib in libs:
+                out = subprocess.run([sys.executable, __file__, "--memory-child", lib, config], capture_output=True,
+                                     text=True, check=True).stdout
+                r = json.loads(out.strip().splitlines()[-1])
+                print(json.dumps(r) if args.json else
+                      f"{config:10s} peak RSS  {lib:9s} {r['training_mb']:8.1f} MiB while training "
+                      f"(process peak {r['peak_mb']:.1f} MiB, {r['baseline_mb']:.1f} MiB after imports)", flush=True)
         return
     for threads in args.threads:
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),

@@ -1,5 +1,8 @@
 // Max and average pooling on the CPU (kernels/pool.h). Planes are independent, so threads split
-// them; the max backward's sums into a plane run in one fixed order.
+// them; the backward's sums into a plane run in one fixed order. Outputs whose sliding window lies
+// wholly inside the input (all of them without padding or ceil_mode) skip the bounds checks of
+// the shared window formulas, which the border outputs and adaptive windows run; the average
+// backward scatters each output's share into its window instead of gathering per input.
 #include "cpu/pool.h"
 #include <algorithm>
 #include "cpu/loops.h"
@@ -10,10 +13,85 @@ namespace {
 
 using kernels::PoolGeom;
 
+// The outputs [lo, hi) along one dim whose sliding window lies inside [0, in).
+void interior(int64_t out, int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, int64_t& lo, int64_t& hi) {
+  lo = (p + s - 1) / s;                       // o*s - p >= 0
+  const int64_t last = in - 1 - d * (k - 1) + p;  // o*s - p + d*(k-1) <= in - 1
+  hi = last < 0 ? 0 : std::min(out, last / s + 1);
+  if (hi < lo) hi = lo;
+}
+
+// The max over one interior window starting at p (offsets i*dh*W + j*dw), with window_max's
+// tie and NaN rules; `at` is the winner's offset from p. KH/KW > 0 fix the kernel at compile time.
+template <int KH, int KW, typename T>
+inline void interior_max(const T* p, int64_t kh, int64_t kw, int64_t rstep, int64_t cstep, T& best, int64_t& at) {
+  const int64_t nh = KH > 0 ? KH : kh, nw = KW > 0 ? KW : kw;
+  best = p[0];
+  at = 0;
+  for (int64_t i = 0; i < nh; ++i)
+    for (int64_t j = 0; j < nw; ++j) {
+      const int64_t off = i * rstep + j * cstep;
+      const T v = p[off];
+      if (v > best || (v != v && best == best)) best = v, at = off;
+    }
+}
+
+template <int KH, int KW, typename T>
+void max_plane_sliding(const T* x, const PoolGeom& g, T* out, int64_t* idx) {
+  int64_t ylo, yhi, xlo, xhi;
+  interior(g.oh, g.H, g.kh, g.sh, g.ph, g.dh, ylo, yhi);
+  interior(g.ow, g.W, g.kw, g.sw, g.pw, g.dw, xlo, xhi);
+  const int64_t rstep = g.dh * g.W;
+  for (int64_t y = 0; y < g.oh; ++y) {
+    T* o = out + y * g.ow;
+    int64_t* ix = idx + y * g.ow;
+    const bool row_inside = y >= ylo && y < yhi;
+    for (int64_t xo = 0; xo < g.ow; ++xo) {
+      if (!row_inside || xo < xlo || xo >= xhi) {
+        kernels::window_max(x, g, y, xo, o[xo], ix[xo]);
+        continue;
+      }
+      const int64_t start = (y * g.sh - g.ph) * g.W + (xo * g.sw - g.pw);
+      int64_t at;
+      interior_max<KH, KW>(x + start, g.kh, g.kw, rstep, g.dw, o[xo], at);
+      ix[xo] = start + at;
+    }
+  }
+}
+
 template <typename T>
 void max_plane(const T* x, const PoolGeom& g, T* out, int64_t* idx) {
-  for (int64_t y = 0; y < g.oh; ++y)
-    for (int64_t xo = 0; xo < g.ow; ++xo) kernels::window_max(x, g, y, xo, out[y * g.ow + xo], idx[y * g.ow + xo]);
+  if (g.adaptive) {
+    for (int64_t y = 0; y < g.oh; ++y)
+      for (int64_t xo = 0; xo < g.ow; ++xo) kernels::window_max(x, g, y, xo, out[y * g.ow + xo], idx[y * g.ow + xo]);
+  } else if (g.kh == 2 && g.kw == 2) {
+    max_plane_sliding<2, 2>(x, g, out, idx);
+  } else if (g.kh == 3 && g.kw == 3) {
+    max_plane_sliding<3, 3>(x, g, out, idx);
+  } else {
+    max_plane_sliding<0, 0>(x, g, out, idx);
+  }
+}
+
+// d in of average pooling over one plane: each output's gradient / divisor added over its window.
+template <typename T>
+void avg_backward_plane(const T* gq, const PoolGeom& g, T* d) {
+  std::fill(d, d + g.H * g.W, T(0));
+  for (int64_t y = 0; y < g.oh; ++y) {
+    const kernels::Span r = kernels::row_span(g, y);
+    int64_t h0, h1;
+    kernels::clip_span(r, g.H, h0, h1);
+    for (int64_t xo = 0; xo < g.ow; ++xo) {
+      const kernels::Span c = kernels::col_span(g, xo);
+      const int64_t div = kernels::avg_divisor(g, r, c);
+      if (div == 0) continue;
+      int64_t w0, w1;
+      kernels::clip_span(c, g.W, w0, w1);
+      const T v = gq[y * g.ow + xo] / static_cast<T>(div);
+      for (int64_t h = h0; h < h1; ++h)
+        for (int64_t w = w0; w < w1; ++w) d[h * g.W + w] += v;
+    }
+  }
 }
 
 // The window count of each output and each input position's user count, as a work estimate.
@@ -72,10 +150,7 @@ void avg_pool2d_backward(const Tensor& gout, const PoolGeom& g, const Tensor& dx
     scalar_t* dp = dx.data_as<scalar_t>();
     const int64_t in_plane = g.H * g.W, out_plane = g.oh * g.ow;
     for_planes(g.planes, g.planes * in_plane * window_work(g), [&](int64_t p) {
-      const scalar_t* gq = gp + p * out_plane;
-      scalar_t* d = dp + p * in_plane;
-      for (int64_t h = 0; h < g.H; ++h)
-        for (int64_t w = 0; w < g.W; ++w) d[h * g.W + w] = kernels::avg_grad(gq, g, h, w);
+      avg_backward_plane(gp + p * out_plane, g, dp + p * in_plane);
     });
   });
 }
