@@ -243,3 +243,17 @@ def test_avg_and_adaptive_errors_like_pytorch(i):
     call, exc, match = AVG_ERRORS[i]
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
+                                dict(kernel_size=(2, 3), stride=(1, 2), dilation=(2, 1), ceil_mode=True)])
+def test_max_pool_nan_values_and_indices_match_pytorch(kw):
+    # PyTorch takes v when v > max or v is NaN: a NaN wins, the last of several (interior windows
+    # run a branch-free loop, border windows the shared formula: both must follow the rule).
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(1).standard_normal((3, 4, 9, 10)).astype(np.float32)
+    a[np.random.default_rng(2).random(a.shape) < 0.15] = np.nan
+    o1, i1 = torch.nn.functional.max_pool2d(torch.tensor(a), return_indices=True, **kw)
+    o2, i2 = F.max_pool2d(gradcore.tensor(a), return_indices=True, **kw)
+    np.testing.assert_array_equal(o2.numpy(), o1.numpy())
+    np.testing.assert_array_equal(i2.numpy(), i1.numpy())

@@ -21,19 +21,33 @@ void interior(int64_t out, int64_t in, int64_t k, int64_t s, int64_t p, int64_t 
   if (hi < lo) hi = lo;
 }
 
-// The max over one interior window starting at p (offsets i*dh*W + j*dw), with window_max's
-// tie and NaN rules; `at` is the winner's offset from p. KH/KW > 0 fix the kernel at compile time.
+// One output row's interior outputs [x0, x1), starting at input offset `start` for x0: the max
+// over each window (offsets i*rstep + j*dw), first on ties. Written with selects (random data
+// makes a branch per compare a coin toss; the compiler keeps `v > m || v != v` a branch, so NaN
+// is only noted here): a window holding a NaN, rare, is redone by window_max and its NaN rule.
+// KH/KW > 0 fix the kernel at compile time.
 template <int KH, int KW, typename T>
-inline void interior_max(const T* p, int64_t kh, int64_t kw, int64_t rstep, int64_t cstep, T& best, int64_t& at) {
-  const int64_t nh = KH > 0 ? KH : kh, nw = KW > 0 ? KW : kw;
-  best = p[0];
-  at = 0;
-  for (int64_t i = 0; i < nh; ++i)
-    for (int64_t j = 0; j < nw; ++j) {
-      const int64_t off = i * rstep + j * cstep;
-      const T v = p[off];
-      if (v > best || (v != v && best == best)) best = v, at = off;
-    }
+void interior_row(const T* __restrict x, int64_t start, int64_t x0, int64_t x1, const PoolGeom& g, int64_t y,
+                  T* __restrict o, int64_t* __restrict ix) {
+  const int64_t nh = KH > 0 ? KH : g.kh, nw = KW > 0 ? KW : g.kw, rstep = g.dh * g.W;
+  for (int64_t xo = x0; xo < x1; ++xo) {
+    const int64_t base = start + (xo - x0) * g.sw;
+    T best = x[base];
+    int64_t where = base;
+    bool nan = false;
+    for (int64_t i = 0; i < nh; ++i)
+      for (int64_t j = 0; j < nw; ++j) {
+        const int64_t at = base + i * rstep + j * g.dw;
+        const T v = x[at];
+        nan |= v != v;
+        const bool gt = v > best;
+        best = gt ? v : best;
+        where = gt ? at : where;
+      }
+    if (nan) kernels::window_max(x, g, y, xo, best, where);
+    o[xo] = best;
+    ix[xo] = where;
+  }
 }
 
 template <int KH, int KW, typename T>
@@ -41,21 +55,14 @@ void max_plane_sliding(const T* x, const PoolGeom& g, T* out, int64_t* idx) {
   int64_t ylo, yhi, xlo, xhi;
   interior(g.oh, g.H, g.kh, g.sh, g.ph, g.dh, ylo, yhi);
   interior(g.ow, g.W, g.kw, g.sw, g.pw, g.dw, xlo, xhi);
-  const int64_t rstep = g.dh * g.W;
   for (int64_t y = 0; y < g.oh; ++y) {
     T* o = out + y * g.ow;
     int64_t* ix = idx + y * g.ow;
     const bool row_inside = y >= ylo && y < yhi;
-    for (int64_t xo = 0; xo < g.ow; ++xo) {
-      if (!row_inside || xo < xlo || xo >= xhi) {
-        kernels::window_max(x, g, y, xo, o[xo], ix[xo]);
-        continue;
-      }
-      const int64_t start = (y * g.sh - g.ph) * g.W + (xo * g.sw - g.pw);
-      int64_t at;
-      interior_max<KH, KW>(x + start, g.kh, g.kw, rstep, g.dw, o[xo], at);
-      ix[xo] = start + at;
-    }
+    const int64_t a = row_inside ? xlo : g.ow, b = row_inside ? xhi : g.ow;  // [a, b): interior outputs
+    for (int64_t xo = 0; xo < a; ++xo) kernels::window_max(x, g, y, xo, o[xo], ix[xo]);
+    if (a < b) interior_row<KH, KW>(x, (y * g.sh - g.ph) * g.W + (a * g.sw - g.pw), a, b, g, y, o, ix);
+    for (int64_t xo = b; xo < g.ow; ++xo) kernels::window_max(x, g, y, xo, o[xo], ix[xo]);
   }
 }
 

@@ -9,8 +9,8 @@
 // Columns likewise.
 //
 //   max: out[p, y, x] = the window's max; indices[p, y, x] = its flat position h * W + w in the
-//   plane, the first one in (i, j) order on ties; NaN wins (a NaN in the window is the result, as
-//   in PyTorch).
+//   plane, the first one in (i, j) order on ties; NaN wins, the last NaN in (i, j) order when there
+//   are several (PyTorch's rule: take v when v > max or v is NaN).
 //   avg: the window's sum over in-range positions divided by divisor_override when set, else by the
 //   window's size clipped to the padded input (count_include_pad) or to the input.
 //
@@ -86,7 +86,7 @@ GC_HOST_DEVICE inline void window_max(const T* plane, const PoolGeom& g, int64_t
       const int64_t w = c.first + j * c.step;
       if (w < 0 || w >= g.W) continue;
       const T v = plane[h * g.W + w];
-      if (at < 0 || v > best || (v != v && best == best)) best = v, at = h * g.W + w;  // v != v: NaN wins
+      if (at < 0 || v > best || v != v) best = v, at = h * g.W + w;  // v != v: NaN wins
     }
   }
 }
