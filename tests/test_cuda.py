@@ -135,6 +135,10 @@ GPU_CASES = {
                          [sym(2, 4, 7, 6), sym(4, 3, 3, 3), sym(6)], True),
     "unfold_fold": (lambda m, x: F.fold(F.unfold(x, (2, 3), padding=1, stride=(1, 2)) * 1.5, (9, 8), (2, 3), padding=1,
                                         stride=(1, 2)), [sym(2, 3, 9, 8)], True),
+    "batch_norm_train": (lambda m, x, w, b: F.batch_norm(x, None, None, w, b, training=True) * x,
+                         [sym(4, 3, 5, 6), sym(3), sym(3)], True),
+    "batch_norm_eval_1d": (lambda m, x, rm, w: F.batch_norm(x, rm, rm.abs() + 0.5, w, None, training=False),
+                           [sym(9, 5), sym(5), sym(5)], True),
     "avg_pool2d": (lambda m, x: F.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)
                    + F.avg_pool2d(x, (2, 3), stride=(2, 2), padding=(1, 1), ceil_mode=True), [sym(3, 5, 17, 13)], True),
     "avg_pool2d_divisor": (lambda m, x: F.avg_pool2d(x, 2, stride=1, divisor_override=3), [sym(2, 3, 9, 8)], True),

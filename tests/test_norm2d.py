@@ -131,11 +131,13 @@ def test_batchnorm2d_without_torch():
         cum(gradcore.tensor(b, dtype=gradcore.float32))
     np.testing.assert_allclose(cum.running_mean.numpy(), np.mean([b.mean((0, 2, 3)) for b in batches], axis=0),
                                rtol=1e-5, atol=1e-6)
-    free = nn.BatchNorm2d(2, track_running_stats=False).eval()  # no running stats: batch stats in eval too
+    free = nn.BatchNorm2d(2, track_running_stats=False).eval().double()  # no running stats: batch stats in eval too
     y = rng.standard_normal((3, 2, 2, 2))
     np.testing.assert_allclose(free(gradcore.tensor(y)).detach().numpy(),
                                (y - y.mean((0, 2, 3), keepdims=True)) / np.sqrt(y.var((0, 2, 3), keepdims=True) + 1e-5),
                                rtol=1e-10, atol=1e-10)
+    with pytest.raises(RuntimeError, match="dtype"):  # PyTorch: "mixed dtype (CPU): all inputs must share same datatype"
+        nn.BatchNorm2d(2)(gradcore.tensor(y))
     bn64 = nn.BatchNorm2d(2).double()
     with gradcore.no_grad():
         bn64.weight.copy_(gradcore.tensor([1.5, -0.5], dtype=gradcore.float64))

@@ -149,6 +149,14 @@ struct UnfoldOptions {
 };
 TensorPtr im2col(const TensorPtr& input, const UnfoldOptions& o);
 TensorPtr col2im(const TensorPtr& input, const int64_t output_size[2], const UnfoldOptions& o);
+// ---- batch norm (ops/norm.cpp, cpu/norm.cpp, cuda/norm.cu) ----
+// Normalises each channel (dim 1) of input [N, C, *] by the batch's statistics (training, or when
+// a running statistic is null) or the running ones, then * weight + bias (each may be null). In
+// training the running statistics (when given) move by momentum towards the batch's mean and
+// unbiased variance, in place.
+TensorPtr batch_norm(const TensorPtr& input, const TensorPtr& weight, const TensorPtr& bias,
+                     const TensorPtr& running_mean, const TensorPtr& running_var, bool training, double momentum,
+                     double eps);
 // ---- pooling (ops/pool.cpp, cpu/pool.cpp, cuda/pool.cu) ----
 struct Pool2dOptions {
   int64_t kernel[2] = {1, 1}, stride[2] = {1, 1}, padding[2] = {0, 0}, dilation[2] = {1, 1};

@@ -382,12 +382,14 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
-    """Normalises each channel (dim 1) of an (N, C) or (N, C, L) input:
+    """Normalises each channel (dim 1) of an (N, C, ...) input:
     y = (x - mean) / sqrt(var + eps) * weight + bias.
 
     In training the batch's mean and biased variance are used and the running statistics (when
     given) move towards the batch's mean and unbiased variance by ``momentum``:
-    running = (1 - momentum) * running + momentum * batch. Otherwise the running statistics are used."""
+    running = (1 - momentum) * running + momentum * batch. Otherwise the running statistics are used.
+    One fused op (NativeBatchNormBackward0): statistics, normalisation and the running update in
+    one kernel each, and the input, weight and bias gradients in one pass per channel."""
     _check_tensor(input, "batch_norm")
     if input.dim() < 2:
         raise ValueError(f"batch_norm: expected an input with at least 2 dims (N, C, ...), got shape {list(input.shape)}")
@@ -396,33 +398,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if t is not None and t.numel() != channels:
             raise RuntimeError(f"batch_norm: {name} has {t.numel()} elements but the input has {channels} channels "
                                f"(input shape {list(input.shape)}). Hint: num_features must equal input.shape[1]")
-    # Per-channel tensors broadcast against (N, C, L...) as (C, 1, ...).
-    stat_shape = (channels,) + (1,) * (input.dim() - 2)
-    reduce_dims = (0,) + tuple(range(2, input.dim()))
     if training:
         count = input.numel() // channels if channels else 0
         if count <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(input.shape)}")
-        mean = input.mean(reduce_dims, keepdim=True)
-        var = input.var(reduce_dims, correction=0, keepdim=True)
-        if running_mean is not None or running_var is not None:
-            with no_grad():
-                if running_mean is not None:
-                    running_mean.mul_(1.0 - momentum).add_(mean.detach().reshape(channels).mul(momentum))
-                if running_var is not None:
-                    unbiased = var.detach().reshape(channels).mul(momentum * count / (count - 1))
-                    running_var.mul_(1.0 - momentum).add_(unbiased)
-    else:
-        if running_mean is None or running_var is None:
-            raise RuntimeError("batch_norm: running_mean and running_var must be given when training=False")
-        mean = running_mean.reshape(stat_shape)
-        var = running_var.reshape(stat_shape)
-    out = (input - mean) * (var + eps).rsqrt()
-    if weight is not None:
-        out = out * weight.reshape(stat_shape)
-    if bias is not None:
-        out = out + bias.reshape(stat_shape)
-    return out
+    elif running_mean is None or running_var is None:
+        raise RuntimeError("batch_norm: running_mean and running_var must be given when training=False")
+    return _nn.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
 
 
 # ---- padding, interpolation and group norm ----
