@@ -6,7 +6,6 @@ import warnings
 
 from .. import _C
 from .._C import Tensor
-from ..autograd.grad_mode import no_grad
 
 _fns = _C.functions
 _nn = _C._nn
