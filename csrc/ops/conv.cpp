@@ -232,14 +232,15 @@ struct ConvTranspose2dBackward final : Node {
   std::string name() const override { return "ConvolutionBackward0"; }
 };
 
-void check_conv2d(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const Conv2dOptions& o) {
-  const char* op = "conv2d";
+// Rank, device, dtype and groups checks of a 2-D (transposed) convolution's operands, with
+// PyTorch's messages; weight_layout names the weight's dims.
+void check_conv_operands(const char* op, const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, int64_t groups,
+                         const char* weight_layout) {
   if (x->dim() != 4)
     fail(ErrorKind::Runtime, op, "expected 3D (unbatched) or 4D (batched) input, but got input of size: ",
          shape_str(x->shape), ". Hint: images are [N, C, H, W] (or [C, H, W] for one).");
   if (w->dim() != 4)
-    fail(ErrorKind::Runtime, op, "weight must be 4-D [out_channels, in_channels / groups, kH, kW], but got size ",
-         shape_str(w->shape));
+    fail(ErrorKind::Runtime, op, "weight must be 4-D ", weight_layout, ", but got size ", shape_str(w->shape));
   if (x->device != w->device || (b && b->device != x->device))
     fail(ErrorKind::Runtime, op, "expected input, weight and bias on the same device, but got input on ", x->device.str(),
          ", weight on ", w->device.str(), b ? ", bias on " + b->device.str() : std::string(),
@@ -251,7 +252,12 @@ void check_conv2d(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, co
   if (!is_floating(x->dtype))
     fail(ErrorKind::NotImplemented, op, "not implemented for ", dtype_name(x->dtype),
          " tensors: convolution takes floating-point input. Hint: call .float() first.");
-  if (o.groups <= 0) fail(ErrorKind::Runtime, op, "non-positive groups is not supported (got groups=", o.groups, ")");
+  if (groups <= 0) fail(ErrorKind::Runtime, op, "non-positive groups is not supported (got groups=", groups, ")");
+}
+
+void check_conv2d(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const Conv2dOptions& o) {
+  const char* op = "conv2d";
+  check_conv_operands(op, x, w, b, o.groups, "[out_channels, in_channels / groups, kH, kW]");
   for (int d = 0; d < 2; ++d) {
     if (o.stride[d] <= 0) fail(ErrorKind::Runtime, op, "non-positive stride is not supported (got stride=", pair_str(o.stride), ")");
     if (o.dilation[d] <= 0)
@@ -312,23 +318,7 @@ namespace {
 
 void check_transposed(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const ConvTranspose2dOptions& o) {
   const char* op = "conv_transpose2d";
-  if (x->dim() != 4)
-    fail(ErrorKind::Runtime, op, "expected 3D (unbatched) or 4D (batched) input, but got input of size: ",
-         shape_str(x->shape), ". Hint: images are [N, C, H, W] (or [C, H, W] for one).");
-  if (w->dim() != 4)
-    fail(ErrorKind::Runtime, op, "weight must be 4-D [in_channels, out_channels / groups, kH, kW], but got size ",
-         shape_str(w->shape));
-  if (x->device != w->device || (b && b->device != x->device))
-    fail(ErrorKind::Runtime, op, "expected input, weight and bias on the same device, but got input on ", x->device.str(),
-         ", weight on ", w->device.str(), b ? ", bias on " + b->device.str() : std::string(),
-         ". Hint: move the module with .to(device).");
-  if (x->dtype != w->dtype || (b && b->dtype != x->dtype))
-    fail(ErrorKind::Runtime, op, "Input type (", dtype_name(x->dtype), ") and weight type (", dtype_name(w->dtype),
-         ") should be the same. Hint: convert the input, e.g. x.to(conv.weight.dtype).");
-  if (!is_floating(x->dtype))
-    fail(ErrorKind::NotImplemented, op, "not implemented for ", dtype_name(x->dtype),
-         " tensors: convolution takes floating-point input. Hint: call .float() first.");
-  if (o.groups <= 0) fail(ErrorKind::Runtime, op, "non-positive groups is not supported (got groups=", o.groups, ")");
+  check_conv_operands(op, x, w, b, o.groups, "[in_channels, out_channels / groups, kH, kW]");
   for (int d = 0; d < 2; ++d) {
     if (o.stride[d] <= 0) fail(ErrorKind::Runtime, op, "non-positive stride is not supported (got stride=", pair_str(o.stride), ")");
     if (o.dilation[d] <= 0)

@@ -89,8 +89,11 @@ TensorPtr contiguous_input(const TensorPtr& input) {
   return contiguous(input);
 }
 
-struct MaxPool2dBackward final : Node {
-  SavedTensor indices;
+// The backward of every pool: max pools send each output's gradient to its argmax (indices),
+// average pools spread it over the window.
+struct Pool2dBackward final : Node {
+  SavedTensor indices;  // max only
+  bool max = false;
   PoolGeom geo;
   DimVector input_shape;
   DType dtype;
@@ -98,42 +101,35 @@ struct MaxPool2dBackward final : Node {
     NoGradGuard no_grad;
     auto g = contiguous(grads[0]);
     auto dx = empty_tensor(input_shape, dtype, g->device);
-    if (dx->numel() > 0) GC_KERNEL(max_pool2d_backward, *g, *indices.unpack(*this), geo, *dx);
+    if (dx->numel() == 0) return {dx};
+    if (max) GC_KERNEL(max_pool2d_backward, *g, *indices.unpack(*this), geo, *dx);
+    else GC_KERNEL(avg_pool2d_backward, *g, geo, *dx);
     return {dx};
   }
   void release_saved() override { indices.reset(); }
   std::string name() const override {
-    return geo.adaptive ? "AdaptiveMaxPool2DBackward0" : "MaxPool2DWithIndicesBackward0";
+    if (max) return geo.adaptive ? "AdaptiveMaxPool2DBackward0" : "MaxPool2DWithIndicesBackward0";
+    return geo.adaptive ? "AdaptiveAvgPool2DBackward0" : "AvgPool2DBackward0";
   }
 };
 
-struct AvgPool2dBackward final : Node {
-  PoolGeom geo;
-  DimVector input_shape;
-  DType dtype;
-  TensorList apply(TensorList&& grads) override {
-    NoGradGuard no_grad;
-    auto g = contiguous(grads[0]);
-    auto dx = empty_tensor(input_shape, dtype, g->device);
-    if (dx->numel() > 0) GC_KERNEL(avg_pool2d_backward, *g, geo, *dx);
-    return {dx};
-  }
-  std::string name() const override { return geo.adaptive ? "AdaptiveAvgPool2DBackward0" : "AvgPool2DBackward0"; }
-};
+void record_pool(const TensorPtr& input, const TensorPtr& out, const PoolGeom& g, const TensorPtr& indices) {
+  if (!compute_requires_grad({&input})) return;
+  auto n = make_node<Pool2dBackward>({input});
+  if (indices) n->indices = SavedTensor(indices, false);
+  n->max = indices != nullptr;
+  n->geo = g;
+  n->input_shape = input->shape;
+  n->dtype = input->dtype;
+  set_history(out, n);
+}
 
 std::pair<TensorPtr, TensorPtr> run_max_pool(const TensorPtr& input, const PoolGeom& g) {
   auto x = contiguous_input(input);
   auto out = pooled_empty(input, g, input->dtype);
   auto indices = pooled_empty(input, g, DType::Int64);
   if (out->numel() > 0) GC_KERNEL(max_pool2d, *x, g, *out, *indices);
-  if (compute_requires_grad({&input})) {
-    auto n = make_node<MaxPool2dBackward>({input});
-    n->indices = SavedTensor(indices, false);
-    n->geo = g;
-    n->input_shape = input->shape;
-    n->dtype = input->dtype;
-    set_history(out, n);
-  }
+  record_pool(input, out, g, indices);
   return {out, indices};
 }
 
@@ -141,13 +137,7 @@ TensorPtr run_avg_pool(const TensorPtr& input, const PoolGeom& g) {
   auto x = contiguous_input(input);
   auto out = pooled_empty(input, g, input->dtype);
   if (out->numel() > 0) GC_KERNEL(avg_pool2d, *x, g, *out);
-  if (compute_requires_grad({&input})) {
-    auto n = make_node<AvgPool2dBackward>({input});
-    n->geo = g;
-    n->input_shape = input->shape;
-    n->dtype = input->dtype;
-    set_history(out, n);
-  }
+  record_pool(input, out, g, nullptr);
   return out;
 }
 

@@ -150,19 +150,22 @@ def _single(v, name, op="conv1d"):
     return v
 
 
+def _check_conv1d_operands(op, input, weight, weight_layout):
+    if not isinstance(input, _C.Tensor) or not isinstance(weight, _C.Tensor):
+        bad = "input" if not isinstance(input, _C.Tensor) else "weight"
+        raise TypeError(f"{op}(): argument '{bad}' must be Tensor, not "
+                        f"{type(input if bad == 'input' else weight).__name__}")
+    if input.dim() not in (2, 3):
+        raise RuntimeError(f"{op}: expected 2D (unbatched) or 3D (batched) input, but got input of size: "
+                           f"{list(input.shape)}. Hint: sequences are [N, C, L] (or [C, L] for one).")
+    if weight.dim() != 3:
+        raise RuntimeError(f"{op}: weight must be 3-D {weight_layout}, but got size {list(weight.shape)}")
+
+
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution of input (N, C, L) or (C, L) with weight (out_channels, C / groups, k): the 2-D
     convolution over a height of 1 (same kernels, same gradients); padding an int, 'valid' or 'same'."""
-    if not isinstance(input, _C.Tensor) or not isinstance(weight, _C.Tensor):
-        bad = "input" if not isinstance(input, _C.Tensor) else "weight"
-        raise TypeError(f"conv1d(): argument '{bad}' must be Tensor, not "
-                        f"{type(input if bad == 'input' else weight).__name__}")
-    if input.dim() not in (2, 3):
-        raise RuntimeError(f"conv1d: expected 2D (unbatched) or 3D (batched) input, but got input of size: "
-                           f"{list(input.shape)}. Hint: sequences are [N, C, L] (or [C, L] for one).")
-    if weight.dim() != 3:
-        raise RuntimeError(f"conv1d: weight must be 3-D [out_channels, in_channels / groups, kW], but got size "
-                           f"{list(weight.shape)}")
+    _check_conv1d_operands("conv1d", input, weight, "[out_channels, in_channels / groups, kW]")
     if isinstance(groups, int) and groups > 0 and weight.shape[1] * groups != input.shape[-2]:
         raise RuntimeError(f"conv1d: Given groups={groups}, weight of size {list(weight.shape)}, expected input"
                            f"{list(input.shape)} to have {weight.shape[1] * groups} channels, but got "
@@ -189,16 +192,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Transposed 1-D convolution of input (N, C_in, L) or (C_in, L) with weight (C_in, C_out / groups,
     k): the 2-D kernel over a height of 1."""
-    if not isinstance(input, _C.Tensor) or not isinstance(weight, _C.Tensor):
-        bad = "input" if not isinstance(input, _C.Tensor) else "weight"
-        raise TypeError(f"conv_transpose1d(): argument '{bad}' must be Tensor, not "
-                        f"{type(input if bad == 'input' else weight).__name__}")
-    if input.dim() not in (2, 3):
-        raise RuntimeError(f"conv_transpose1d: expected 2D (unbatched) or 3D (batched) input, but got input of "
-                           f"size: {list(input.shape)}. Hint: sequences are [N, C, L] (or [C, L] for one).")
-    if weight.dim() != 3:
-        raise RuntimeError(f"conv_transpose1d: weight must be 3-D [in_channels, out_channels / groups, k], but got "
-                           f"size {list(weight.shape)}")
+    _check_conv1d_operands("conv_transpose1d", input, weight, "[in_channels, out_channels / groups, kW]")
     one = (lambda v, name: _single(v, name, "conv_transpose1d"))
     out = _nn.conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, one(stride, "stride")),
                                (0, one(padding, "padding")), (0, one(output_padding, "output_padding")), groups,
