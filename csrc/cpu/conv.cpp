@@ -33,8 +33,9 @@ inline void valid_range(int64_t ow, int64_t sw, int64_t pw, int64_t jj, int64_t 
 }
 
 template <typename T>
-void im2col_plane(const T* xp, const ConvGeom& g, T* rows) {  // rows: this plane's kh*kw rows
-  const int64_t L = g.oh * g.ow;
+// rows: this plane's kh*kw rows of L = oh*ow columns each, ld elements apart.
+void im2col_plane(const T* xp, const ConvGeom& g, T* rows, int64_t ld) {
+  const int64_t L = ld;
   for (int64_t i = 0; i < g.kh; ++i)
     for (int64_t j = 0; j < g.kw; ++j) {
       T* out = rows + (i * g.kw + j) * L;
@@ -61,9 +62,9 @@ void im2col_plane(const T* xp, const ConvGeom& g, T* rows) {  // rows: this plan
 }
 
 template <typename T>
-void col2im_plane(const T* rows, const ConvGeom& g, T* dxp) {
+void col2im_plane(const T* rows, const ConvGeom& g, T* dxp, int64_t ld) {
   std::fill(dxp, dxp + g.H * g.W, T(0));
-  const int64_t L = g.oh * g.ow;
+  const int64_t L = ld;
   for (int64_t i = 0; i < g.kh; ++i)
     for (int64_t j = 0; j < g.kw; ++j) {
       const T* in = rows + (i * g.kw + j) * L;
@@ -119,53 +120,96 @@ double conv_flops(const ConvGeom& g, int64_t O, int64_t groups) {
   return 2.0 * static_cast<double>(g.N) * O * (g.rows() / groups) * g.cols();
 }
 
+// How the images are grouped: B images share one columns buffer [R, B*L] (row r, image b at
+// r*B*L + b*L), so a small convolution's GEMMs see B*L columns instead of L. B keeps the buffer
+// within about 512 KB (in cache between im2col and the GEMMs); B = 1 for a large image, whose
+// GEMMs then read and write the batch tensors in place.
+struct Plan {
+  int64_t O, Og, R, Rg, L, B;
+  int nt;
+  Plan(const ConvGeom& g, int64_t O_, int64_t groups, size_t itemsize)
+      : O(O_), Og(O_ / groups), R(g.rows()), Rg(g.rows() / groups), L(g.cols()) {
+    const int64_t per_image = std::max<int64_t>(R * L * static_cast<int64_t>(itemsize), 1);
+    B = std::clamp<int64_t>((int64_t(512) << 10) / per_image, 1, std::max<int64_t>(g.N, 1));
+    nt = image_threads(g.N, conv_flops(g, O, groups));
+    B = std::min<int64_t>(B, std::max<int64_t>(g.N / nt, 1));  // every thread gets whole chunks
+  }
+  int64_t cols_size() const { return R * B * L; }  // per thread
+  int64_t tmp_size() const { return B > 1 ? O * B * L : 0; }  // [O, B*L] staging of out / gout
+};
+
+// f(first image, count) over [n0, n1) in chunks of at most B.
+template <typename F>
+void chunks(int64_t n0, int64_t n1, int64_t B, const F& f) {
+  for (int64_t n = n0; n < n1; n += B) f(n, std::min(B, n1 - n));
+}
+
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const ConvGeom& g, int64_t groups,
                     const Tensor& out) {
   GC_DISPATCH_FLOAT(x.dtype, "conv2d", [&] {
-    const int64_t O = w.shape[0], Og = O / groups, R = g.rows(), Rg = R / groups, L = g.cols();
-    const int nt = image_threads(g.N, conv_flops(g, O, groups));
-    auto cols = empty_tensor({nt, R, L}, x.dtype, x.device);
+    const Plan P(g, w.shape[0], groups, x.itemsize());
+    const int64_t per = P.cols_size() + P.tmp_size();
+    auto buf = empty_tensor({P.nt, per}, x.dtype, x.device);
     const scalar_t* xp = x.data_as<scalar_t>();
     const scalar_t* bp = bias ? bias->data_as<scalar_t>() : nullptr;
     scalar_t* op = out.data_as<scalar_t>();
-    split_images(g.N, nt, [&](int t, int64_t n0, int64_t n1) {
-      scalar_t* cp = cols->data_as<scalar_t>() + t * R * L;
-      for (int64_t n = n0; n < n1; ++n) {
-        for (int64_t c = 0; c < g.C; ++c) im2col_plane(xp + (n * g.C + c) * g.H * g.W, g, cp + c * g.kh * g.kw * L);
-        for (int64_t gi = 0; gi < groups; ++gi) {
-          View2d o(out, Og, L, L, 1, (n * O + gi * Og) * L), a(w, Og, Rg, Rg, 1, gi * Og * Rg),
-              b(*cols, Rg, L, L, 1, (t * R + gi * Rg) * L);
-          gemm_kernel(o.t, a.t, b.t, 1.0, 0.0);
+    split_images(g.N, P.nt, [&](int t, int64_t n0, int64_t n1) {
+      const int64_t cols_off = t * per, tmp_off = cols_off + P.cols_size();
+      scalar_t* cp = buf->data_as<scalar_t>() + cols_off;
+      scalar_t* tp = buf->data_as<scalar_t>() + tmp_off;
+      chunks(n0, n1, P.B, [&](int64_t n, int64_t b) {
+        const int64_t ld = b * P.L;  // columns of this chunk's buffer
+        for (int64_t k = 0; k < b; ++k)
+          for (int64_t c = 0; c < g.C; ++c)
+            im2col_plane(xp + ((n + k) * g.C + c) * g.H * g.W, g, cp + c * g.kh * g.kw * ld + k * P.L, ld);
+        for (int64_t gi = 0; gi < groups; ++gi) {  // out_g (or its staging) = W_g @ cols_g
+          View2d o = P.B > 1 ? View2d(*buf, P.Og, ld, ld, 1, tmp_off + gi * P.Og * ld)
+                             : View2d(out, P.Og, P.L, P.L, 1, (n * P.O + gi * P.Og) * P.L);
+          View2d a(w, P.Og, P.Rg, P.Rg, 1, gi * P.Og * P.Rg), c(*buf, P.Rg, ld, ld, 1, cols_off + gi * P.Rg * ld);
+          gemm_kernel(o.t, a.t, c.t, 1.0, 0.0);
         }
-        if (bp)
-          for (int64_t k = 0; k < O; ++k) {
-            scalar_t* row = op + (n * O + k) * L;
-            const scalar_t v = bp[k];
-            for (int64_t l = 0; l < L; ++l) row[l] += v;
+        for (int64_t k = 0; k < b; ++k)  // unstage image k, adding the bias on the way
+          for (int64_t r = 0; r < P.O; ++r) {
+            scalar_t* dst = op + ((n + k) * P.O + r) * P.L;
+            const scalar_t* src = P.B > 1 ? tp + r * ld + k * P.L : dst;
+            const scalar_t v = bp ? bp[r] : scalar_t(0);
+            if (src == dst && !bp) continue;
+            for (int64_t l = 0; l < P.L; ++l) dst[l] = src[l] + v;
           }
-      }
+      });
     });
   });
 }
 
 void conv2d_input_grad(const Tensor& gout, const Tensor& w, const ConvGeom& g, int64_t groups, const Tensor& dx) {
   GC_DISPATCH_FLOAT(dx.dtype, "conv2d_backward", [&] {
-    const int64_t O = w.shape[0], Og = O / groups, R = g.rows(), Rg = R / groups, L = g.cols();
-    const int nt = image_threads(g.N, conv_flops(g, O, groups));
-    auto cols = empty_tensor({nt, R, L}, dx.dtype, dx.device);
+    const Plan P(g, w.shape[0], groups, dx.itemsize());
+    const int64_t per = P.cols_size() + P.tmp_size();
+    auto buf = empty_tensor({P.nt, per}, dx.dtype, dx.device);
+    const scalar_t* gp = gout.data_as<scalar_t>();
     scalar_t* dp = dx.data_as<scalar_t>();
-    split_images(g.N, nt, [&](int t, int64_t n0, int64_t n1) {
-      scalar_t* cp = cols->data_as<scalar_t>() + t * R * L;
-      for (int64_t n = n0; n < n1; ++n) {
-        for (int64_t gi = 0; gi < groups; ++gi) {  // d cols_g = W_g^T @ g_g[n]
-          View2d c(*cols, Rg, L, L, 1, (t * R + gi * Rg) * L), a(w, Rg, Og, 1, Rg, gi * Og * Rg),
-              b(gout, Og, L, L, 1, (n * O + gi * Og) * L);
-          gemm_kernel(c.t, a.t, b.t, 1.0, 0.0);
+    split_images(g.N, P.nt, [&](int t, int64_t n0, int64_t n1) {
+      const int64_t cols_off = t * per, tmp_off = cols_off + P.cols_size();
+      scalar_t* cp = buf->data_as<scalar_t>() + cols_off;
+      scalar_t* tp = buf->data_as<scalar_t>() + tmp_off;
+      chunks(n0, n1, P.B, [&](int64_t n, int64_t b) {
+        const int64_t ld = b * P.L;
+        if (P.B > 1)  // stage gout's images as [O, b*L]
+          for (int64_t k = 0; k < b; ++k)
+            for (int64_t r = 0; r < P.O; ++r)
+              std::copy(gp + ((n + k) * P.O + r) * P.L, gp + ((n + k) * P.O + r + 1) * P.L, tp + r * ld + k * P.L);
+        for (int64_t gi = 0; gi < groups; ++gi) {  // d cols_g = W_g^T @ g_g
+          View2d c(*buf, P.Rg, ld, ld, 1, cols_off + gi * P.Rg * ld), a(w, P.Rg, P.Og, 1, P.Rg, gi * P.Og * P.Rg);
+          View2d gg = P.B > 1 ? View2d(*buf, P.Og, ld, ld, 1, tmp_off + gi * P.Og * ld)
+                              : View2d(gout, P.Og, P.L, P.L, 1, (n * P.O + gi * P.Og) * P.L);
+          gemm_kernel(c.t, a.t, gg.t, 1.0, 0.0);
         }
-        for (int64_t c = 0; c < g.C; ++c) col2im_plane(cp + c * g.kh * g.kw * L, g, dp + (n * g.C + c) * g.H * g.W);
-      }
+        for (int64_t k = 0; k < b; ++k)
+          for (int64_t c = 0; c < g.C; ++c)
+            col2im_plane(cp + c * g.kh * g.kw * ld + k * P.L, g, dp + ((n + k) * g.C + c) * g.H * g.W, ld);
+      });
     });
   });
 }
@@ -173,50 +217,58 @@ void conv2d_input_grad(const Tensor& gout, const Tensor& w, const ConvGeom& g, i
 void conv2d_weight_grad(const Tensor& x, const Tensor& gout, const ConvGeom& g, int64_t groups, const Tensor* dw,
                         const Tensor* db) {
   GC_DISPATCH_FLOAT(x.dtype, "conv2d_backward", [&] {
-    const int64_t O = gout.shape[1], Og = O / groups, R = g.rows(), Rg = R / groups, L = g.cols();
-    const int64_t wsize = O * Rg;  // dW [O, Rg] and db [O] per thread, thread 0's written in place
-    const int nt = image_threads(g.N, conv_flops(g, O, groups));
-    auto cols = empty_tensor({nt, R, L}, x.dtype, x.device);
-    auto partial = empty_tensor({std::max(nt - 1, 1), wsize + O}, x.dtype, x.device);
+    const Plan P(g, gout.shape[1], groups, x.itemsize());
+    const int64_t wsize = P.O * P.Rg;  // dW [O, Rg] and db [O] per thread, thread 0's written in place
+    const int64_t per = P.cols_size() + P.tmp_size();
+    auto buf = empty_tensor({P.nt, per}, x.dtype, x.device);
+    auto partial = empty_tensor({std::max(P.nt - 1, 1), wsize + P.O}, x.dtype, x.device);
     const scalar_t* xp = x.data_as<scalar_t>();
     const scalar_t* gp = gout.data_as<scalar_t>();
-    split_images(g.N, nt, [&](int t, int64_t n0, int64_t n1) {
-      scalar_t* cp = cols->data_as<scalar_t>() + t * R * L;
-      const Tensor& wt = t == 0 && dw ? *dw : *partial;
-      const int64_t woff = t == 0 && dw ? 0 : (t - 1) * (wsize + O);  // element offset of this thread's dW
-      scalar_t* bsum = t == 0 && db ? db->data_as<scalar_t>() : partial->data_as<scalar_t>() + std::max(t - 1, 0) * (wsize + O) + wsize;
-      if (db) std::fill(bsum, bsum + O, scalar_t(0));
-      if (dw && n0 == n1) {
-        scalar_t* wp = wt.data_as<scalar_t>() + woff;
-        std::fill(wp, wp + wsize, scalar_t(0));
-      }
-      for (int64_t n = n0; n < n1; ++n) {
-        if (dw) {
-          for (int64_t c = 0; c < g.C; ++c) im2col_plane(xp + (n * g.C + c) * g.H * g.W, g, cp + c * g.kh * g.kw * L);
-          for (int64_t gi = 0; gi < groups; ++gi) {  // dW_g += g_g[n] @ cols_g^T
-            View2d d(wt, Og, Rg, Rg, 1, woff + gi * Og * Rg), a(gout, Og, L, L, 1, (n * O + gi * Og) * L),
-                b(*cols, L, Rg, 1, L, (t * R + gi * Rg) * L);
-            gemm_kernel(d.t, a.t, b.t, 1.0, n == n0 ? 0.0 : 1.0);
-          }
-        }
+    split_images(g.N, P.nt, [&](int t, int64_t n0, int64_t n1) {
+      const int64_t cols_off = t * per, tmp_off = cols_off + P.cols_size();
+      scalar_t* cp = buf->data_as<scalar_t>() + cols_off;
+      scalar_t* tp = buf->data_as<scalar_t>() + tmp_off;
+      const bool own = t == 0;  // thread 0 writes dw / db in place, the others their partials
+      const Tensor& wt = own && dw ? *dw : *partial;
+      const int64_t woff = own ? 0 : (t - 1) * (wsize + P.O);
+      scalar_t* bsum = own && db ? db->data_as<scalar_t>() : partial->data_as<scalar_t>() + woff + wsize;
+      if (db) std::fill(bsum, bsum + P.O, scalar_t(0));
+      if (dw && n0 == n1) std::fill(wt.data_as<scalar_t>() + woff, wt.data_as<scalar_t>() + woff + wsize, scalar_t(0));
+      chunks(n0, n1, P.B, [&](int64_t n, int64_t b) {
+        const int64_t ld = b * P.L;
         if (db)
-          for (int64_t k = 0; k < O; ++k) {
-            const scalar_t* row = gp + (n * O + k) * L;
-            scalar_t acc = 0;
-            for (int64_t l = 0; l < L; ++l) acc += row[l];
-            bsum[k] += acc;
-          }
-      }
+          for (int64_t k = 0; k < b; ++k)
+            for (int64_t r = 0; r < P.O; ++r) {
+              const scalar_t* row = gp + ((n + k) * P.O + r) * P.L;
+              scalar_t acc = 0;
+              for (int64_t l = 0; l < P.L; ++l) acc += row[l];
+              bsum[r] += acc;
+            }
+        if (!dw) return;
+        for (int64_t k = 0; k < b; ++k) {
+          for (int64_t c = 0; c < g.C; ++c)
+            im2col_plane(xp + ((n + k) * g.C + c) * g.H * g.W, g, cp + c * g.kh * g.kw * ld + k * P.L, ld);
+          if (P.B > 1)
+            for (int64_t r = 0; r < P.O; ++r)
+              std::copy(gp + ((n + k) * P.O + r) * P.L, gp + ((n + k) * P.O + r + 1) * P.L, tp + r * ld + k * P.L);
+        }
+        for (int64_t gi = 0; gi < groups; ++gi) {  // dW_g += g_g @ cols_g^T
+          View2d d(wt, P.Og, P.Rg, P.Rg, 1, woff + gi * P.Og * P.Rg), c(*buf, ld, P.Rg, 1, ld, cols_off + gi * P.Rg * ld);
+          View2d gg = P.B > 1 ? View2d(*buf, P.Og, ld, ld, 1, tmp_off + gi * P.Og * ld)
+                              : View2d(gout, P.Og, P.L, P.L, 1, (n * P.O + gi * P.Og) * P.L);
+          gemm_kernel(d.t, gg.t, c.t, 1.0, n == n0 ? 0.0 : 1.0);
+        }
+      });
     });
-    for (int t = 1; t < nt; ++t) {  // fixed order
-      const scalar_t* part = partial->data_as<scalar_t>() + (t - 1) * (wsize + O);
+    for (int t = 1; t < P.nt; ++t) {  // fixed order
+      const scalar_t* part = partial->data_as<scalar_t>() + (t - 1) * (wsize + P.O);
       if (dw) {
         scalar_t* wp = dw->data_as<scalar_t>();
         for (int64_t i = 0; i < wsize; ++i) wp[i] += part[i];
       }
       if (db) {
         scalar_t* bp = db->data_as<scalar_t>();
-        for (int64_t k = 0; k < O; ++k) bp[k] += part[wsize + k];
+        for (int64_t k = 0; k < P.O; ++k) bp[k] += part[wsize + k];
       }
     }
   });
@@ -227,7 +279,7 @@ void im2col(const Tensor& x, const ConvGeom& g, const Tensor& cols) {
     const scalar_t* xp = x.data_as<scalar_t>();
     scalar_t* cp = cols.data_as<scalar_t>();
     const int64_t plane = g.H * g.W, block = g.kh * g.kw * g.oh * g.ow;
-    for_planes(g.N * g.C, g.N * g.rows() * g.cols(), [&](int64_t p) { im2col_plane(xp + p * plane, g, cp + p * block); });
+    for_planes(g.N * g.C, g.N * g.rows() * g.cols(), [&](int64_t p) { im2col_plane(xp + p * plane, g, cp + p * block, g.cols()); });
   });
 }
 
@@ -236,7 +288,7 @@ void col2im(const Tensor& cols, const ConvGeom& g, const Tensor& dx) {
     const scalar_t* cp = cols.data_as<scalar_t>();
     scalar_t* dp = dx.data_as<scalar_t>();
     const int64_t plane = g.H * g.W, block = g.kh * g.kw * g.oh * g.ow;
-    for_planes(g.N * g.C, g.N * g.rows() * g.cols(), [&](int64_t p) { col2im_plane(cp + p * block, g, dp + p * plane); });
+    for_planes(g.N * g.C, g.N * g.rows() * g.cols(), [&](int64_t p) { col2im_plane(cp + p * block, g, dp + p * plane, g.cols()); });
   });
 }
 
