@@ -231,6 +231,7 @@ static void bind_binary(py::module_& m, TensorClass& cls) {
   fns.def("where", [](const TensorPtr& cond, py::object a, py::object b) {
     return ops::where(cond, tensor_or_scalar(a, cond->device, "where", "input"), tensor_or_scalar(b, cond->device, "where", "other"));
   }, py::arg("condition"), py::arg("input"), py::arg("other"));
+  fns.def("promote_types", [](DType a, DType b) { return promote(a, b); }, py::arg("type1"), py::arg("type2"));
   fns.def("result_type", [](py::object a, py::object b) {
     return ops::result_type(tensor_or_scalar(a, Device{}, "result_type", "tensor1"), tensor_or_scalar(b, Device{}, "result_type", "tensor2"));
   });

@@ -92,10 +92,7 @@ Scalar to_scalar(py::handle h, const char* op, const char* arg) {
     auto t = h.cast<TensorPtr>();
     if (t->numel() != 1)
       fail(ErrorKind::Runtime, op, "argument '", arg, "' must be a number or a one-element tensor, got shape ", shape_str(t->shape));
-    auto c = ops::to_cpu(ops::contiguous(t));
-    if (t->dtype == DType::Bool) return Scalar::from_bool(*c->data_as<bool>());
-    if (t->dtype == DType::Int64) return Scalar::from_int(*c->data_as<int64_t>());
-    return Scalar::from_double(t->dtype == DType::Float32 ? *c->data_as<float>() : *c->data_as<double>());
+    return ops::scalar_of(t);
   }
   if (PyObject_HasAttrString(o, "dtype") && PyNumber_Check(o)) {  // NumPy scalar
     auto kind = py::str(h.attr("dtype").attr("kind")).cast<std::string>();
@@ -165,7 +162,7 @@ DType dtype_arg(py::handle h, const char* op) {
   if (h.ptr() == reinterpret_cast<PyObject*>(&PyFloat_Type)) return DType::Float64;  // a Python float is a double
   if (h.ptr() == reinterpret_cast<PyObject*>(&PyLong_Type)) return DType::Int64;
   if (h.ptr() == reinterpret_cast<PyObject*>(&PyBool_Type)) return DType::Bool;
-  fail(ErrorKind::Type, op, "argument 'dtype' must be a gradcore.dtype (gradcore.float32, float64, int64, bool), not ",
+  fail(ErrorKind::Type, op, "argument 'dtype' must be a gradcore.dtype (gradcore.float32, float64, bfloat16, float16, int64, bool), not ",
        py::str(h).cast<std::string>());
 }
 

@@ -11,10 +11,12 @@ DType numpy_to_dtype(const py::array& a, const char* op) {
   auto size = a.dtype().itemsize();
   if (kind == 'f' && size == 4) return DType::Float32;
   if (kind == 'f' && size == 8) return DType::Float64;
+  if (kind == 'f' && size == 2) return DType::Float16;
   if (kind == 'i' && size == 8) return DType::Int64;
   if (kind == 'b') return DType::Bool;
   fail(ErrorKind::Type, op, "can't convert np.ndarray of type ", py::str(a.dtype()).cast<std::string>(),
-       ". The only supported types are: float64, float32, int64 and bool. Hint: convert first, e.g. arr.astype(np.float32)");
+       ". The only supported types are: float64, float32, float16, int64 and bool. Hint: convert first, e.g. "
+       "arr.astype(np.float32)");
 }
 
 py::dtype dtype_to_numpy(DType d) {
@@ -23,6 +25,10 @@ py::dtype dtype_to_numpy(DType d) {
     case DType::Float64: return py::dtype::of<double>();
     case DType::Int64: return py::dtype::of<int64_t>();
     case DType::Bool: return py::dtype::of<bool>();
+    case DType::Float16: return py::dtype("float16");
+    case DType::BFloat16:  // NumPy has no bfloat16: PyTorch's error
+      fail(ErrorKind::Type, "numpy", "Got unsupported ScalarType BFloat16. Hint: convert first with .float() (or "
+           ".to(torch.float32)).");
   }
   return py::dtype::of<float>();
 }
@@ -77,19 +83,22 @@ TensorPtr tensor_from_numpy_copy(py::array arr, std::optional<DType> dtype, bool
   py::array src = arr;
   char kind = arr.dtype().kind();
   DType natural;
-  if (kind == 'f') natural = from_python ? default_dtype() : (arr.dtype().itemsize() == 8 ? DType::Float64 : DType::Float32);
+  const auto fsize = arr.dtype().itemsize();
+  if (kind == 'f')
+    natural = from_python ? default_dtype() : (fsize == 8 ? DType::Float64 : fsize == 2 ? DType::Float16 : DType::Float32);
   else if (kind == 'i' || kind == 'u') natural = DType::Int64;
   else if (kind == 'b') natural = DType::Bool;
   else
     fail(ErrorKind::Type, "tensor", "can't convert data of NumPy type ", py::str(arr.dtype()).cast<std::string>(),
          " to a tensor. The supported types are float, int and bool.");
   DType dt = dtype ? *dtype : natural;
-  if (kind == 'f' && arr.dtype().itemsize() == 2) natural = DType::Float32;
-  py::array conv = py::array::ensure(src.attr("astype")(dtype_to_numpy(dt)), py::array::c_style);
+  // NumPy has no bfloat16: such a tensor is made from float32 and rounded by the copy kernel.
+  const DType via = dt == DType::BFloat16 ? DType::Float32 : dt;
+  py::array conv = py::array::ensure(src.attr("astype")(dtype_to_numpy(via)), py::array::c_style);
   DimVector shape(conv.shape(), conv.shape() + conv.ndim());
-  auto t = ops::empty(shape, dt, Device{});
+  auto t = ops::empty(shape, via, Device{});
   if (t->storage->nbytes) std::memcpy(t->data(), conv.data(), t->storage->nbytes);
-  return t;
+  return via == dt ? t : ops::to_dtype(t, dt);
 }
 
 }  // namespace gc::bind

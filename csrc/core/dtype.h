@@ -3,10 +3,14 @@
 #include <cstdint>
 #include <string>
 #include "core/error.h"
+#include "core/half.h"
 
 namespace gc {
 
-enum class DType : uint8_t { Bool = 0, Int64 = 1, Float32 = 2, Float64 = 3 };
+// BFloat16 and Float16 are storage types so far: tensors of them are made, converted, copied,
+// filled, printed and crossed to NumPy (float16), and the compute kernels refuse them with a
+// message saying to convert (issue 16 adds float32 compute for them op by op).
+enum class DType : uint8_t { Bool = 0, Int64 = 1, Float32 = 2, Float64 = 3, BFloat16 = 4, Float16 = 5 };
 
 inline size_t itemsize(DType t) {
   switch (t) {
@@ -14,21 +18,44 @@ inline size_t itemsize(DType t) {
     case DType::Int64: return 8;
     case DType::Float32: return 4;
     case DType::Float64: return 8;
+    case DType::BFloat16:
+    case DType::Float16: return 2;
   }
   return 0;
 }
-inline bool is_floating(DType t) { return t == DType::Float32 || t == DType::Float64; }
+inline bool is_floating(DType t) {
+  return t == DType::Float32 || t == DType::Float64 || t == DType::BFloat16 || t == DType::Float16;
+}
+inline bool is_half(DType t) { return t == DType::BFloat16 || t == DType::Float16; }
 inline const char* dtype_name(DType t) {
   switch (t) {
     case DType::Bool: return "bool";
     case DType::Int64: return "int64";
     case DType::Float32: return "float32";
     case DType::Float64: return "float64";
+    case DType::BFloat16: return "bfloat16";
+    case DType::Float16: return "float16";
   }
   return "?";
 }
-// Promotion within tensors of one priority class: bool < int64 < float32 < float64.
-inline DType promote(DType a, DType b) { return static_cast<uint8_t>(a) >= static_cast<uint8_t>(b) ? a : b; }
+// Promotion within tensors of one priority class, PyTorch's table: bool < int64 < {bfloat16,
+// float16} < float32 < float64, and bfloat16 with float16 gives float32 (neither holds the other).
+inline int promotion_rank(DType t) {
+  switch (t) {
+    case DType::Bool: return 0;
+    case DType::Int64: return 1;
+    case DType::BFloat16:
+    case DType::Float16: return 2;
+    case DType::Float32: return 3;
+    case DType::Float64: return 4;
+  }
+  return 0;
+}
+inline DType promote(DType a, DType b) {
+  if (a == b) return a;
+  if (is_half(a) && is_half(b)) return DType::Float32;
+  return promotion_rank(a) >= promotion_rank(b) ? a : b;
+}
 // Category: 0 bool, 1 integer, 2 floating.
 inline int dtype_category(DType t) { return t == DType::Bool ? 0 : (t == DType::Int64 ? 1 : 2); }
 
@@ -50,6 +77,12 @@ struct Device {
   }
 };
 
+// The error of a compute kernel given a 16-bit float tensor (storage only so far).
+inline std::string half_unsupported(const char* op, DType t) {
+  return std::string(op) + ": not implemented for " + dtype_name(t) + " tensors yet (gradcore stores " +
+         dtype_name(t) + " but computes in float32 and float64 only). Hint: convert with .float() first.";
+}
+
 // Dispatch a block over the tensor's scalar type: `scalar_t` names the C++ type inside.
 #define GC_DISPATCH_CASE(enum_v, ctype, ...) \
   case ::gc::DType::enum_v: {               \
@@ -63,6 +96,21 @@ struct Device {
       GC_DISPATCH_CASE(Float64, double, __VA_ARGS__)                                   \
       GC_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)                                    \
       GC_DISPATCH_CASE(Bool, bool, __VA_ARGS__)                                        \
+      case ::gc::DType::BFloat16:                                                      \
+      case ::gc::DType::Float16: break;                                                \
+    }                                                                                  \
+    throw ::gc::Error(::gc::ErrorKind::NotImplemented, ::gc::half_unsupported(opname, dtype)); \
+  }()
+// The storage ops (copy, fill): every dtype, the 16-bit floats included.
+#define GC_DISPATCH_STORAGE(dtype, opname, ...)                                        \
+  [&] {                                                                                \
+    switch (dtype) {                                                                   \
+      GC_DISPATCH_CASE(Float32, float, __VA_ARGS__)                                    \
+      GC_DISPATCH_CASE(Float64, double, __VA_ARGS__)                                   \
+      GC_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)                                    \
+      GC_DISPATCH_CASE(Bool, bool, __VA_ARGS__)                                        \
+      GC_DISPATCH_CASE(BFloat16, ::gc::BFloat16, __VA_ARGS__)                          \
+      GC_DISPATCH_CASE(Float16, ::gc::Half, __VA_ARGS__)                               \
     }                                                                                  \
     throw ::gc::Error(::gc::ErrorKind::Type, std::string(opname) + ": unsupported dtype"); \
   }()
@@ -73,6 +121,9 @@ struct Device {
       GC_DISPATCH_CASE(Float64, double, __VA_ARGS__)                                    \
       GC_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)                                     \
       case ::gc::DType::Bool: break;                                                    \
+      case ::gc::DType::BFloat16:                                                       \
+      case ::gc::DType::Float16:                                                        \
+        throw ::gc::Error(::gc::ErrorKind::NotImplemented, ::gc::half_unsupported(opname, dtype)); \
     }                                                                                   \
     throw ::gc::Error(::gc::ErrorKind::Runtime, std::string(opname) +                   \
                       ": not implemented for dtype " + ::gc::dtype_name(dtype));        \
@@ -84,6 +135,9 @@ struct Device {
       GC_DISPATCH_CASE(Float64, double, __VA_ARGS__)                                    \
       case ::gc::DType::Int64:                                                          \
       case ::gc::DType::Bool: break;                                                    \
+      case ::gc::DType::BFloat16:                                                       \
+      case ::gc::DType::Float16:                                                        \
+        throw ::gc::Error(::gc::ErrorKind::NotImplemented, ::gc::half_unsupported(opname, dtype)); \
     }                                                                                   \
     throw ::gc::Error(::gc::ErrorKind::Runtime, std::string(opname) +                   \
                       ": expected a floating-point tensor (float32 or float64) but got " + \

@@ -13,9 +13,9 @@ To convert(From v) {
 }  // namespace
 
 void copy_kernel(const Tensor& dst, const Tensor& src) {
-  GC_DISPATCH_ALL(dst.dtype, "copy", [&] {
+  GC_DISPATCH_STORAGE(dst.dtype, "copy", [&] {
     using out_t = scalar_t;
-    GC_DISPATCH_ALL(src.dtype, "copy", [&] {
+    GC_DISPATCH_STORAGE(src.dtype, "copy", [&] {
       using in_t = scalar_t;
       if (dst.numel() == 0) return;
       if (dst.numel() == 1) {  // one element (a wrapped number cast to the compute dtype): no loop set-up
@@ -32,7 +32,7 @@ void copy_kernel(const Tensor& dst, const Tensor& src) {
 }
 
 void fill_kernel(const Tensor& dst, Scalar v) {
-  GC_DISPATCH_ALL(dst.dtype, "fill_", [&] {
+  GC_DISPATCH_STORAGE(dst.dtype, "fill_", [&] {
     scalar_t x = v.kind == Scalar::Float ? convert<scalar_t>(v.d) : convert<scalar_t>(v.i);
     for_each<1>(dst.shape, {&dst}, [x](char* const* p, const int64_t* s, int64_t n) {
       if (s[0] == sizeof(scalar_t)) {
@@ -58,7 +58,7 @@ static void fill_indexed_typed(T* o, int64_t n, F& f) {
 template <typename F>
 static void fill_indexed(const Tensor& dst, F f) {
   // callers pass contiguous tensors
-  GC_DISPATCH_ALL(dst.dtype, "random fill", [&] { fill_indexed_typed(dst.data_as<scalar_t>(), dst.numel(), f); });
+  GC_DISPATCH_STORAGE(dst.dtype, "random fill", [&] { fill_indexed_typed(dst.data_as<scalar_t>(), dst.numel(), f); });
 }
 
 void uniform_kernel(const Tensor& dst, double low, double high, uint64_t seed, uint64_t base) {

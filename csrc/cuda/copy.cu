@@ -52,7 +52,7 @@ __global__ void fill_indexed_kernel(T* o, int64_t n, F f) {
 template <typename F>
 void fill_indexed(const Tensor& dst, const char* name, F f) {
   // callers pass contiguous tensors
-  GC_DISPATCH_ALL(dst.dtype, "random fill", [&] {
+  GC_DISPATCH_STORAGE(dst.dtype, "random fill", [&] {
     const int64_t n = dst.numel();
     if (n == 0) return;
     fill_indexed_kernel<scalar_t><<<grid_for(n), kBlock>>>(dst.data_as<scalar_t>(), n, f);
@@ -113,9 +113,9 @@ struct ArangeF {
 }  // namespace
 
 void copy_kernel(const Tensor& dst, const Tensor& src) {
-  GC_DISPATCH_ALL(dst.dtype, "copy", [&] {
+  GC_DISPATCH_STORAGE(dst.dtype, "copy", [&] {
     using out_t = scalar_t;
-    GC_DISPATCH_ALL(src.dtype, "copy", [&] {
+    GC_DISPATCH_STORAGE(src.dtype, "copy", [&] {
       using in_t = scalar_t;
       if (dst.numel() == 0) return;
       if (dst.is_contiguous() && src.is_contiguous() && dst.shape == src.shape && std::is_same_v<out_t, in_t>) {
@@ -133,7 +133,7 @@ void copy_kernel(const Tensor& dst, const Tensor& src) {
 }
 
 void fill_kernel(const Tensor& dst, Scalar v) {
-  GC_DISPATCH_ALL(dst.dtype, "fill_", [&] {
+  GC_DISPATCH_STORAGE(dst.dtype, "fill_", [&] {
     scalar_t x = v.kind == Scalar::Float ? convert<scalar_t>(v.d) : convert<scalar_t>(v.i);
     for_each<1>(dst.shape, {&dst}, "fill_", FillF<scalar_t>{x});
   });

@@ -92,17 +92,23 @@ TensorPtr reduce_to(const TensorPtr& g, const DimVector& shape, DType dtype) {
   return r->dtype == dtype ? r : to_dtype(r, dtype);
 }
 
+}  // namespace
+
 Scalar scalar_of(const TensorPtr& value) {
-  auto h = to_cpu(value);
+  auto h = to_cpu(contiguous(value));
   const Tensor& t = *h;
   switch (t.dtype) {
     case DType::Bool: return Scalar::from_bool(*t.data_as<bool>());
     case DType::Int64: return Scalar::from_int(*t.data_as<int64_t>());
     case DType::Float32: return Scalar::from_double(*t.data_as<float>());
     case DType::Float64: return Scalar::from_double(*t.data_as<double>());
+    case DType::BFloat16: return Scalar::from_double(static_cast<float>(*t.data_as<BFloat16>()));
+    case DType::Float16: return Scalar::from_double(static_cast<float>(*t.data_as<Half>()));
   }
   return Scalar();
 }
+
+namespace {
 
 // ---- advanced indexing ----
 

@@ -44,6 +44,8 @@ TensorPtr to_device(const TensorPtr& t, Device device, bool copy = false);
 // `t` itself when on the CPU, else a CPU copy (no autograd): for values the host must read.
 TensorPtr to_cpu(const TensorPtr& t);
 TensorPtr contiguous(const TensorPtr& t);
+// The value of a one-element tensor (any dtype, any device) as a Scalar.
+Scalar scalar_of(const TensorPtr& value);
 TensorPtr clone(const TensorPtr& t);
 TensorPtr detach(const TensorPtr& t);
 

@@ -23,11 +23,14 @@ from . import nn  # noqa: E402
 from . import optim  # noqa: E402
 from . import utils  # noqa: E402
 from .serialization import save, load  # noqa: E402
+from ._finfo import finfo, iinfo  # noqa: E402
 from .train import Trainer  # noqa: E402
 from . import callbacks  # noqa: E402
 
 float32 = float = dtype.float32
 float64 = double = dtype.float64
+bfloat16 = dtype.bfloat16
+float16 = half = dtype.float16
 int64 = long = dtype.int64
 bool = dtype.bool  # noqa: A001  (PyTorch's name)
 

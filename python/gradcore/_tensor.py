@@ -110,11 +110,20 @@ def _item(self):
     if self.numel() != 1:
         raise RuntimeError(f"item: a Tensor with {self.numel()} elements cannot be converted to a Python number "
                            f"(shape {list(self.shape)}). Hint: reduce it first, e.g. t.sum().item()")
-    return self.detach().cpu().numpy().reshape(()).item()
+    return _host_array(self).reshape(()).item()
+
+
+def _host_array(self):
+    """A NumPy array of the values, for item() and tolist(): bfloat16 (which NumPy lacks) goes
+    through float32, exactly (every bfloat16 is a float32)."""
+    t = self.detach().cpu()
+    if t.dtype == _C.dtype.bfloat16:
+        t = t.float()
+    return t.numpy()
 
 
 def _tolist(self):
-    return self.detach().cpu().numpy().tolist()
+    return _host_array(self).tolist()
 
 
 def _array(self, dtype=None, copy=None):
@@ -187,6 +196,7 @@ def zero_grads(tensors, set_to_none=True):
 def _type(self, dtype=None):
     if dtype is None:
         return {"float32": "gradcore.FloatTensor", "float64": "gradcore.DoubleTensor",
+                "bfloat16": "gradcore.BFloat16Tensor", "float16": "gradcore.HalfTensor",
                 "int64": "gradcore.LongTensor", "bool": "gradcore.BoolTensor"}[str(self.dtype).split(".")[1]]
     return self.to(dtype)
 
@@ -240,6 +250,8 @@ Tensor.__int__ = _int
 Tensor.__index__ = _index
 Tensor.float = _make_cast(_C.dtype.float32)
 Tensor.double = _make_cast(_C.dtype.float64)
+Tensor.bfloat16 = _make_cast(_C.dtype.bfloat16)
+Tensor.half = _make_cast(_C.dtype.float16)
 Tensor.long = _make_cast(_C.dtype.int64)
 Tensor.bool = _make_cast(_C.dtype.bool)
 def _type_as(self, other):

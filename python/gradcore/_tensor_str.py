@@ -247,7 +247,10 @@ def _str(self):
             suffixes.append("size=" + str(tuple(self.shape)))
         if self.dtype not in (default_dtype, _C.dtype.int64, _C.dtype.bool):
             suffixes.append("dtype=" + str(self.dtype))
-        tensor_str = _tensor_str(self.detach().cpu().numpy(), indent)
+        shown = self.detach().cpu()
+        if shown.dtype == _C.dtype.bfloat16:  # NumPy has no bfloat16; float32 holds every value exactly
+            shown = shown.float()
+        tensor_str = _tensor_str(shown.numpy(), indent)
     if self.grad_fn is not None:
         suffixes.append(f"grad_fn=<{self.grad_fn.name()}>")
     elif self.requires_grad:

@@ -1,0 +1,95 @@
+// The two 16-bit floating types, as storage: BFloat16 (1 sign, 8 exponent, 7 mantissa bits: the
+// top half of a float32) and Half (IEEE 754 binary16: 1, 5, 10). Both convert to float exactly and
+// from float by round-to-nearest-even, keeping NaN a NaN (quiet) and infinities infinite; values
+// past Half's range become infinite, as in PyTorch. Arithmetic goes through float: kernels read a
+// 16-bit value, compute in float32 and store the rounded result. Host and device code share these
+// (plain bit manipulation, no intrinsics), so both backends round alike.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include "core/host_device.h"
+
+namespace gc {
+
+GC_HOST_DEVICE inline uint32_t float_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(f);
+#else
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+#endif
+}
+
+GC_HOST_DEVICE inline float bits_float(uint32_t u) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(u);
+#else
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+#endif
+}
+
+struct BFloat16 {
+  uint16_t bits = 0;
+  BFloat16() = default;
+  GC_HOST_DEVICE BFloat16(float f) : bits(round(f)) {}  // NOLINT: implicit, as PyTorch's c10::BFloat16
+  GC_HOST_DEVICE operator float() const { return bits_float(static_cast<uint32_t>(bits) << 16); }
+  GC_HOST_DEVICE static BFloat16 from_bits(uint16_t b) {
+    BFloat16 h;
+    h.bits = b;
+    return h;
+  }
+  // float -> bfloat16, round to nearest, ties to even; a NaN stays a (quiet) NaN.
+  GC_HOST_DEVICE static uint16_t round(float f) {
+    const uint32_t u = float_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x0040u);
+    const uint32_t lsb = (u >> 16) & 1u;
+    return static_cast<uint16_t>((u + 0x7fffu + lsb) >> 16);
+  }
+};
+
+struct Half {
+  uint16_t bits = 0;
+  Half() = default;
+  GC_HOST_DEVICE Half(float f) : bits(round(f)) {}  // NOLINT: implicit, as PyTorch's c10::Half
+  GC_HOST_DEVICE operator float() const { return widen(bits); }
+  GC_HOST_DEVICE static Half from_bits(uint16_t b) {
+    Half h;
+    h.bits = b;
+    return h;
+  }
+  GC_HOST_DEVICE static float widen(uint16_t h) {
+    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+    const uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
+    if (exp == 0x1f) return bits_float(sign | 0x7f800000u | (man << 13));  // inf / NaN
+    if (exp != 0) return bits_float(sign | ((exp + 112) << 23) | (man << 13));
+    if (man == 0) return bits_float(sign);  // +-0
+    // subnormal: man * 2^-24
+    const float v = static_cast<float>(man) * 5.9604644775390625e-08f;
+    return sign ? -v : v;
+  }
+  // float -> binary16, round to nearest, ties to even (also into and out of the subnormals).
+  GC_HOST_DEVICE static uint16_t round(float f) {
+    const uint32_t u = float_bits(f);
+    const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
+    const uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u | ((a >> 13) & 0x3ffu));  // NaN, quiet
+    if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds past 65504: inf
+    if (a >= 0x38800000u) {  // a normal half: rebias the exponent, round the 13 dropped bits
+      const uint32_t m = a - 0x38000000u;  // exponent - 112
+      const uint32_t lsb = (m >> 13) & 1u;
+      return static_cast<uint16_t>(sign | ((m + 0xfffu + lsb) >> 13));
+    }
+    if (a < 0x33000000u) return sign;  // below half the smallest subnormal (2^-25): +-0
+    // a subnormal half: the value in units of 2^-24, rounded to nearest even
+    const uint32_t e = a >> 23, m = (a & 0x7fffffu) | 0x800000u;  // 1.m * 2^(e-127)
+    const uint32_t shift = 126 - e;  // m * 2^(e - 150) / 2^-24 = m >> (126 - e)
+    const uint32_t q = m >> shift, rem = m & ((1u << shift) - 1u), halfway = 1u << (shift - 1);
+    const uint32_t r = q + ((rem > halfway || (rem == halfway && (q & 1u))) ? 1u : 0u);
+    return static_cast<uint16_t>(sign | r);
+  }
+};
+
+}  // namespace gc

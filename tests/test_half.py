@@ -1,0 +1,112 @@
+"""The 16-bit floating dtypes as storage (issue 16, first part): bfloat16 and float16 tensors are
+made, converted (round to nearest even, NaN and infinities kept, float16 overflowing to inf),
+copied, filled, printed, crossed to NumPy (float16; bfloat16 refuses as PyTorch does), promoted
+by PyTorch's table, and described by finfo. Conversions are checked bit for bit against PyTorch
+over every 16-bit pattern and over random and edge float32 values."""
+import numpy as np
+import pytest
+
+import gradcore
+
+HALVES = [(gradcore.bfloat16, "bfloat16"), (gradcore.float16, "float16")]
+
+
+def _edge_floats():
+    rng = np.random.default_rng(0)
+    random_bits = rng.integers(0, 2 ** 32, 200_000, dtype=np.uint64).astype(np.uint32)
+    special = np.array([0.0, -0.0, 1.0, -1.0, 65504.0, 65519.99, 65520.0, 65536.0, 1e-8, 2.0 ** -24, 2.0 ** -25,
+                        3 * 2.0 ** -26, 2.0 ** -14, 2.0 ** -14 - 2.0 ** -25, 3.4e38, -3.4e38, np.inf, -np.inf, np.nan,
+                        1.0 + 2.0 ** -8, 1.0 + 3 * 2.0 ** -9, 1.0 + 2.0 ** -11, 1.0 + 3 * 2.0 ** -12], dtype=np.float32)
+    # every float16 value and the midpoints around it, every bfloat16 value and its neighbours
+    h = np.arange(2 ** 16, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(np.float32)
+    b = (np.arange(2 ** 16, dtype=np.uint32) << 16).view(np.float32)
+    mids = (b.view(np.uint32) + np.uint32(0x8000)).view(np.float32)
+    with np.errstate(invalid="ignore"):  # nextafter of the NaN patterns
+        return np.concatenate([random_bits.view(np.float32), special, h, b, mids,
+                               np.nextafter(h, np.float32(np.inf)), np.nextafter(mids, np.float32(0))])
+
+
+@pytest.mark.parametrize("dtype,name", HALVES)
+def test_rounding_matches_pytorch_bit_for_bit(dtype, name):
+    torch = pytest.importorskip("torch")
+    x = _edge_floats()
+    ours = gradcore.tensor(x).to(dtype).float().numpy()
+    theirs = torch.tensor(x).to(getattr(torch, name)).float().numpy()
+    nan = np.isnan(theirs)
+    np.testing.assert_array_equal(np.isnan(ours), nan)
+    np.testing.assert_array_equal(ours[~nan].view(np.uint32), theirs[~nan].view(np.uint32))
+
+
+def test_float16_matches_numpy_and_round_trips():
+    x = _edge_floats()
+    ours = gradcore.tensor(x).half().numpy()
+    assert ours.dtype == np.float16
+    with np.errstate(over="ignore"):  # values past 65504 become inf, as they should
+        want = x.astype(np.float16)
+    nan = np.isnan(want)
+    np.testing.assert_array_equal(ours[~nan].view(np.uint16), want[~nan].view(np.uint16))
+    back = gradcore.from_numpy(want)  # float16 arrays come in as float16 tensors, sharing memory
+    assert back.dtype == gradcore.float16
+    np.testing.assert_array_equal(back.numpy().view(np.uint16), want.view(np.uint16))
+
+
+@pytest.mark.parametrize("dtype,name", HALVES)
+def test_creation_conversion_and_printing(dtype, name):
+    t = gradcore.tensor([1.0, 2.5, 3.14159], dtype=dtype)
+    assert t.dtype == dtype and dtype.itemsize == 2 and dtype.is_floating_point
+    assert t.tolist() == [1.0, 2.5, 3.140625]
+    assert t[1].item() == 2.5 and float(t[0]) == 1.0
+    assert repr(t) == f"tensor([1.0000, 2.5000, 3.1406], dtype=gradcore.{name})"
+    assert gradcore.ones(2, 3, dtype=dtype).tolist() == [[1.0] * 3] * 2
+    assert gradcore.zeros(4, dtype=dtype).dtype == dtype and gradcore.full((2,), 0.1, dtype=dtype).float().tolist() \
+        == [gradcore.tensor(0.1).to(dtype).item()] * 2
+    assert getattr(gradcore.tensor([1.0]), "bfloat16" if name == "bfloat16" else "half")().dtype == dtype
+    assert t.double().dtype == gradcore.float64 and t.long().tolist() == [1, 2, 3]
+    assert gradcore.tensor([True, False]).to(dtype).tolist() == [1.0, 0.0]
+    assert gradcore.randn(5, dtype=dtype).dtype == dtype
+    s = gradcore.tensor([1.0, 2.0, 3.0, 4.0]).to(dtype)[::2]  # strided copy
+    assert s.contiguous().tolist() == [1.0, 3.0]
+    u = gradcore.zeros(3, dtype=dtype)
+    u.fill_(2.5)
+    u[1:] = gradcore.tensor([7.0, 8.0])
+    assert u.tolist() == [2.5, 7.0, 8.0]
+    assert t.type() == {"bfloat16": "gradcore.BFloat16Tensor", "float16": "gradcore.HalfTensor"}[name]
+
+
+def test_bfloat16_numpy_refuses_like_pytorch():
+    with pytest.raises(TypeError, match="unsupported ScalarType BFloat16"):
+        gradcore.ones(2, dtype=gradcore.bfloat16).numpy()
+
+
+def test_compute_ops_refuse_with_a_clear_message():
+    a = gradcore.ones(3, dtype=gradcore.bfloat16)
+    with pytest.raises(NotImplementedError, match="add: not implemented for bfloat16 tensors yet.*float"):
+        a + a
+
+
+def test_promotion_table_is_pytorchs():
+    bf, f16, f32, f64, i64, b = (gradcore.bfloat16, gradcore.float16, gradcore.float32, gradcore.float64,
+                                 gradcore.int64, gradcore.bool)
+    cases = {(bf, f32): f32, (bf, f16): f32, (f16, f32): f32, (bf, f64): f64, (i64, bf): bf, (b, f16): f16,
+             (bf, bf): bf, (f16, i64): f16}
+    for (x, y), want in cases.items():
+        assert gradcore.promote_types(x, y) == want and gradcore.promote_types(y, x) == want
+    torch = pytest.importorskip("torch")
+    names = ["bfloat16", "float16", "float32", "float64", "int64", "bool"]
+    for x in names:
+        for y in names:
+            assert str(gradcore.promote_types(getattr(gradcore, x), getattr(gradcore, y))).split(".")[1] == \
+                str(torch.promote_types(getattr(torch, x), getattr(torch, y))).split(".")[1]
+
+
+def test_finfo_and_iinfo_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for name in ["float32", "float64", "bfloat16", "float16"]:
+        ours, theirs = gradcore.finfo(getattr(gradcore, name)), torch.finfo(getattr(torch, name))
+        assert repr(ours) == repr(theirs)
+        for attr in ["bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution"]:
+            assert getattr(ours, attr) == getattr(theirs, attr), (name, attr)
+    assert gradcore.finfo().dtype == "float32"
+    assert repr(gradcore.iinfo(gradcore.int64)) == repr(torch.iinfo(torch.int64))
+    with pytest.raises(TypeError, match="finfo"):
+        gradcore.finfo(gradcore.int64)
