@@ -7,9 +7,9 @@
 
 namespace gc {
 
-// BFloat16 and Float16 are storage types so far: tensors of them are made, converted, copied,
-// filled, printed and crossed to NumPy (float16), and the compute kernels refuse them with a
-// message saying to convert (issue 16 adds float32 compute for them op by op).
+// BFloat16 and Float16 are storage types: copy and fill read and write them (GC_DISPATCH_STORAGE);
+// the compute kernels see them through GC_KERNEL's float32 twins (ops/dispatch.h), and a kernel
+// reached another way refuses them with half_unsupported()'s message.
 enum class DType : uint8_t { Bool = 0, Int64 = 1, Float32 = 2, Float64 = 3, BFloat16 = 4, Float16 = 5 };
 
 inline size_t itemsize(DType t) {

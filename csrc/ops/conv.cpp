@@ -113,7 +113,7 @@ void conv_forward(const TensorPtr& x, const TensorPtr& w, const TensorPtr& bias,
   }
   if (cpu_kernel_for(x)) {
     auto b = bias ? contiguous(bias) : nullptr;
-    cpu::conv2d_forward(*x, *w, b.get(), geo, groups, *out);
+    call_widening([](auto&&... a) { cpu::conv2d_forward(a...); }, *x, *w, b.get(), geo, groups, *out);
     return;
   }
   const GroupViews gv{O / groups, geo.rows() / groups, geo.cols()};
@@ -139,7 +139,7 @@ TensorPtr conv_input_grad(const TensorPtr& g, const TensorPtr& w, const ConvGeom
     return dx;
   }
   if (cpu_kernel_for(g)) {
-    cpu::conv2d_input_grad(*g, *w, geo, groups, *dx);
+    call_widening([](auto&&... a) { cpu::conv2d_input_grad(a...); }, *g, *w, geo, groups, *dx);
     return dx;
   }
   const Chunks chunks(geo, g);
@@ -169,7 +169,8 @@ std::pair<TensorPtr, TensorPtr> conv_weight_grad(const TensorPtr& x, const Tenso
     return {gw, gb};
   }
   if (cpu_kernel_for(x)) {
-    cpu::conv2d_weight_grad(*x, *g, geo, groups, any_w ? gw.get() : nullptr, gb.get());
+    call_widening([](auto&&... a) { cpu::conv2d_weight_grad(a...); }, *x, *g, geo, groups,
+                  static_cast<const Tensor*>(any_w ? gw.get() : nullptr), static_cast<const Tensor*>(gb.get()));
     return {gw, gb};
   }
   if (gb) gb = sum(g, {0, 2, 3}, false);

@@ -4,7 +4,9 @@
 // twin of the same name and arguments in each backend, so a CUDA build that lacks one does not
 // compile.
 #pragma once
+#include <type_traits>
 #include <utility>
+#include <vector>
 #include "cpu/binary.h"
 #include "cpu/class_loss.h"
 #include "cpu/conv.h"
@@ -51,6 +53,109 @@ Device kernel_device(const A&, const R&... rest) {
 
 }  // namespace gc
 
+namespace gc {
+
+// 16-bit floats (bfloat16, float16) compute in float32, as PyTorch's kernels do (its "opmath"
+// type), and are rounded once on the way out. A kernel that does not read them itself gets, from
+// GC_KERNEL, float32 twins of its 16-bit tensor arguments: each 16-bit storage an argument lives
+// in is widened whole into a float32 storage, and the argument becomes a view of it with the same
+// shape, strides and offset (kernels that take strides or offsets of the original layout, or
+// arguments that alias one storage, see the same layout). After the kernel ran, every widened
+// storage is rounded back whole (values the kernel did not write round-trip exactly). This is the
+// slow twin that native 16-bit kernels are tested against; it costs two conversion passes over
+// each 16-bit storage an argument touches.
+class HalfWidening {
+ public:
+  template <typename A>
+  static bool is_half_arg(const A& a) {
+    if constexpr (std::is_same_v<std::decay_t<A>, Tensor>) return is_half(a.dtype);
+    else if constexpr (std::is_same_v<std::decay_t<A>, const Tensor*> || std::is_same_v<std::decay_t<A>, Tensor*>)
+      return a != nullptr && is_half(a->dtype);
+    else return false;
+  }
+  const Tensor& widen(const Tensor& t) {
+    if (!is_half(t.dtype)) return t;
+    auto view = std::make_shared<Tensor>();
+    view->shape = t.shape;
+    view->strides = t.strides;
+    view->offset = t.offset;
+    view->dtype = DType::Float32;
+    view->device = t.device;
+    view->storage = wide_storage(t);
+    views_.push_back(view);
+    return *view;
+  }
+  const Tensor* widen(const Tensor* t) { return t ? &widen(*t) : nullptr; }
+  Tensor* widen(Tensor* t) { return t ? const_cast<Tensor*>(&widen(*t)) : nullptr; }  // t itself, or its twin
+  template <typename A, typename = std::enable_if_t<!std::is_same_v<std::decay_t<A>, Tensor> &&
+                                                    !std::is_same_v<std::decay_t<A>, const Tensor*> &&
+                                                    !std::is_same_v<std::decay_t<A>, Tensor*>>>
+  A&& widen(A&& a) {
+    return std::forward<A>(a);
+  }
+  void narrow_back() {
+    for (auto& w : wide_) copy(*flat(w.narrow, w.dtype), *flat(w.wide->storage, DType::Float32));
+  }
+
+ private:
+  struct Widened {
+    std::shared_ptr<Storage> narrow;
+    DType dtype;
+    TensorPtr wide;  // flat float32 [elements of narrow]
+  };
+  // The whole of storage s as a flat tensor of dtype d.
+  static TensorPtr flat(const std::shared_ptr<Storage>& s, DType d) {
+    auto t = std::make_shared<Tensor>();
+    t->shape = {static_cast<int64_t>(s->nbytes / itemsize(d))};
+    t->strides = {1};
+    t->dtype = d;
+    t->device = s->device;
+    t->storage = s;
+    return t;
+  }
+  std::shared_ptr<Storage> wide_storage(const Tensor& t) {
+    for (auto& w : wide_)
+      if (w.narrow == t.storage) return w.wide->storage;
+    auto narrow = flat(t.storage, t.dtype);
+    auto wide = empty_tensor(narrow->shape, DType::Float32, t.device);
+    copy(*wide, *narrow);
+    wide_.push_back({t.storage, t.dtype, wide});
+    return wide->storage;
+  }
+  static void copy(const Tensor& dst, const Tensor& src);
+  std::vector<Widened> wide_;
+  std::vector<TensorPtr> views_;
+};
+
+// fn(args...), through float32 twins when an argument is a 16-bit float tensor.
+template <typename Fn, typename... A>
+decltype(auto) call_widening(Fn&& fn, A&&... args) {
+  if (!(HalfWidening::is_half_arg(args) || ...)) return fn(std::forward<A>(args)...);
+  HalfWidening w;
+  using R = decltype(fn(std::forward<A>(args)...));
+  if constexpr (std::is_void_v<R>) {
+    fn(w.widen(std::forward<A>(args))...);
+    w.narrow_back();
+  } else {
+    R r = fn(w.widen(std::forward<A>(args))...);
+    w.narrow_back();
+    return r;
+  }
+}
+
+inline void HalfWidening::copy(const Tensor& dst, const Tensor& src) {
+#ifdef GRADCORE_CUDA
+  if (!dst.device.is_cpu()) {
+    cuda::DeviceGuard guard(dst.device);
+    cuda::copy_kernel(dst, src);
+    return;
+  }
+#endif
+  cpu::copy_kernel(dst, src);
+}
+
+}  // namespace gc
+
 #ifdef GRADCORE_CUDA
 namespace gc {
 // Evaluates the arguments once (they may have side effects, e.g. reserving random numbers), then
@@ -58,9 +163,9 @@ namespace gc {
 template <typename CpuFn, typename CudaFn, typename... A>
 decltype(auto) dispatch_kernel(CpuFn cpu_fn, CudaFn cuda_fn, A&&... args) {
   const Device dev = kernel_device(args...);
-  if (dev.is_cpu()) return cpu_fn(std::forward<A>(args)...);
+  if (dev.is_cpu()) return call_widening(cpu_fn, std::forward<A>(args)...);
   cuda::DeviceGuard guard(dev);
-  return cuda_fn(std::forward<A>(args)...);
+  return call_widening(cuda_fn, std::forward<A>(args)...);
 }
 }  // namespace gc
 #define GC_KERNEL(fn, ...)                                                                          \
@@ -68,5 +173,7 @@ decltype(auto) dispatch_kernel(CpuFn cpu_fn, CudaFn cuda_fn, A&&... args) {
                         [](auto&&... a) -> decltype(auto) { return ::gc::cuda::fn(std::forward<decltype(a)>(a)...); }, \
                         __VA_ARGS__)
 #else
-#define GC_KERNEL(fn, ...) ::gc::cpu::fn(__VA_ARGS__)
+#define GC_KERNEL(fn, ...)                                                                                     \
+  ::gc::call_widening([](auto&&... a) -> decltype(auto) { return ::gc::cpu::fn(std::forward<decltype(a)>(a)...); }, \
+                      __VA_ARGS__)
 #endif

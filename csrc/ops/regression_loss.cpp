@@ -11,10 +11,7 @@ namespace gc::ops {
 namespace {
 
 // The value of a one-element floating tensor (a reduced loss's incoming gradient).
-double value_of(const TensorPtr& g) {
-  auto h = to_cpu(g);
-  return h->dtype == DType::Float64 ? *h->data_as<double>() : static_cast<double>(*h->data_as<float>());
-}
+double value_of(const TensorPtr& g) { return scalar_of(g).d; }
 
 struct MseLossBackward final : Node {
   SavedTensor x, t;  // contiguous

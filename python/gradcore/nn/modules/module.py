@@ -3,7 +3,6 @@ and sub-modules (registration by attribute assignment, names, state dicts, train
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
-from ... import _C
 from ..._C import Tensor
 from ..._tensor import parse_to_args, zero_grads
 from ...autograd.grad_mode import no_grad
@@ -45,7 +44,7 @@ def _check_member_name(kind, name):
 def _parse_to_args(args, kwargs):
     """Module.to's arguments, read as Tensor.to reads them; only floating dtypes are allowed."""
     device, dtype, _ = parse_to_args(args, kwargs, "Module.to()")
-    if dtype is not None and dtype not in (_C.dtype.float32, _C.dtype.float64):
+    if dtype is not None and not dtype.is_floating_point:
         raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
     return device, dtype
 
@@ -410,6 +409,12 @@ class Module:
 
     def float(self):
         return self._apply(lambda t: t.float() if t.is_floating_point() else t)
+
+    def half(self):
+        return self._apply(lambda t: t.half() if t.is_floating_point() else t)
+
+    def bfloat16(self):
+        return self._apply(lambda t: t.bfloat16() if t.is_floating_point() else t)
 
     # ---- printing ----
 
