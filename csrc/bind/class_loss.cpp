@@ -10,8 +10,8 @@ static void bind_class_loss(py::module_& m, TensorClass&) {
       [](py::object input, py::object target, py::object weight, py::object reduction, int64_t ignore_index,
          double label_smoothing) {
         const char* op = "cross_entropy";
-        auto x = as_tensor(input, op, "input"), t = as_tensor(target, op, "target");
-        auto w = optional_tensor(weight, op, "weight");
+        auto x = ops::autocast(op, as_tensor(input, op, "input")), t = as_tensor(target, op, "target");
+        auto w = ops::autocast(op, optional_tensor(weight, op, "weight"));
         auto red = reduction_arg(reduction, op);
         return maybe_release(x->numel(), [&] { return ops::cross_entropy(x, t, w, red, ignore_index, label_smoothing); });
       },
@@ -21,8 +21,8 @@ static void bind_class_loss(py::module_& m, TensorClass&) {
       "_nll_loss",
       [](py::object input, py::object target, py::object weight, py::object reduction, int64_t ignore_index) {
         const char* op = "nll_loss";
-        auto x = as_tensor(input, op, "input"), t = as_tensor(target, op, "target");
-        auto w = optional_tensor(weight, op, "weight");
+        auto x = ops::autocast(op, as_tensor(input, op, "input")), t = as_tensor(target, op, "target");
+        auto w = ops::autocast(op, optional_tensor(weight, op, "weight"));
         auto red = reduction_arg(reduction, op);
         return maybe_release(x->numel(), [&] { return ops::nll_loss(x, t, w, red, ignore_index); });
       },

@@ -60,9 +60,10 @@ static void bind_conv(py::module_& m, TensorClass&) {
   nn.def("conv2d", [](const TensorPtr& input, const TensorPtr& weight, std::optional<TensorPtr> bias, py::object stride,
                       py::object padding, py::object dilation, int64_t groups) {
     const auto o = conv_options(weight, stride, padding, dilation, groups);
-    const TensorPtr b = bias ? *bias : nullptr;
-    const int64_t per_output = weight->dim() > 0 && weight->shape[0] > 0 ? weight->numel() / weight->shape[0] : 1;
-    return maybe_release(input->numel() * per_output, [&] { return ops::conv2d(input, weight, b, o); });
+    const TensorPtr x = ops::autocast("conv2d", input), w = ops::autocast("conv2d", weight);
+    const TensorPtr b = bias ? ops::autocast("conv2d", *bias) : nullptr;
+    const int64_t per_output = w->dim() > 0 && w->shape[0] > 0 ? w->numel() / w->shape[0] : 1;
+    return maybe_release(x->numel() * per_output, [&] { return ops::conv2d(x, w, b, o); });
   }, py::arg("input"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1, py::arg("padding") = 0,
      py::arg("dilation") = 1, py::arg("groups") = 1);
   nn.def("conv_transpose2d", [](const TensorPtr& input, const TensorPtr& weight, std::optional<TensorPtr> bias,
@@ -75,9 +76,10 @@ static void bind_conv(py::module_& m, TensorClass&) {
     conv_pair(output_padding, "output_padding", o.output_padding, op);
     conv_pair(dilation, "dilation", o.dilation, op);
     o.groups = groups;
-    const TensorPtr b = bias ? *bias : nullptr;
-    const int64_t per_input = weight->dim() > 0 && weight->shape[0] > 0 ? weight->numel() / weight->shape[0] : 1;
-    return maybe_release(input->numel() * per_input, [&] { return ops::conv_transpose2d(input, weight, b, o); });
+    const TensorPtr x = ops::autocast("conv_transpose2d", input), w = ops::autocast("conv_transpose2d", weight);
+    const TensorPtr b = bias ? ops::autocast("conv_transpose2d", *bias) : nullptr;
+    const int64_t per_input = w->dim() > 0 && w->shape[0] > 0 ? w->numel() / w->shape[0] : 1;
+    return maybe_release(x->numel() * per_input, [&] { return ops::conv_transpose2d(x, w, b, o); });
   }, py::arg("input"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1, py::arg("padding") = 0,
      py::arg("output_padding") = 0, py::arg("groups") = 1, py::arg("dilation") = 1);
   nn.def("unfold", [](const TensorPtr& input, py::object kernel_size, py::object dilation, py::object padding,

@@ -13,8 +13,10 @@ static int64_t matmul_work(const TensorPtr& a, const TensorPtr& b) {
   return std::max(a->numel() * n, b->numel() * m);
 }
 
+// op(a, b) on autocast's operands (matmul, mm and bmm compute in its lower precision).
 template <typename Op>
-static TensorPtr product(Op op, const TensorPtr& a, const TensorPtr& b) {
+static TensorPtr product(const char* name, Op op, const TensorPtr& a0, const TensorPtr& b0) {
+  const TensorPtr a = ops::autocast(name, a0), b = ops::autocast(name, b0);
   return maybe_release(matmul_work(a, b), [&] { return op(a, b); });
 }
 
@@ -23,11 +25,11 @@ static void bind_matmul(py::module_& m, TensorClass& cls) {
   // Operators return NotImplemented for non-tensors so Python raises its usual TypeError.
   cls.def("__matmul__", [](const TensorPtr& self, py::object other) -> py::object {
     if (!is_tensor(other)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-    return py::cast(product(&ops::matmul, self, other.cast<TensorPtr>()));
+    return py::cast(product("matmul", &ops::matmul, self, other.cast<TensorPtr>()));
   }, py::is_operator());
   cls.def("__rmatmul__", [](const TensorPtr& self, py::object other) -> py::object {
     if (!is_tensor(other)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-    return py::cast(product(&ops::matmul, other.cast<TensorPtr>(), self));
+    return py::cast(product("matmul", &ops::matmul, other.cast<TensorPtr>(), self));
   }, py::is_operator());
 
   struct Def { const char* name; const char* arg; TensorPtr (*op)(const TensorPtr&, const TensorPtr&); };
@@ -35,7 +37,7 @@ static void bind_matmul(py::module_& m, TensorClass& cls) {
   for (const auto& d : defs) {
     const Def* def = &d;
     auto f = [def](py::object a, py::object b) {
-      return product(def->op, as_tensor(a, def->name, "input"), as_tensor(b, def->name, def->arg));
+      return product(def->name, def->op, as_tensor(a, def->name, "input"), as_tensor(b, def->name, def->arg));
     };
     cls.def(d.name, f, py::arg(d.arg));
     fns.def(d.name, f, py::arg("input"), py::arg(d.arg));
@@ -48,8 +50,9 @@ static void bind_matmul(py::module_& m, TensorClass& cls) {
   for (const auto& [name, op] : linears) {
     auto fn = op;
     m.def(name, [fn](py::object x, py::object w, py::object b) {
-      auto xt = as_tensor(x, "linear", "input"), wt = as_tensor(w, "linear", "weight");
-      TensorPtr bt = b.is_none() ? nullptr : as_tensor(b, "linear", "bias");
+      auto xt = ops::autocast("linear", as_tensor(x, "linear", "input"));
+      auto wt = ops::autocast("linear", as_tensor(w, "linear", "weight"));
+      TensorPtr bt = b.is_none() ? nullptr : ops::autocast("linear", as_tensor(b, "linear", "bias"));
       int64_t work = xt->numel() * (wt->dim() == 2 ? wt->shape[0] : 1);
       return maybe_release(work, [&] { return fn(xt, wt, bt); });
     }, py::arg("input"), py::arg("weight"), py::arg("bias") = py::none());

@@ -136,7 +136,7 @@ static void bind_reduce(py::module_& m, TensorClass& cls) {
 
   both("prod", [](const TensorPtr& x, py::object dim, bool keepdim, py::object dtype) {
     auto d = optional_int_dim(dim, "prod");
-    auto xc = with_dtype(x, dtype, "prod");
+    auto xc = with_dtype(ops::autocast("prod", x), dtype, "prod");
     return maybe_release(x->numel(), [&] { return ops::prod(xc, d, keepdim); });
   }, py::arg("dim") = py::none(), py::arg("keepdim") = false, py::kw_only(), py::arg("dtype") = py::none());
 

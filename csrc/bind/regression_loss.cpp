@@ -8,7 +8,7 @@ static void bind_regression_loss(py::module_& m, TensorClass&) {
       "_mse_loss",
       [](py::object input, py::object target, py::object reduction) {
         const char* op = "mse_loss";
-        auto x = as_tensor(input, op, "input"), t = as_tensor(target, op, "target");
+        auto x = ops::autocast(op, as_tensor(input, op, "input")), t = ops::autocast(op, as_tensor(target, op, "target"));
         auto red = reduction_arg(reduction, op);
         if (x->shape != t->shape) {
           // PyTorch's warning, attributed to the caller of nn.functional.mse_loss (stack level 2).

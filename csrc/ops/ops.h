@@ -44,6 +44,12 @@ TensorPtr to_device(const TensorPtr& t, Device device, bool copy = false);
 // `t` itself when on the CPU, else a CPU copy (no autograd): for values the host must read.
 TensorPtr to_cpu(const TensorPtr& t);
 TensorPtr contiguous(const TensorPtr& t);
+// ---- autocast (ops/autocast.cpp) ----
+enum class AutocastPolicy : uint8_t { None, Lower, Fp32 };
+AutocastPolicy autocast_policy(const char* op, DeviceType device);
+// t as op computes it under autocast (t itself when autocast is off for t's device, the op is on
+// no list, or t is not a float32/16-bit floating tensor).
+TensorPtr autocast(const char* op, const TensorPtr& t);
 // The value of a one-element tensor (any dtype, any device) as a Scalar.
 Scalar scalar_of(const TensorPtr& value);
 TensorPtr clone(const TensorPtr& t);

@@ -488,6 +488,8 @@ def pad(input, pad, mode="constant", value=None):
     if mode != "circular" and (min(out_sizes) < 0 or max(out_sizes) < 1):
         raise RuntimeError(f"pad: input ({_axes(sizes)}) is too small. Calculated output {_axes(out_sizes)}. "
                            "Hint: negative pads crop; they must leave at least one element")
+    if mode in ("reflect", "replicate") and (mode == "replicate" or n < 3):
+        input = _C._autocast(f"{'reflection' if mode == 'reflect' else 'replication'}_pad{n}d", input)
     out = input
     for k, (left, right) in enumerate(pairs):
         if left == 0 and right == 0:
@@ -802,6 +804,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """|input - target|, reduced."""
     reduction = _reduction(reduction, size_average, reduce, "l1_loss")
+    input, target = _C._autocast("l1_loss", input), _C._autocast("l1_loss", target)
     if target.shape != input.shape:
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
                       "This will likely lead to incorrect results due to broadcasting. "
@@ -834,6 +837,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     which equals max(x, 0) - x*y + log1p(exp(-|x|)) without pos_weight; softplus(-x) never
     overflows, and its derivative gives the exact gradient sigmoid(x) - y, also at x = 0."""
     reduction = _reduction(reduction, size_average, reduce, "binary_cross_entropy_with_logits")
+    input, target, weight, pos_weight = (_C._autocast("binary_cross_entropy_with_logits", t) if isinstance(t, Tensor)
+                                         else t for t in (input, target, weight, pos_weight))
     _check_tensor(input, "binary_cross_entropy_with_logits")
     _check_tensor(target, "binary_cross_entropy_with_logits", "target")
     if target.shape != input.shape:
@@ -859,6 +864,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     reduction = _reduction(reduction, size_average, reduce, "binary_cross_entropy")
     _check_tensor(input, "binary_cross_entropy")
     _check_tensor(target, "binary_cross_entropy", "target")
+    input, target, weight = (_C._autocast("binary_cross_entropy", t) if isinstance(t, Tensor) else t
+                             for t in (input, target, weight))
     if target.shape != input.shape:
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
                          f"({input.shape}) is deprecated. Please ensure they have the same size.")

@@ -5,7 +5,7 @@ the CUDA compiler, nvcc, is found; ``GRADCORE_CUDA=OFF`` skips it) *and* the mac
 driver. Without one, queries answer plainly (``is_available()`` is False, ``device_count()`` is 0)
 and anything that needs a GPU raises a RuntimeError that says which of the two is missing.
 """
-from . import _C
+from .. import _C
 
 
 def is_built():
@@ -98,3 +98,5 @@ def manual_seed_all(seed):
 def get_device_name(device=None):
     _require("get_device_name")
     return "CUDA device %d" % max(_index(device), 0)
+
+from . import amp  # noqa: E402,F401  (gradcore.cuda.amp, deprecated as in PyTorch)
