@@ -32,6 +32,12 @@ std::vector<bool> flag_list(py::handle h, size_t n, const char* op, const char* 
 }  // namespace
 
 static void bind_optim(py::module_& m, TensorClass&) {
+  // GradScaler.unscale_'s fused pass: every gradient times inv_scale, found_inf set on inf/NaN.
+  m.def("_amp_unscale_", [](py::object grads, const TensorPtr& found_inf, double inv_scale) {
+    auto gs = tensor_list(grads, "GradScaler.unscale_", "grads");
+    py::gil_scoped_release release;
+    ops::amp_unscale_(gs, found_inf, inv_scale);
+  }, py::arg("grads"), py::arg("found_inf"), py::arg("inv_scale"));
   m.def("_sgd_step",
         [](py::object params, py::object grads, py::object bufs, double lr, double momentum, double dampening,
            double weight_decay, bool nesterov, bool maximize, py::object first_step) {

@@ -249,4 +249,19 @@ void adagrad_update(const Tensor& param, const Tensor& grad, const Tensor& state
   GC_DISPATCH_FLOAT(param.dtype, "adagrad_step", [&] { adagrad_typed<scalar_t>(param, grad, state_sum, step, o); });
 }
 
+void amp_unscale(const Tensor& grad, double inv_scale, const Tensor& found_inf) {
+  GC_DISPATCH_FLOAT(grad.dtype, "GradScaler.unscale_", [&] {
+    scalar_t* g = grad.data_as<scalar_t>();
+    const scalar_t inv = static_cast<scalar_t>(inv_scale);
+    const int64_t n = grad.numel();
+    bool bad = false;
+    for (int64_t i = 0; i < n; ++i) {
+      const scalar_t v = g[i];
+      bad |= !(v - v == v - v);  // inf - inf and NaN - NaN are NaN: not finite, without a branch
+      g[i] = v * inv;
+    }
+    if (bad) *found_inf.data_as<float>() = 1.0f;
+  });
+}
+
 }  // namespace gc::cpu

@@ -23,4 +23,8 @@ void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& squar
 void adagrad_update(const Tensor& param, const Tensor& grad, const Tensor& state_sum, double step,
                     const AdagradOptions& o);
 
+// GradScaler's unscale: g *= inv_scale in place, and found_inf (a float32 one-element tensor) set
+// to 1 when an element of g is not finite; never reset here. One pass over g (contiguous).
+void amp_unscale(const Tensor& grad, double inv_scale, const Tensor& found_inf);
+
 }  // namespace gc::cpu

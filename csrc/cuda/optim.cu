@@ -179,7 +179,26 @@ __global__ void adagrad_kernel(int64_t n, AdagradArgs<T> a) {
 
 #undef GC_ELEMENTS
 
+template <typename T>
+__global__ void amp_unscale_kernel(T* g, T inv, float* found, int64_t n) {
+  GC_GRID_LOOP(i, n) {
+    const T v = g[i];
+    if (!(v - v == v - v)) *found = 1.0f;  // every writer writes 1: a benign race
+    g[i] = v * inv;
+  }
+}
+
 }  // namespace
+
+void amp_unscale(const Tensor& grad, double inv_scale, const Tensor& found_inf) {
+  GC_DISPATCH_FLOAT(grad.dtype, "GradScaler.unscale_", [&] {
+    const int64_t n = grad.numel();
+    if (n == 0) return;
+    amp_unscale_kernel<scalar_t><<<grid_for(n), kBlock>>>(grad.data_as<scalar_t>(), static_cast<scalar_t>(inv_scale),
+                                                          found_inf.data_as<float>(), n);
+    check_launch("GradScaler.unscale_");
+  });
+}
 
 void sgd_update(const Tensor& param, const Tensor& grad, const Tensor* momentum_buffer, bool init_buffer,
                 const SgdOptions& o) {

@@ -17,4 +17,5 @@ void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& squar
                     const Tensor* momentum_buffer, const RmspropOptions& o);
 void adagrad_update(const Tensor& param, const Tensor& grad, const Tensor& state_sum, double step,
                     const AdagradOptions& o);
+void amp_unscale(const Tensor& grad, double inv_scale, const Tensor& found_inf);
 }  // namespace gc::cuda

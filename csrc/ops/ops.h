@@ -214,6 +214,10 @@ TensorPtr index_select(const TensorPtr& x, int64_t dim, const TensorPtr& index);
 TensorPtr masked_fill(const TensorPtr& x, const TensorPtr& mask, const TensorPtr& value);
 TensorPtr nonzero(const TensorPtr& x);  // [n, ndim] int64
 
+// ---- GradScaler (ops/optim.cpp) ----
+// Every gradient multiplied by inv_scale in place, one pass each, and found_inf (float32, one
+// element, on the gradients' device) set to 1 if any element of any of them was inf or NaN.
+void amp_unscale_(const TensorList& grads, const TensorPtr& found_inf, double inv_scale);
 // ---- optimizer updates (ops/optim.cpp, cpu/optim.cpp) ----
 // One call steps every parameter of a param group in place: each parameter in one fused pass
 // that reads (param, grad, state) and writes (param, state), with PyTorch's `_single_tensor_*`

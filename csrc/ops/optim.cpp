@@ -168,4 +168,31 @@ void adagrad_step(const TensorList& params, const TensorList& grads, const Tenso
   }
 }
 
+void amp_unscale_(const TensorList& grads, const TensorPtr& found_inf, double inv_scale) {
+  const char* op = "GradScaler.unscale_";
+  if (found_inf->dtype != DType::Float32 || found_inf->numel() != 1)
+    fail(ErrorKind::Runtime, op, "found_inf must be a one-element float32 tensor, got ", dtype_name(found_inf->dtype),
+         " of shape ", shape_str(found_inf->shape));
+  for (const auto& g : grads) {
+    if (!g) continue;
+    if (!is_floating(g->dtype))
+      fail(ErrorKind::Runtime, op, "gradients must be floating point, got ", dtype_name(g->dtype));
+    if (g->device != found_inf->device)
+      fail(ErrorKind::Runtime, op, "a gradient is on ", g->device.str(), " but found_inf on ", found_inf->device.str(),
+           ". Hint: one found_inf per device.");
+  }
+  NoGradGuard no_grad;
+  for (const auto& g : grads) {
+    if (!g || g->numel() == 0) continue;
+    if (g->is_contiguous()) {
+      GC_KERNEL(amp_unscale, *g, inv_scale, *found_inf);
+    } else {  // unscale a contiguous copy and write it back
+      auto c = contiguous(g);
+      GC_KERNEL(amp_unscale, *c, inv_scale, *found_inf);
+      copy_into(g, c);
+    }
+    g->bump_version();
+  }
+}
+
 }  // namespace gc::ops

@@ -18,7 +18,7 @@ import warnings
 
 from .. import _C
 
-__all__ = ["autocast", "is_autocast_available"]
+__all__ = ["autocast", "is_autocast_available", "GradScaler"]
 
 _SUPPORTED = {"cpu": ("bfloat16", "float16"), "cuda": ("float16", "bfloat16")}
 
@@ -108,3 +108,18 @@ def set_autocast_enabled(device_type, enabled=None):
 
 def set_autocast_dtype(device_type, dtype):
     _C._set_autocast(device_type, is_autocast_enabled(device_type), dtype)
+
+
+from .grad_scaler import GradScaler  # noqa: E402
+
+
+def _deprecated_grad_scaler(module, device_type):
+    class _GradScaler(GradScaler):
+        def __init__(self, init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5, growth_interval=2000,
+                     enabled=True):
+            warnings.warn(f"`gradcore.{module}.amp.GradScaler(args...)` is deprecated. Please use "
+                          f"`gradcore.amp.GradScaler('{device_type}', args...)` instead.", FutureWarning, stacklevel=2)
+            super().__init__(device_type, init_scale, growth_factor, backoff_factor, growth_interval, enabled)
+
+    _GradScaler.__name__ = _GradScaler.__qualname__ = "GradScaler"
+    return _GradScaler
