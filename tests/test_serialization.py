@@ -188,7 +188,7 @@ def test_loads_files_written_by_safetensors(tmp_path):
     st.save_file(arrays, path)
     out = gradcore.load(path)
     assert set(out) == set(arrays)
-    expect = {"w": gradcore.float32, "h": gradcore.float32, "i": gradcore.int64, "u": gradcore.int64,
+    expect = {"w": gradcore.float32, "h": gradcore.float16, "i": gradcore.int64, "u": gradcore.int64,
               "m": gradcore.bool, "d": gradcore.float64}
     for k, a in arrays.items():
         assert out[k].dtype == expect[k]
@@ -201,7 +201,29 @@ def test_loads_bfloat16_from_torch(tmp_path):
     t = torch.tensor([1.5, -2.25, 3e10], dtype=torch.bfloat16)
     path = str(tmp_path / "bf16.safetensors")
     st_torch.save_file({"t": t}, path)
-    np.testing.assert_array_equal(gradcore.load(path)["t"].numpy(), t.float().numpy())
+    loaded = gradcore.load(path)["t"]
+    assert loaded.dtype == gradcore.bfloat16
+    np.testing.assert_array_equal(loaded.float().numpy(), t.float().numpy())
+
+
+@pytest.mark.parametrize("name", ["bfloat16", "float16"])
+def test_16_bit_tensors_round_trip_and_load_in_pytorch(tmp_path, name):
+    dtype = getattr(gradcore, name)
+    x = gradcore.tensor([1.5, -2.25, 3.0e4, float("inf"), 1e-3]).to(dtype)
+    model = gradcore.nn.Linear(3, 2).to(dtype)
+    path = str(tmp_path / "half.safetensors")
+    gradcore.save({"x": x, "model": model.state_dict(), "dtype": dtype}, path)
+    back = gradcore.load(path)
+    assert back["x"].dtype == dtype and back["dtype"] == dtype
+    assert back["x"].float().tolist() == x.float().tolist()
+    assert back["model"]["weight"].dtype == dtype
+    np.testing.assert_array_equal(back["model"]["weight"].float().numpy(), model.weight.detach().float().numpy())
+    st_torch = pytest.importorskip("safetensors.torch")  # the file is plain safetensors: PyTorch reads it
+    torch = pytest.importorskip("torch")
+    theirs = st_torch.load_file(path)
+    x_entry = [v for k, v in theirs.items() if k.startswith("x")][0]
+    assert x_entry.dtype == getattr(torch, name)
+    np.testing.assert_array_equal(x_entry.float().numpy(), x.float().numpy())
 
 
 # ---- map_location ----

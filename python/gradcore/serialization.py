@@ -41,7 +41,9 @@ _ST_TO_NP = {"BOOL": "|b1", "U8": "|u1", "I8": "|i1", "I16": "<i2", "U16": "<u2"
              "I64": "<i8", "U64": "<u8", "F16": "<f2", "BF16": "<u2", "F32": "<f4", "F64": "<f8"}
 _NP_TO_ST = {(np.dtype(v).kind, np.dtype(v).itemsize): k for k, v in _ST_TO_NP.items() if k != "BF16"}
 _GC_DTYPES = {"float32": _C.dtype.float32, "float64": _C.dtype.float64, "int64": _C.dtype.int64,
-              "bool": _C.dtype.bool}
+              "bool": _C.dtype.bool, "bfloat16": _C.dtype.bfloat16, "float16": _C.dtype.float16}
+# NumPy has no bfloat16: its bits travel as uint16 tagged with this dtype's metadata.
+_BF16_BITS = np.dtype("<u2", metadata={"safetensors": "BF16"})
 
 
 class _Refs:
@@ -68,6 +70,9 @@ def _tensor_array(t):
     a = t.detach()
     if a.device.type != "cpu":
         a = a.cpu()
+    if a.dtype == _C.dtype.bfloat16:  # the high half of each value's float32 bits, exactly
+        bits = (a.float().contiguous().numpy().view(np.uint32) >> 16).astype("<u2")
+        return bits.view(_BF16_BITS)
     return _le_array(a.contiguous().numpy())
 
 
@@ -140,7 +145,8 @@ def _encode_key(k, path):
 def _header_bytes(arrays, structure_json):
     header, offset = {}, 0
     for name, a in arrays.items():
-        header[name] = {"dtype": _NP_TO_ST[(a.dtype.kind, a.dtype.itemsize)], "shape": list(a.shape),
+        st = (a.dtype.metadata or {}).get("safetensors") or _NP_TO_ST[(a.dtype.kind, a.dtype.itemsize)]
+        header[name] = {"dtype": st, "shape": list(a.shape),
                         "data_offsets": [offset, offset + a.nbytes]}
         offset += a.nbytes
     header["__metadata__"] = {"format": "gradcore", "gradcore.version": _FORMAT_VERSION,
@@ -236,8 +242,8 @@ def load(f, map_location=None, *, weights_only=True):
     a device or its string (every tensor goes there), a dict mapping saved locations to new ones
     (``{'cuda:0': 'cpu'}``), or a callable ``fn(tensor, saved_location)`` returning the tensor to use
     (None keeps the default). A safetensors file without gradcore's structure (e.g. one written by
-    ``safetensors.torch.save_file``) loads as a dict of its tensors; float16/bfloat16 and narrow
-    integer tensors become float32 and int64, gradcore's dtypes.
+    ``safetensors.torch.save_file``) loads as a dict of its tensors; float16 and bfloat16 keep their
+    dtypes, narrow integer tensors become int64.
 
     ``weights_only`` is accepted for PyTorch compatibility: loading never unpickles, whatever its
     value, so a pickle file (e.g. from ``torch.save``) is refused with a RuntimeError.
@@ -397,8 +403,6 @@ def _numpy_value(st, raw, shape, fail, tname, for_tensor):
         a = a.astype(a.dtype.newbyteorder("="))
     if not for_tensor:
         return a
-    if st == "F16":
-        return a.astype(np.float32)
     if st == "U64" and a.size and a.max() >= 2**63:
         raise fail(f"tensor '{tname}': uint64 values above 2**63 - 1 do not fit gradcore's int64")
     if a.dtype.kind in "iu" and a.dtype.itemsize < 8 or st == "U64":
@@ -409,6 +413,8 @@ def _numpy_value(st, raw, shape, fail, tname, for_tensor):
 def _make_tensor(arrays, tname, saved_location, map_location, fail):
     st, raw, shape = arrays[tname]
     t = _C.functions.from_numpy(_c_order(_numpy_value(st, raw, shape, fail, tname, True)))
+    if st == "BF16":  # read as float32 (exactly), stored as bfloat16 again
+        t = t.bfloat16()
     target = saved_location
     if callable(map_location) and not isinstance(map_location, (str, _C.device)):
         moved = map_location(t, saved_location)
