@@ -4,7 +4,10 @@ The data ships inside scikit-learn, so nothing is downloaded. The script is writ
 PyTorch's API: only the import differs. It trains with the Lightning-style Trainer (progress bar,
 early stopping, best-checkpoint saving), reloads the best checkpoint and reports test accuracy.
 
-    python examples/train_digits.py [--epochs 40] [--batch-size 64] [--lr 0.05] [--out checkpoints]
+    python examples/train_digits.py [--epochs 40] [--batch-size 64] [--lr 0.05] [--out checkpoints] [--amp]
+
+With ``--amp`` the steps run under bfloat16 autocast (``Trainer(precision="bf16-mixed")``: the Linear
+layers compute in bfloat16, the loss in float32, the parameters stay float32).
 """
 import argparse
 import os
@@ -70,6 +73,7 @@ def main():
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--out", default="checkpoints", help="folder for the best and last checkpoints")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--amp", action="store_true", help="mixed precision: bfloat16 autocast")
     args = p.parse_args()
 
     digits = load_digits()
@@ -89,7 +93,7 @@ def main():
 
     model = DigitsMLP(lr=args.lr, epochs=args.epochs)
     checkpoint = ModelCheckpoint(dirpath=args.out, monitor="val_loss", mode="min")
-    trainer = torch.Trainer(max_epochs=args.epochs, seed=args.seed,
+    trainer = torch.Trainer(max_epochs=args.epochs, seed=args.seed, precision="bf16-mixed" if args.amp else "32-true",
                             callbacks=[EarlyStopping(monitor="val_loss", patience=15), checkpoint, LearningRateMonitor()])
     t0 = time.perf_counter()
     trainer.fit(model, train, val)

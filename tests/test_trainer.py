@@ -265,3 +265,35 @@ def test_bad_arguments():
         gradcore.Trainer(callbacks=[object()])
     with pytest.raises(AttributeError, match="training_step"):
         gradcore.Trainer(enable_progress_bar=False).fit(nn.Linear(2, 2), [])
+
+
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])
+def test_mixed_precision_trains_with_float32_parameters(precision):
+    gradcore.manual_seed(0)
+    train, val = loaders()
+    seen = {}
+
+    class Probe(Classifier):
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            logits = self(x)
+            seen["logits"] = logits.dtype
+            loss = F.cross_entropy(logits, y)
+            seen["loss"] = loss.dtype
+            return loss
+
+    model = Probe()
+    trainer = gradcore.Trainer(max_epochs=6, enable_progress_bar=False, precision=precision, gradient_clip_val=5.0)
+    trainer.fit(model, train, val)
+    want = gradcore.bfloat16 if precision == "bf16-mixed" else gradcore.float16
+    assert seen == {"logits": want, "loss": gradcore.float32}
+    assert all(p.dtype == gradcore.float32 for p in model.parameters())
+    assert trainer.history[-1]["val_acc"] > 0.85 and trainer.history[-1]["train_loss"] < trainer.history[0]["train_loss"]
+    assert (trainer._scaler is not None) == (precision == "16-mixed")
+    assert not gradcore.is_autocast_enabled("cpu")  # only inside the steps
+
+
+def test_precision_flag_is_checked():
+    assert gradcore.Trainer(precision=32).precision == "32-true"
+    with pytest.raises(ValueError, match="precision='8-mixed' is not supported"):
+        gradcore.Trainer(precision="8-mixed")

@@ -16,7 +16,12 @@ One epoch of ``fit`` is::
             step the schedulers whose interval is "step"
     with model.eval() and no_grad(): run validation_step over val_dataloaders
     step the schedulers whose interval is "epoch" (ReduceLROnPlateau gets the monitored metric)
+
+``precision="bf16-mixed"`` runs training_step and validation_step under bfloat16 autocast (the
+parameters stay float32); ``"16-mixed"`` uses float16 autocast and a GradScaler (the gradients are
+unscaled before clipping, and a step with inf/NaN gradients is skipped).
 """
+import contextlib
 import os
 import sys
 import time
@@ -70,6 +75,18 @@ class _EpochMeans:
 
     def means(self):
         return {k: self.sums[k] / self.counts[k] for k in self.sums}
+
+
+_PRECISIONS = {"32-true": "32-true", "32": "32-true", 32: "32-true", "bf16-mixed": "bf16-mixed",
+               "16-mixed": "16-mixed"}
+
+
+def _precision(value):
+    """Lightning's precision flag: "32-true" (32, "32"), "bf16-mixed" or "16-mixed"."""
+    if value not in _PRECISIONS:
+        raise ValueError(f"Trainer: precision={value!r} is not supported. Supported: '32-true' (or 32), "
+                         "'bf16-mixed', '16-mixed'. Hint: 'bf16-mixed' runs the steps under bfloat16 autocast.")
+    return _PRECISIONS[value]
 
 
 class _ProgressBar:
@@ -138,7 +155,7 @@ class Trainer:
 
     def __init__(self, max_epochs=1, max_steps=-1, callbacks=None, accumulate_grad_batches=1,
                  gradient_clip_val=None, enable_progress_bar=True, log_every_n_steps=50,
-                 default_root_dir=None, seed=None, accelerator="auto"):
+                 default_root_dir=None, seed=None, accelerator="auto", precision="32-true"):
         if max_epochs is None or max_epochs < 0:
             raise ValueError(f"Trainer: max_epochs must be >= 0, got {max_epochs}")
         if not isinstance(accumulate_grad_batches, int) or accumulate_grad_batches < 1:
@@ -148,6 +165,13 @@ class Trainer:
         if log_every_n_steps < 1:
             raise ValueError(f"Trainer: log_every_n_steps must be >= 1, got {log_every_n_steps}")
         self.device = _accelerator_device(accelerator)
+        self.precision = _precision(precision)
+        # "bf16-mixed" / "16-mixed": the steps run under autocast; float16 also scales the loss.
+        self._autocast_dtype = {"bf16-mixed": _C.dtype.bfloat16, "16-mixed": _C.dtype.float16}.get(self.precision)
+        self._scaler = None
+        if self.precision == "16-mixed":
+            from ..amp import GradScaler
+            self._scaler = GradScaler(self.device.type)
         callbacks = list(callbacks or [])
         for cb in callbacks:
             if not isinstance(cb, Callback):
@@ -251,11 +275,13 @@ class Trainer:
                 pending = 0
                 for batch_idx, batch in enumerate(train_dataloaders):
                     batch = _to_device(batch, self.device)
-                    out = model.training_step(batch, batch_idx)
+                    with self._autocast():
+                        out = model.training_step(batch, batch_idx)
                     loss = out["loss"] if isinstance(out, dict) else out
                     if not isinstance(loss, _C.Tensor):
                         raise TypeError(f"training_step must return the loss tensor (or a dict with 'loss'), got {type(out).__name__}")
-                    (loss / self.accumulate_grad_batches if self.accumulate_grad_batches > 1 else loss).backward()
+                    scaled = loss / self.accumulate_grad_batches if self.accumulate_grad_batches > 1 else loss
+                    (self._scaler.scale(scaled) if self._scaler else scaled).backward()
                     pending += 1
                     loss_value = float(loss.detach().item())
                     total_loss += loss_value
@@ -289,10 +315,22 @@ class Trainer:
             self._detach_log(model)
         return self
 
+    def _autocast(self):
+        if self._autocast_dtype is None:
+            return contextlib.nullcontext()
+        from ..amp import autocast
+        return autocast(self.device.type, dtype=self._autocast_dtype)
+
     def _optimizer_step(self, opt, clip_grad_norm_, model):
+        if self._scaler:
+            self._scaler.unscale_(opt)  # clip the true gradients
         if self.gradient_clip_val:
             clip_grad_norm_(model.parameters(), self.gradient_clip_val)
-        opt.step()
+        if self._scaler:
+            self._scaler.step(opt)
+            self._scaler.update()
+        else:
+            opt.step()
         opt.zero_grad()
         self.global_step += 1
         self._step_schedulers("step")
@@ -328,7 +366,8 @@ class Trainer:
             with no_grad():
                 for batch_idx, batch in enumerate(dataloaders):
                     batch = _to_device(batch, self.device)
-                    out = model.validation_step(batch, batch_idx)
+                    with self._autocast():
+                        out = model.validation_step(batch, batch_idx)
                     if out is None:
                         continue
                     if isinstance(out, dict):
