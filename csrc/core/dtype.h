@@ -89,13 +89,16 @@ inline std::string half_unsupported(const char* op, DType t) {
     using scalar_t = ctype;                 \
     return __VA_ARGS__();                   \
   }
+// The four dtypes every compute kernel is instantiated for.
+#define GC_DISPATCH_CASES_COMPUTE(...)               \
+  GC_DISPATCH_CASE(Float32, float, __VA_ARGS__)      \
+  GC_DISPATCH_CASE(Float64, double, __VA_ARGS__)     \
+  GC_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)      \
+  GC_DISPATCH_CASE(Bool, bool, __VA_ARGS__)
 #define GC_DISPATCH_ALL(dtype, opname, ...)                                            \
   [&] {                                                                                \
     switch (dtype) {                                                                   \
-      GC_DISPATCH_CASE(Float32, float, __VA_ARGS__)                                    \
-      GC_DISPATCH_CASE(Float64, double, __VA_ARGS__)                                   \
-      GC_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)                                    \
-      GC_DISPATCH_CASE(Bool, bool, __VA_ARGS__)                                        \
+      GC_DISPATCH_CASES_COMPUTE(__VA_ARGS__)                                           \
       case ::gc::DType::BFloat16:                                                      \
       case ::gc::DType::Float16: break;                                                \
     }                                                                                  \
@@ -105,10 +108,7 @@ inline std::string half_unsupported(const char* op, DType t) {
 #define GC_DISPATCH_STORAGE(dtype, opname, ...)                                        \
   [&] {                                                                                \
     switch (dtype) {                                                                   \
-      GC_DISPATCH_CASE(Float32, float, __VA_ARGS__)                                    \
-      GC_DISPATCH_CASE(Float64, double, __VA_ARGS__)                                   \
-      GC_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)                                    \
-      GC_DISPATCH_CASE(Bool, bool, __VA_ARGS__)                                        \
+      GC_DISPATCH_CASES_COMPUTE(__VA_ARGS__)                                           \
       GC_DISPATCH_CASE(BFloat16, ::gc::BFloat16, __VA_ARGS__)                          \
       GC_DISPATCH_CASE(Float16, ::gc::Half, __VA_ARGS__)                               \
     }                                                                                  \

@@ -138,6 +138,18 @@ struct Plan {
   int64_t tmp_size() const { return B > 1 ? O * B * L : 0; }  // [O, B*L] staging of out / gout
 };
 
+// Each thread's columns buffer and staging area, in one allocation: thread t's start at t * per.
+struct ThreadBuffers {
+  int64_t per;
+  TensorPtr buf;
+  ThreadBuffers(const Plan& P, const Tensor& like)
+      : per(P.cols_size() + P.tmp_size()), buf(empty_tensor({P.nt, per}, like.dtype, like.device)) {}
+  int64_t cols_off(int t) const { return t * per; }
+  int64_t tmp_off(int t, const Plan& P) const { return t * per + P.cols_size(); }
+  template <typename T>
+  T* at(int64_t off) const { return buf->data_as<T>() + off; }
+};
+
 // f(first image, count) over [n0, n1) in chunks of at most B.
 template <typename F>
 void chunks(int64_t n0, int64_t n1, int64_t B, const F& f) {
@@ -150,24 +162,24 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const 
                     const Tensor& out) {
   GC_DISPATCH_FLOAT(x.dtype, "conv2d", [&] {
     const Plan P(g, w.shape[0], groups, x.itemsize());
-    const int64_t per = P.cols_size() + P.tmp_size();
-    auto buf = empty_tensor({P.nt, per}, x.dtype, x.device);
+    const ThreadBuffers T(P, x);
+    const Tensor& buf = *T.buf;
     const scalar_t* xp = x.data_as<scalar_t>();
     const scalar_t* bp = bias ? bias->data_as<scalar_t>() : nullptr;
     scalar_t* op = out.data_as<scalar_t>();
     split_images(g.N, P.nt, [&](int t, int64_t n0, int64_t n1) {
-      const int64_t cols_off = t * per, tmp_off = cols_off + P.cols_size();
-      scalar_t* cp = buf->data_as<scalar_t>() + cols_off;
-      scalar_t* tp = buf->data_as<scalar_t>() + tmp_off;
+      const int64_t cols_off = T.cols_off(t), tmp_off = T.tmp_off(t, P);
+      scalar_t* cp = T.at<scalar_t>(cols_off);
+      scalar_t* tp = T.at<scalar_t>(tmp_off);
       chunks(n0, n1, P.B, [&](int64_t n, int64_t b) {
         const int64_t ld = b * P.L;  // columns of this chunk's buffer
         for (int64_t k = 0; k < b; ++k)
           for (int64_t c = 0; c < g.C; ++c)
             im2col_plane(xp + ((n + k) * g.C + c) * g.H * g.W, g, cp + c * g.kh * g.kw * ld + k * P.L, ld);
         for (int64_t gi = 0; gi < groups; ++gi) {  // out_g (or its staging) = W_g @ cols_g
-          View2d o = P.B > 1 ? View2d(*buf, P.Og, ld, ld, 1, tmp_off + gi * P.Og * ld)
+          View2d o = P.B > 1 ? View2d(buf, P.Og, ld, ld, 1, tmp_off + gi * P.Og * ld)
                              : View2d(out, P.Og, P.L, P.L, 1, (n * P.O + gi * P.Og) * P.L);
-          View2d a(w, P.Og, P.Rg, P.Rg, 1, gi * P.Og * P.Rg), c(*buf, P.Rg, ld, ld, 1, cols_off + gi * P.Rg * ld);
+          View2d a(w, P.Og, P.Rg, P.Rg, 1, gi * P.Og * P.Rg), c(buf, P.Rg, ld, ld, 1, cols_off + gi * P.Rg * ld);
           gemm_kernel(o.t, a.t, c.t, 1.0, 0.0);
         }
         for (int64_t k = 0; k < b; ++k)  // unstage image k, adding the bias on the way
@@ -186,14 +198,14 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const 
 void conv2d_input_grad(const Tensor& gout, const Tensor& w, const ConvGeom& g, int64_t groups, const Tensor& dx) {
   GC_DISPATCH_FLOAT(dx.dtype, "conv2d_backward", [&] {
     const Plan P(g, w.shape[0], groups, dx.itemsize());
-    const int64_t per = P.cols_size() + P.tmp_size();
-    auto buf = empty_tensor({P.nt, per}, dx.dtype, dx.device);
+    const ThreadBuffers T(P, dx);
+    const Tensor& buf = *T.buf;
     const scalar_t* gp = gout.data_as<scalar_t>();
     scalar_t* dp = dx.data_as<scalar_t>();
     split_images(g.N, P.nt, [&](int t, int64_t n0, int64_t n1) {
-      const int64_t cols_off = t * per, tmp_off = cols_off + P.cols_size();
-      scalar_t* cp = buf->data_as<scalar_t>() + cols_off;
-      scalar_t* tp = buf->data_as<scalar_t>() + tmp_off;
+      const int64_t cols_off = T.cols_off(t), tmp_off = T.tmp_off(t, P);
+      scalar_t* cp = T.at<scalar_t>(cols_off);
+      scalar_t* tp = T.at<scalar_t>(tmp_off);
       chunks(n0, n1, P.B, [&](int64_t n, int64_t b) {
         const int64_t ld = b * P.L;
         if (P.B > 1)  // stage gout's images as [O, b*L]
@@ -201,8 +213,8 @@ void conv2d_input_grad(const Tensor& gout, const Tensor& w, const ConvGeom& g, i
             for (int64_t r = 0; r < P.O; ++r)
               std::copy(gp + ((n + k) * P.O + r) * P.L, gp + ((n + k) * P.O + r + 1) * P.L, tp + r * ld + k * P.L);
         for (int64_t gi = 0; gi < groups; ++gi) {  // d cols_g = W_g^T @ g_g
-          View2d c(*buf, P.Rg, ld, ld, 1, cols_off + gi * P.Rg * ld), a(w, P.Rg, P.Og, 1, P.Rg, gi * P.Og * P.Rg);
-          View2d gg = P.B > 1 ? View2d(*buf, P.Og, ld, ld, 1, tmp_off + gi * P.Og * ld)
+          View2d c(buf, P.Rg, ld, ld, 1, cols_off + gi * P.Rg * ld), a(w, P.Rg, P.Og, 1, P.Rg, gi * P.Og * P.Rg);
+          View2d gg = P.B > 1 ? View2d(buf, P.Og, ld, ld, 1, tmp_off + gi * P.Og * ld)
                               : View2d(gout, P.Og, P.L, P.L, 1, (n * P.O + gi * P.Og) * P.L);
           gemm_kernel(c.t, a.t, gg.t, 1.0, 0.0);
         }
@@ -219,15 +231,15 @@ void conv2d_weight_grad(const Tensor& x, const Tensor& gout, const ConvGeom& g, 
   GC_DISPATCH_FLOAT(x.dtype, "conv2d_backward", [&] {
     const Plan P(g, gout.shape[1], groups, x.itemsize());
     const int64_t wsize = P.O * P.Rg;  // dW [O, Rg] and db [O] per thread, thread 0's written in place
-    const int64_t per = P.cols_size() + P.tmp_size();
-    auto buf = empty_tensor({P.nt, per}, x.dtype, x.device);
+    const ThreadBuffers T(P, x);
+    const Tensor& buf = *T.buf;
     auto partial = empty_tensor({std::max(P.nt - 1, 1), wsize + P.O}, x.dtype, x.device);
     const scalar_t* xp = x.data_as<scalar_t>();
     const scalar_t* gp = gout.data_as<scalar_t>();
     split_images(g.N, P.nt, [&](int t, int64_t n0, int64_t n1) {
-      const int64_t cols_off = t * per, tmp_off = cols_off + P.cols_size();
-      scalar_t* cp = buf->data_as<scalar_t>() + cols_off;
-      scalar_t* tp = buf->data_as<scalar_t>() + tmp_off;
+      const int64_t cols_off = T.cols_off(t), tmp_off = T.tmp_off(t, P);
+      scalar_t* cp = T.at<scalar_t>(cols_off);
+      scalar_t* tp = T.at<scalar_t>(tmp_off);
       const bool own = t == 0;  // thread 0 writes dw / db in place, the others their partials
       const Tensor& wt = own && dw ? *dw : *partial;
       const int64_t woff = own ? 0 : (t - 1) * (wsize + P.O);
@@ -253,8 +265,8 @@ void conv2d_weight_grad(const Tensor& x, const Tensor& gout, const ConvGeom& g, 
               std::copy(gp + ((n + k) * P.O + r) * P.L, gp + ((n + k) * P.O + r + 1) * P.L, tp + r * ld + k * P.L);
         }
         for (int64_t gi = 0; gi < groups; ++gi) {  // dW_g += g_g @ cols_g^T
-          View2d d(wt, P.Og, P.Rg, P.Rg, 1, woff + gi * P.Og * P.Rg), c(*buf, ld, P.Rg, 1, ld, cols_off + gi * P.Rg * ld);
-          View2d gg = P.B > 1 ? View2d(*buf, P.Og, ld, ld, 1, tmp_off + gi * P.Og * ld)
+          View2d d(wt, P.Og, P.Rg, P.Rg, 1, woff + gi * P.Og * P.Rg), c(buf, ld, P.Rg, 1, ld, cols_off + gi * P.Rg * ld);
+          View2d gg = P.B > 1 ? View2d(buf, P.Og, ld, ld, 1, tmp_off + gi * P.Og * ld)
                               : View2d(gout, P.Og, P.L, P.L, 1, (n * P.O + gi * P.Og) * P.L);
           gemm_kernel(d.t, gg.t, c.t, 1.0, n == n0 ? 0.0 : 1.0);
         }
