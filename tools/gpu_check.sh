@@ -42,7 +42,7 @@ step build 300 python -m pip install -v --no-build-isolation --no-deps \
 }
 # Run from outside the checkout so `import gradcore` is the installed package.
 cd tests
-step cuda_tests 150 python -m pytest -m cuda -q -x -p no:cacheprovider test_cuda.py
+step cuda_tests 150 python -m pytest -m cuda -q -x -p no:cacheprovider test_cuda.py test_norm2d.py test_pad_interp.py
 if command -v compute-sanitizer > /dev/null 2>&1; then
   step sanitizer 90 compute-sanitizer --tool memcheck --error-exitcode 3 \
     python -m pytest -m cuda -q -x -p no:cacheprovider test_cuda.py -k "float32 and (unary_table or activation_table or gpu_cases)"
