@@ -172,3 +172,37 @@ def test_a_model_trains_in_16_bit_like_pytorch(name, opt):
         res.append(lin.weight.detach().float().numpy())
     ulp = 2.0 ** -7 if name == "bfloat16" else 2.0 ** -10
     np.testing.assert_allclose(res[0], res[1], rtol=2 * ulp, atol=2 * ulp)
+
+
+@pytest.mark.parametrize("name", ["bfloat16", "float16"])
+def test_every_op_of_the_table_runs_in_16_bit_like_float32(name):
+    # Every op of the shared table (tests/op_cases.py) on 16-bit tensors against the same op on
+    # float32 tensors holding the same (rounded) values, rounded once at the end: 16-bit results
+    # differ only by the roundings of intermediate 16-bit tensors in multi-op cases.
+    from op_cases import CASES
+    dtype = getattr(gradcore, name)
+    eps = 2.0 ** -7 if name == "bfloat16" else 2.0 ** -10
+    for case, (fn, arrays, diff) in CASES.items():
+        res = []
+        for half in (True, False):
+            ts = []
+            for a in arrays:
+                t = gradcore.tensor(np.asarray(a, dtype=np.float32)).to(dtype)
+                t = t if half else t.float()
+                ts.append(t.requires_grad_(diff))
+            out = fn(gradcore, *ts)
+            if half and out.dtype.is_floating_point and case != "compare":  # compare calls .float()
+                assert out.dtype == dtype, case
+            if diff:
+                out.float().sum().backward()
+            grads = [t.grad.float().numpy() if diff and t.grad is not None else None for t in ts]
+            res.append((out.detach().to(dtype).float().numpy() if out.dtype.is_floating_point
+                        else out.numpy(), grads))
+        (o16, g16), (o32, g32) = res
+        scale = max(1.0, float(np.abs(o32).max())) if o32.size else 1.0
+        np.testing.assert_allclose(o16, o32, rtol=8 * eps, atol=8 * eps * scale, err_msg=case)
+        for a, b in zip(g16, g32):
+            if b is not None:
+                b16 = gradcore.tensor(b).to(dtype).float().numpy()
+                np.testing.assert_allclose(a, b16, rtol=8 * eps, atol=8 * eps * max(1.0, float(np.abs(b).max())),
+                                           err_msg=f"{case} gradient")
