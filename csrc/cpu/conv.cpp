@@ -22,7 +22,6 @@ namespace {
 
 using kernels::ConvGeom;
 
-// f(p) for planes p in [0, n), in parallel when the work pays for the threads.
 // The output columns [x0, x1) whose input column x*sw - pw + jj (jj = j*dw) lies in [0, W).
 inline void valid_range(int64_t ow, int64_t sw, int64_t pw, int64_t jj, int64_t W, int64_t& x0, int64_t& x1) {
   // x*sw + (jj - pw) >= 0  <=>  x >= ceil((pw - jj) / sw);  < W  <=>  x <= floor((W - 1 - jj + pw) / sw)
@@ -32,13 +31,12 @@ inline void valid_range(int64_t ow, int64_t sw, int64_t pw, int64_t jj, int64_t 
   if (x1 < x0) x1 = x0;
 }
 
+// rows: this plane's kh*kw rows of oh*ow columns each, ld elements apart.
 template <typename T>
-// rows: this plane's kh*kw rows of L = oh*ow columns each, ld elements apart.
 void im2col_plane(const T* xp, const ConvGeom& g, T* rows, int64_t ld) {
-  const int64_t L = ld;
   for (int64_t i = 0; i < g.kh; ++i)
     for (int64_t j = 0; j < g.kw; ++j) {
-      T* out = rows + (i * g.kw + j) * L;
+      T* out = rows + (i * g.kw + j) * ld;
       int64_t x0, x1;
       valid_range(g.ow, g.sw, g.pw, j * g.dw, g.W, x0, x1);
       for (int64_t y = 0; y < g.oh; ++y) {
@@ -64,10 +62,9 @@ void im2col_plane(const T* xp, const ConvGeom& g, T* rows, int64_t ld) {
 template <typename T>
 void col2im_plane(const T* rows, const ConvGeom& g, T* dxp, int64_t ld) {
   std::fill(dxp, dxp + g.H * g.W, T(0));
-  const int64_t L = ld;
   for (int64_t i = 0; i < g.kh; ++i)
     for (int64_t j = 0; j < g.kw; ++j) {
-      const T* in = rows + (i * g.kw + j) * L;
+      const T* in = rows + (i * g.kw + j) * ld;
       int64_t x0, x1;
       valid_range(g.ow, g.sw, g.pw, j * g.dw, g.W, x0, x1);
       for (int64_t y = 0; y < g.oh; ++y) {
@@ -136,7 +133,31 @@ struct Plan {
   }
   int64_t cols_size() const { return R * B * L; }  // per thread
   int64_t tmp_size() const { return B > 1 ? O * B * L : 0; }  // [O, B*L] staging of out / gout
+  // Group gi's [Og, ld] block of out or gout for the chunk starting at image n: the staging area
+  // at tmp_off in buf when images share a buffer, the batch tensor itself when B == 1.
+  View2d block(const Tensor& batch, const Tensor& buf, int64_t tmp_off, int64_t n, int64_t gi, int64_t ld) const {
+    return B > 1 ? View2d(buf, Og, ld, ld, 1, tmp_off + gi * Og * ld)
+                 : View2d(batch, Og, L, L, 1, (n * O + gi * Og) * L);
+  }
 };
+
+// The columns of images [n, n + b) into cp, image k's at column k*L of rows ld = b*L apart.
+template <typename T>
+void im2col_chunk(const T* xp, const ConvGeom& g, int64_t n, int64_t b, T* cp) {
+  const int64_t L = g.cols(), ld = b * L;
+  for (int64_t k = 0; k < b; ++k)
+    for (int64_t c = 0; c < g.C; ++c)
+      im2col_plane(xp + ((n + k) * g.C + c) * g.H * g.W, g, cp + c * g.kh * g.kw * ld + k * L, ld);
+}
+
+// gout's images [n, n + b) ([O, L] each) staged side by side as [O, b*L] in tp.
+template <typename T>
+void stage_chunk(const T* gp, int64_t n, int64_t b, int64_t O, int64_t L, T* tp) {
+  const int64_t ld = b * L;
+  for (int64_t k = 0; k < b; ++k)
+    for (int64_t r = 0; r < O; ++r)
+      std::copy(gp + ((n + k) * O + r) * L, gp + ((n + k) * O + r + 1) * L, tp + r * ld + k * L);
+}
 
 // Each thread's columns buffer and staging area, in one allocation: thread t's start at t * per.
 struct ThreadBuffers {
@@ -173,12 +194,9 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const 
       scalar_t* tp = T.at<scalar_t>(tmp_off);
       chunks(n0, n1, P.B, [&](int64_t n, int64_t b) {
         const int64_t ld = b * P.L;  // columns of this chunk's buffer
-        for (int64_t k = 0; k < b; ++k)
-          for (int64_t c = 0; c < g.C; ++c)
-            im2col_plane(xp + ((n + k) * g.C + c) * g.H * g.W, g, cp + c * g.kh * g.kw * ld + k * P.L, ld);
+        im2col_chunk(xp, g, n, b, cp);
         for (int64_t gi = 0; gi < groups; ++gi) {  // out_g (or its staging) = W_g @ cols_g
-          View2d o = P.B > 1 ? View2d(buf, P.Og, ld, ld, 1, tmp_off + gi * P.Og * ld)
-                             : View2d(out, P.Og, P.L, P.L, 1, (n * P.O + gi * P.Og) * P.L);
+          View2d o = P.block(out, buf, tmp_off, n, gi, ld);
           View2d a(w, P.Og, P.Rg, P.Rg, 1, gi * P.Og * P.Rg), c(buf, P.Rg, ld, ld, 1, cols_off + gi * P.Rg * ld);
           gemm_kernel(o.t, a.t, c.t, 1.0, 0.0);
         }
@@ -208,14 +226,10 @@ void conv2d_input_grad(const Tensor& gout, const Tensor& w, const ConvGeom& g, i
       scalar_t* tp = T.at<scalar_t>(tmp_off);
       chunks(n0, n1, P.B, [&](int64_t n, int64_t b) {
         const int64_t ld = b * P.L;
-        if (P.B > 1)  // stage gout's images as [O, b*L]
-          for (int64_t k = 0; k < b; ++k)
-            for (int64_t r = 0; r < P.O; ++r)
-              std::copy(gp + ((n + k) * P.O + r) * P.L, gp + ((n + k) * P.O + r + 1) * P.L, tp + r * ld + k * P.L);
+        if (P.B > 1) stage_chunk(gp, n, b, P.O, P.L, tp);
         for (int64_t gi = 0; gi < groups; ++gi) {  // d cols_g = W_g^T @ g_g
           View2d c(buf, P.Rg, ld, ld, 1, cols_off + gi * P.Rg * ld), a(w, P.Rg, P.Og, 1, P.Rg, gi * P.Og * P.Rg);
-          View2d gg = P.B > 1 ? View2d(buf, P.Og, ld, ld, 1, tmp_off + gi * P.Og * ld)
-                              : View2d(gout, P.Og, P.L, P.L, 1, (n * P.O + gi * P.Og) * P.L);
+          View2d gg = P.block(gout, buf, tmp_off, n, gi, ld);
           gemm_kernel(c.t, a.t, gg.t, 1.0, 0.0);
         }
         for (int64_t k = 0; k < b; ++k)
@@ -257,17 +271,11 @@ void conv2d_weight_grad(const Tensor& x, const Tensor& gout, const ConvGeom& g, 
               bsum[r] += acc;
             }
         if (!dw) return;
-        for (int64_t k = 0; k < b; ++k) {
-          for (int64_t c = 0; c < g.C; ++c)
-            im2col_plane(xp + ((n + k) * g.C + c) * g.H * g.W, g, cp + c * g.kh * g.kw * ld + k * P.L, ld);
-          if (P.B > 1)
-            for (int64_t r = 0; r < P.O; ++r)
-              std::copy(gp + ((n + k) * P.O + r) * P.L, gp + ((n + k) * P.O + r + 1) * P.L, tp + r * ld + k * P.L);
-        }
+        im2col_chunk(xp, g, n, b, cp);
+        if (P.B > 1) stage_chunk(gp, n, b, P.O, P.L, tp);
         for (int64_t gi = 0; gi < groups; ++gi) {  // dW_g += g_g @ cols_g^T
           View2d d(wt, P.Og, P.Rg, P.Rg, 1, woff + gi * P.Og * P.Rg), c(buf, ld, P.Rg, 1, ld, cols_off + gi * P.Rg * ld);
-          View2d gg = P.B > 1 ? View2d(buf, P.Og, ld, ld, 1, tmp_off + gi * P.Og * ld)
-                              : View2d(gout, P.Og, P.L, P.L, 1, (n * P.O + gi * P.Og) * P.L);
+          View2d gg = P.block(gout, buf, tmp_off, n, gi, ld);
           gemm_kernel(d.t, gg.t, c.t, 1.0, n == n0 ? 0.0 : 1.0);
         }
       });

@@ -11,11 +11,12 @@
 // weight gradient conv_weight_grad with the roles of input and output exchanged.
 #include <algorithm>
 #include <cstdlib>
-#include <tuple>
 #include <sstream>
+#include <tuple>
 #include "autograd/node.h"
 #include "ops/dispatch.h"
 #include "ops/ops.h"
+#include "ops/window.h"
 
 namespace gc::ops {
 
@@ -236,7 +237,7 @@ struct ConvTranspose2dBackward final : Node {
 // Rank, device, dtype and groups checks of a 2-D (transposed) convolution's operands, with
 // PyTorch's messages; weight_layout names the weight's dims.
 void check_conv_operands(const char* op, const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, int64_t groups,
-                         const char* weight_layout) {
+                         const int64_t stride[2], const int64_t dilation[2], const char* weight_layout) {
   if (x->dim() != 4)
     fail(ErrorKind::Runtime, op, "expected 3D (unbatched) or 4D (batched) input, but got input of size: ",
          shape_str(x->shape), ". Hint: images are [N, C, H, W] (or [C, H, W] for one).");
@@ -254,15 +255,17 @@ void check_conv_operands(const char* op, const TensorPtr& x, const TensorPtr& w,
     fail(ErrorKind::NotImplemented, op, "not implemented for ", dtype_name(x->dtype),
          " tensors: convolution takes floating-point input. Hint: call .float() first.");
   if (groups <= 0) fail(ErrorKind::Runtime, op, "non-positive groups is not supported (got groups=", groups, ")");
+  for (int d = 0; d < 2; ++d) {
+    if (stride[d] <= 0) fail(ErrorKind::Runtime, op, "non-positive stride is not supported (got stride=", pair_str(stride), ")");
+    if (dilation[d] <= 0)
+      fail(ErrorKind::Runtime, op, "dilation should be greater than zero (got dilation=", pair_str(dilation), ")");
+  }
 }
 
 void check_conv2d(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const Conv2dOptions& o) {
   const char* op = "conv2d";
-  check_conv_operands(op, x, w, b, o.groups, "[out_channels, in_channels / groups, kH, kW]");
+  check_conv_operands(op, x, w, b, o.groups, o.stride, o.dilation, "[out_channels, in_channels / groups, kH, kW]");
   for (int d = 0; d < 2; ++d) {
-    if (o.stride[d] <= 0) fail(ErrorKind::Runtime, op, "non-positive stride is not supported (got stride=", pair_str(o.stride), ")");
-    if (o.dilation[d] <= 0)
-      fail(ErrorKind::Runtime, op, "dilation should be greater than zero (got dilation=", pair_str(o.dilation), ")");
     if (o.pad_before[d] < 0 || o.pad_after[d] < 0)
       fail(ErrorKind::Runtime, op, "negative padding is not supported (got padding=", pair_str(o.pad_before), ")");
   }
@@ -319,11 +322,8 @@ namespace {
 
 void check_transposed(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const ConvTranspose2dOptions& o) {
   const char* op = "conv_transpose2d";
-  check_conv_operands(op, x, w, b, o.groups, "[in_channels, out_channels / groups, kH, kW]");
+  check_conv_operands(op, x, w, b, o.groups, o.stride, o.dilation, "[in_channels, out_channels / groups, kH, kW]");
   for (int d = 0; d < 2; ++d) {
-    if (o.stride[d] <= 0) fail(ErrorKind::Runtime, op, "non-positive stride is not supported (got stride=", pair_str(o.stride), ")");
-    if (o.dilation[d] <= 0)
-      fail(ErrorKind::Runtime, op, "dilation should be greater than zero (got dilation=", pair_str(o.dilation), ")");
     if (o.padding[d] < 0) fail(ErrorKind::Runtime, op, "negative padding is not supported (got padding=", pair_str(o.padding), ")");
     if (o.output_padding[d] < 0 || (o.output_padding[d] >= o.stride[d] && o.output_padding[d] >= o.dilation[d]))
       fail(ErrorKind::Runtime, op, "output padding must be smaller than either stride or dilation, but got output_padding=",
@@ -397,14 +397,9 @@ std::string blocks_str(const char* what, const int64_t size[2], const UnfoldOpti
 // The convolution geometry of sliding blocks over [N, C, H, W], with PyTorch's checks.
 ConvGeom block_geometry(int64_t N, int64_t C, int64_t H, int64_t W, const UnfoldOptions& o, const char* op,
                         const char* size_name) {
-  for (int d = 0; d < 2; ++d) {
-    if (o.kernel[d] <= 0)
-      fail(ErrorKind::Runtime, op, "kernel size should be greater than zero, but got kernel_size=", pair_str(o.kernel));
-    if (o.stride[d] <= 0) fail(ErrorKind::Runtime, op, "stride should be greater than zero, but got stride=", pair_str(o.stride));
-    if (o.dilation[d] <= 0)
-      fail(ErrorKind::Runtime, op, "dilation should be greater than zero, but got dilation=", pair_str(o.dilation));
+  check_window(op, o.kernel, o.stride, o.dilation);
+  for (int d = 0; d < 2; ++d)
     if (o.padding[d] < 0) fail(ErrorKind::Runtime, op, "padding should be non-negative, but got padding=", pair_str(o.padding));
-  }
   ConvGeom g{N, C, H, W, o.kernel[0], o.kernel[1], o.stride[0], o.stride[1], o.padding[0], o.padding[1],
              o.dilation[0], o.dilation[1], 0, 0};
   const int64_t hspan = H + 2 * g.ph - g.dh * (g.kh - 1) - 1, wspan = W + 2 * g.pw - g.dw * (g.kw - 1) - 1;

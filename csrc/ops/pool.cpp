@@ -6,6 +6,7 @@
 #include "autograd/node.h"
 #include "ops/dispatch.h"
 #include "ops/ops.h"
+#include "ops/window.h"
 
 namespace gc::ops {
 
@@ -35,12 +36,8 @@ PoolGeom sliding_geom(const TensorPtr& input, const Pool2dOptions& o, const char
     fail(ErrorKind::Runtime, op, "non-empty 3D or 4D (batch mode) tensor expected for input, but got size ",
          shape_str(input->shape), ". Hint: images are [N, C, H, W] (or [C, H, W] for one).");
   check_floating(input, op);
+  check_window(op, o.kernel, o.stride, o.dilation);
   for (int d = 0; d < 2; ++d) {
-    if (o.kernel[d] <= 0)
-      fail(ErrorKind::Runtime, op, "kernel size should be greater than zero, but got kernel_size=", pair_str(o.kernel));
-    if (o.stride[d] <= 0) fail(ErrorKind::Runtime, op, "stride should be greater than zero, but got stride=", pair_str(o.stride));
-    if (o.dilation[d] <= 0)
-      fail(ErrorKind::Runtime, op, "dilation should be greater than zero, but got dilation=", pair_str(o.dilation));
     if (o.padding[d] < 0 || o.padding[d] > o.kernel[d] / 2)
       fail(ErrorKind::Runtime, op, "pad should be at most half of effective kernel size, but got pad=", pair_str(o.padding),
            ", kernel_size=", pair_str(o.kernel), " and dilation=", pair_str(o.dilation));

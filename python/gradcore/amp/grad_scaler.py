@@ -25,6 +25,11 @@ def _fresh_state():
     return {"stage": OptState.READY, "found_inf_per_device": {}}
 
 
+def _f32(v):
+    """v rounded to float32, as PyTorch's float32 scale tensor holds it."""
+    return float(_C.functions.full((), v, dtype=_C.dtype.float32).item())
+
+
 class GradScaler:
     """``GradScaler(device="cuda", init_scale=2.**16, growth_factor=2.0, backoff_factor=0.5,
     growth_interval=2000, enabled=True)``. On a machine without CUDA a "cuda" scaler warns and
@@ -62,10 +67,6 @@ class GradScaler:
         """outputs (a tensor or nested iterables of tensors) times the current scale."""
         if not self._enabled:
             return outputs
-        if isinstance(outputs, _C.Tensor):
-            if self._scale is None:
-                self._lazy_init(outputs.device)
-            return outputs * self._scale.to(outputs.device)
 
         def apply(v):
             if isinstance(v, _C.Tensor):
@@ -96,8 +97,7 @@ class GradScaler:
             raise RuntimeError("unscale_() has already been called on this optimizer since the last update().")
         if state["stage"] is OptState.STEPPED:
             raise RuntimeError("unscale_() is being called after step().")
-        inv_scale = 1.0 / float(self._scale.item())  # in double, then float32 as PyTorch's
-        inv_scale = float(_C.functions.full((), inv_scale, dtype=_C.dtype.float32).item())
+        inv_scale = _f32(1.0 / float(self._scale.item()))  # in double, then float32 as PyTorch's
         grads_by_device = {}
         for group in optimizer.param_groups:
             for param in group["params"]:
@@ -163,7 +163,7 @@ class GradScaler:
             else:
                 successful = self._growth_tracker + 1
                 if successful == self._growth_interval:
-                    grown = float(_C.functions.full((), scale * self._growth_factor, dtype=_C.dtype.float32).item())
+                    grown = _f32(scale * self._growth_factor)
                     if grown != float("inf"):
                         self._scale.fill_(grown)
                     self._growth_tracker = 0

@@ -27,6 +27,7 @@ import sys
 import time
 
 from .. import _C
+from ..amp import GradScaler, autocast
 from ..autograd.grad_mode import no_grad
 from .callbacks import Callback
 
@@ -170,7 +171,6 @@ class Trainer:
         self._autocast_dtype = {"bf16-mixed": _C.dtype.bfloat16, "16-mixed": _C.dtype.float16}.get(self.precision)
         self._scaler = None
         if self.precision == "16-mixed":
-            from ..amp import GradScaler
             self._scaler = GradScaler(self.device.type)
         callbacks = list(callbacks or [])
         for cb in callbacks:
@@ -318,7 +318,6 @@ class Trainer:
     def _autocast(self):
         if self._autocast_dtype is None:
             return contextlib.nullcontext()
-        from ..amp import autocast
         return autocast(self.device.type, dtype=self._autocast_dtype)
 
     def _optimizer_step(self, opt, clip_grad_norm_, model):
