@@ -116,10 +116,10 @@ def _best_isa():
     return run.stdout.strip()
 
 
-@pytest.mark.parametrize("isa", ["avx512", "avx2", "baseline"])
+@pytest.mark.parametrize("isa", ["avx512_bf16", "avx512", "avx2", "baseline"])
 def test_forced_isa_is_the_one_that_runs(isa):
     # GRADCORE_CPU_ISA caps the choice at what the CPU has; every kernel table reads the same choice.
-    order = ["baseline", "avx2", "avx512"]
+    order = ["baseline", "avx2", "avx512", "avx512_bf16"]
     best = _best_isa()
     want = order[min(order.index(isa), order.index(best))]
     run = _run_isa("import gradcore; print(gradcore._C._cpu_isa())", isa)

@@ -64,6 +64,9 @@ static void bind_matmul(py::module_& m, TensorClass& cls) {
   // How many CPU products took the sparse-A path so far (tests check the path they mean to test).
   m.def("_gemm_sparse_calls", &cpu::gemm_sparse_calls);
   m.def("_gemm_direct_calls", &cpu::gemm_direct_calls);
+  m.def("_gemm_16_kernel", [](const std::string& dtype) {
+    return std::string(cpu::gemm_16_kernel(dtype == "bfloat16" ? DType::BFloat16 : DType::Float16));
+  });
 }
 
 GC_REGISTER_BINDINGS(bind_matmul)

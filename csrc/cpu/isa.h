@@ -6,10 +6,11 @@
 
 namespace gc::cpu {
 
-enum class Isa { baseline, avx2, avx512 };  // ordered: each includes the ones before it
+enum class Isa { baseline, avx2, avx512, avx512_bf16 };  // ordered: each includes the ones before it
 
-// The best ISA this CPU runs (avx2 means AVX2 and FMA; avx512 means AVX-512F as well), capped by
-// GRADCORE_CPU_ISA=baseline|avx2|avx512 when set, so tests can force every path. Decided once per
+// The best ISA this CPU runs (avx2 means AVX2 and FMA; avx512 means AVX-512F as well; avx512_bf16
+// adds AVX512_BF16 with AVX512BW/VL, whose vdpbf16ps multiplies bfloat16 pairs into float), capped
+// by GRADCORE_CPU_ISA=baseline|avx2|avx512|avx512_bf16 when set, so tests can force every path. Decided once per
 // process; a value the CPU cannot run falls back to what it can.
 Isa cpu_isa();
 const char* isa_name(Isa isa);

@@ -77,7 +77,7 @@ namespace gc::cpu {
 namespace gemm {
 
 void* scratch_bytes(int slot, int64_t bytes) {
-  thread_local std::vector<char> bufs[2];
+  thread_local std::vector<char> bufs[3];
   auto& v = bufs[slot];
   if (static_cast<int64_t>(v.size()) < bytes + 64) v.resize(bytes + 64);
   const auto addr = reinterpret_cast<uintptr_t>(v.data());
@@ -99,10 +99,11 @@ struct Mat {
   int64_t bs, rs, cs;
 };
 
-template <typename T>
+// C = A @ B with A and B of type S (T, or 16-bit floats accumulated in float).
+template <typename T, typename S = T>
 struct Problem {
   int64_t batch, M, N, K;
-  Mat<const T> A, B;
+  Mat<const S> A, B;
   Mat<T> C;
   Epilogue<T> epi;  // bias indexed from C's element (0, 0)
 };
@@ -130,12 +131,12 @@ void parallel_tasks(int64_t n, int nt, const F& f) {
 // ---- kernel choice ----
 
 // Debug/tuning override of the blocking: GRADCORE_GEMM_BLOCKING="kc,mc,nc".
-template <typename T>
-void apply_blocking_override(Kernel<T>& k) {
+template <typename KN>
+void apply_blocking_override(KN& k) {
   const char* s = std::getenv("GRADCORE_GEMM_BLOCKING");
   long kc = 0, mc = 0, nc = 0;
   if (s && std::sscanf(s, "%ld,%ld,%ld", &kc, &mc, &nc) == 3 && kc > 0 && mc > 0 && nc > 0) {
-    k.kc = kc;
+    k.kc = round_up(kc, k.kstep);
     k.mc = round_up(mc, k.mr);
     k.nc = round_up(nc, k.nr);
   }
@@ -147,6 +148,7 @@ const Kernel<T>& kernel() {
     Kernel<T> r = kernel_baseline<T>();
 #ifdef GRADCORE_X86_KERNELS
     switch (cpu_isa()) {
+      case Isa::avx512_bf16:  // the float and double kernels are avx512's
       case Isa::avx512: r = kernel_avx512<T>(); break;
       case Isa::avx2: r = kernel_avx2<T>(); break;
       case Isa::baseline: break;
@@ -161,20 +163,22 @@ const Kernel<T>& kernel() {
 // ---- the packed path (float32, float64) ----
 
 // Rows [i0, i1) x columns [j0, j1) of matrix n of the batch, all of K, on the calling thread.
-template <typename T>
-void gemm_rect(const Problem<T>& pr, const Kernel<T>& kn, int64_t n, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-  const T* A = pr.A.data + n * pr.A.bs;
-  const T* B = pr.B.data + n * pr.B.bs;
+// (A kernel with kstep 2 packs pairs of k: a kc-deep slice is ceil(kc / 2) packed steps.)
+template <typename T, typename S, typename P>
+void gemm_rect(const Problem<T, S>& pr, const Kernel<T, S, P>& kn, int64_t n, int64_t i0, int64_t i1, int64_t j0,
+               int64_t j1) {
+  const S* A = pr.A.data + n * pr.A.bs;
+  const S* B = pr.B.data + n * pr.B.bs;
   T* C = pr.C.data + n * pr.C.bs;
   const int64_t MR = kn.mr, NR = kn.nr;
-  const int64_t kcmax = std::min(kn.kc, pr.K);
-  T* ap = scratch<T>(0, round_up(std::min(kn.mc, i1 - i0), MR) * kcmax);
-  T* bp = scratch<T>(1, round_up(std::min(kn.nc, j1 - j0), NR) * kcmax);
+  const int64_t kcmax = ceil_div(std::min(kn.kc, pr.K), kn.kstep);
+  P* ap = scratch<P>(0, round_up(std::min(kn.mc, i1 - i0), MR) * kcmax);
+  P* bp = scratch<P>(1, round_up(std::min(kn.nc, j1 - j0), NR) * kcmax);
   const Epilogue<T>& pe = pr.epi;
   for (int64_t jc = j0; jc < j1; jc += kn.nc) {
     const int64_t nc = std::min(kn.nc, j1 - jc);
     for (int64_t pc = 0; pc < pr.K; pc += kn.kc) {
-      const int64_t kc = std::min(kn.kc, pr.K - pc);
+      const int64_t kc = std::min(kn.kc, pr.K - pc), kcp = ceil_div(kc, kn.kstep);
       kn.pack_b(kc, nc, B + pc * pr.B.rs + jc * pr.B.cs, pr.B.rs, pr.B.cs, bp);
       // The first K slice scales C by beta; later ones accumulate onto it; the last adds the bias
       // and applies ReLU.
@@ -185,13 +189,13 @@ void gemm_rect(const Problem<T>& pr, const Kernel<T>& kn, int64_t n, int64_t i0,
         kn.pack_a(mc, kc, A + ic * pr.A.rs + pc * pr.A.cs, pr.A.rs, pr.A.cs, ap);
         for (int64_t ir = 0; ir < mc; ir += MR) {
           const int mr = static_cast<int>(std::min(MR, mc - ir));
-          MicroFn<T> micro = kn.micro;
+          MicroFn<T, P> micro = kn.micro;
           for (int s = 1; s >= 0; --s)
             if (mr < MR && mr <= kn.shorter[s].rows) micro = kn.shorter[s].fn;
           for (int64_t jr = 0; jr < nc; jr += NR) {
             const int64_t i = ic + ir, j = jc + jr;
             if (last && pe.bias) e.bias = pe.bias + i * pe.brs + j * pe.bcs;
-            micro(kc, ap + ir * kc, bp + jr * kc, C + i * pr.C.rs + j * pr.C.cs, pr.C.rs, pr.C.cs, mr,
+            micro(kcp, ap + ir * kcp, bp + jr * kcp, C + i * pr.C.rs + j * pr.C.cs, pr.C.rs, pr.C.cs, mr,
                      static_cast<int>(std::min(NR, nc - jr)), e);
           }
         }
@@ -201,9 +205,9 @@ void gemm_rect(const Problem<T>& pr, const Kernel<T>& kn, int64_t n, int64_t i0,
 }
 
 // C^T = B^T A^T: the same product with rows and columns swapped.
-template <typename T>
-Problem<T> transposed(const Problem<T>& pr) {
-  Problem<T> t = pr;
+template <typename T, typename S>
+Problem<T, S> transposed(const Problem<T, S>& pr) {
+  Problem<T, S> t = pr;
   std::swap(t.M, t.N);
   t.A = {pr.B.data, pr.B.bs, pr.B.cs, pr.B.rs};
   t.B = {pr.A.data, pr.A.bs, pr.A.cs, pr.A.rs};
@@ -217,16 +221,15 @@ double tile_use(int64_t M, int64_t N, int64_t MR, int64_t NR) {
   return static_cast<double>(M) * N / (static_cast<double>(round_up(M, MR)) * round_up(N, NR));
 }
 
-template <typename T>
-void gemm_packed(const Problem<T>& pr0) {
-  const Kernel<T>& kn = kernel<T>();
+template <typename T, typename S, typename P>
+void gemm_packed(const Problem<T, S>& pr0, const Kernel<T, S, P>& kn) {
   // Work on whichever of C and C^T the kernel suits better: the vector store path wants rows of
   // C contiguous, and a narrow N wastes most of every NR-wide panel.
   const bool col_major_c = pr0.C.cs != 1 && pr0.C.rs == 1;
   const bool row_major_c = pr0.C.cs == 1;
   bool flip = col_major_c || (!row_major_c && pr0.M < pr0.N);
   if (!col_major_c && tile_use(pr0.N, pr0.M, kn.mr, kn.nr) > 1.3 * tile_use(pr0.M, pr0.N, kn.mr, kn.nr)) flip = true;
-  const Problem<T> pr = flip ? transposed(pr0) : pr0;
+  const Problem<T, S> pr = flip ? transposed(pr0) : pr0;
 
   const int nt = threads_for(2.0 * pr.batch * pr.M * pr.N * pr.K);
   if (nt == 1 || pr.batch >= nt) {
@@ -501,7 +504,7 @@ void product(const Problem<T>& pr) {
   } else if (pr.M == 1 || pr.N == 1) {
     gemm_vector(pr);
   } else if (!gemm_sparse_a(pr) && !gemm_direct(pr)) {
-    gemm_packed(pr);
+    gemm_packed(pr, kernel<T>());
   }
 }
 
@@ -512,13 +515,167 @@ Mat<P> mat_of(const Tensor& t) {
   return {reinterpret_cast<P*>(t.data_as<T>()), bs, t.strides[d - 2], t.strides[d - 1]};
 }
 
+// ---- 16-bit operands: bfloat16 and float16 ----
+// A and B are read as they are; C is accumulated in a float32 buffer through the float epilogue
+// (alpha, beta, bias, ReLU), and rounded to 16 bits once, as PyTorch's 16-bit matmuls do. Two
+// kernels do the product (GRADCORE_GEMM_16=dot|widen forces one, where the CPU has it):
+//   dot    bfloat16 on avx512_bf16 CPUs: pairs of k by vdpbf16ps (cpu/matmul/avx512_bf16.cpp);
+//   widen  any CPU, both dtypes: the float kernel, whose packing routines first widen each block
+//          to float (in a per-thread buffer, so the operands are never widened whole).
+// Vector shapes and K == 0 widen A and B whole and take the float path: they are memory bound.
+
+// dst[i] = src[i * stride] as float, for i < n.
+template <typename S>
+void widen_run(const S* src, int64_t n, int64_t stride, float* dst) {
+  if (stride == 1) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i * stride]);
+  }
+}
+
+// A rows x cols block (element (r, c) at src[r * rs + c * cs]) widened into scratch slot 2,
+// column-major when the source's columns are contiguous, else row-major; *rs2, *cs2 its strides.
+template <typename S>
+const float* widen_block(const S* src, int64_t rows, int64_t cols, int64_t rs, int64_t cs, int64_t* rs2, int64_t* cs2) {
+  float* t = scratch<float>(2, rows * cols);
+  if (rs == 1 && cs != 1) {
+    for (int64_t c = 0; c < cols; ++c) widen_run(src + c * cs, rows, 1, t + c * rows);
+    *rs2 = 1, *cs2 = rows;
+  } else {
+    for (int64_t r = 0; r < rows; ++r) widen_run(src + r * rs, cols, cs, t + r * cols);
+    *rs2 = cols, *cs2 = 1;
+  }
+  return t;
+}
+
+template <typename S>
+void pack_a_widen(int64_t m, int64_t kc, const S* a, int64_t rs, int64_t cs, float* dst) {
+  int64_t rs2, cs2;
+  const float* t = widen_block(a, m, kc, rs, cs, &rs2, &cs2);
+  kernel<float>().pack_a(m, kc, t, rs2, cs2, dst);
+}
+
+template <typename S>
+void pack_b_widen(int64_t kc, int64_t n, const S* b, int64_t rs, int64_t cs, float* dst) {
+  int64_t rs2, cs2;
+  const float* t = widen_block(b, kc, n, rs, cs, &rs2, &cs2);
+  kernel<float>().pack_b(kc, n, t, rs2, cs2, dst);
+}
+
+// The float kernel over 16-bit sources: its micro-kernels and blocking, packs that widen.
+template <typename S>
+const Kernel<float, S, float>& widening_kernel() {
+  static const Kernel<float, S, float> k = [] {
+    const Kernel<float>& f = kernel<float>();
+    Kernel<float, S, float> r{f.mr, f.nr, f.kc, f.mc, f.nc, f.micro, &pack_a_widen<S>, &pack_b_widen<S>, {}, {}, {}, 1};
+    for (int s = 0; s < 2; ++s) r.shorter[s] = {f.shorter[s].rows, f.shorter[s].fn};
+    return r;
+  }();
+  return k;
+}
+
+#ifdef GRADCORE_X86_KERNELS
+const Kernel<float, BFloat16, uint32_t>& dot_kernel() {
+  static const Kernel<float, BFloat16, uint32_t> k = [] {
+    Kernel<float, BFloat16, uint32_t> r = kernel_avx512_bf16();
+    apply_blocking_override(r);
+    return r;
+  }();
+  return k;
+}
+#endif
+
+// Whether bfloat16 products take the dot kernel: the CPU has avx512_bf16 (cpu_isa(), so
+// GRADCORE_CPU_ISA caps it) and GRADCORE_GEMM_16 is not "widen".
+bool use_bf16_dot() {
+  static const bool yes = [] {
+#ifdef GRADCORE_X86_KERNELS
+    const char* s = std::getenv("GRADCORE_GEMM_16");
+    return cpu_isa() >= Isa::avx512_bf16 && !(s && std::strcmp(s, "widen") == 0);
+#else
+    return false;
+#endif
+  }();
+  return yes;
+}
+
+// The product by the dot kernel, when S is bfloat16 and use_bf16_dot(); false (nothing done) otherwise.
+template <typename S>
+bool gemm_bf16_dot(const Problem<float, S>& pr) {
+#ifdef GRADCORE_X86_KERNELS
+  if constexpr (std::is_same_v<S, BFloat16>) {
+    if (use_bf16_dot()) {
+      gemm_packed(pr, dot_kernel());
+      return true;
+    }
+  }
+#endif
+  (void)pr;
+  return false;
+}
+
+// Matrix m of 16-bit values as a contiguous float copy in buf ([nb, rows, cols]; nb = 1 when m
+// broadcasts its batch).
+template <typename S>
+Mat<const float> widen_mat(const Mat<const S>& m, int64_t nb, int64_t rows, int64_t cols, std::vector<float>& buf) {
+  if (m.bs == 0) nb = 1;
+  buf.resize(static_cast<size_t>(nb * rows * cols));
+  for (int64_t n = 0; n < nb; ++n)
+    for (int64_t r = 0; r < rows; ++r)
+      widen_run(m.data + n * m.bs + r * m.rs, cols, m.cs, buf.data() + (n * rows + r) * cols);
+  return {buf.data(), m.bs == 0 ? 0 : rows * cols, cols, 1};
+}
+
+template <typename S>
+void gemm_16(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta, const Tensor* bias,
+             bool relu) {
+  const int64_t d = out.dim(), batch = d == 3 ? out.shape[0] : 1;
+  const int64_t M = out.shape[d - 2], N = out.shape[d - 1], K = a.shape[d - 1];
+  if (batch == 0 || M == 0 || N == 0) return;
+  const Mat<S> o = mat_of<S, S>(out);
+  // The float C: [batch, M, N], holding out's values when beta reads them.
+  thread_local std::vector<float> cbuf;
+  cbuf.resize(static_cast<size_t>(batch * M * N));
+  float* c = cbuf.data();
+  const int rows_nt = threads_for(8.0 * batch * M * N);
+  auto each_row = [&](auto&& f) {  // f(n, i) over the rows of C, spread over threads when large
+    parallel_tasks(batch * M, rows_nt, [&](int64_t r) { f(r / M, r % M); });
+  };
+  if (beta != 0)
+    each_row([&](int64_t n, int64_t i) { widen_run(o.data + n * o.bs + i * o.rs, N, o.cs, c + (n * M + i) * N); });
+  std::vector<float> bias32;
+  if (bias) {
+    bias32.resize(static_cast<size_t>(N));
+    widen_run(bias->data_as<S>(), N, 1, bias32.data());
+  }
+  const Epilogue<float> epi{static_cast<float>(alpha), static_cast<float>(beta), bias ? bias32.data() : nullptr, 0, 1,
+                            relu};
+  const Problem<float, S> pr{batch, M, N, K, mat_of<S, const S>(a), mat_of<S, const S>(b), {c, M * N, N, 1}, epi};
+  if (K == 0 || M == 1 || N == 1) {
+    std::vector<float> abuf, bbuf;
+    const int64_t na = d == 3 ? a.shape[0] : 1, nb = d == 3 ? b.shape[0] : 1;
+    product(Problem<float>{batch, M, N, K, widen_mat(pr.A, na, M, K, abuf), widen_mat(pr.B, nb, K, N, bbuf), pr.C, epi});
+  } else if (!gemm_bf16_dot(pr)) {
+    gemm_packed(pr, widening_kernel<S>());
+  }
+  each_row([&](int64_t n, int64_t i) {
+    const float* ci = c + (n * M + i) * N;
+    S* oi = o.data + n * o.bs + i * o.rs;
+    for (int64_t j = 0; j < N; ++j) oi[j * o.cs] = S(ci[j]);
+  });
+}
+
 }  // namespace
 
 int64_t gemm_sparse_calls() { return sparse_calls.load(std::memory_order_relaxed); }
 int64_t gemm_direct_calls() { return direct_calls.load(std::memory_order_relaxed); }
+const char* gemm_16_kernel(DType dtype) { return dtype == DType::BFloat16 && use_bf16_dot() ? "dot" : "widen"; }
 
 void gemm_kernel(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta, const Tensor* bias,
                  bool relu) {
+  if (out.dtype == DType::BFloat16) return gemm_16<BFloat16>(out, a, b, alpha, beta, bias, relu);
+  if (out.dtype == DType::Float16) return gemm_16<Half>(out, a, b, alpha, beta, bias, relu);
   const int64_t d = out.dim();
   GC_DISPATCH_NUMERIC(out.dtype, "gemm", [&] {
     // The bias is a row vector added to every row of C: bias[i * 0 + j * 1].

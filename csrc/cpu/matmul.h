@@ -7,8 +7,9 @@
 
 namespace gc::cpu {
 
-// out [.., M, N], a [.., M, K], b [.., K, N], all 2-D or all 3-D, of one dtype (float32, float64
-// or int64); a batch size of 1 in a or b broadcasts. Shapes are checked by the caller.
+// out [.., M, N], a [.., M, K], b [.., K, N], all 2-D or all 3-D, of one dtype (float32, float64,
+// int64, bfloat16 or float16: 16-bit operands accumulate in float32 and round once as C is stored);
+// a batch size of 1 in a or b broadcasts. Shapes are checked by the caller.
 //
 //   out[n, i, j] = alpha * sum_k a[n, i, k] * b[n, k, j] + beta * out[n, i, j] + bias[j]
 //   then, when relu, out[n, i, j] = out[n, i, j] < 0 ? 0 : out[n, i, j]   (NaN stays NaN)
@@ -25,5 +26,8 @@ void gemm_kernel(const Tensor& out, const Tensor& a, const Tensor& b, double alp
 int64_t gemm_sparse_calls();
 // How many took the direct path (x @ W^T at small batch, W read in place).
 int64_t gemm_direct_calls();
+// Which kernel multiplies matrices of a 16-bit dtype on this CPU: "dot" (bfloat16 by vdpbf16ps)
+// or "widen" (the float kernel over blocks widened as they are packed). For tests.
+const char* gemm_16_kernel(DType dtype);
 
 }  // namespace gc::cpu

@@ -12,7 +12,8 @@
 namespace gc::cpu::gemm {
 namespace {
 
-struct Avx2F {
+struct Avx2F : FmaStep<Avx2F> {
+  using P = float;  // packed as it is
   using T = float;
   using V = __m256;
   static constexpr int W = 8;
@@ -31,7 +32,8 @@ struct Avx2F {
     return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(p), _mm256_setzero_ps(), _CMP_NEQ_UQ)));
   }
 };
-struct Avx2D {
+struct Avx2D : FmaStep<Avx2D> {
+  using P = double;  // packed as it is
   using T = double;
   using V = __m256d;
   static constexpr int W = 4;

@@ -3,8 +3,13 @@
 //   cpu/matmul/baseline.cpp   the x86-64 baseline (or any CPU): portable C++ that GCC vectorises
 //   cpu/matmul/avx2.cpp       -mavx2 -mfma: intrinsics, float 6 x 16, double 6 x 8
 //   cpu/matmul/avx512.cpp     -mavx512f: intrinsics, float 12 x 32, double 12 x 16
+//   cpu/matmul/avx512_bf16.cpp -mavx512bf16: bfloat16 pairs by vdpbf16ps into float, 12 x 32
 // Each exports one function, kernel_<isa><T>(), returning a Kernel: its register tile, blocking
 // and function pointers. The driver calls the one cpu_isa() names (cpu/isa.h), once per process.
+//
+// A Kernel<T, S, P> reads operands of type S (the source: T itself, or 16-bit BFloat16/Half bits),
+// packs them into panels of P (T itself; or, for the bf16 dot product, uint32_t pairs holding
+// two consecutive k values of one row or column) and accumulates in T.
 //
 // Code shared by several kernel TUs (the helpers below, cpu/matmul/x86.h, direct.h, sparse.h)
 // lives in an unnamed namespace: every TU compiles its own copy under its own flags. Were it
@@ -13,6 +18,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include "core/half.h"
 
 namespace gc::cpu::gemm {
 
@@ -28,15 +34,17 @@ struct Epilogue {
 
 // Micro-kernel: C[0:mr, 0:nr] <- epilogue(A panel @ B panel) over kc packed steps; the panels are
 // zero-padded to MR x kc and kc x NR. e.bias already points at this tile's (0, 0).
-template <typename T>
-using MicroFn = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t rsc, int64_t csc, int mr, int nr,
+// (kc counts packed steps: k values, or k pairs for the bf16 dot product.)
+template <typename T, typename P = T>
+using MicroFn = void (*)(int64_t kc, const P* a, const P* b, T* c, int64_t rsc, int64_t csc, int mr, int nr,
                          const Epilogue<T>& e);
-// dst[panel][p][i] = a[i0 + i, p], W (= MR) rows per panel, rows past m zero.
-template <typename T>
-using PackAFn = void (*)(int64_t m, int64_t kc, const T* a, int64_t rs, int64_t cs, T* dst);
-// dst[panel][p][j] = b[p, j0 + j], W (= NR) columns per panel, columns past n zero.
-template <typename T>
-using PackBFn = void (*)(int64_t kc, int64_t n, const T* b, int64_t rs, int64_t cs, T* dst);
+// dst[panel][p][i] = a[i0 + i, p], W (= MR) rows per panel, rows past m zero. (Pairs: dst[panel][p][i]
+// holds a[i0 + i, 2p] in its low half and a[i0 + i, 2p + 1] in its high half, zero past kc.)
+template <typename S, typename P = S>
+using PackAFn = void (*)(int64_t m, int64_t kc, const S* a, int64_t rs, int64_t cs, P* dst);
+// dst[panel][p][j] = b[p, j0 + j], W (= NR) columns per panel, columns past n zero (pairs likewise).
+template <typename S, typename P = S>
+using PackBFn = void (*)(int64_t kc, int64_t n, const S* b, int64_t rs, int64_t cs, P* dst);
 
 // A with many exact zeros (see "sparse A" in cpu/matmul.cpp): C[i, :] for rows [i0, i1) of one
 // product, from bit masks of A's nonzeros. B and C are contiguous along j; beta == 0.
@@ -80,21 +88,22 @@ struct DirectKernel {
 };
 
 // One ISA's GEMM kernels.
-template <typename T>
+template <typename T, typename S = T, typename P = T>
 struct Kernel {
   int mr, nr;
-  int64_t kc, mc, nc;  // blocking: depth of a K slice, rows of an A block, columns of a B block
-  MicroFn<T> micro;
-  PackAFn<T> pack_a;
-  PackBFn<T> pack_b;
+  int64_t kc, mc, nc;  // blocking: depth of a K slice (a multiple of kstep), rows of an A block, columns of a B block
+  MicroFn<T, P> micro;
+  PackAFn<S, P> pack_a;
+  PackBFn<S, P> pack_b;
   // Shorter micro-kernels over the same packed panels, for edge panels of at most `rows` real
   // rows (ascending; rows == 0: none).
   struct Short {
     int rows;
-    MicroFn<T> fn;
+    MicroFn<T, P> fn;
   } shorter[2] = {};
-  SparseKernel<T> sparse;  // none (null) on the baseline ISA
+  SparseKernel<T> sparse;  // none (null) on the baseline ISA and for 16-bit sources
   DirectKernel<T> direct;  // likewise
+  int kstep = 1;           // k values per packed element (2: bf16 pairs)
 };
 
 // The kernel TUs, for T = float and double. The x86 ones exist where GRADCORE_X86_KERNELS is set
@@ -105,9 +114,11 @@ template <typename T>
 Kernel<T> kernel_avx2();
 template <typename T>
 Kernel<T> kernel_avx512();
+// bfloat16 A and B, float accumulation and C, by vdpbf16ps (GRADCORE_X86_KERNELS only).
+Kernel<float, BFloat16, uint32_t> kernel_avx512_bf16();
 
 // A per-thread buffer of at least `bytes`, 64-byte aligned, kept across calls so a training
-// loop's steady state allocates nothing. Slots 0 and 1 are independent buffers. (Defined in the
+// loop's steady state allocates nothing. Slots 0, 1 and 2 are independent buffers. (Defined in the
 // driver, compiled for the baseline.)
 void* scratch_bytes(int slot, int64_t bytes);
 

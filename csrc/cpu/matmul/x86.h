@@ -12,6 +12,18 @@
 namespace gc::cpu::gemm {
 namespace {
 
+// The k step of micro_simd for float and double traits (derived from FmaStep<their own type>):
+// broadcast, aligned load, FMA.
+template <class X>
+struct FmaStep {
+  template <typename P>
+  static GC_ALWAYS_INLINE auto bcast(const P* a) { return X::set1(*a); }
+  template <typename P>
+  static GC_ALWAYS_INLINE auto loadb(const P* b) { return X::load(b); }
+  template <typename V>
+  static GC_ALWAYS_INLINE V madd(V a, V b, V c) { return X::fma(a, b, c); }
+};
+
 // 8 rows of 8 floats (r[i] = row i) -> r[p] = column p.
 GC_ALWAYS_INLINE void transpose8x8(__m256 r[8]) {
   __m256 t[8], s[8];
@@ -144,8 +156,12 @@ void pack_b_simd(int64_t kc, int64_t n, const T* b, int64_t rs, int64_t cs, T* d
 // the real rows of an edge panel (64 rows are 5 x 12 + 4: the last panel costs 4 rows of work,
 // not 12). Full-width tiles of a row-major C store straight from the registers (rows past mr
 // skipped); others go through a local block and the scalar epilogue.
+//
+// Each k step is X::bcast (A's value of row i, broadcast), X::loadb (B's vectors) and X::madd
+// (acc += a * b): an FMA for float and double; for bf16 pairs (X::P = uint32_t) one vdpbf16ps
+// adds both products of a pair.
 template <class X, int AS, int MR, int NV>
-void micro_simd(int64_t kc, const typename X::T* __restrict a, const typename X::T* __restrict b, typename X::T* c,
+void micro_simd(int64_t kc, const typename X::P* __restrict a, const typename X::P* __restrict b, typename X::T* c,
                 int64_t rsc, int64_t csc, int mr, int nr, const Epilogue<typename X::T>& e) {
   using T = typename X::T;
   using V = typename X::V;
@@ -159,10 +175,10 @@ void micro_simd(int64_t kc, const typename X::T* __restrict a, const typename X:
   }
   _Pragma("GCC unroll 4") for (int64_t p = 0; p < kc; ++p) {
     V bv[NV];
-    _Pragma("GCC unroll 8") for (int v = 0; v < NV; ++v) bv[v] = X::load(b + v * W);
+    _Pragma("GCC unroll 8") for (int v = 0; v < NV; ++v) bv[v] = X::loadb(b + v * W);
     _Pragma("GCC unroll 32") for (int i = 0; i < MR; ++i) {
-      const V ai = X::set1(a[i]);
-      _Pragma("GCC unroll 8") for (int v = 0; v < NV; ++v) acc[i][v] = X::fma(ai, bv[v], acc[i][v]);
+      const V ai = X::bcast(a + i);
+      _Pragma("GCC unroll 8") for (int v = 0; v < NV; ++v) acc[i][v] = X::madd(ai, bv[v], acc[i][v]);
     }
     a += AS;
     b += NR;
