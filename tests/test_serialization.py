@@ -340,12 +340,12 @@ def test_failed_save_leaves_the_previous_file(tmp_path, monkeypatch, failure):
     path, old, new = old_and_new(tmp_path)
     real_write = serialization._write_file
 
-    def half_write(fh, header, arrays):
-        fh.write(struct.pack("<Q", len(header)) + header[: len(header) // 2])
+    def half_write(fh, data):
+        fh.write(data[: len(data) // 2])
         raise OSError(28, "No space left on device")
 
-    def interrupted(fh, header, arrays):
-        real_write(fh, header, arrays)
+    def interrupted(fh, data):
+        real_write(fh, data)
         raise KeyboardInterrupt
 
     def fail(*args, **kwargs):
@@ -478,12 +478,16 @@ def test_huge_header_length_is_refused_without_allocating(tmp_path, length):
 
 
 @pytest.mark.parametrize("header,data,match", [
-    ({"w": {"dtype": "F32", "shape": [2**40], "data_offsets": [0, 4]}}, b"\0" * 4, "needs 4398046511104 bytes"),
-    ({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 2**40]}}, b"\0" * 4, "not within the 4-byte"),
-    ({"w": {"dtype": "C64", "shape": [1], "data_offsets": [0, 8]}}, b"\0" * 8, "unsupported dtype 'C64'"),
+    ({"w": {"dtype": "F32", "shape": [2**40], "data_offsets": [0, 4]}}, b"\0" * 4, "need another number of bytes than"),
+    ({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 2**40]}}, b"\0" * 4, "data_offsets"),
+    ({"w": {"dtype": "F8_E5M2", "shape": [8], "data_offsets": [0, 8]}}, b"\0" * 8, "unsupported dtype 'F8_E5M2'"),
+    # older safetensors releases do not know C64; newer ones do, and gradcore does not read it
+    ({"w": {"dtype": "C64", "shape": [1], "data_offsets": [0, 8]}}, b"\0" * 8,
+     "unsupported dtype 'C64'|not a valid safetensors header"),
+    ({"w": {"dtype": "XYZ", "shape": [1], "data_offsets": [0, 8]}}, b"\0" * 8, "not a valid safetensors header"),
     ({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, b"\0" * 4, "non-negative ints"),
     ({"w": {"dtype": "F32", "shape": [True], "data_offsets": [0, 4]}}, b"\0" * 4, "non-negative ints"),
-    ({"w": {"dtype": "F32", "shape": [1]}}, b"\0" * 4, "exactly dtype, shape and data_offsets"),
+    ({"w": {"dtype": "F32", "shape": [1]}}, b"\0" * 4, "not a valid safetensors header.*data_offsets"),
     ({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
       "b": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4, "overlapping or missing"),
     ({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 8, "data section is 8 bytes"),
@@ -507,8 +511,8 @@ def test_invalid_headers_raise_clean_errors(tmp_path, header, data, match):
 
 def test_malformed_json_headers(tmp_path):
     path = tmp_path / "bad.safetensors"
-    for body, match in [(b"{not json", "not valid JSON"), (b"{\"a\": 1, \"a\": 2}", "duplicate key"),
-                        (b"{\"a\": \xff}", "not valid JSON"), (b"[1, 2]", "not a JSON object|not a gradcore")]:
+    for body, match in [(b"{not json", "not valid JSON"), (b"{\"a\": 1, \"a\": 2}", "not a valid safetensors header"),
+                        (b"{\"a\": \xff}", "not valid UTF-8"), (b"[1, 2]", "not a JSON object|not a gradcore")]:
         path.write_bytes(struct.pack("<Q", len(body)) + body)
         with pytest.raises(CheckpointError, match=match):
             gradcore.load(path)
