@@ -91,7 +91,7 @@ def _tensor_array(t):
     if a.device.type != "cpu":
         a = a.cpu()
     if a.dtype == _C.dtype.bfloat16:  # the high half of each value's float32 bits, exactly
-        bits = (a.float().contiguous().numpy().view(np.uint32) >> 16).astype("<u2")
+        bits = np.asarray(a.float().contiguous().numpy().view(np.uint32) >> 16).astype("<u2")  # 0-d stays an array
         return bits.view(_BF16_BITS)
     return _le_array(a.contiguous().numpy())
 
