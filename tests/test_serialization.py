@@ -446,12 +446,14 @@ def test_failed_save_leaves_the_previous_file(tmp_path, monkeypatch, failure):
     path, old, new = old_and_new(tmp_path)
     real_write = serialization._write_file
 
-    def half_write(fh, data):
-        fh.write(data[: len(data) // 2])
+    def half_write(st, specs, metadata, tmp):
+        real_write(st, specs, metadata, tmp)
+        with open(tmp, "r+b") as f:
+            f.truncate(os.path.getsize(tmp) // 2)
         raise OSError(28, "No space left on device")
 
-    def interrupted(fh, data):
-        real_write(fh, data)
+    def interrupted(st, specs, metadata, tmp):
+        real_write(st, specs, metadata, tmp)
         raise KeyboardInterrupt
 
     def fail(*args, **kwargs):
@@ -477,8 +479,11 @@ def test_a_serializer_failure_leaves_the_previous_file(tmp_path, monkeypatch):
         raise safetensors.SafetensorError("simulated failure")
 
     monkeypatch.setattr(safetensors, "serialize", broken)
+    monkeypatch.setattr(safetensors, "serialize_file", broken)
     with pytest.raises(RuntimeError, match="gradcore.save: safetensors could not serialize.*simulated failure"):
         gradcore.save(new, path)
+    with pytest.raises(RuntimeError, match="gradcore.save: safetensors could not serialize.*simulated failure"):
+        gradcore.save(new, io.BytesIO())
     monkeypatch.undo()
     assert_only_old_left(tmp_path, path, old)
 

@@ -162,8 +162,8 @@ def _encode_key(k, path):
                     "keys must be str, int, float, bool, None or tuples of those")
 
 
-def _serialize(st, arrays, structure_json):
-    """The whole file's bytes, from ``safetensors.serialize``."""
+def _tensor_specs(st, arrays):
+    """What ``safetensors.serialize``/``serialize_file`` take for each array."""
     specs = {}
     for name, a in arrays.items():
         dtype = (a.dtype.metadata or {}).get("safetensors") or _NP_TO_ST[(a.dtype.kind, a.dtype.itemsize)]
@@ -172,16 +172,26 @@ def _serialize(st, arrays, structure_json):
             specs[name] = st.TensorSpec(dtype=dtype, shape=list(a.shape), data_ptr=a.ctypes.data, data_len=a.nbytes)
         else:
             specs[name] = {"dtype": dtype, "shape": list(a.shape), "data": a.tobytes()}
-    metadata = {"format": "gradcore", "gradcore.version": _FORMAT_VERSION, "gradcore.structure": structure_json}
+    return specs
+
+
+def _serializer_error(e):
+    return RuntimeError(f"gradcore.save: safetensors could not serialize the checkpoint ({e})")
+
+
+def _write_file(st, specs, metadata, path):
+    """Writes the file at ``path`` with ``safetensors.serialize_file``, which streams the tensors'
+    bytes (``serialize`` would hold the whole file in memory, twice)."""
     try:
-        data = st.serialize(specs, metadata=metadata)
+        st.serialize_file(specs, path, metadata=metadata)
     except st.SafetensorError as e:
-        raise RuntimeError(f"gradcore.save: safetensors could not serialize the checkpoint ({e})") from None
-    return bytes(data)
+        raise _serializer_error(e) from None
 
 
-def _write_file(fh, data):
-    fh.write(data)
+def _check_header_length(n):
+    if n > _MAX_HEADER:
+        raise ValueError(f"gradcore.save: the non-tensor part of the object takes {n} bytes of JSON, more than a "
+                         f"safetensors header may hold ({_MAX_HEADER}). Hint: store long lists of numbers as tensors")
 
 
 def save(obj, f):
@@ -200,15 +210,15 @@ def save(obj, f):
     if not isinstance(f, (str, bytes, os.PathLike)) and not hasattr(f, "write"):
         raise TypeError(f"gradcore.save: expected a path or a binary file object, got {type(f).__name__}")
     st = _safetensors("save")
-    data = _serialize(st, refs.arrays, structure)
-    header_len = struct.unpack_from("<Q", data)[0]
-    if header_len > _MAX_HEADER:
-        raise ValueError(f"gradcore.save: the non-tensor part of the object takes {header_len} bytes of JSON, more "
-                         f"than a safetensors header may hold ({_MAX_HEADER}). Hint: store long lists of numbers "
-                         "as tensors")
-    del refs
+    specs = _tensor_specs(st, refs.arrays)  # refs.arrays stays alive until the file is written
+    metadata = {"format": "gradcore", "gradcore.version": _FORMAT_VERSION, "gradcore.structure": structure}
     if not isinstance(f, (str, bytes, os.PathLike)):
-        _write_file(f, data)
+        try:
+            data = st.serialize(specs, metadata=metadata)
+        except st.SafetensorError as e:
+            raise _serializer_error(e) from None
+        _check_header_length(struct.unpack_from("<Q", data)[0])
+        f.write(data)
         return
     path = os.fspath(f)
     path = path.decode() if isinstance(path, bytes) else path
@@ -227,11 +237,13 @@ def save(obj, f):
     if tmp is None:
         raise RuntimeError(f"gradcore.save: could not create a temporary file in {folder}")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            if os.path.isfile(path):
-                os.chmod(tmp, os.stat(path).st_mode & 0o7777)  # an overwrite keeps the old file's permissions
-            _write_file(fh, data)
-            fh.flush()
+        # an overwrite keeps the old file's permissions; a new file gets what the umask gives
+        mode = os.stat(path).st_mode if os.path.isfile(path) else os.fstat(fd).st_mode
+        os.close(fd)
+        _write_file(st, specs, metadata, tmp)  # safetensors writes the file by its name (some releases replace it)
+        os.chmod(tmp, mode & 0o7777)
+        with open(tmp, "rb+") as fh:
+            _check_header_length(struct.unpack("<Q", fh.read(8))[0])
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -276,26 +288,28 @@ def load(f, map_location=None, *, weights_only=True):
     if isinstance(f, (str, bytes, os.PathLike)):
         path = os.fspath(f)
         name = path.decode() if isinstance(path, bytes) else path
-        st = _safetensors("load")
-        with open(name, "rb") as fh:
-            data = fh.read()
+
+        def read():
+            with open(name, "rb") as fh:
+                return fh.read()
     else:
         if not hasattr(f, "read"):
             raise TypeError(f"gradcore.load: expected a path or a binary file object, got {type(f).__name__}")
-        name = str(getattr(f, "name", "<file object>"))
-        st = _safetensors("load")
-        data = f.read()
-    return _load_bytes(st, data if type(data) is bytes else bytes(data), name, map_location)
+        name, read = str(getattr(f, "name", "<file object>")), f.read
+    return _load(_safetensors("load"), read, name, map_location)
 
 
 class CheckpointError(RuntimeError):
     """A file that is not a valid gradcore/safetensors checkpoint."""
 
 
-def _load_bytes(st, data, name, map_location):
+def _load(st, read, name, map_location):
     def fail(problem):
         return CheckpointError(f"gradcore.load: {name}: {problem}")
 
+    data = read()  # the whole file: safetensors.deserialize parses bytes; freed once the tensors are copied out
+    if type(data) is not bytes:
+        data = bytes(data)
     size = len(data)
     if size < 8:
         raise fail(f"the file is {size} bytes long, too short for a safetensors header (empty or truncated)")
@@ -310,8 +324,11 @@ def _load_bytes(st, data, name, map_location):
         raise fail(_explain_safetensors_error(e, size - 8 - n)) from None
     # safetensors has validated the header (JSON, __metadata__ of strings); it does not return the
     # metadata, so it is read here, with the tensors' order in the header.
-    header = json.loads(data[8:8 + n].decode("utf-8"))
-    order = {k: i for i, k in enumerate(header)}
+    try:
+        header = json.loads(data[8:8 + n].decode("utf-8"))
+        order = {k: i for i, k in enumerate(header)}
+    except (ValueError, TypeError, RecursionError) as e:  # not expected once safetensors accepted it
+        raise fail(f"the header is not valid JSON ({e})") from None
     meta = header.get("__metadata__")
     del data, header
     arrays = {}
