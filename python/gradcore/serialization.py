@@ -1,8 +1,8 @@
 """``gradcore.save`` / ``gradcore.load``: checkpoints as safetensors files that never execute code.
 
 The file is standard safetensors, written and parsed by the ``safetensors`` package
-(``safetensors.serialize`` / ``safetensors.deserialize``, which handle every dtype, BF16 and F16
-included)::
+(``safetensors.serialize_file``, or ``serialize`` for a file object, and ``safetensors.deserialize``,
+which handle every dtype, BF16 and F16 included)::
 
     8 bytes    N, the header's length, unsigned little-endian
     N bytes    JSON: {"<tensor name>": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
