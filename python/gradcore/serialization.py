@@ -1,13 +1,17 @@
 """``gradcore.save`` / ``gradcore.load``: checkpoints as safetensors files that never execute code.
 
-File layout (the safetensors format, readable by the ``safetensors`` package)::
+The file is standard safetensors, written and parsed by the ``safetensors`` package
+(``safetensors.serialize_file``, or ``serialize`` for a file object, and ``safetensors.deserialize``,
+which handle every dtype, BF16 and F16 included)::
 
     8 bytes    N, the header's length, unsigned little-endian
     N bytes    JSON: {"<tensor name>": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
                       "__metadata__": {"format": "gradcore", "gradcore.version": "1",
                                        "gradcore.structure": "<JSON of the saved object>"}}
-               padded with spaces to a multiple of 8 bytes
-    data       every tensor's bytes, little-endian, C order, back to back
+    data       every tensor's bytes, little-endian, C order
+
+gradcore adds what lies around the format: the structure of the saved object in the metadata, the
+atomic write of a path, and errors that name the file and the problem.
 
 The structure is the saved object with each tensor replaced by a reference to its name. Plain JSON
 values stand for themselves (None, bools, ints, finite floats, strings, lists); everything else is
@@ -17,14 +21,16 @@ a one-key object: ``{"dict": [[key, value], ...]}`` (keys of any of these types,
 ``{"dtype": "float32"}``, ``{"device": "cuda:0"}``. Loading only parses JSON and copies bytes:
 there is no pickle anywhere, so a checkpoint cannot run code.
 
-Every size in the header is checked against the file before anything is allocated, so a truncated
-or corrupt file raises ``RuntimeError`` naming the file and the problem.
+The ``safetensors`` parser checks every size and offset in the header against the file before it
+copies anything, so a truncated or corrupt file raises ``CheckpointError`` (a ``RuntimeError``)
+naming the file and the problem. ``safetensors`` is imported by ``save`` and ``load`` only, not by
+``import gradcore``.
 """
 import collections
-import io
 import json
 import math
 import os
+import re
 import secrets
 import struct
 
@@ -40,10 +46,24 @@ _MAX_HEADER = 100_000_000  # the safetensors package's own limit
 _ST_TO_NP = {"BOOL": "|b1", "U8": "|u1", "I8": "|i1", "I16": "<i2", "U16": "<u2", "I32": "<i4", "U32": "<u4",
              "I64": "<i8", "U64": "<u8", "F16": "<f2", "BF16": "<u2", "F32": "<f4", "F64": "<f8"}
 _NP_TO_ST = {(np.dtype(v).kind, np.dtype(v).itemsize): k for k, v in _ST_TO_NP.items() if k != "BF16"}
+# the names safetensors.serialize takes for them
+_ST_SERIALIZE_NAME = {"BOOL": "bool", "U8": "uint8", "I8": "int8", "I16": "int16", "U16": "uint16", "I32": "int32",
+                      "U32": "uint32", "I64": "int64", "U64": "uint64", "F16": "float16", "BF16": "bfloat16",
+                      "F32": "float32", "F64": "float64"}
 _GC_DTYPES = {"float32": _C.dtype.float32, "float64": _C.dtype.float64, "int64": _C.dtype.int64,
               "bool": _C.dtype.bool, "bfloat16": _C.dtype.bfloat16, "float16": _C.dtype.float16}
 # NumPy has no bfloat16: its bits travel as uint16 tagged with this dtype's metadata.
 _BF16_BITS = np.dtype("<u2", metadata={"safetensors": "BF16"})
+
+
+def _safetensors(who):
+    """The ``safetensors`` package, imported on first use so that ``import gradcore`` does not need it."""
+    try:
+        import safetensors
+    except ImportError as e:
+        raise ImportError(f"gradcore.{who} needs the safetensors package, which reads and writes the checkpoint "
+                          "format. Hint: pip install safetensors") from e
+    return safetensors
 
 
 class _Refs:
@@ -71,7 +91,7 @@ def _tensor_array(t):
     if a.device.type != "cpu":
         a = a.cpu()
     if a.dtype == _C.dtype.bfloat16:  # the high half of each value's float32 bits, exactly
-        bits = (a.float().contiguous().numpy().view(np.uint32) >> 16).astype("<u2")
+        bits = np.asarray(a.float().contiguous().numpy().view(np.uint32) >> 16).astype("<u2")  # 0-d stays an array
         return bits.view(_BF16_BITS)
     return _le_array(a.contiguous().numpy())
 
@@ -142,25 +162,36 @@ def _encode_key(k, path):
                     "keys must be str, int, float, bool, None or tuples of those")
 
 
-def _header_bytes(arrays, structure_json):
-    header, offset = {}, 0
+def _tensor_specs(st, arrays):
+    """What ``safetensors.serialize``/``serialize_file`` take for each array."""
+    specs = {}
     for name, a in arrays.items():
-        st = (a.dtype.metadata or {}).get("safetensors") or _NP_TO_ST[(a.dtype.kind, a.dtype.itemsize)]
-        header[name] = {"dtype": st, "shape": list(a.shape),
-                        "data_offsets": [offset, offset + a.nbytes]}
-        offset += a.nbytes
-    header["__metadata__"] = {"format": "gradcore", "gradcore.version": _FORMAT_VERSION,
-                              "gradcore.structure": structure_json}
-    h = json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-    return h + b" " * (-len(h) % 8)  # the data starts 8-byte aligned, as safetensors writes it
+        dtype = (a.dtype.metadata or {}).get("safetensors") or _NP_TO_ST[(a.dtype.kind, a.dtype.itemsize)]
+        dtype = _ST_SERIALIZE_NAME[dtype]
+        if hasattr(st, "TensorSpec"):  # newer safetensors reads the bytes in place; ``arrays`` keeps them alive
+            specs[name] = st.TensorSpec(dtype=dtype, shape=list(a.shape), data_ptr=a.ctypes.data, data_len=a.nbytes)
+        else:
+            specs[name] = {"dtype": dtype, "shape": list(a.shape), "data": a.tobytes()}
+    return specs
 
 
-def _write_file(fh, header, arrays):
-    fh.write(struct.pack("<Q", len(header)))
-    fh.write(header)
-    for a in arrays.values():
-        if a.nbytes:
-            fh.write(a.reshape(-1).view(np.uint8))
+def _serializer_error(e):
+    return RuntimeError(f"gradcore.save: safetensors could not serialize the checkpoint ({e})")
+
+
+def _write_file(st, specs, metadata, path):
+    """Writes the file at ``path`` with ``safetensors.serialize_file``, which streams the tensors'
+    bytes (``serialize`` would hold the whole file in memory, twice)."""
+    try:
+        st.serialize_file(specs, path, metadata=metadata)
+    except st.SafetensorError as e:
+        raise _serializer_error(e) from None
+
+
+def _check_header_length(n):
+    if n > _MAX_HEADER:
+        raise ValueError(f"gradcore.save: the non-tensor part of the object takes {n} bytes of JSON, more than a "
+                         f"safetensors header may hold ({_MAX_HEADER}). Hint: store long lists of numbers as tensors")
 
 
 def save(obj, f):
@@ -171,19 +202,23 @@ def save(obj, f):
     flushed and fsync'ed, then renamed over ``f`` (and the folder fsync'ed), so a crash at any point
     leaves either the old file or the new one, never a mix. Tensors are saved detached and
     contiguous (``requires_grad`` is not kept, as in a PyTorch state dict); a tensor that occurs twice
-    is stored once and loads as one shared tensor.
+    is stored once and loads as one shared tensor. The file is standard safetensors, written by the
+    ``safetensors`` package (``pip install safetensors``), in every dtype (bfloat16 and float16 too).
     """
     refs = _Refs()
     structure = json.dumps(_encode(obj, [], refs, set()), separators=(",", ":"), allow_nan=False)
-    header = _header_bytes(refs.arrays, structure)
-    if len(header) > _MAX_HEADER:
-        raise ValueError(f"gradcore.save: the non-tensor part of the object takes {len(header)} bytes of JSON, more "
-                         f"than a safetensors header may hold ({_MAX_HEADER}). Hint: store long lists of numbers "
-                         "as tensors")
+    if not isinstance(f, (str, bytes, os.PathLike)) and not hasattr(f, "write"):
+        raise TypeError(f"gradcore.save: expected a path or a binary file object, got {type(f).__name__}")
+    st = _safetensors("save")
+    specs = _tensor_specs(st, refs.arrays)  # refs.arrays stays alive until the file is written
+    metadata = {"format": "gradcore", "gradcore.version": _FORMAT_VERSION, "gradcore.structure": structure}
     if not isinstance(f, (str, bytes, os.PathLike)):
-        if not hasattr(f, "write"):
-            raise TypeError(f"gradcore.save: expected a path or a binary file object, got {type(f).__name__}")
-        _write_file(f, header, refs.arrays)
+        try:
+            data = st.serialize(specs, metadata=metadata)
+        except st.SafetensorError as e:
+            raise _serializer_error(e) from None
+        _check_header_length(struct.unpack_from("<Q", data)[0])
+        f.write(data)
         return
     path = os.fspath(f)
     path = path.decode() if isinstance(path, bytes) else path
@@ -202,11 +237,13 @@ def save(obj, f):
     if tmp is None:
         raise RuntimeError(f"gradcore.save: could not create a temporary file in {folder}")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            if os.path.isfile(path):
-                os.chmod(tmp, os.stat(path).st_mode & 0o7777)  # an overwrite keeps the old file's permissions
-            _write_file(fh, header, refs.arrays)
-            fh.flush()
+        # an overwrite keeps the old file's permissions; a new file gets what the umask gives
+        mode = os.stat(path).st_mode if os.path.isfile(path) else os.fstat(fd).st_mode
+        os.close(fd)
+        _write_file(st, specs, metadata, tmp)  # safetensors writes the file by its name (some releases replace it)
+        os.chmod(tmp, mode & 0o7777)
+        with open(tmp, "rb+") as fh:
+            _check_header_length(struct.unpack("<Q", fh.read(8))[0])
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -243,53 +280,71 @@ def load(f, map_location=None, *, weights_only=True):
     (``{'cuda:0': 'cpu'}``), or a callable ``fn(tensor, saved_location)`` returning the tensor to use
     (None keeps the default). A safetensors file without gradcore's structure (e.g. one written by
     ``safetensors.torch.save_file``) loads as a dict of its tensors; float16 and bfloat16 keep their
-    dtypes, narrow integer tensors become int64.
+    dtypes, narrow integer tensors become int64. The file is parsed by the ``safetensors`` package.
 
     ``weights_only`` is accepted for PyTorch compatibility: loading never unpickles, whatever its
     value, so a pickle file (e.g. from ``torch.save``) is refused with a RuntimeError.
     """
     if isinstance(f, (str, bytes, os.PathLike)):
         path = os.fspath(f)
-        path = path.decode() if isinstance(path, bytes) else path
-        with open(path, "rb") as fh:
-            return _load_from(fh, path, map_location)
-    if not hasattr(f, "read"):
-        raise TypeError(f"gradcore.load: expected a path or a binary file object, got {type(f).__name__}")
-    name = str(getattr(f, "name", "<file object>"))
-    if not (hasattr(f, "seekable") and f.seekable()):
-        f = io.BytesIO(f.read())
-    return _load_from(f, name, map_location)
+        name = path.decode() if isinstance(path, bytes) else path
+
+        def read():
+            with open(name, "rb") as fh:
+                return fh.read()
+    else:
+        if not hasattr(f, "read"):
+            raise TypeError(f"gradcore.load: expected a path or a binary file object, got {type(f).__name__}")
+        name, read = str(getattr(f, "name", "<file object>")), f.read
+    return _load(_safetensors("load"), read, name, map_location)
 
 
 class CheckpointError(RuntimeError):
     """A file that is not a valid gradcore/safetensors checkpoint."""
 
 
-def _load_from(fh, name, map_location):
+def _load(st, read, name, map_location):
     def fail(problem):
         return CheckpointError(f"gradcore.load: {name}: {problem}")
 
-    start = fh.tell()
-    size = fh.seek(0, io.SEEK_END) - start
-    fh.seek(start)
+    data = read()  # the whole file: safetensors.deserialize parses bytes; freed once the tensors are copied out
+    if type(data) is not bytes:
+        data = bytes(data)
+    size = len(data)
     if size < 8:
         raise fail(f"the file is {size} bytes long, too short for a safetensors header (empty or truncated)")
-    head = _read_exact(fh, min(size, 16), fail, "the file's first bytes")
-    n = struct.unpack("<Q", head[:8])[0]
-    if n > size - 8 or head[8:9] != b"{":
-        raise fail(_not_a_checkpoint(head, n, size))
-    if n > _MAX_HEADER:
-        raise fail(f"the header claims {n} bytes, more than the {_MAX_HEADER} a safetensors header may have")
-    fh.seek(start + 8)
-    entries, meta = _parse_header(_read_exact(fh, n, fail, "the header"), size - 8 - n, fail)
+    n = struct.unpack_from("<Q", data)[0]
+    if n > size - 8 or data[8:9] != b"{":  # not safetensors at all: say what it is instead
+        raise fail(_not_a_checkpoint(data[:16], n, size))
+    try:
+        entries = st.deserialize(data)
+    except BaseException as e:  # SafetensorError, or a panic in its Rust code (a BaseException)
+        if not (isinstance(e, st.SafetensorError) or type(e).__name__ == "PanicException"):
+            raise  # KeyboardInterrupt, MemoryError and the like
+        raise fail(_explain_safetensors_error(e, size - 8 - n)) from None
+    # safetensors has validated the header (JSON, __metadata__ of strings); it does not return the
+    # metadata, so it is read here, with the tensors' order in the header.
+    try:
+        header = json.loads(data[8:8 + n].decode("utf-8"))
+        order = {k: i for i, k in enumerate(header)}
+    except (ValueError, TypeError, RecursionError) as e:  # not expected once safetensors accepted it
+        raise fail(f"the header is not valid JSON ({e})") from None
+    meta = header.get("__metadata__")
+    del data, header
     arrays = {}
-    for tname, (st_dtype, shape, begin, end) in entries:  # in offset order: one sequential read
-        raw = np.empty(end - begin, dtype=np.uint8)
-        _read_into(fh, raw, fail, f"tensor '{tname}'")
-        arrays[tname] = (st_dtype, raw, shape)
-    structure = meta.get("gradcore.structure") if meta else None
+    for tname, info in sorted(entries, key=lambda e: order.get(e[0], len(order))):
+        st_dtype, shape, raw = info["dtype"], tuple(info["shape"]), info["data"]
+        if st_dtype not in _ST_TO_NP:
+            raise fail(f"tensor '{tname}': unsupported dtype {st_dtype!r} (readable: {', '.join(_ST_TO_NP)})")
+        if len(raw) != math.prod(shape) * np.dtype(_ST_TO_NP[st_dtype]).itemsize:  # safetensors checks it too
+            raise fail(f"tensor '{tname}': shape {list(shape)} of {st_dtype} does not match its {len(raw)} bytes")
+        if not isinstance(raw, bytearray):  # the tensor will share this memory, which must be writable
+            raw = bytearray(raw)
+        arrays[tname] = (st_dtype, np.frombuffer(raw, dtype=np.uint8), shape)
+    del entries
+    structure = meta.get("gradcore.structure") if isinstance(meta, dict) else None
     if structure is None:
-        return {tname: _make_tensor(arrays, tname, "cpu", map_location, fail) for tname, _ in entries}
+        return {tname: _make_tensor(arrays, tname, "cpu", map_location, fail) for tname in arrays}
     version = meta.get("gradcore.version", _FORMAT_VERSION)
     if version != _FORMAT_VERSION:
         raise fail(f"written in gradcore checkpoint format {version!r}; this gradcore reads format "
@@ -320,76 +375,35 @@ def _not_a_checkpoint(head, n, size):
             "safetensors.torch.save_file")
 
 
-def _read_exact(fh, n, fail, what):
-    data = fh.read(n)
-    if len(data) != n:
-        raise fail(f"unexpected end of file while reading {what} ({len(data)} of {n} bytes): truncated")
-    return data
+# What each safetensors error means: its message in recent releases, its variant name in older ones.
+_SAFETENSORS_ERRORS = [
+    (r"header too small|\bHeaderTooSmall\b", "too short for a safetensors header (empty or truncated)"),
+    (r"header too large|\bHeaderTooLarge\b",
+     f"the header is longer than the {_MAX_HEADER} bytes a safetensors header may have"),
+    (r"invalid header length|\bInvalidHeaderLength\b",
+     "the header length field points past the end of the file (truncated or another format)"),
+    (r"invalid header start|\bInvalidHeaderStart\b", "the header does not start with '{'"),
+    (r"invalid UTF-8|\bInvalidHeader\b", "the header is not valid UTF-8 text, so not valid JSON"),
+    (r"invalid JSON|\bInvalidHeaderDeserialization\b",
+     "the header is not valid JSON, or not a valid safetensors header (each tensor needs a known dtype, a shape "
+     "of non-negative ints and two data_offsets; __metadata__ must map strings to strings)"),
+    (r"invalid offset|\bInvalidOffset\b",
+     "a tensor's data_offsets overlap another tensor's or leave a gap (overlapping or missing data)"),
+    (r"incomplete metadata|\bMetadataIncompleteBuffer\b",
+     "the data section is {data} bytes but the tensors' data_offsets do not cover it exactly "
+     "(truncated, or missing or extra data)"),
+    (r"invalid shape, data type, or offset|\bTensorInvalidInfo\b",
+     "a tensor's shape and dtype need another number of bytes than its data_offsets span"),
+    (r"overflow|\bValidationOverflow\b", "a tensor's shape is so large that its byte count overflows"),
+]
 
 
-def _read_into(fh, buf, fail, what):
-    view, got = memoryview(buf), 0
-    while got < len(view):
-        k = fh.readinto(view[got:])
-        if not k:
-            raise fail(f"unexpected end of file while reading {what} ({got} of {len(view)} bytes): truncated")
-        got += k
-
-
-def _no_duplicate_keys(pairs):
-    d = {}
-    for k, v in pairs:
-        if k in d:
-            raise ValueError(f"duplicate key {k!r}")
-        d[k] = v
-    return d
-
-
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _parse_header(raw, data_size, fail):
-    """Validates every entry against the data section before anything is allocated: known dtype,
-    non-negative integer shape, offsets that tile ``[0, data_size)`` exactly, each entry's byte count
-    equal to ``prod(shape) * itemsize``. Returns ``([(name, (dtype, shape, begin, end))], metadata)``
-    in offset order."""
-    try:
-        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise fail(f"the header is not valid JSON ({e})") from None
-    if not isinstance(header, dict):
-        raise fail("the header is not a JSON object")
-    meta = header.pop("__metadata__", None)
-    if meta is not None and not (isinstance(meta, dict) and all(isinstance(v, str) for v in meta.values())):
-        raise fail("__metadata__ must map strings to strings")
-    entries = []
-    for tname, info in header.items():
-        if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
-            raise fail(f"tensor '{tname}': the entry must have exactly dtype, shape and data_offsets")
-        st, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-        if st not in _ST_TO_NP:
-            raise fail(f"tensor '{tname}': unsupported dtype {st!r} (readable: {', '.join(_ST_TO_NP)})")
-        if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
-            raise fail(f"tensor '{tname}': shape {shape!r} is not a list of non-negative ints")
-        if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) for o in offsets)
-                and 0 <= offsets[0] <= offsets[1] <= data_size):
-            raise fail(f"tensor '{tname}': data_offsets {offsets!r} are not within the {data_size}-byte data section")
-        nbytes = math.prod(shape) * np.dtype(_ST_TO_NP[st]).itemsize
-        if offsets[1] - offsets[0] != nbytes:
-            raise fail(f"tensor '{tname}': shape {shape} of {st} needs {nbytes} bytes but data_offsets span "
-                       f"{offsets[1] - offsets[0]}")
-        entries.append((tname, (st, tuple(shape), offsets[0], offsets[1])))
-    entries.sort(key=lambda e: (e[1][2], e[1][3]))
-    pos = 0
-    for tname, (_, _, begin, end) in entries:
-        if begin != pos:
-            raise fail(f"tensor '{tname}' starts at byte {begin} of the data section, expected {pos} "
-                       "(overlapping or missing data)")
-        pos = end
-    if pos != data_size:
-        raise fail(f"the data section is {data_size} bytes but the tensors cover {pos}")
-    return entries, meta
+def _explain_safetensors_error(e, data_size):
+    detail = re.sub(r"^Error while deserializing( header)?: ", "", str(e).strip()) or type(e).__name__
+    for pattern, problem in _SAFETENSORS_ERRORS:
+        if re.search(pattern, detail):
+            return f"{problem.format(data=data_size)} [safetensors: {detail}]"
+    return f"not a valid safetensors file [safetensors: {detail}]"
 
 
 def _numpy_value(st, raw, shape, fail, tname, for_tensor):
@@ -397,6 +411,8 @@ def _numpy_value(st, raw, shape, fail, tname, for_tensor):
     if st == "BF16":  # bfloat16 is the high half of a float32
         return (raw.view("<u2").astype(np.uint32) << 16).view(np.float32).reshape(shape)
     a = raw.view(_ST_TO_NP[st]).reshape(shape)
+    if not a.flags.aligned:
+        a = a.copy()
     if st == "BOOL" and raw.size and raw.max() > 1:
         raise fail(f"tensor '{tname}': a bool tensor holds bytes other than 0 and 1 (corrupt data)")
     if a.dtype.byteorder == "<" and not np.little_endian:
