@@ -206,3 +206,73 @@ def test_every_op_of_the_table_runs_in_16_bit_like_float32(name):
                 b16 = gradcore.tensor(b).to(dtype).float().numpy()
                 np.testing.assert_allclose(a, b16, rtol=8 * eps, atol=8 * eps * max(1.0, float(np.abs(b).max())),
                                            err_msg=f"{case} gradient")
+
+
+NATIVE_SCRIPT = r"""
+import sys
+import numpy as np
+import gradcore
+sys.path.insert(0, sys.argv[2])
+from test_half import _edge_floats
+F = gradcore.nn.functional
+out = {}
+x32 = _edge_floats()
+x32 = x32[np.isfinite(x32)][::7]
+rng = np.random.default_rng(3)
+y32 = rng.standard_normal(x32.size).astype(np.float32) * 4
+UNARY = {"exp": gradcore.exp, "relu": gradcore.relu, "sigmoid": gradcore.sigmoid, "tanh": gradcore.tanh,
+         "neg": gradcore.neg, "abs": gradcore.abs, "sqrt": lambda t: gradcore.sqrt(t.abs()), "gelu": F.gelu,
+         "logical_not": gradcore.logical_not}
+BINARY = {"add": gradcore.add, "add_alpha": lambda a, b: gradcore.add(a, b, alpha=0.3), "mul": gradcore.mul,
+          "div": gradcore.div, "max": gradcore.maximum, "lt": gradcore.lt, "pow": lambda a, b: gradcore.pow(a.abs(), b)}
+for name in ("bfloat16", "float16"):
+    dt = getattr(gradcore, name)
+    x = gradcore.tensor(x32).to(dt)
+    y = gradcore.tensor(y32).to(dt)
+    out[name + "_cast"] = x.float().numpy()
+    out[name + "_back"] = x.float().to(dt).float().numpy()
+    for k, f in UNARY.items():
+        r, r32 = f(x), f(x.float())
+        out[f"{name}_{k}"] = r.float().numpy() if r.dtype == dt else r.numpy()
+        # the 16-bit kernel computes in float and rounds once: the float op's result, rounded
+        want = r32.to(dt).float().numpy() if r32.dtype == gradcore.float32 else r32.numpy()
+        np.testing.assert_array_equal(out[f"{name}_{k}"], want, err_msg=k)
+    for k, f in BINARY.items():
+        r, r32 = f(x, y), f(x.float(), y.float())
+        got = r.float().numpy() if r.dtype == dt else r.numpy()
+        want = r32.to(dt).float().numpy() if r32.dtype == gradcore.float32 else r32.numpy()
+        np.testing.assert_array_equal(got, want, err_msg=k)
+        out[f"{name}_{k}"] = got
+    # backward kernels: unary (sigmoid), binary (mul, div)
+    for k, f in {"sigmoid": lambda a, b: gradcore.sigmoid(a), "mul": gradcore.mul, "div": gradcore.div}.items():
+        xs = gradcore.tensor(y32).to(dt).requires_grad_()
+        ys = gradcore.tensor(y32[::-1].copy()).to(dt).requires_grad_()
+        f(xs, ys).backward(gradcore.ones(y32.size, dtype=dt))
+        out[f"{name}_{k}_grad"] = xs.grad.float().numpy()
+np.savez(sys.argv[1], **out)
+"""
+
+
+def test_16_bit_elementwise_loops_are_the_same_on_every_isa(tmp_path):
+    # The 16-bit elementwise kernels and casts run a loop compiled for the widest vectors the CPU
+    # has (cpu/loops.h index_loop_widest); each copy must give the baseline's bits. Each also
+    # equals the float32 op on the same values rounded once (checked inside the script).
+    import os
+    import subprocess
+    import sys
+    results = {}
+    for isa in ("baseline", "avx2", "avx512"):
+        path = tmp_path / f"{isa}.npz"
+        env = dict(os.environ, GRADCORE_CPU_ISA=isa)
+        run = subprocess.run([sys.executable, "-c", NATIVE_SCRIPT, str(path), os.path.dirname(__file__)], env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+        results[isa] = np.load(path)
+    base = results["baseline"]
+    for isa in ("avx2", "avx512"):
+        for key in base.files:
+            a, b = base[key], results[isa][key]
+            if a.dtype.kind == "f":
+                np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32), err_msg=f"{isa} {key}")
+            else:
+                np.testing.assert_array_equal(a, b, err_msg=f"{isa} {key}")

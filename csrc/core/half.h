@@ -42,11 +42,12 @@ struct BFloat16 {
     return h;
   }
   // float -> bfloat16, round to nearest, ties to even; a NaN stays a (quiet) NaN.
+  // (Branch-free, so that loops of conversions vectorise.)
   GC_HOST_DEVICE static uint16_t round(float f) {
     const uint32_t u = float_bits(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x0040u);
     const uint32_t lsb = (u >> 16) & 1u;
-    return static_cast<uint16_t>((u + 0x7fffu + lsb) >> 16);
+    const uint32_t nearest = (u + 0x7fffu + lsb) >> 16, quiet_nan = (u >> 16) | 0x0040u;
+    return static_cast<uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : nearest);
   }
 };
 

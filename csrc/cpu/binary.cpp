@@ -1,5 +1,6 @@
 // CPU elementwise binary kernels: each op's functor (kernels/binary.h) run by the strided loops of
-// cpu/loops.h, which the compiler vectorises where the formula allows.
+// cpu/loops.h, which the compiler vectorises where the formula allows. binary_kernel and
+// binary_backward_kernel read and write 16-bit floats themselves (float opmath, cpu/loops.h).
 #include "cpu/binary.h"
 #include "cpu/loops.h"
 
@@ -8,6 +9,16 @@ namespace gc::cpu {
 void binary_kernel(kernels::BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b, Scalar alpha) {
   kernels::visit_binary(op, [&](auto f) {
     using F = decltype(f);
+    if (is_half(a.dtype)) {
+      return dispatch_half(a.dtype, [&](auto tag) {
+        using S = decltype(tag);
+        if constexpr (kernels::kBinaryInfoOf<F>.grad_a == kernels::BinaryReads::Passes) {
+          const auto al = static_cast<float>(alpha.d);
+          if (al != 1.0f) return binary_loop<S, S, S>(out, a, b, Opmath<kernels::WithAlpha<F, float>>{{f, al}});
+        }
+        binary_loop<Store16<decltype(f(float{}, float{})), S>, S, S>(out, a, b, Opmath<F>{f});
+      });
+    }
     dispatch_dtype_set<kernels::dtype_set(kernels::kBinaryInfoOf<F>.dtype)>(a.dtype, kernels::kBinaryInfoOf<F>.name, [&](auto tag) {
       using T = decltype(tag);
       using O = decltype(f(T{}, T{}));
@@ -24,6 +35,13 @@ void binary_backward_kernel(kernels::BinaryOp op, bool for_b, const Tensor& gx, 
                             const Tensor& b, const Tensor& y) {
   kernels::visit_binary(op, [&](auto f) {
     using F = decltype(f);
+    if (is_half(gx.dtype)) {
+      return dispatch_half(gx.dtype, [&](auto tag) {
+        using S = decltype(tag);
+        if (for_b) quaternary_loop<S>(gx, g, a, b, y, Opmath<kernels::BinaryGradB<F>>{{f}});
+        else quaternary_loop<S>(gx, g, a, b, y, Opmath<kernels::BinaryGradA<F>>{{f}});
+      });
+    }
     GC_DISPATCH_FLOAT(gx.dtype, kernels::kBinaryInfoOf<F>.name, [&] {
       if (for_b) quaternary_loop<scalar_t>(gx, g, a, b, y, kernels::BinaryGradB<F>{f});
       else quaternary_loop<scalar_t>(gx, g, a, b, y, kernels::BinaryGradA<F>{f});

@@ -10,6 +10,23 @@ To convert(From v) {
   if constexpr (std::is_same_v<To, bool>) return v != From(0);
   else return static_cast<To>(v);
 }
+
+// o[i] = a[i] converted, for i < n: dtype casts of whole contiguous tensors (the 16-bit casts of
+// autocast), one vectorised pass, threads when large.
+template <typename To, typename From>
+void convert_flat(To* o, const From* a, int64_t n) {
+  constexpr int64_t kChunk = 8 * kParallelGrain;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  auto chunk = [&](int64_t c) {
+    To* oc = o + c * kChunk;
+    const From* ac = a + c * kChunk;
+    index_loop_widest([oc, ac](int64_t i) { oc[i] = convert<To>(ac[i]); }, std::min(kChunk, n - c * kChunk));
+  };
+#ifdef GRADCORE_OPENMP
+#pragma omp parallel for num_threads(get_num_threads()) if (chunks > 1)
+#endif
+  for (int64_t c = 0; c < chunks; ++c) chunk(c);
+}
 }  // namespace
 
 void copy_kernel(const Tensor& dst, const Tensor& src) {
@@ -22,9 +39,13 @@ void copy_kernel(const Tensor& dst, const Tensor& src) {
         *reinterpret_cast<out_t*>(dst.data()) = convert<out_t>(*reinterpret_cast<const in_t*>(src.data()));
         return;
       }
-      if (dst.is_contiguous() && src.is_contiguous() && dst.shape == src.shape && std::is_same_v<out_t, in_t>) {
-        std::memcpy(dst.data(), src.data(), static_cast<size_t>(dst.numel()) * sizeof(out_t));
-        return;
+      if (dst.is_contiguous() && src.is_contiguous() && dst.shape == src.shape) {
+        if constexpr (std::is_same_v<out_t, in_t>) {
+          std::memcpy(dst.data(), src.data(), static_cast<size_t>(dst.numel()) * sizeof(out_t));
+          return;
+        } else if (dst.storage != src.storage) {
+          return convert_flat(dst.data_as<out_t>(), src.data_as<in_t>(), dst.numel());
+        }
       }
       unary_loop<out_t, in_t>(dst, src, [](in_t v) { return convert<out_t>(v); });
     });

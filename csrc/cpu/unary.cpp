@@ -1,5 +1,6 @@
 // CPU elementwise unary kernels: each op's functor (kernels/unary.h) run by the strided loops of
-// cpu/loops.h, which the compiler vectorises where the formula allows.
+// cpu/loops.h, which the compiler vectorises where the formula allows. unary_kernel and
+// unary_backward_kernel read and write 16-bit floats themselves (float opmath, cpu/loops.h).
 #include "cpu/unary.h"
 #include "cpu/loops.h"
 
@@ -8,6 +9,12 @@ namespace gc::cpu {
 void unary_kernel(const kernels::UnaryFn& fn, const Tensor& out, const Tensor& x) {
   std::visit([&](const auto& f) {
     using F = std::decay_t<decltype(f)>;
+    if (is_half(x.dtype)) {
+      return dispatch_half(x.dtype, [&](auto tag) {
+        using S = decltype(tag);
+        unary_loop<Store16<decltype(f(float{})), S>, S>(out, x, Opmath<F>{f});
+      });
+    }
     dispatch_dtype_set<kernels::dtype_set(kernels::kUnaryInfoOf<F>.dtype)>(x.dtype, kernels::kUnaryInfoOf<F>.name, [&](auto tag) {
       using T = decltype(tag);
       unary_loop<decltype(f(T{})), T>(out, x, f);
@@ -18,6 +25,12 @@ void unary_kernel(const kernels::UnaryFn& fn, const Tensor& out, const Tensor& x
 void unary_backward_kernel(const kernels::UnaryFn& fn, const Tensor& gx, const Tensor& g, const Tensor& v) {
   std::visit([&](const auto& f) {
     using F = std::decay_t<decltype(f)>;
+    if (is_half(gx.dtype)) {
+      return dispatch_half(gx.dtype, [&](auto tag) {
+        using S = decltype(tag);
+        binary_loop<S, S, S>(gx, g, v, Opmath<kernels::UnaryGrad<F>>{{f}});
+      });
+    }
     GC_DISPATCH_FLOAT(gx.dtype, kernels::kUnaryInfoOf<F>.name, [&] {
       binary_loop<scalar_t, scalar_t, scalar_t>(gx, g, v, kernels::UnaryGrad<F>{f});
     });

@@ -58,7 +58,7 @@ struct BinaryBackward final : Node {
     auto av = in(a, kernels::BinaryReads::A), bv = in(b, kernels::BinaryReads::B);
     auto yv = kernels::reads(r, kernels::BinaryReads::Y) ? out.unpack(*this) : g;
     auto gx = empty_tensor(g->shape, dt, g->device);
-    GC_KERNEL(binary_backward_kernel, op, for_b, *gx, *g, *av, *bv, *yv);
+    GC_KERNEL_16(true, false, binary_backward_kernel, op, for_b, *gx, *g, *av, *bv, *yv);
     return gx;
   }
 
@@ -91,7 +91,7 @@ TensorPtr compute(BinaryOp op, const TensorPtr& a, const TensorPtr& b, Scalar al
   bool logical = is_compare(op);
   auto out = empty_tensor(shape, logical ? DType::Bool : compute_dt, a->device);
   auto ac = cast_to(a, compute_dt), bc = cast_to(b, compute_dt);
-  GC_KERNEL(binary_kernel, op, *out, *ac, *bc, alpha);
+  GC_KERNEL_16(true, false, binary_kernel, op, *out, *ac, *bc, alpha);
   return out;
 }
 
@@ -266,7 +266,7 @@ TensorPtr binary_(BinaryOp op, const TensorPtr& self, const TensorPtr& other, Sc
     oc = clone(other);  // partial overlap: read from a snapshot
   if (dt == self->dtype && !is_compare(op)) {
     check_same_device(self, oc, name);
-    GC_KERNEL(binary_kernel, op, *self, *self, *cast_to(oc, dt), alpha);
+    GC_KERNEL_16(true, false, binary_kernel, op, *self, *self, *cast_to(oc, dt), alpha);
   } else {
     auto r = compute(op, self, oc, alpha, is_compare(op) ? result_type(self, oc) : dt);
     copy_into(self, r);

@@ -160,37 +160,39 @@ inline void HalfWidening::copy(const Tensor& dst, const Tensor& src) {
 namespace gc {
 // Evaluates the arguments once (they may have side effects, e.g. reserving random numbers), then
 // calls the CPU or the CUDA twin.
-// CpuNative16 / CudaNative16: that backend's kernel reads and writes 16-bit floats itself, so its
-// arguments pass as they are instead of through float32 twins.
-template <bool CpuNative16, bool CudaNative16, typename CpuFn, typename CudaFn, typename... A>
-decltype(auto) dispatch_kernel(CpuFn cpu_fn, CudaFn cuda_fn, A&&... args) {
+// cpu_native16 / cuda_native16: that backend's kernel reads and writes 16-bit floats itself, so
+// its arguments pass as they are instead of through float32 twins.
+template <typename CpuFn, typename CudaFn, typename... A>
+decltype(auto) dispatch_kernel(bool cpu_native16, bool cuda_native16, CpuFn cpu_fn, CudaFn cuda_fn, A&&... args) {
   const Device dev = kernel_device(args...);
   if (dev.is_cpu()) {
-    if constexpr (CpuNative16) return cpu_fn(std::forward<A>(args)...);
-    else return call_widening(cpu_fn, std::forward<A>(args)...);
+    if (cpu_native16) return cpu_fn(std::forward<A>(args)...);
+    return call_widening(cpu_fn, std::forward<A>(args)...);
   }
   cuda::DeviceGuard guard(dev);
-  if constexpr (CudaNative16) return cuda_fn(std::forward<A>(args)...);
-  else return call_widening(cuda_fn, std::forward<A>(args)...);
+  if (cuda_native16) return cuda_fn(std::forward<A>(args)...);
+  return call_widening(cuda_fn, std::forward<A>(args)...);
 }
 }  // namespace gc
 #define GC_KERNEL_16(cpu_native, cuda_native, fn, ...)                                                      \
-  ::gc::dispatch_kernel<cpu_native, cuda_native>(                                                         \
+  ::gc::dispatch_kernel(                                                                                  \
+      cpu_native, cuda_native,                                                                            \
       [](auto&&... a) -> decltype(auto) { return ::gc::cpu::fn(std::forward<decltype(a)>(a)...); },        \
       [](auto&&... a) -> decltype(auto) { return ::gc::cuda::fn(std::forward<decltype(a)>(a)...); }, __VA_ARGS__)
 #else
 namespace gc {
-template <bool CpuNative16, bool CudaNative16, typename CpuFn, typename... A>
-decltype(auto) dispatch_kernel(CpuFn cpu_fn, A&&... args) {
-  if constexpr (CpuNative16) return cpu_fn(std::forward<A>(args)...);
-  else return call_widening(cpu_fn, std::forward<A>(args)...);
+template <typename CpuFn, typename... A>
+decltype(auto) dispatch_kernel(bool cpu_native16, bool /*cuda_native16*/, CpuFn cpu_fn, A&&... args) {
+  if (cpu_native16) return cpu_fn(std::forward<A>(args)...);
+  return call_widening(cpu_fn, std::forward<A>(args)...);
 }
 }  // namespace gc
 #define GC_KERNEL_16(cpu_native, cuda_native, fn, ...)                                                      \
-  ::gc::dispatch_kernel<cpu_native, cuda_native>(                                                         \
+  ::gc::dispatch_kernel(                                                                                  \
+      cpu_native, cuda_native,                                                                            \
       [](auto&&... a) -> decltype(auto) { return ::gc::cpu::fn(std::forward<decltype(a)>(a)...); }, __VA_ARGS__)
 #endif
 // GC_KERNEL(fn, args...): the kernel of the argument's device; 16-bit floats through float32 twins.
-// GC_KERNEL_16(cpu_native, cuda_native, fn, args...): the same, except that on a backend marked
-// native the kernel gets 16-bit tensors as they are (it handles them, or widens them itself).
+// GC_KERNEL_16(cpu_native, cuda_native, fn, args...): the same, except that on a backend whose flag
+// is true the kernel gets 16-bit tensors as they are (it handles them, or widens them itself).
 #define GC_KERNEL(fn, ...) GC_KERNEL_16(false, false, fn, __VA_ARGS__)

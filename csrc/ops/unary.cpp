@@ -24,7 +24,7 @@ struct UnaryBackward final : Node {
     if (gg->dtype != v->dtype) gg = to_dtype(gg, v->dtype);
     if (!reads) v = gg;
     auto gx = empty_tensor(v->shape, v->dtype, v->device);
-    GC_KERNEL(unary_backward_kernel, f, *gx, *gg, *v);
+    GC_KERNEL_16(true, false, unary_backward_kernel, f, *gx, *gg, *v);
     return {gx};
   }
   void release_saved() override { saved.reset(); }
@@ -71,7 +71,7 @@ TensorPtr unary(const UnaryFn& f, const TensorPtr& x) {
   const bool logical = info.dtype == UnaryDtype::Logical;
   auto in = (dt != x->dtype && !logical) ? to_dtype(detach(x), dt) : x;
   auto out = empty_tensor(x->shape, dt, x->device);
-  GC_KERNEL(unary_kernel, f, *out, *in);
+  GC_KERNEL_16(true, false, unary_kernel, f, *out, *in);
   if (is_floating(dt) && !logical && compute_requires_grad({&x})) {
     if (std::holds_alternative<kernels::Relu>(f))
       if (auto fused = linear_relu_backward(x, out)) {
@@ -109,7 +109,7 @@ TensorPtr unary_(const UnaryFn& f, const TensorPtr& x) {
     commit_inplace(x, unary(f, clone(x)), name.c_str());
     return x;
   }
-  GC_KERNEL(unary_kernel, f, *x, *x);
+  GC_KERNEL_16(true, false, unary_kernel, f, *x, *x);
   x->bump_version();
   return x;
 }
