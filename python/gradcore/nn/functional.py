@@ -533,7 +533,12 @@ def _pad_constant(input, pairs, value):
             shape[dim] = width
             return [_fns.full(shape, value, dtype=input.dtype, device=input.device)] if width > 0 else []
 
-        out = _fns.cat(block(left) + [out] + block(right), dim)
+        # constant_pad_nd is on no autocast list: the blocks join without cat's promote rule
+        saved = _C._autocast_suspend()
+        try:
+            out = _fns.cat(block(left) + [out] + block(right), dim)
+        finally:
+            _C._autocast_resume(saved)
     return out
 
 
