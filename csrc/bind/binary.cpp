@@ -2,6 +2,7 @@
 // a.mul(b), a.mul_(b)), then what takes arguments (add/sub with alpha, div with rounding_mode),
 // Python's operators (+, +=, the reflected 2 + t), PyTorch's aliases, and where.
 #include "bind/common.h"
+#include "core/autocast.h"
 
 namespace gc::bind {
 
@@ -15,6 +16,11 @@ TensorPtr binop(BinaryOp op, const TensorPtr& self, py::handle other, const char
   const TensorPtr& ot = held ? *held : o;
   const TensorPtr& a = reflected ? ot : self;
   const TensorPtr& b = reflected ? self : ot;
+  if (Autocast::any()) {  // pow is on CUDA's float32 list (Python numbers are not cast)
+    const char* aten = kernels::binary_info(op).name;
+    const TensorPtr ac = ops::autocast(aten, a), bc = ops::autocast(aten, b);
+    return maybe_release(std::max(ac->numel(), bc->numel()), [&] { return ops::binary(op, ac, bc); });
+  }
   return maybe_release(std::max(a->numel(), b->numel()), [&] { return ops::binary(op, a, b); });
 }
 

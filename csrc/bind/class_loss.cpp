@@ -10,8 +10,12 @@ static void bind_class_loss(py::module_& m, TensorClass&) {
       [](py::object input, py::object target, py::object weight, py::object reduction, int64_t ignore_index,
          double label_smoothing) {
         const char* op = "cross_entropy";
-        auto x = ops::autocast(op, as_tensor(input, op, "input")), t = as_tensor(target, op, "target");
-        auto w = ops::autocast(op, optional_tensor(weight, op, "weight"));
+        // PyTorch's cross_entropy is aten::cross_entropy_loss, on the CPU's float32 list; on CUDA's
+        // it is not, but the log_softmax and nll_loss it is made of are: each tensor takes the casts
+        // of both layers (the second is a no-op after the first).
+        auto x = ops::autocast("log_softmax", ops::autocast("cross_entropy_loss", as_tensor(input, op, "input")));
+        auto t = ops::autocast("cross_entropy_loss", as_tensor(target, op, "target"));
+        auto w = ops::autocast("nll_loss", ops::autocast("cross_entropy_loss", optional_tensor(weight, op, "weight")));
         auto red = reduction_arg(reduction, op);
         return maybe_release(x->numel(), [&] { return ops::cross_entropy(x, t, w, red, ignore_index, label_smoothing); });
       },

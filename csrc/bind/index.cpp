@@ -289,8 +289,10 @@ static void bind_index(py::module_& m, TensorClass& cls) {
   fns.def("gather", gather, py::arg("input"), py::arg("dim"), py::arg("index"), py::kw_only(),
           py::arg("sparse_grad") = false);
 
+  // scatter_add and index_put are on CUDA autocast's promote list: self and src / values in one type.
   auto scatter_add = [](const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src) {
-    return maybe_release(index->numel(), [&] { return ops::scatter_add(x, dim, index, src); });
+    auto ts = ops::autocast_promote("scatter_add", {x, src});
+    return maybe_release(index->numel(), [&] { return ops::scatter_add(ts[0], dim, index, ts[1]); });
   };
   cls.def("scatter_add", scatter_add, py::arg("dim"), py::arg("index"), py::arg("src"));
   fns.def("scatter_add", scatter_add, py::arg("input"), py::arg("dim"), py::arg("index"), py::arg("src"));
@@ -324,7 +326,8 @@ static void bind_index(py::module_& m, TensorClass& cls) {
   };
   auto index_put = [](const TensorPtr& x, py::handle indices, const TensorPtr& values, bool accumulate) {
     auto idx = index_list(indices, "index_put");
-    return maybe_release(x->numel(), [&] { return ops::index_put_(ops::clone(x), idx, values, accumulate); });
+    auto ts = ops::autocast_promote("index_put", {x, values});
+    return maybe_release(x->numel(), [&] { return ops::index_put_(ops::clone(ts[0]), idx, ts[1], accumulate); });
   };
   cls.def("index_put_", index_put_, py::arg("indices"), py::arg("values"), py::arg("accumulate") = false);
   cls.def("index_put", index_put, py::arg("indices"), py::arg("values"), py::arg("accumulate") = false);

@@ -112,7 +112,8 @@ static void bind_reduce(py::module_& m, TensorClass& cls) {
   auto sum = [](const TensorPtr& x, py::object dim, bool keepdim, py::object dtype) {
     auto dims = dims_arg(dim, "sum");
     auto dt = optional_dtype(dtype, "sum");
-    return maybe_release(x->numel(), [&] { return ops::sum(x, dims, keepdim, dt); });
+    auto xc = ops::autocast("sum", x, dt.has_value());
+    return maybe_release(x->numel(), [&] { return ops::sum(xc, dims, keepdim, dt); });
   };
   auto mean = [](const TensorPtr& x, py::object dim, bool keepdim, py::object dtype) {
     auto dims = dims_arg(dim, "mean");
@@ -136,7 +137,7 @@ static void bind_reduce(py::module_& m, TensorClass& cls) {
 
   both("prod", [](const TensorPtr& x, py::object dim, bool keepdim, py::object dtype) {
     auto d = optional_int_dim(dim, "prod");
-    auto xc = with_dtype(ops::autocast("prod", x), dtype, "prod");
+    auto xc = with_dtype(ops::autocast("prod", x, !dtype.is_none()), dtype, "prod");
     return maybe_release(x->numel(), [&] { return ops::prod(xc, d, keepdim); });
   }, py::arg("dim") = py::none(), py::arg("keepdim") = false, py::kw_only(), py::arg("dtype") = py::none());
 
@@ -187,7 +188,8 @@ static void bind_reduce(py::module_& m, TensorClass& cls) {
   both("norm", [](const TensorPtr& x, py::object p, py::object dim, bool keepdim, py::object dtype) {
     double ord = norm_order(p);
     auto dims = dims_arg(dim, "norm");
-    auto xc = with_dtype(x, dtype, "norm");
+    // PyTorch's norm with a number or 'fro' is linalg.vector_norm (fp32_set_opt_dtype on CUDA).
+    auto xc = with_dtype(ops::autocast("linalg_vector_norm", x, !dtype.is_none()), dtype, "norm");
     return maybe_release(x->numel(), [&] { return ops::norm(xc, ord, dims, keepdim); });
   }, py::arg("p") = "fro", py::arg("dim") = py::none(), py::arg("keepdim") = false, py::arg("dtype") = py::none());
 

@@ -83,9 +83,16 @@ static void bind_shape(py::module_& m, TensorClass& cls) {
   }, py::arg("input"), py::arg("dim") = py::none());
   fns.def("transpose", &ops::transpose, py::arg("input"), py::arg("dim0"), py::arg("dim1"));
   fns.def("t", &transpose_2d, py::arg("input"));
-  fns.def("cat", [](py::object ts, int64_t dim) { return ops::cat(tensor_sequence(ts, "cat"), dim); }, py::arg("tensors"), py::arg("dim") = 0);
-  fns.def("concat", [](std::vector<TensorPtr> ts, int64_t dim) { return ops::cat(ts, dim); }, py::arg("tensors"), py::arg("dim") = 0);
-  fns.def("stack", [](py::object ts, int64_t dim) { return ops::stack(tensor_sequence(ts, "stack"), dim); }, py::arg("tensors"), py::arg("dim") = 0);
+  // cat and stack are on CPU autocast's promote list (concat is PyTorch's cat too).
+  fns.def("cat", [](py::object ts, int64_t dim) {
+    return ops::cat(ops::autocast_promote("cat", tensor_sequence(ts, "cat")), dim);
+  }, py::arg("tensors"), py::arg("dim") = 0);
+  fns.def("concat", [](std::vector<TensorPtr> ts, int64_t dim) {
+    return ops::cat(ops::autocast_promote("cat", std::move(ts)), dim);
+  }, py::arg("tensors"), py::arg("dim") = 0);
+  fns.def("stack", [](py::object ts, int64_t dim) {
+    return ops::stack(ops::autocast_promote("stack", tensor_sequence(ts, "stack")), dim);
+  }, py::arg("tensors"), py::arg("dim") = 0);
   fns.def("broadcast_shapes", [](py::args shapes) {
     DimVector out;
     for (auto s : shapes) out = ops::broadcast_shapes(out, int_list(s, "broadcast_shapes", "shape"), "broadcast_shapes");

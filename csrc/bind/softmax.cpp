@@ -15,12 +15,13 @@ static void bind_softmax(py::module_& m, TensorClass& cls) {
   auto fns = functions(m);
   for (bool log : {false, true}) {
     const char* name = log ? "log_softmax" : "softmax";
-    // dtype, when given, casts the input first (differentiably), as PyTorch's does.
+    // dtype, when given, casts the input first (differentiably), as PyTorch's does; else, under
+    // CUDA autocast, a 16-bit input computes in float32 (fp32_set_opt_dtype).
     auto f = [log, name](const TensorPtr& x, py::object dim, py::object dtype) {
       int64_t d = dim_arg(dim, name);
       auto dt = optional_dtype(dtype, name);
       return maybe_release(x->numel(), [&] {
-        auto in = dt ? ops::to_dtype(x, *dt) : x;
+        auto in = dt ? ops::to_dtype(x, *dt) : ops::autocast(name, x);
         return log ? ops::log_softmax(in, d) : ops::softmax(in, d);
       });
     };

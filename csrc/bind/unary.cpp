@@ -2,7 +2,9 @@
 // x.exp(), x.exp_(); gradcore._C._nn.silu for nn.functional), then what takes arguments: round's
 // decimals, clamp, and the activations with parameters.
 #include <cmath>
+#include <cstring>
 #include "bind/common.h"
+#include "core/autocast.h"
 
 namespace gc::bind {
 
@@ -11,10 +13,24 @@ static std::optional<Scalar> opt_scalar(py::handle h, const char* arg) {
   return to_scalar(h, "clamp", arg);
 }
 
+// The input of an out-of-place row under autocast: the policy of the row's aten op (exp, log,
+// rsqrt, ... are on CUDA's float32 list), or of pow for square, which PyTorch computes as pow(x, 2).
+// The in-place forms are on no list.
+// `held` keeps a cast alive; without autocast x itself is returned, with no reference-count update.
+static const TensorPtr& autocast_input(const kernels::UnaryFn& f, const TensorPtr& x, TensorPtr& held) {
+  if (!Autocast::any()) return x;
+  const char* name = kernels::unary_info(f).name;
+  return held = ops::autocast(std::strcmp(name, "square") == 0 ? "pow" : name, x);
+}
+
 // One op row's bindings, by its api column.
 static void bind_row(py::module_& m, TensorClass& cls, const kernels::UnaryFn& f) {
   const auto& info = kernels::unary_info(f);
-  auto out_of_place = [f](const TensorPtr& x) { return maybe_release(x->numel(), [&] { return ops::unary(f, x); }); };
+  auto out_of_place = [f](const TensorPtr& x) {
+    TensorPtr held;
+    const TensorPtr& xc = autocast_input(f, x, held);
+    return maybe_release(xc->numel(), [&] { return ops::unary(f, xc); });
+  };
   auto in_place = [f](const TensorPtr& x) { return maybe_release(x->numel(), [&] { return ops::unary_(f, x); }); };
   const std::string inplace_name = std::string(info.name) + "_";
   switch (info.api) {
@@ -42,7 +58,11 @@ struct UnaryFast {
   static inline PyObject* function_fallback = nullptr;
   static inline PyObject* method_fallback = nullptr;
   static PyObject* run(const TensorPtr& x) {
-    return slot_call([&] { return py::cast(maybe_release(x->numel(), [&] { return ops::unary(F{}, x); })).release().ptr(); });
+    return slot_call([&] {
+      TensorPtr held;
+      const TensorPtr& xc = autocast_input(F{}, x, held);
+      return py::cast(maybe_release(xc->numel(), [&] { return ops::unary(F{}, xc); })).release().ptr();
+    });
   }
   static PyObject* function(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
     if (nargs == 1 && !kwnames)
@@ -142,7 +162,9 @@ static void bind_unary(py::module_& m, TensorClass& cls) {
          py::arg("input"), py::arg("min_val") = -1.0, py::arg("max_val") = 1.0);
   nn.def("hardtanh_", [](const TensorPtr& x, double lo, double hi) { return ops::unary_(kernels::Hardtanh{lo, hi}, x); },
          py::arg("input"), py::arg("min_val") = -1.0, py::arg("max_val") = 1.0);
-  nn.def("softplus", [](const TensorPtr& x, double beta, double threshold) { return ops::unary(kernels::Softplus{beta, threshold}, x); },
+  nn.def("softplus", [](const TensorPtr& x, double beta, double threshold) {
+    return ops::unary(kernels::Softplus{beta, threshold}, ops::autocast("softplus", x));
+  },
          py::arg("input"), py::arg("beta") = 1.0, py::arg("threshold") = 20.0);
 }
 

@@ -4,6 +4,7 @@
 // requires grad; backward formulas call these same ops with grad mode off.
 #pragma once
 #include <optional>
+#include <utility>
 #include "core/scalar.h"
 #include "core/tensor.h"
 #include "kernels/binary.h"
@@ -45,11 +46,23 @@ TensorPtr to_device(const TensorPtr& t, Device device, bool copy = false);
 TensorPtr to_cpu(const TensorPtr& t);
 TensorPtr contiguous(const TensorPtr& t);
 // ---- autocast (ops/autocast.cpp) ----
-enum class AutocastPolicy : uint8_t { None, Lower, Fp32 };
-AutocastPolicy autocast_policy(const char* op, DeviceType device);
-// t as op computes it under autocast (t itself when autocast is off for t's device, the op is on
-// no list, or t is not a float32/16-bit floating tensor).
-TensorPtr autocast(const char* op, const TensorPtr& t);
+// PyTorch's cast policies (at::autocast::CastPolicy), and banned; None: on no list.
+enum class AutocastPolicy : uint8_t { None, LowerPrecisionFp, Fp32, Fp32SetOptDtype, Fp32AppendDtype, Promote, Banned };
+// The policy of aten op `op` (its name without overload) on `lists`' op list.
+AutocastPolicy autocast_policy(const char* op, DeviceType lists);
+const char* autocast_policy_name(AutocastPolicy p);  // PyTorch's name; nullptr for None
+std::vector<std::pair<const char*, AutocastPolicy>> autocast_op_list(DeviceType lists);
+// Which device's op lists the tensors of `device` follow (their own, unless a test routes them).
+DeviceType autocast_op_lists(DeviceType device);
+void set_autocast_op_lists(DeviceType device, DeviceType lists);
+// t as op computes it under autocast: t itself when autocast is off for t's device, the op is on
+// no list, or t is not a float32/16-bit floating tensor; `dtype_given` (the op's dtype= argument)
+// leaves t as it is for the fp32_set_opt_dtype and fp32_append_dtype ops. A banned op raises
+// PyTorch's error; a promote op's tensors go through autocast_promote together.
+TensorPtr autocast(const char* op, const TensorPtr& t, bool dtype_given = false);
+// The tensors of an op under autocast (null entries stay null): a promote op's cast to one type,
+// any other op's each by autocast().
+TensorList autocast_promote(const char* op, TensorList ts);
 // The value of a one-element tensor (any dtype, any device) as a Scalar.
 Scalar scalar_of(const TensorPtr& value);
 TensorPtr clone(const TensorPtr& t);

@@ -1,17 +1,22 @@
 """Mixed precision: ``autocast`` (PyTorch's ``torch.autocast`` / ``torch.amp.autocast``).
 
-Inside an autocast region the ops on PyTorch 2.13's per-device lists change precision (gradcore
-has these of them; ``ops/autocast.cpp`` holds the lists):
+Inside an autocast region the ops on PyTorch 2.13's per-device lists change precision
+(``csrc/ops/autocast.cpp`` holds the lists whole, with each policy's rule). Of the ops gradcore has:
 
 - CPU, lower precision (bfloat16 by default, or float16): conv1d/2d, conv_transpose1d/2d, matmul,
   mm, bmm, linear. CPU, float32: the losses (cross_entropy, nll_loss, mse_loss, l1_loss, the BCE
-  losses), prod, reflect/replicate padding.
-- CUDA, lower precision (float16 by default, or bfloat16): the same matrix ops; CUDA, float32: the
-  losses and prod (the CUDA list's pointwise, softmax and sum entries are not applied yet).
+  losses), prod, reflect/replicate padding. CPU, promote: cat (and concat), stack.
+- CUDA, lower precision (float16 by default, or bfloat16): the same matrix ops. CUDA, float32:
+  exp, log, log1p, expm1, reciprocal, rsqrt, pow (and square), softplus, group_norm, interpolate
+  (but mode='area'), the losses but binary_cross_entropy; sum, prod, softmax, log_softmax and norm
+  unless given ``dtype=``. CUDA, promote: scatter_add, index_put. CUDA, banned:
+  binary_cross_entropy (PyTorch's "unsafe to autocast" RuntimeError).
 
-Every other op runs in its inputs' dtype (so relu, softmax, sum, layer and batch norm keep a
-bfloat16 input bfloat16 on the CPU, as PyTorch does), float64 and integer tensors are never cast,
-and the casts are differentiable conversions: float32 parameters get float32 gradients.
+Promote casts the floating inputs to float32 when one is float32, else to autocast's dtype; a
+16-bit input of the other type is PyTorch's "Unexpected floating ScalarType" error. Every other op
+runs in its inputs' dtype (so relu, softmax, sum, layer and batch norm keep a bfloat16 input
+bfloat16 on the CPU, as PyTorch does), in-place ops are on no list, float64 and integer tensors are
+never cast, and the casts are differentiable conversions: float32 parameters get float32 gradients.
 """
 import functools
 import warnings

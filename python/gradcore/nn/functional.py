@@ -116,18 +116,14 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """exp(x) / sum(exp(x)) along ``dim``."""
     if dim is None:
         dim = _get_softmax_dim("softmax", input.dim(), _stacklevel)
-    if dtype is not None:
-        input = input.to(dtype)
-    return input.softmax(dim)
+    return input.softmax(dim, dtype)
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """x - logsumexp(x) along ``dim``, computed stably."""
     if dim is None:
         dim = _get_softmax_dim("log_softmax", input.dim(), _stacklevel)
-    if dtype is not None:
-        input = input.to(dtype)
-    return input.log_softmax(dim)
+    return input.log_softmax(dim, dtype)
 
 
 def linear(input, weight, bias=None):
@@ -537,7 +533,12 @@ def _pad_constant(input, pairs, value):
             shape[dim] = width
             return [_fns.full(shape, value, dtype=input.dtype, device=input.device)] if width > 0 else []
 
-        out = _fns.cat(block(left) + [out] + block(right), dim)
+        # constant_pad_nd is on no autocast list: the blocks join without cat's promote rule
+        saved = _C._autocast_suspend()
+        try:
+            out = _fns.cat(block(left) + [out] + block(right), dim)
+        finally:
+            _C._autocast_resume(saved)
     return out
 
 
@@ -637,6 +638,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                            f"{list(input.shape)}")
     if mode == "area":
         return adaptive_avg_pool1d(input, out_size[0]) if dim == 1 else adaptive_avg_pool2d(input, out_size)
+    input = _C._autocast(_upsample_op(mode, dim), input)  # CUDA autocast: float32
     if mode not in ("nearest", "nearest-exact") and not input.is_floating_point():
         raise NotImplementedError(f"interpolate: mode={mode!r} needs a floating-point input, got {input.dtype}. "
                                   "Hint: convert it first, e.g. x.float()")
@@ -655,6 +657,17 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         else:
             out = _linear_resample(out, d, out_size[k], scale, align_corners, opmath)
     return out if out is not input else input.clone()
+
+
+def _upsample_op(mode, n):
+    """The aten op of interpolate's ``mode`` on n spatial dims: its name on autocast's lists."""
+    if mode == "nearest":
+        return f"upsample_nearest{n}d"
+    if mode == "nearest-exact":
+        return f"_upsample_nearest_exact{n}d"
+    if mode == "bicubic":
+        return "upsample_bicubic2d"
+    return ("upsample_linear1d", "upsample_bilinear2d", "upsample_trilinear3d")[n - 1]
 
 
 def _round_to(x, dtype):
@@ -779,6 +792,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if not input.is_floating_point():
         raise NotImplementedError(f"group_norm: expected a floating-point input, got {input.dtype}. Hint: convert it "
                                   "first, e.g. x.float()")
+    input, weight, bias = (_C._autocast("group_norm", t) for t in (input, weight, bias))  # CUDA: float32
     x = input.reshape(n, num_groups, channels // num_groups * positions)
     mean = x.mean((2,), keepdim=True)
     var = x.var((2,), correction=0, keepdim=True)
@@ -864,11 +878,12 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     reduction = _reduction(reduction, size_average, reduce, "binary_cross_entropy")
     _check_tensor(input, "binary_cross_entropy")
     _check_tensor(target, "binary_cross_entropy", "target")
-    input, target, weight = (_C._autocast("binary_cross_entropy", t) if isinstance(t, Tensor) else t
-                             for t in (input, target, weight))
     if target.shape != input.shape:
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
                          f"({input.shape}) is deprecated. Please ensure they have the same size.")
+    # CPU autocast: float32; CUDA autocast: PyTorch's "unsafe to autocast" error
+    input, target, weight = (_C._autocast("binary_cross_entropy", t) if isinstance(t, Tensor) else t
+                             for t in (input, target, weight))
     if input.numel() and bool(((input < 0) | (input > 1)).any()):
         raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1. "
                            "Hint: apply sigmoid first, or use binary_cross_entropy_with_logits on the logits")
