@@ -30,6 +30,11 @@
 // bfloat16 and float16 (out, a, b and bias all of one of them) are read as they are and
 // accumulate in float32; the epilogue runs in float32 and rounds once to 16 bits (to nearest,
 // ties to even, by core/half.h's conversions, as every 16-bit store of the backend):
+//   cuBLAS (GRADCORE_CUBLAS, same layout rules): cublasGemm(StridedBatched)Ex with CUDA_R_16BF /
+//     CUDA_R_16F operands and CUBLAS_COMPUTE_32F (tensor cores). Without bias and ReLU it writes
+//     out itself (alpha * acc + beta * out in float32, rounded once); with either it writes the
+//     float32 product into scratch and one pass applies the epilogue below, so the bias is still
+//     added before the only rounding.
 //   vector shapes: the GEMV kernels above, in float32.
 //   the tensor-core kernel otherwise (gemm_tc_kernel): WMMA 16x16x16 fragments, a 128 x 128 block
 //     tile (8 warps of 64 x 32) when there are enough tiles to fill the GPU, else 64 x 64 (4 warps
@@ -637,6 +642,10 @@ cublasHandle_t cublas_handle() {
     }
     s = cublasSetStream(h, nullptr);
     if (s != CUBLAS_STATUS_SUCCESS) fail_cublas(s);
+    // 16-bit products reduce in float32 too (no split-K partial sums rounded to 16 bits); float32
+    // and float64 products are not mixed-precision, so this changes nothing for them.
+    s = cublasSetMathMode(h, static_cast<cublasMath_t>(CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION));
+    if (s != CUBLAS_STATUS_SUCCESS) fail_cublas(s);
   }
   return h;
 }
@@ -682,6 +691,57 @@ __global__ void bias_relu_kernel(int64_t total, int64_t M, int64_t N, Mat<T> C, 
   }
 }
 
+// out[n, i, j] = store(acc[n, i, j]) (alpha, beta, bias, ReLU in float32, rounded once) from the
+// float32 product acc that cuBLAS wrote column-major: element (n, i, j) at t = n * M * N + j * M + i.
+template <typename T>
+__global__ void epilogue16_kernel(int64_t total, int64_t M, int64_t N, const float* acc, Mat<T> C, Epi<T> e) {
+  for (int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; t < total;
+       t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t i = t % M, r = t / M, j = r % N, n = r / N;
+    store(C.data + n * C.bs + i * C.rs + j * C.cs, acc[t], e, i * e.brs + j * e.bcs);
+  }
+}
+
+// The 16-bit product of gemm_cublas (p: the column-major problem, o*: its cuBLAS operands).
+template <typename T>
+void gemm_cublas16(cublasHandle_t h, const Problem<T>& p, const ColMajor& oa, const ColMajor& ob, const ColMajor& oc) {
+  constexpr cudaDataType kType = std::is_same_v<T, BFloat16> ? CUDA_R_16BF : CUDA_R_16F;
+  // Without bias and ReLU cuBLAS computes the whole epilogue; with either, A @ B goes to float32
+  // scratch (alpha 1, beta 0) and epilogue16_kernel applies alpha, beta, bias and ReLU.
+  const bool direct = !p.e.bias && !p.e.relu;
+  const float one = 1.0f, zero = 0.0f;
+  const float* alpha = direct ? &p.e.alpha : &one;
+  const float* beta = direct ? &p.e.beta : &zero;
+  const int64_t mn = p.M * p.N;
+  DeviceBuffer scratch(direct ? 0 : static_cast<size_t>(p.batch * mn) * sizeof(float));
+  const cudaDataType ctype = direct ? kType : CUDA_R_32F;
+  const int64_t ldc = direct ? oc.ld : p.M, sc = direct ? p.C.bs : mn;
+  const size_t csize = direct ? sizeof(T) : sizeof(float);
+  char* c0 = direct ? reinterpret_cast<char*>(p.C.data) : static_cast<char*>(scratch.ptr);
+  constexpr int64_t kChunk = 65535;  // matrices per call
+  for (int64_t n0 = 0; n0 < p.batch; n0 += kChunk) {
+    const int cnt = static_cast<int>(std::min(kChunk, p.batch - n0));
+    const void* A = p.A.data + n0 * p.A.bs;
+    const void* B = p.B.data + n0 * p.B.bs;
+    void* C = c0 + static_cast<size_t>(n0 * sc) * csize;
+    const int m = static_cast<int>(p.M), n = static_cast<int>(p.N), k = static_cast<int>(p.K);
+    const cublasStatus_t s =
+        cnt == 1 ? cublasGemmEx(h, oa.op, ob.op, m, n, k, alpha, A, kType, static_cast<int>(oa.ld), B, kType,
+                                static_cast<int>(ob.ld), beta, C, ctype, static_cast<int>(ldc), CUBLAS_COMPUTE_32F,
+                                CUBLAS_GEMM_DEFAULT)
+                 : cublasGemmStridedBatchedEx(h, oa.op, ob.op, m, n, k, alpha, A, kType, static_cast<int>(oa.ld),
+                                              p.A.bs, B, kType, static_cast<int>(ob.ld), p.B.bs, beta, C, ctype,
+                                              static_cast<int>(ldc), sc, cnt, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (s != CUBLAS_STATUS_SUCCESS) fail_cublas(s);
+  }
+  check_launch("matmul");
+  if (!direct) {
+    const int64_t total = p.batch * mn;
+    epilogue16_kernel<T><<<grid_for(total), kBlock>>>(total, p.M, p.N, static_cast<const float*>(scratch.ptr), p.C, p.e);
+    check_launch("matmul");
+  }
+}
+
 // The product through cuBLAS when every operand fits its layout rules; false: not done.
 template <typename T>
 bool gemm_cublas(const Problem<T>& p0) {
@@ -699,22 +759,26 @@ bool gemm_cublas(const Problem<T>& p0) {
     // Batch strides as cuBLAS takes them; the matrices of C must not overlap.
     if (p.A.bs < 0 || p.B.bs < 0 || p.C.bs < oc.ld * (p.N - 1) + p.M) return false;
   }
-  const T alpha = p.e.alpha, beta = p.e.beta;
   cublasHandle_t h = cublas_handle();
-  constexpr int64_t kChunk = 65535;  // matrices per call
-  for (int64_t n0 = 0; n0 < p.batch; n0 += kChunk) {
-    const int cnt = static_cast<int>(std::min(kChunk, p.batch - n0));
-    cublasStatus_t s = cublas_gemm(h, oa.op, ob.op, static_cast<int>(p.M), static_cast<int>(p.N),
-                                   static_cast<int>(p.K), &alpha, p.A.data + n0 * p.A.bs, static_cast<int>(oa.ld),
-                                   p.A.bs, p.B.data + n0 * p.B.bs, static_cast<int>(ob.ld), p.B.bs, &beta,
-                                   p.C.data + n0 * p.C.bs, static_cast<int>(oc.ld), p.C.bs, cnt);
-    if (s != CUBLAS_STATUS_SUCCESS) fail_cublas(s);
-  }
-  check_launch("matmul");
-  if (p0.e.bias || p0.e.relu) {
-    const int64_t total = p0.batch * p0.M * p0.N;
-    bias_relu_kernel<T><<<grid_for(total), kBlock>>>(total, p0.M, p0.N, p0.C, p0.e);
+  if constexpr (kIs16<T>) {
+    gemm_cublas16(h, p, oa, ob, oc);
+  } else {
+    const T alpha = p.e.alpha, beta = p.e.beta;
+    constexpr int64_t kChunk = 65535;  // matrices per call
+    for (int64_t n0 = 0; n0 < p.batch; n0 += kChunk) {
+      const int cnt = static_cast<int>(std::min(kChunk, p.batch - n0));
+      cublasStatus_t s = cublas_gemm(h, oa.op, ob.op, static_cast<int>(p.M), static_cast<int>(p.N),
+                                     static_cast<int>(p.K), &alpha, p.A.data + n0 * p.A.bs, static_cast<int>(oa.ld),
+                                     p.A.bs, p.B.data + n0 * p.B.bs, static_cast<int>(ob.ld), p.B.bs, &beta,
+                                     p.C.data + n0 * p.C.bs, static_cast<int>(oc.ld), p.C.bs, cnt);
+      if (s != CUBLAS_STATUS_SUCCESS) fail_cublas(s);
+    }
     check_launch("matmul");
+    if (p0.e.bias || p0.e.relu) {
+      const int64_t total = p0.batch * p0.M * p0.N;
+      bias_relu_kernel<T><<<grid_for(total), kBlock>>>(total, p0.M, p0.N, p0.C, p0.e);
+      check_launch("matmul");
+    }
   }
   return true;
 }
@@ -724,7 +788,7 @@ template <typename T>
 void gemm(const Problem<T>& p) {
   if (p.batch == 0 || p.M == 0 || p.N == 0) return;
 #ifdef GRADCORE_CUBLAS
-  if constexpr (!std::is_same_v<T, int64_t> && !kIs16<T>) {  // 16-bit floats: gradcore's kernels
+  if constexpr (!std::is_same_v<T, int64_t>) {
     if (gemm_cublas(p)) return;
   }
 #endif
