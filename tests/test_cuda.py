@@ -7,6 +7,10 @@ computation on the CPU (bfloat16 and float16 products: with the CPU's float32 pr
 16-bit values). They skip where no GPU is present (``pytest -m cuda`` selects them). The
 tests at the end run everywhere: what a build or machine without CUDA answers.
 """
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -291,6 +295,18 @@ def check_half_gemm_into(dtype, device="cuda"):
 @pytest.mark.parametrize("dtype", list(HALF_TOL))
 def test_half_gemm_into_alpha_beta_and_column_major_out(dtype):
     check_half_gemm_into(dtype)
+
+
+@cuda
+def test_own_gemm_kernels_without_cublas():
+    """GRADCORE_CUBLAS=0 keeps matmul off cuBLAS (where the build has it): the 16-bit products above
+    once more, all through gradcore's tensor-core kernel, and the float32/float64 products of the
+    GPU cases through its tiled kernel."""
+    env = dict(os.environ, GRADCORE_CUBLAS="0")
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", os.path.abspath(__file__),
+                        "-k", "half_gemm or (gpu_cases and (matmul or linear))"],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
 
 
 @cuda

@@ -62,6 +62,8 @@
 #include "cuda/runtime.h"
 #ifdef GRADCORE_CUBLAS
 #include <cublas_v2.h>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <vector>
 #endif
@@ -742,10 +744,20 @@ void gemm_cublas16(cublasHandle_t h, const Problem<T>& p, const ColMajor& oa, co
   }
 }
 
+// GRADCORE_CUBLAS=0 in the environment (read once per process) keeps matmul off cuBLAS, so tests
+// reach gradcore's own kernels for every layout in a build that has it.
+bool cublas_enabled() {
+  static const bool on = [] {
+    const char* s = std::getenv("GRADCORE_CUBLAS");
+    return !(s && std::strcmp(s, "0") == 0);
+  }();
+  return on;
+}
+
 // The product through cuBLAS when every operand fits its layout rules; false: not done.
 template <typename T>
 bool gemm_cublas(const Problem<T>& p0) {
-  if (p0.K == 0) return false;
+  if (p0.K == 0 || !cublas_enabled()) return false;
   ColMajor oc{}, oa{}, ob{};
   // cuBLAS writes a column-major C; a C with unit column stride is computed as C^T = B^T A^T.
   Problem<T> p = p0;
