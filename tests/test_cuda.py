@@ -3,9 +3,14 @@
 Tests marked ``cuda`` run every op of the shared op table, larger and odd-shaped cases that reach
 the multi-block paths of the GPU kernels, the losses, indexing, random fills, the optimizers, whole
 training loops and the Trainer on ``device='cuda'``, and compare values and gradients with the same
-computation on the CPU. They skip where no GPU is present (``pytest -m cuda`` selects them). The
+computation on the CPU (bfloat16 and float16 products: with the CPU's float32 product of the same
+16-bit values). They skip where no GPU is present (``pytest -m cuda`` selects them). The
 tests at the end run everywhere: what a build or machine without CUDA answers.
 """
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -188,6 +193,120 @@ def test_activation_table_matches_cpu(name, dtype):
     """Every nn.functional activation of tests/test_unary.py, forward and backward."""
     fn = ACTIVATIONS[name][0]
     check_against_cpu(lambda m, t: fn(F, t), [data("any", (3, 700))], dtype, True)
+
+
+# bfloat16 and float16 products on the GPU (cuBLAS, or gradcore's tensor-core kernel for the
+# layouts cuBLAS does not take, and everywhere in a build without cuBLAS), against the same product
+# on the CPU in float32 over the same 16-bit values: they differ by the one final rounding to 16
+# bits (half a unit in the last place: 2^-9 relative for bfloat16, 2^-12 for float16) and the order
+# of the float32 sums, so the tolerance is a fraction of the largest |C|. Odd sizes cross every
+# tile edge; 1280 x 2048 has 160 tiles of 128 x 128 (the large block tile on GPUs of up to 160
+# SMs), the others run on the 64 x 64 one; transposed and sliced operands reach every staging
+# orientation and the strided loads.
+HALF_TOL = {"bfloat16": 1e-2, "float16": 2e-3}
+HALF_GEMM_CASES = {
+    "mm_1x1": (lambda m, a, b: a @ b, [sym(1, 1), sym(1, 1)], True),
+    "mm_2x3x5": (lambda m, a, b: m.mm(a, b), [sym(2, 5), sym(5, 3)], True),
+    "mm_17x33x65": (lambda m, a, b: a @ b, [sym(17, 65), sym(65, 33)], True),
+    "mm_128x256x64": (lambda m, a, b: a @ b, [sym(128, 64), sym(64, 256)], True),
+    "mm_k0": (lambda m, a, b: a @ b, [sym(3, 0), sym(0, 4)], False),
+    "mm_transposed": (lambda m, a, b: a.t() @ b.t(), [sym(65, 17), sym(33, 65)], True),
+    "mm_transposed_a": (lambda m, a, b: a.t() @ b, [sym(72, 40), sym(72, 56)], True),
+    "mm_sliced": (lambda m, a, b: a[::2, 1:] @ b[:, 3:], [sym(40, 70), sym(69, 50)], True),
+    "mm_sliced_both_dims": (lambda m, a, b: a[1::2, ::3] @ b.t()[::2], [sym(41, 99), sym(37, 66)], True),
+    "mv_vm": (lambda m, a, v: m.cat([a @ v, v @ a.t()]), [sym(31, 20), sym(20)], True),
+    "bmm": (lambda m, a, b: m.bmm(a, b), [sym(4, 40, 72), sym(4, 72, 24)], True),
+    "bmm_transposed": (lambda m, a, b: m.bmm(a.transpose(1, 2), b.transpose(1, 2)), [sym(3, 50, 33), sym(3, 21, 50)], True),
+    "matmul_batched_broadcast": (lambda m, a, b: a @ b, [sym(3, 1, 33, 17), sym(5, 17, 9)], True),
+    "matmul_3d_2d": (lambda m, a, b: a @ b, [sym(6, 37, 50), sym(50, 70)], True),
+    "linear_bias": (lambda m, x, w, b: F.linear(x, w, b), [sym(64, 100), sym(30, 100), sym(30)], True),
+    "linear_3d": (lambda m, x, w, b: F.linear(x, w, b), [sym(4, 9, 100), sym(33, 100), sym(33)], True),
+    "linear_relu": (lambda m, x, w, b: F.relu(F.linear(x, w, b)), [sym(70, 48), sym(90, 48), sym(90)], False),
+    "linear_relu_fused": (lambda m, x, w, b: m._C._linear_relu(x, w, b), [sym(70, 48), sym(90, 48), sym(90)], False),
+    "large_tiles": (lambda m, a, b: a @ b, [sym(1280, 264), sym(264, 2048)], False),
+    "large_tiles_transposed": (lambda m, a, b: a.t() @ b.t(), [sym(72, 1300), sym(1500, 72)], False),
+}
+
+
+def _half_leaves(arrays, dtype, device, diff):
+    """The arrays rounded once to `dtype`, as leaves on `device` in that dtype and on the CPU in float32."""
+    dt = getattr(gradcore, dtype)
+    vals = [gradcore.tensor(a.astype(np.float32)).to(dt).float().numpy() for a in arrays]
+    half = [gradcore.tensor(v, dtype=dt, device=device, requires_grad=diff) for v in vals]
+    wide = [gradcore.tensor(v, requires_grad=diff) for v in vals]
+    return half, wide
+
+
+def _close_to_max(got, want, tol, what):
+    got = got.detach().float().cpu().numpy()
+    want = want.detach().numpy()
+    assert got.shape == want.shape, what
+    np.testing.assert_allclose(got, want, rtol=0, atol=tol * float(np.abs(want).max(initial=0.0)), err_msg=what)
+
+
+def check_half_against_float32(fn, arrays, dtype, diff, device="cuda"):
+    tol = HALF_TOL[dtype]
+    half, wide = _half_leaves(arrays, dtype, device, diff)
+    out, ref = fn(gradcore, *half), fn(gradcore, *wide)
+    assert out.device.type == device and out.dtype == getattr(gradcore, dtype)
+    _close_to_max(out, ref, tol, "value")
+    if diff:
+        g = gradcore.tensor(np.random.default_rng(7).standard_normal(tuple(ref.shape)).astype(np.float32))
+        g = g.to(out.dtype).float()  # the same output gradient on both sides
+        out.backward(g.to(out.dtype).to(device))
+        ref.backward(g)
+        for i, (h, w) in enumerate(zip(half, wide)):
+            # a gradient of a broadcast operand or a bias also sums 16-bit products: a second rounding
+            _close_to_max(h.grad, w.grad, 3 * tol, f"grad of input {i}")
+
+
+@cuda
+@pytest.mark.parametrize("dtype", list(HALF_TOL))
+@pytest.mark.parametrize("name", list(HALF_GEMM_CASES))
+def test_half_gemm_matches_float32(name, dtype):
+    fn, arrays, diff = HALF_GEMM_CASES[name]
+    check_half_against_float32(fn, arrays, dtype, diff)
+
+
+def check_half_gemm_into(dtype, device="cuda"):
+    """The raw GEMM entry: out = alpha * a @ b + beta * out with out column-major (the kernel then
+    works on out^T) or batched with a broadcast a; beta == 0 must not read out (NaN there)."""
+    dt, tol = getattr(gradcore, dtype), HALF_TOL[dtype]
+    for (m_, k_, n_), batch, alpha, beta in (((33, 47, 65), 0, 0.5, 2.0), ((130, 40, 70), 0, -1.0, 0.0),
+                                               ((17, 65, 33), 3, 1.5, 0.25), ((64, 64, 64), 2, 1.0, 0.0)):
+        a, b, c = sym(m_, k_), sym(k_, n_), sym(m_, n_)
+        if batch:
+            a, b, c = a[None], np.stack([sym(k_, n_) for _ in range(batch)]), np.stack([c] * batch)
+        (ha, hb, hc), (wa, wb, wc) = _half_leaves([a, b, c], dtype, device, False)
+        if beta == 0:
+            hc.fill_(float("nan"))
+        if batch:
+            out = hc
+        else:
+            out = gradcore.empty(n_, m_, dtype=dt, device=device).t()  # column-major
+            out.copy_(hc)
+        gradcore._C._gemm_into(out, ha, hb, alpha, beta)
+        gradcore._C._gemm_into(wc, wa, wb, alpha, beta)
+        assert not np.isnan(out.float().cpu().numpy()).any()
+        _close_to_max(out, wc, tol, f"{m_}x{k_}x{n_} batch {batch}")
+
+
+@cuda
+@pytest.mark.parametrize("dtype", list(HALF_TOL))
+def test_half_gemm_into_alpha_beta_and_column_major_out(dtype):
+    check_half_gemm_into(dtype)
+
+
+@cuda
+def test_own_gemm_kernels_without_cublas():
+    """GRADCORE_CUBLAS=0 keeps matmul off cuBLAS (where the build has it): the 16-bit products above
+    once more, all through gradcore's tensor-core kernel, and the float32/float64 products of the
+    GPU cases through its tiled kernel."""
+    env = dict(os.environ, GRADCORE_CUBLAS="0")
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", os.path.abspath(__file__),
+                        "-k", "half_gemm or (gpu_cases and (matmul or linear))"],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
 
 
 @cuda

@@ -26,8 +26,34 @@
 //     A column-major C runs as C^T = B^T A^T so its stores coalesce too.
 // Accumulation is in the scalar type (float for float32, as cuBLAS); int64 accumulates in
 // unsigned 64-bit arithmetic, wrapping on overflow exactly like the CPU kernel.
+//
+// bfloat16 and float16 (out, a, b and bias all of one of them) are read as they are and
+// accumulate in float32; the epilogue runs in float32 and rounds once to 16 bits (to nearest,
+// ties to even, by core/half.h's conversions, as every 16-bit store of the backend):
+//   cuBLAS (GRADCORE_CUBLAS, same layout rules): cublasGemm(StridedBatched)Ex with CUDA_R_16BF /
+//     CUDA_R_16F operands and CUBLAS_COMPUTE_32F (tensor cores). Without bias and ReLU it writes
+//     out itself (alpha * acc + beta * out in float32, rounded once); with either it writes the
+//     float32 product into scratch and one pass applies the epilogue below, so the bias is still
+//     added before the only rounding.
+//   vector shapes: the GEMV kernels above, in float32.
+//   the tensor-core kernel otherwise (gemm_tc_kernel): WMMA 16x16x16 fragments, a 128 x 128 block
+//     tile (8 warps of 64 x 32) when there are enough tiles to fill the GPU, else 64 x 64 (4 warps
+//     of 32 x 32), K in slices of 32. Each operand tile is staged through shared memory in the
+//     orientation its global layout has (A as [m][k] row-major or [k][m] column-major fragments,
+//     B as [k][n] or [n][k]), so the global loads run along the contiguous dim: 16-byte loads of
+//     8 values where the operand allows (unit stride, 16-byte aligned rows), 8 strided scalar loads
+//     otherwise (any strides), zero outside the matrix. Shared rows are padded by 8 values (16
+//     bytes): every fragment pointer stays 32-byte aligned and the leading dims multiples of 8, as
+//     wmma::load_matrix_sync requires. The next K slice is fetched into registers while the current
+//     one is multiplied. Each 16 x 16 accumulator goes through a per-warp float scratch in shared
+//     memory to the epilogue (store()), a half warp per row of 16 columns. A column-major C runs
+//     as C^T = B^T A^T. Built for an architecture below sm_80 (no bf16 WMMA there), the same
+//     kernel multiplies the staged tiles with plain float32 FMAs instead.
 #include "cuda/matmul.h"
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <mma.h>
 #include <algorithm>
 #include <climits>
 #include <cstdint>
@@ -36,6 +62,8 @@
 #include "cuda/runtime.h"
 #ifdef GRADCORE_CUBLAS
 #include <cublas_v2.h>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <vector>
 #endif
@@ -50,11 +78,28 @@ struct Mat {
   int64_t bs, rs, cs;
 };
 
+template <typename T>
+constexpr bool kIs16 = std::is_same_v<T, BFloat16> || std::is_same_v<T, Half>;
+
+// The type the epilogue computes in: the scalar type, float32 for the 16-bit floats.
+template <typename T>
+struct OpMath {
+  using type = T;
+};
+template <>
+struct OpMath<BFloat16> {
+  using type = float;
+};
+template <>
+struct OpMath<Half> {
+  using type = float;
+};
+
 // What happens to each element as it is stored (see store()). The bias of element (i, j) is
 // bias[i * brs + j * bcs]: (0, 1) for the caller's row vector, (1, 0) in a transposed problem.
 template <typename T>
 struct Epi {
-  T alpha, beta;
+  typename OpMath<T>::type alpha, beta;
   const T* bias;
   int64_t brs, bcs;
   bool relu;
@@ -68,7 +113,8 @@ struct Problem {
   Epi<T> e;
 };
 
-// The accumulator: the scalar type, except int64 which wraps in unsigned arithmetic.
+// The accumulator: the scalar type, except int64 which wraps in unsigned arithmetic, and the
+// 16-bit floats, which accumulate in float32.
 template <typename T>
 struct AccOf {
   using type = T;
@@ -77,8 +123,17 @@ template <>
 struct AccOf<int64_t> {
   using type = unsigned long long;
 };
+template <>
+struct AccOf<BFloat16> {
+  using type = float;
+};
+template <>
+struct AccOf<Half> {
+  using type = float;
+};
 
-// c = alpha * acc + beta * c (c not read when beta == 0), + bias[bi], then ReLU (NaN stays NaN).
+// c = alpha * acc + beta * c (c not read when beta == 0), + bias[bi], then ReLU (NaN stays NaN),
+// in OpMath<T> (for 16-bit floats: in float32, rounded once as c is written).
 template <typename T>
 __device__ __forceinline__ void store(T* c, typename AccOf<T>::type acc, const Epi<T>& e, int64_t bi) {
   if constexpr (std::is_same_v<T, int64_t>) {
@@ -89,11 +144,12 @@ __device__ __forceinline__ void store(T* c, typename AccOf<T>::type acc, const E
     const auto s = static_cast<int64_t>(v);
     *c = e.relu && s < 0 ? 0 : s;
   } else {
-    T v = e.alpha * acc;
-    if (e.beta != T(0)) v += e.beta * *c;
-    if (e.bias) v += e.bias[bi];
-    if (e.relu) v = v < T(0) ? T(0) : v;
-    *c = v;
+    using S = typename OpMath<T>::type;
+    S v = e.alpha * static_cast<S>(acc);
+    if (e.beta != S(0)) v += e.beta * static_cast<S>(*c);
+    if (e.bias) v += static_cast<S>(e.bias[bi]);
+    if (e.relu) v = v < S(0) ? S(0) : v;
+    *c = static_cast<T>(v);
   }
 }
 
@@ -247,6 +303,273 @@ void gemm_tiled(const Problem<T>& p0) {
   check_launch("matmul");
 }
 
+// ---- 16-bit floats: the tensor-core kernel ----
+
+// WMMA on bfloat16 needs sm_80; the host pass sees the declarations of every architecture.
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+#define GC_TENSOR_CORES 1
+#else
+#define GC_TENSOR_CORES 0
+#endif
+
+// CUDA's 16-bit types of gradcore's (the same bits: sign, exponent, mantissa, in a uint16).
+template <typename T>
+struct CudaHalf;
+template <>
+struct CudaHalf<BFloat16> {
+  using type = __nv_bfloat16;
+};
+template <>
+struct CudaHalf<Half> {
+  using type = __half;
+};
+static_assert(sizeof(__nv_bfloat16) == 2 && sizeof(__half) == 2 && sizeof(BFloat16) == 2 && sizeof(Half) == 2,
+              "16-bit floats are stored in 2 bytes");
+
+// Block tile BM x BN of C, K slice BK, warp tile WM x WN (FM x FN fragments of 16 x 16).
+template <int BM_, int BN_, int WM_, int WN_>
+struct TcTile {
+  static constexpr int BM = BM_, BN = BN_, BK = 32, WM = WM_, WN = WN_;
+  static constexpr int kWarpsN = BN / WN, kWarps = (BM / WM) * kWarpsN, kThreads = 32 * kWarps;
+  static constexpr int FM = WM / 16, FN = WN / 16;
+  static_assert(BM % WM == 0 && BN % WN == 0 && WM % 16 == 0 && WN % 16 == 0 && BK % 16 == 0, "tile shapes");
+};
+using TcLarge = TcTile<128, 128, 64, 32>;  // 8 warps, 2 x 4
+using TcSmall = TcTile<64, 64, 32, 32>;    // 4 warps, 2 x 2
+
+constexpr int kTcPad = 8;  // 16-bit values of padding per shared row: 16 bytes
+
+// One operand tile of OUTER x INNER 16-bit values, staged in shared memory as s[o][i] (row pitch
+// kLd). Global element (o, i) is base[o * os + i * is], for o < olim and i < ilim, zero elsewhere.
+// Thread tid moves chunks of 8 consecutive inner values, chunk c being number tid + c * THREADS:
+// with vec (is == 1, os a multiple of 8, base 16-byte aligned, i0 a multiple of 8, so every chunk
+// starts 16-byte aligned) a chunk that lies inside the matrix is one 16-byte load, else 8 scalar
+// loads. The chunks wait in registers between fetch() and stash().
+template <int OUTER, int INNER, int THREADS>
+struct TileStage {
+  static constexpr int kPerRow = INNER / 8, kChunks = OUTER * kPerRow / THREADS, kLd = INNER + kTcPad;
+  static_assert(INNER % 16 == 0 && OUTER % 16 == 0 && OUTER * kPerRow % THREADS == 0, "chunks must split evenly");
+  static_assert(kLd % 8 == 0, "WMMA needs a leading dim that is a multiple of 8 16-bit values (16 bytes)");
+  uint4 r[kChunks];
+
+  __device__ __forceinline__ void fetch(const uint16_t* base, int64_t os, int64_t is, int64_t o0, int64_t i0,
+                                        int64_t olim, int64_t ilim, bool vec, int tid) {
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+      const int e = tid + c * THREADS;
+      const int64_t go = o0 + e / kPerRow, gi = i0 + e % kPerRow * 8;
+      if (vec && go < olim && gi + 8 <= ilim) {
+        r[c] = __ldg(reinterpret_cast<const uint4*>(base + go * os + gi));
+      } else {
+        uint32_t w[4];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const int64_t i = gi + 2 * q;
+          const uint32_t lo = go < olim && i < ilim ? base[go * os + i * is] : 0u;
+          const uint32_t hi = go < olim && i + 1 < ilim ? base[go * os + (i + 1) * is] : 0u;
+          w[q] = lo | hi << 16;  // little-endian: the lower address is the low half
+        }
+        r[c] = make_uint4(w[0], w[1], w[2], w[3]);
+      }
+    }
+  }
+  __device__ __forceinline__ void stash(uint16_t* s, int tid) const {
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) {
+      const int e = tid + c * THREADS;
+      *reinterpret_cast<uint4*>(s + e / kPerRow * kLd + e % kPerRow * 8) = r[c];  // 16-byte aligned: kLd % 8 == 0
+    }
+  }
+};
+
+template <typename T>
+__device__ __forceinline__ float half_value(uint16_t bits) {
+  return static_cast<float>(T::from_bits(bits));
+}
+
+// C = epilogue(A @ B) for 16-bit T. kAK: A is staged k-contiguous ([m][k], row-major fragments),
+// else m-contiguous ([k][m], column-major); kBN: B as [k][n] (row-major), else [n][k]
+// (column-major). Blocks loop over (matrix, tile) pairs like gemm_tiled_kernel; every loop bound
+// is uniform over the block, so the barriers are too.
+template <typename T, typename G, bool kAK, bool kBN>
+__global__ void __launch_bounds__(G::kThreads) gemm_tc_kernel(Problem<T> p, int64_t tiles_m, int64_t tiles,
+                                                               bool a_vec, bool b_vec) {
+  constexpr int BM = G::BM, BN = G::BN, BK = G::BK, FM = G::FM, FN = G::FN;
+  using StageA = TileStage<kAK ? BM : BK, kAK ? BK : BM, G::kThreads>;
+  using StageB = TileStage<kBN ? BK : BN, kBN ? BN : BK, G::kThreads>;
+  constexpr int kALd = StageA::kLd, kBLd = StageB::kLd;
+  __shared__ __align__(128) uint16_t As[(kAK ? BM : BK) * kALd];
+  __shared__ __align__(128) uint16_t Bs[(kBN ? BK : BN) * kBLd];
+  const int tid = static_cast<int>(threadIdx.x), lane = tid % 32, warp = tid / 32;
+  const int wm0 = warp / G::kWarpsN * G::WM, wn0 = warp % G::kWarpsN * G::WN;  // the warp's tile in the block's
+  const int64_t ksteps = (p.K + BK - 1) / BK;
+#if GC_TENSOR_CORES
+  namespace wmma = nvcuda::wmma;
+  using W = typename CudaHalf<T>::type;
+  using LA = std::conditional_t<kAK, wmma::row_major, wmma::col_major>;
+  using LB = std::conditional_t<kBN, wmma::row_major, wmma::col_major>;
+  constexpr int kEpiLd = 20;  // leading dim of a warp's float scratch (a multiple of 4, as WMMA wants for float)
+  __shared__ __align__(128) float Cs[G::kWarps][16 * kEpiLd];  // each warp's 16 x 16 scratch: 1280 bytes
+  float* scratch = Cs[warp];
+#endif
+
+  for (int64_t n = blockIdx.z; n < p.batch; n += gridDim.z) {
+    const auto* a = reinterpret_cast<const uint16_t*>(p.A.data + n * p.A.bs);
+    const auto* b = reinterpret_cast<const uint16_t*>(p.B.data + n * p.B.bs);
+    for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+      const int64_t m0 = tile % tiles_m * BM, n0 = tile / tiles_m * BN;
+      StageA sa;
+      StageB sb;
+      // Global -> registers: the K slice starting at k0, along each operand's staged inner dim.
+      auto fetch = [&](int64_t k0) {
+        if constexpr (kAK) sa.fetch(a, p.A.rs, p.A.cs, m0, k0, p.M, p.K, a_vec, tid);  // (m, k)
+        else sa.fetch(a, p.A.cs, p.A.rs, k0, m0, p.K, p.M, a_vec, tid);                // (k, m)
+        if constexpr (kBN) sb.fetch(b, p.B.rs, p.B.cs, k0, n0, p.K, p.N, b_vec, tid);  // (k, n)
+        else sb.fetch(b, p.B.cs, p.B.rs, n0, k0, p.N, p.K, b_vec, tid);                // (n, k)
+      };
+
+#if GC_TENSOR_CORES
+      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[FM][FN];
+#pragma unroll
+      for (int i = 0; i < FM; ++i)
+#pragma unroll
+        for (int j = 0; j < FN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+#else
+      // Element q of fragment (i, j) of this lane: row (q * 32 + lane) / 16, column (q * 32 + lane) % 16,
+      // the order the epilogue stores in.
+      float acc[FM][FN][8];
+#pragma unroll
+      for (int i = 0; i < FM; ++i)
+#pragma unroll
+        for (int j = 0; j < FN; ++j)
+#pragma unroll
+          for (int q = 0; q < 8; ++q) acc[i][j][q] = 0.0f;
+#endif
+
+      if (ksteps > 0) {
+        fetch(0);
+        sa.stash(As, tid);
+        sb.stash(Bs, tid);
+      }
+      __syncthreads();
+      for (int64_t t = 0; t < ksteps; ++t) {
+        if (t + 1 < ksteps) fetch((t + 1) * BK);  // in flight while this slice is multiplied
+#pragma unroll
+        for (int kk = 0; kk < BK; kk += 16) {
+#if GC_TENSOR_CORES
+          // Fragment pointers: row offsets are multiples of 16 rows of kLd values (kLd % 8 == 0,
+          // so 256 bytes each), column offsets multiples of 16 values (32 bytes): 32-byte aligned.
+          wmma::fragment<wmma::matrix_a, 16, 16, 16, W, LA> fa[FM];
+          wmma::fragment<wmma::matrix_b, 16, 16, 16, W, LB> fb[FN];
+#pragma unroll
+          for (int i = 0; i < FM; ++i) {
+            const uint16_t* s = kAK ? As + (wm0 + 16 * i) * kALd + kk : As + kk * kALd + wm0 + 16 * i;
+            wmma::load_matrix_sync(fa[i], reinterpret_cast<const W*>(s), kALd);
+          }
+#pragma unroll
+          for (int j = 0; j < FN; ++j) {
+            const uint16_t* s = kBN ? Bs + kk * kBLd + wn0 + 16 * j : Bs + (wn0 + 16 * j) * kBLd + kk;
+            wmma::load_matrix_sync(fb[j], reinterpret_cast<const W*>(s), kBLd);
+          }
+#pragma unroll
+          for (int i = 0; i < FM; ++i)
+#pragma unroll
+            for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+#else
+#pragma unroll
+          for (int i = 0; i < FM; ++i)
+#pragma unroll
+            for (int j = 0; j < FN; ++j)
+#pragma unroll
+              for (int q = 0; q < 8; ++q) {
+                const int r = (q * 32 + lane) / 16, cc = (q * 32 + lane) % 16;
+                const int mm = wm0 + 16 * i + r, nn = wn0 + 16 * j + cc;
+                float s = acc[i][j][q];
+                for (int k = kk; k < kk + 16; ++k)
+                  s += half_value<T>(kAK ? As[mm * kALd + k] : As[k * kALd + mm]) *
+                       half_value<T>(kBN ? Bs[k * kBLd + nn] : Bs[nn * kBLd + k]);
+                acc[i][j][q] = s;
+              }
+#endif
+        }
+        __syncthreads();  // every warp is done reading this slice ...
+        if (t + 1 < ksteps) {
+          sa.stash(As, tid);
+          sb.stash(Bs, tid);
+        }
+        __syncthreads();  // ... before the next one is visible to all
+      }
+
+      // Epilogue, fragment by fragment: lane l stores elements q * 32 + l of the 16 x 16 fragment
+      // (row (q * 32 + l) / 16, column (q * 32 + l) % 16): a half warp writes 16 consecutive
+      // columns of one row.
+      T* c = p.C.data + n * p.C.bs;
+#pragma unroll
+      for (int i = 0; i < FM; ++i)
+#pragma unroll
+        for (int j = 0; j < FN; ++j) {
+#if GC_TENSOR_CORES
+          wmma::store_matrix_sync(scratch, acc[i][j], kEpiLd, wmma::mem_row_major);
+          __syncwarp();  // the fragment is in the scratch for every lane
+#endif
+#pragma unroll
+          for (int q = 0; q < 8; ++q) {
+            const int r = (q * 32 + lane) / 16, cc = (q * 32 + lane) % 16;
+            const int64_t gm = m0 + wm0 + 16 * i + r, gn = n0 + wn0 + 16 * j + cc;
+#if GC_TENSOR_CORES
+            const float v = scratch[r * kEpiLd + cc];
+#else
+            const float v = acc[i][j][q];
+#endif
+            if (gm < p.M && gn < p.N) store(c + gm * p.C.rs + gn * p.C.cs, v, p.e, gm * p.e.brs + gn * p.e.bcs);
+          }
+#if GC_TENSOR_CORES
+          __syncwarp();  // every lane has read the scratch before the next fragment overwrites it
+#endif
+        }
+    }
+  }
+}
+
+// True when 16-byte loads of 8 values along the inner dim are aligned wherever a chunk starts at
+// an inner index that is a multiple of 8 (see TileStage).
+template <typename T>
+bool vec_loads(const Mat<const T>& m, int64_t outer_stride, int64_t inner_stride) {
+  return inner_stride == 1 && outer_stride % 8 == 0 && m.bs % 8 == 0 && reinterpret_cast<uintptr_t>(m.data) % 16 == 0;
+}
+
+template <typename T, typename G, bool kAK, bool kBN>
+void launch_tc(const Problem<T>& p, bool a_vec, bool b_vec) {
+  const int64_t tiles_m = (p.M + G::BM - 1) / G::BM, tiles = tiles_m * ((p.N + G::BN - 1) / G::BN);
+  dim3 grid(static_cast<unsigned>(std::min<int64_t>(tiles, INT_MAX)), 1,
+            static_cast<unsigned>(std::min<int64_t>(p.batch, 65535)));
+  gemm_tc_kernel<T, G, kAK, kBN><<<grid, G::kThreads>>>(p, tiles_m, tiles, a_vec, b_vec);
+}
+
+template <typename T, typename G>
+void launch_tc(const Problem<T>& p, bool a_k, bool b_n, bool a_vec, bool b_vec) {
+  if (a_k && b_n) launch_tc<T, G, true, true>(p, a_vec, b_vec);
+  else if (a_k) launch_tc<T, G, true, false>(p, a_vec, b_vec);
+  else if (b_n) launch_tc<T, G, false, true>(p, a_vec, b_vec);
+  else launch_tc<T, G, false, false>(p, a_vec, b_vec);
+}
+
+template <typename T>
+void gemm_tc(const Problem<T>& p0) {
+  // Work on C^T when C is column-major, so the stores (a half warp: 16 consecutive columns) coalesce.
+  const Problem<T> p = p0.C.cs != 1 && p0.C.rs == 1 ? transposed(p0) : p0;
+  // Stage each operand along its contiguous dim (the smaller stride where neither is 1).
+  const bool a_k = p.A.cs == 1 || (p.A.rs != 1 && iabs(p.A.cs) <= iabs(p.A.rs));
+  const bool b_n = p.B.cs == 1 || (p.B.rs != 1 && iabs(p.B.cs) <= iabs(p.B.rs));
+  const bool a_vec = a_k ? vec_loads(p.A, p.A.rs, p.A.cs) : vec_loads(p.A, p.A.cs, p.A.rs);
+  const bool b_vec = b_n ? vec_loads(p.B, p.B.rs, p.B.cs) : vec_loads(p.B, p.B.cs, p.B.rs);
+  // 128 x 128 tiles when they fill every SM at least once, else 64 x 64 for more blocks in flight.
+  const int64_t large_tiles = p.batch * ((p.M + TcLarge::BM - 1) / TcLarge::BM) * ((p.N + TcLarge::BN - 1) / TcLarge::BN);
+  if (large_tiles >= sm_count()) launch_tc<T, TcLarge>(p, a_k, b_n, a_vec, b_vec);
+  else launch_tc<T, TcSmall>(p, a_k, b_n, a_vec, b_vec);
+  check_launch("matmul");
+}
+
 // ---- vector shapes ----
 
 // y[n, r] = store(sum_k X[n, r, k] * x[n, k]) for r < R: G threads per output (G = 32: the lanes
@@ -321,6 +644,10 @@ cublasHandle_t cublas_handle() {
     }
     s = cublasSetStream(h, nullptr);
     if (s != CUBLAS_STATUS_SUCCESS) fail_cublas(s);
+    // 16-bit products reduce in float32 too (no split-K partial sums rounded to 16 bits); float32
+    // and float64 products are not mixed-precision, so this changes nothing for them.
+    s = cublasSetMathMode(h, static_cast<cublasMath_t>(CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION));
+    if (s != CUBLAS_STATUS_SUCCESS) fail_cublas(s);
   }
   return h;
 }
@@ -366,10 +693,71 @@ __global__ void bias_relu_kernel(int64_t total, int64_t M, int64_t N, Mat<T> C, 
   }
 }
 
+// out[n, i, j] = store(acc[n, i, j]) (alpha, beta, bias, ReLU in float32, rounded once) from the
+// float32 product acc that cuBLAS wrote column-major: element (n, i, j) at t = n * M * N + j * M + i.
+template <typename T>
+__global__ void epilogue16_kernel(int64_t total, int64_t M, int64_t N, const float* acc, Mat<T> C, Epi<T> e) {
+  for (int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; t < total;
+       t += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t i = t % M, r = t / M, j = r % N, n = r / N;
+    store(C.data + n * C.bs + i * C.rs + j * C.cs, acc[t], e, i * e.brs + j * e.bcs);
+  }
+}
+
+// The 16-bit product of gemm_cublas (p: the column-major problem, o*: its cuBLAS operands).
+template <typename T>
+void gemm_cublas16(cublasHandle_t h, const Problem<T>& p, const ColMajor& oa, const ColMajor& ob, const ColMajor& oc) {
+  constexpr cudaDataType kType = std::is_same_v<T, BFloat16> ? CUDA_R_16BF : CUDA_R_16F;
+  // Without bias and ReLU cuBLAS computes the whole epilogue; with either, A @ B goes to float32
+  // scratch (alpha 1, beta 0) and epilogue16_kernel applies alpha, beta, bias and ReLU.
+  const bool direct = !p.e.bias && !p.e.relu;
+  const float one = 1.0f, zero = 0.0f;
+  const float* alpha = direct ? &p.e.alpha : &one;
+  const float* beta = direct ? &p.e.beta : &zero;
+  const int64_t mn = p.M * p.N;
+  DeviceBuffer scratch(direct ? 0 : static_cast<size_t>(p.batch * mn) * sizeof(float));
+  const cudaDataType ctype = direct ? kType : CUDA_R_32F;
+  const int64_t ldc = direct ? oc.ld : p.M, sc = direct ? p.C.bs : mn;
+  const size_t csize = direct ? sizeof(T) : sizeof(float);
+  char* c0 = direct ? reinterpret_cast<char*>(p.C.data) : static_cast<char*>(scratch.ptr);
+  constexpr int64_t kChunk = 65535;  // matrices per call
+  for (int64_t n0 = 0; n0 < p.batch; n0 += kChunk) {
+    const int cnt = static_cast<int>(std::min(kChunk, p.batch - n0));
+    const void* A = p.A.data + n0 * p.A.bs;
+    const void* B = p.B.data + n0 * p.B.bs;
+    void* C = c0 + static_cast<size_t>(n0 * sc) * csize;
+    const int m = static_cast<int>(p.M), n = static_cast<int>(p.N), k = static_cast<int>(p.K);
+    const cublasStatus_t s =
+        cnt == 1 ? cublasGemmEx(h, oa.op, ob.op, m, n, k, alpha, A, kType, static_cast<int>(oa.ld), B, kType,
+                                static_cast<int>(ob.ld), beta, C, ctype, static_cast<int>(ldc), CUBLAS_COMPUTE_32F,
+                                CUBLAS_GEMM_DEFAULT)
+                 : cublasGemmStridedBatchedEx(h, oa.op, ob.op, m, n, k, alpha, A, kType, static_cast<int>(oa.ld),
+                                              p.A.bs, B, kType, static_cast<int>(ob.ld), p.B.bs, beta, C, ctype,
+                                              static_cast<int>(ldc), sc, cnt, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (s != CUBLAS_STATUS_SUCCESS) fail_cublas(s);
+  }
+  check_launch("matmul");
+  if (!direct) {
+    const int64_t total = p.batch * mn;
+    epilogue16_kernel<T><<<grid_for(total), kBlock>>>(total, p.M, p.N, static_cast<const float*>(scratch.ptr), p.C, p.e);
+    check_launch("matmul");
+  }
+}
+
+// GRADCORE_CUBLAS=0 in the environment (read once per process) keeps matmul off cuBLAS, so tests
+// reach gradcore's own kernels for every layout in a build that has it.
+bool cublas_enabled() {
+  static const bool on = [] {
+    const char* s = std::getenv("GRADCORE_CUBLAS");
+    return !(s && std::strcmp(s, "0") == 0);
+  }();
+  return on;
+}
+
 // The product through cuBLAS when every operand fits its layout rules; false: not done.
 template <typename T>
 bool gemm_cublas(const Problem<T>& p0) {
-  if (p0.K == 0) return false;
+  if (p0.K == 0 || !cublas_enabled()) return false;
   ColMajor oc{}, oa{}, ob{};
   // cuBLAS writes a column-major C; a C with unit column stride is computed as C^T = B^T A^T.
   Problem<T> p = p0;
@@ -383,22 +771,26 @@ bool gemm_cublas(const Problem<T>& p0) {
     // Batch strides as cuBLAS takes them; the matrices of C must not overlap.
     if (p.A.bs < 0 || p.B.bs < 0 || p.C.bs < oc.ld * (p.N - 1) + p.M) return false;
   }
-  const T alpha = p.e.alpha, beta = p.e.beta;
   cublasHandle_t h = cublas_handle();
-  constexpr int64_t kChunk = 65535;  // matrices per call
-  for (int64_t n0 = 0; n0 < p.batch; n0 += kChunk) {
-    const int cnt = static_cast<int>(std::min(kChunk, p.batch - n0));
-    cublasStatus_t s = cublas_gemm(h, oa.op, ob.op, static_cast<int>(p.M), static_cast<int>(p.N),
-                                   static_cast<int>(p.K), &alpha, p.A.data + n0 * p.A.bs, static_cast<int>(oa.ld),
-                                   p.A.bs, p.B.data + n0 * p.B.bs, static_cast<int>(ob.ld), p.B.bs, &beta,
-                                   p.C.data + n0 * p.C.bs, static_cast<int>(oc.ld), p.C.bs, cnt);
-    if (s != CUBLAS_STATUS_SUCCESS) fail_cublas(s);
-  }
-  check_launch("matmul");
-  if (p0.e.bias || p0.e.relu) {
-    const int64_t total = p0.batch * p0.M * p0.N;
-    bias_relu_kernel<T><<<grid_for(total), kBlock>>>(total, p0.M, p0.N, p0.C, p0.e);
+  if constexpr (kIs16<T>) {
+    gemm_cublas16(h, p, oa, ob, oc);
+  } else {
+    const T alpha = p.e.alpha, beta = p.e.beta;
+    constexpr int64_t kChunk = 65535;  // matrices per call
+    for (int64_t n0 = 0; n0 < p.batch; n0 += kChunk) {
+      const int cnt = static_cast<int>(std::min(kChunk, p.batch - n0));
+      cublasStatus_t s = cublas_gemm(h, oa.op, ob.op, static_cast<int>(p.M), static_cast<int>(p.N),
+                                     static_cast<int>(p.K), &alpha, p.A.data + n0 * p.A.bs, static_cast<int>(oa.ld),
+                                     p.A.bs, p.B.data + n0 * p.B.bs, static_cast<int>(ob.ld), p.B.bs, &beta,
+                                     p.C.data + n0 * p.C.bs, static_cast<int>(oc.ld), p.C.bs, cnt);
+      if (s != CUBLAS_STATUS_SUCCESS) fail_cublas(s);
+    }
     check_launch("matmul");
+    if (p0.e.bias || p0.e.relu) {
+      const int64_t total = p0.batch * p0.M * p0.N;
+      bias_relu_kernel<T><<<grid_for(total), kBlock>>>(total, p0.M, p0.N, p0.C, p0.e);
+      check_launch("matmul");
+    }
   }
   return true;
 }
@@ -413,6 +805,7 @@ void gemm(const Problem<T>& p) {
   }
 #endif
   if (p.M == 1 || p.N == 1) gemv(p);
+  else if constexpr (kIs16<T>) gemm_tc(p);
   else gemm_tiled(p);
 }
 
@@ -428,14 +821,20 @@ Mat<P> mat_of(const Tensor& t) {
 void gemm_kernel(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta, const Tensor* bias,
                  bool relu) {
   const int64_t d = out.dim();
-  GC_DISPATCH_NUMERIC(out.dtype, "gemm", [&] {
+  auto run = [&](auto zero) {
+    using scalar_t = decltype(zero);
+    using S = typename OpMath<scalar_t>::type;
     // The bias is a row vector added to every row of C: bias[i * 0 + j * 1].
-    Epi<scalar_t> e{static_cast<scalar_t>(alpha), static_cast<scalar_t>(beta),
-                    bias ? bias->data_as<scalar_t>() : nullptr, 0, 1, relu};
+    Epi<scalar_t> e{static_cast<S>(alpha), static_cast<S>(beta), bias ? bias->data_as<scalar_t>() : nullptr, 0, 1,
+                    relu};
     Problem<scalar_t> p{d == 3 ? out.shape[0] : 1, out.shape[d - 2], out.shape[d - 1], a.shape[d - 1],
                         mat_of<const scalar_t>(a), mat_of<const scalar_t>(b), mat_of<scalar_t>(out), e};
     gemm(p);
-  });
+  };
+  // bfloat16 and float16 natively (ops::gemm_into dispatches them here as they are).
+  if (out.dtype == DType::BFloat16) return run(BFloat16{});
+  if (out.dtype == DType::Float16) return run(Half{});
+  GC_DISPATCH_NUMERIC(out.dtype, "gemm", [&] { run(scalar_t{}); });
 }
 
 }  // namespace gc::cuda

@@ -279,7 +279,7 @@ void gemm_into(const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, dou
                bias->device != out->device))
     fail(ErrorKind::Runtime, op, "the epilogue bias must be a contiguous 1-D tensor of ", N, " elements of dtype ",
          dtype_name(out->dtype), ", got shape ", dims_str(bias->shape), " (", dtype_name(bias->dtype), ")");
-  GC_KERNEL_16(true, false, gemm_kernel, *out, *a, *b, alpha, beta, bias.get(), relu);
+  GC_KERNEL_16(true, true, gemm_kernel, *out, *a, *b, alpha, beta, bias.get(), relu);
   out->bump_version();
 }
 
