@@ -179,3 +179,32 @@ def test_gemm16_gradients_match_float32():
     for got, ref in zip(outs[gradcore.bfloat16], outs[gradcore.float32]):
         # bf16 rounding of y feeds the gradient: a few bf16 ulps
         np.testing.assert_allclose(got, ref, rtol=3e-2, atol=3e-2 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("name", ["bfloat16", "float16"])
+def test_linear_relu_backward_16_bit_masks_like_float32(name):
+    # Linear + ReLU's fused backward (relu_mask_column_sum) selects the gradient where y > 0 on
+    # 16-bit bits: the mask and the bias gradient must be float32's on the same values, including
+    # y of -0, +0, inf and NaN (produced here through the bias).
+    dt = getattr(gradcore, name)
+    rng = np.random.default_rng(4)
+    x32 = rng.standard_normal((8, 5)).astype(np.float32)
+    w32 = rng.standard_normal((6, 5)).astype(np.float32)
+    b32 = np.array([0.0, -0.0, np.inf, np.nan, 1e-3, -1e-3], dtype=np.float32)
+    g32 = rng.standard_normal((8, 6)).astype(np.float32)
+    res = {}
+    for d in (dt, gradcore.float32):
+        x = gradcore.tensor(x32).to(dt).to(d)
+        w = gradcore.tensor(w32).to(dt).to(d).requires_grad_()
+        b = gradcore.tensor(b32).to(dt).to(d).requires_grad_()
+        y = gradcore.relu(gradcore.nn.functional.linear(x, w, b))
+        y16 = y.detach().to(dt)  # the 16-bit forward's values, to rebuild float32's mask from
+        y.backward(gradcore.tensor(g32).to(dt).to(d))
+        res[d] = (y16.float().numpy(), b.grad.float().numpy(), w.grad.float().numpy())
+    y16, y32 = res[dt][0], res[gradcore.float32][0]
+    mask16 = y16 > 0
+    np.testing.assert_array_equal(mask16, y32 > 0)
+    np.testing.assert_array_equal(np.isnan(res[dt][1]), np.isnan(res[gradcore.float32][1]))
+    eps = 2.0 ** -7 if name == "bfloat16" else 2.0 ** -10
+    ok = ~np.isnan(res[gradcore.float32][1])
+    np.testing.assert_allclose(res[dt][1][ok], res[gradcore.float32][1][ok], rtol=4 * eps, atol=4 * eps)

@@ -30,6 +30,20 @@ inline __attribute__((always_inline)) void column_sum_impl(const T* g, int64_t M
   for (int64_t j = 0; j < N; ++j) db[j] = static_cast<T>(acc[j]);
 }
 
+// g where y > 0, else 0: a select the compiler vectorises. For 16-bit floats it works on the bits
+// (a struct select does not vectorise): y > 0 exactly when y's bits, as an unsigned integer, lie
+// in (0, +inf] (negative values have the sign bit set; NaNs lie above +inf).
+template <typename T>
+inline __attribute__((always_inline)) T where_positive(T y, T g) {
+  if constexpr (std::is_same_v<T, BFloat16> || std::is_same_v<T, Half>) {
+    constexpr uint16_t inf = std::is_same_v<T, BFloat16> ? 0x7f80 : 0x7c00;
+    const uint16_t b = y.bits;
+    return T::from_bits(static_cast<uint16_t>(b - 1u) < inf ? g.bits : uint16_t(0));
+  } else {
+    return y > T(0) ? g : T(0);
+  }
+}
+
 template <typename T>
 inline __attribute__((always_inline)) void relu_mask_impl(const T* __restrict g, int64_t grs, int64_t gcs, const T* __restrict y, int64_t yrs, int64_t ycs, int64_t M,
                     int64_t N, T* __restrict gm, T* db) {
@@ -40,21 +54,12 @@ inline __attribute__((always_inline)) void relu_mask_impl(const T* __restrict g,
     T* out = gm + i * N;
     // Both operands are loaded unconditionally, so the selects vectorise.
     if (gcs == 1 && ycs == 1) {
-      for (int64_t j = 0; j < N; ++j) {
-        const T gv = gr[j], yv = yr[j];
-        out[j] = yv > T(0) ? gv : T(0);
-      }
+      for (int64_t j = 0; j < N; ++j) out[j] = where_positive(yr[j], gr[j]);
     } else if (gcs == 0 && ycs == 1) {  // an expanded gradient (e.g. from a mean): one value per row
       const T v = gr[0];
-      for (int64_t j = 0; j < N; ++j) {
-        const T yv = yr[j];
-        out[j] = yv > T(0) ? v : T(0);
-      }
+      for (int64_t j = 0; j < N; ++j) out[j] = where_positive(yr[j], v);
     } else {
-      for (int64_t j = 0; j < N; ++j) {
-        const T gv = gr[j * gcs], yv = yr[j * ycs];
-        out[j] = yv > T(0) ? gv : T(0);
-      }
+      for (int64_t j = 0; j < N; ++j) out[j] = where_positive(yr[j * ycs], gr[j * gcs]);
     }
     if (acc)
       for (int64_t j = 0; j < N; ++j) acc[j] += out[j];
@@ -80,30 +85,43 @@ __attribute__((target("avx2"))) void relu_mask_avx2(const T* __restrict g, int64
 
 }  // namespace
 
-void column_sum(const Tensor& g, const Tensor& db) {
-  GC_DISPATCH_FLOAT(g.dtype, "linear_backward", [&] {
-    const scalar_t* gp = g.data_as<scalar_t>();
+namespace {
+
+template <typename T>
+void column_sum_typed(const Tensor& g, const Tensor& db) {
+  const T* gp = g.data_as<T>();
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (use_avx2())
-      return column_sum_avx2(gp, g.shape[0], g.shape[1], g.strides[0], g.strides[1], db.data_as<scalar_t>());
+  if (use_avx2()) return column_sum_avx2(gp, g.shape[0], g.shape[1], g.strides[0], g.strides[1], db.data_as<T>());
 #endif
-    column_sum_impl(gp, g.shape[0], g.shape[1], g.strides[0], g.strides[1], db.data_as<scalar_t>());
-  });
+  column_sum_impl(gp, g.shape[0], g.shape[1], g.strides[0], g.strides[1], db.data_as<T>());
+}
+
+template <typename T>
+void relu_mask_column_sum_typed(const Tensor& g, const Tensor& y, const Tensor& gm, const Tensor* db) {
+  const T* gp = g.data_as<T>();
+  const T* yp = y.data_as<T>();
+  T* out = gm.data_as<T>();
+  T* dbp = db ? db->data_as<T>() : nullptr;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (use_avx2())
+    return relu_mask_avx2(gp, g.strides[0], g.strides[1], yp, y.strides[0], y.strides[1], g.shape[0], g.shape[1], out,
+                          dbp);
+#endif
+  relu_mask_impl(gp, g.strides[0], g.strides[1], yp, y.strides[0], y.strides[1], g.shape[0], g.shape[1], out, dbp);
+}
+
+}  // namespace
+
+// Both read and write 16-bit floats themselves (sums in double, as for float32; one rounding).
+void column_sum(const Tensor& g, const Tensor& db) {
+  if (is_half(g.dtype)) return dispatch_half(g.dtype, [&](auto tag) { column_sum_typed<decltype(tag)>(g, db); });
+  GC_DISPATCH_FLOAT(g.dtype, "linear_backward", [&] { column_sum_typed<scalar_t>(g, db); });
 }
 
 void relu_mask_column_sum(const Tensor& g, const Tensor& y, const Tensor& gm, const Tensor* db) {
-  GC_DISPATCH_FLOAT(g.dtype, "linear_relu_backward", [&] {
-    const scalar_t* gp = g.data_as<scalar_t>();
-    const scalar_t* yp = y.data_as<scalar_t>();
-    scalar_t* out = gm.data_as<scalar_t>();
-    scalar_t* dbp = db ? db->data_as<scalar_t>() : nullptr;
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (use_avx2())
-      return relu_mask_avx2(gp, g.strides[0], g.strides[1], yp, y.strides[0], y.strides[1], g.shape[0], g.shape[1], out,
-                            dbp);
-#endif
-    relu_mask_impl(gp, g.strides[0], g.strides[1], yp, y.strides[0], y.strides[1], g.shape[0], g.shape[1], out, dbp);
-  });
+  if (is_half(g.dtype))
+    return dispatch_half(g.dtype, [&](auto tag) { relu_mask_column_sum_typed<decltype(tag)>(g, y, gm, db); });
+  GC_DISPATCH_FLOAT(g.dtype, "linear_relu_backward", [&] { relu_mask_column_sum_typed<scalar_t>(g, y, gm, db); });
 }
 
 }  // namespace gc::cpu

@@ -68,6 +68,7 @@
 #include <type_traits>
 #include <vector>
 #include "cpu/isa.h"
+#include "cpu/loops.h"
 #include "cpu/matmul/kernel.h"
 #ifdef GRADCORE_OPENMP
 #include <omp.h>
@@ -528,7 +529,7 @@ Mat<P> mat_of(const Tensor& t) {
 template <typename S>
 void widen_run(const S* src, int64_t n, int64_t stride, float* dst) {
   if (stride == 1) {
-    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i]);
+    index_loop_widest([src, dst](int64_t i) { dst[i] = static_cast<float>(src[i]); }, n);
   } else {
     for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i * stride]);
   }
@@ -662,7 +663,8 @@ void gemm_16(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, 
   each_row([&](int64_t n, int64_t i) {
     const float* ci = c + (n * M + i) * N;
     S* oi = o.data + n * o.bs + i * o.rs;
-    for (int64_t j = 0; j < N; ++j) oi[j * o.cs] = S(ci[j]);
+    if (o.cs == 1) index_loop_widest([oi, ci](int64_t j) { oi[j] = S(ci[j]); }, N);
+    else for (int64_t j = 0; j < N; ++j) oi[j * o.cs] = S(ci[j]);
   });
 }
 

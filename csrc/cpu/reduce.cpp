@@ -20,11 +20,14 @@ O scaled_sum(A s, double scale) {
 }
 }  // namespace
 
+// Reads and writes 16-bit floats itself (GC_DISPATCH_STORAGE): they accumulate in double, as
+// float32 does, and the result is rounded once as it is stored.
 void sum_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, double scale) {
-  GC_DISPATCH_ALL(x.dtype, "sum", [&] {
+  GC_DISPATCH_STORAGE(x.dtype, "sum", [&] {
     using T = scalar_t;
-    using A = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
-    GC_DISPATCH_ALL(out.dtype, "sum", [&] {
+    constexpr bool floating = std::is_floating_point_v<T> || std::is_same_v<T, BFloat16> || std::is_same_v<T, Half>;
+    using A = std::conditional_t<floating, double, int64_t>;
+    GC_DISPATCH_STORAGE(out.dtype, "sum", [&] {
       using O = scalar_t;
       O* o = out.data_as<O>();
       reduce_loop<T>(x, p, SumAcc<A>{}, [&](int64_t m, const SumAcc<A>& acc) {

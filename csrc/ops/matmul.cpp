@@ -302,10 +302,10 @@ struct LinearBackward final : Node {
     if (needs_input_grad(2) && vector_bias) gb = empty_tensor({N}, g_rows->dtype, g_rows->device);
     if (relu) {
       auto gm = empty_tensor({M, N}, g_rows->dtype, g_rows->device);
-      GC_KERNEL(relu_mask_column_sum, *g_rows, *as_rows(y.unpack(*this)), *gm, gb.get());
+      GC_KERNEL_16(true, false, relu_mask_column_sum, *g_rows, *as_rows(y.unpack(*this)), *gm, gb.get());
       g_rows = gm;
     } else if (gb) {
-      GC_KERNEL(column_sum, *g_rows, *gb);
+      GC_KERNEL_16(true, false, column_sum, *g_rows, *gb);
     }
     if (needs_input_grad(2) && !gb)  // a bias of another broadcastable shape
       gb = sum_to_shape(reshape(g_rows, g[0]->shape), b_shape);

@@ -65,7 +65,7 @@ TensorPtr sum_impl(const TensorPtr& x, const DimVector& dims, bool keepdim, DTyp
   auto rd = reduce_dims(x, dims, keepdim, op);
   auto out = empty_tensor(rd.out_shape, out_dt, x->device);
   double scale = mean ? (rd.count ? 1.0 / static_cast<double>(rd.count) : std::numeric_limits<double>::quiet_NaN()) : 1.0;
-  GC_KERNEL(sum_kernel, *out, *x, kernels::make_reduce_plan(*x, rd.mask), scale);
+  GC_KERNEL_16(true, false, sum_kernel, *out, *x, kernels::make_reduce_plan(*x, rd.mask), scale);
   if (is_floating(out_dt) && compute_requires_grad({&x})) {
     auto n = make_node<SumBackward>({x});
     n->in_shape = x->shape;

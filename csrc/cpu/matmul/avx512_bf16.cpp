@@ -50,6 +50,16 @@ void pack_pairs(int w, int64_t kc, const BFloat16* src, int64_t ld_i, int64_t ld
     // k contiguous (row-major A, transposed B such as W in x @ W^T): each pair is one aligned
     // 32-bit word of its row, so the panel is a transpose of 32-bit words (bits copied as floats).
     pack_panel_t<W>(w, kp, reinterpret_cast<const float*>(src), ld_i / 2, reinterpret_cast<float*>(dst));
+  } else if (ld_i == 1 && w == 32 && W == 32) {
+    // i contiguous, a whole 32-wide panel: k rows 2p and 2p + 1 interleaved by unpacking (pairs in
+    // 128-bit lane order), then the lanes put back in column order.
+    const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), second = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+    for (int64_t p = 0; p < kp; ++p) {
+      const __m512i r0 = _mm512_loadu_si512(s + 2 * p * ld_p), r1 = _mm512_loadu_si512(s + (2 * p + 1) * ld_p);
+      const __m512i lo = _mm512_unpacklo_epi16(r0, r1), hi = _mm512_unpackhi_epi16(r0, r1);
+      _mm512_storeu_si512(dst + p * W, _mm512_permutex2var_epi64(lo, first, hi));
+      _mm512_storeu_si512(dst + p * W + 16, _mm512_permutex2var_epi64(lo, second, hi));
+    }
   } else if (ld_i == 1) {
     // i contiguous (row-major B, transposed A): k rows 2p and 2p + 1 interleaved, 16 words a step.
     for (int64_t p = 0; p < kp; ++p) {
