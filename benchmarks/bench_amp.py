@@ -65,6 +65,9 @@ def interleaved(cases):
 
 
 print(f"threads={args.threads}  CPU 16-bit features: {cpu_flags()}")
+print(f"gradcore kernels: ISA {gradcore._C._cpu_isa()}, bfloat16 GEMM '{gradcore._C._gemm_16_kernel('bfloat16')}' "
+      f"(dot: vdpbf16ps pairs; widen: the float32 kernel over blocks widened as packed), "
+      f"float16 GEMM '{gradcore._C._gemm_16_kernel('float16')}'")
 rng = np.random.default_rng(0)
 n = args.size
 a, b = rng.standard_normal((n, n)).astype(np.float32), rng.standard_normal((n, n)).astype(np.float32)

@@ -61,35 +61,48 @@ struct Half {
     h.bits = b;
     return h;
   }
+  // (Both conversions are branch-free, each case computed and one selected, so that loops of them
+  // vectorise.)
+  GC_HOST_DEVICE static uint32_t pick(bool c, uint32_t yes, uint32_t no) {
+    const uint32_t m = 0u - static_cast<uint32_t>(c);
+    return (yes & m) | (no & ~m);
+  }
   GC_HOST_DEVICE static float widen(uint16_t h) {
     const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
     const uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
-    if (exp == 0x1f) return bits_float(sign | 0x7f800000u | (man << 13));  // inf / NaN
-    if (exp != 0) return bits_float(sign | ((exp + 112) << 23) | (man << 13));
-    if (man == 0) return bits_float(sign);  // +-0
-    // subnormal: man * 2^-24
-    const float v = static_cast<float>(man) * 5.9604644775390625e-08f;
-    return sign ? -v : v;
+    const uint32_t special = sign | 0x7f800000u | (man << 13);          // inf / NaN
+    const uint32_t normal = sign | ((exp + 112) << 23) | (man << 13);
+    const uint32_t small = sign | float_bits(static_cast<float>(man) * 5.9604644775390625e-08f);  // man * 2^-24: +-0, subnormals
+    return bits_float(pick(exp == 0x1fu, special, pick(exp != 0, normal, small)));
   }
   // float -> binary16, round to nearest, ties to even (also into and out of the subnormals).
   GC_HOST_DEVICE static uint16_t round(float f) {
     const uint32_t u = float_bits(f);
-    const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
+    const uint32_t sign = (u >> 16) & 0x8000u;
     const uint32_t a = u & 0x7fffffffu;
-    if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u | ((a >> 13) & 0x3ffu));  // NaN, quiet
-    if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds past 65504: inf
-    if (a >= 0x38800000u) {  // a normal half: rebias the exponent, round the 13 dropped bits
-      const uint32_t m = a - 0x38000000u;  // exponent - 112
-      const uint32_t lsb = (m >> 13) & 1u;
-      return static_cast<uint16_t>(sign | ((m + 0xfffu + lsb) >> 13));
-    }
-    if (a < 0x33000000u) return sign;  // below half the smallest subnormal (2^-25): +-0
-    // a subnormal half: the value in units of 2^-24, rounded to nearest even
-    const uint32_t e = a >> 23, m = (a & 0x7fffffu) | 0x800000u;  // 1.m * 2^(e-127)
-    const uint32_t shift = 126 - e;  // m * 2^(e - 150) / 2^-24 = m >> (126 - e)
-    const uint32_t q = m >> shift, rem = m & ((1u << shift) - 1u), halfway = 1u << (shift - 1);
-    const uint32_t r = q + ((rem > halfway || (rem == halfway && (q & 1u))) ? 1u : 0u);
-    return static_cast<uint16_t>(sign | r);
+    const uint32_t nan = sign | 0x7e00u | ((a >> 13) & 0x3ffu);  // quiet
+    const uint32_t inf = sign | 0x7c00u;                           // rounds past 65504
+    // a normal half: rebias the exponent (- 112), round the 13 dropped bits
+    const uint32_t m = a - 0x38000000u;
+    const uint32_t normal = sign | ((m + 0xfffu + ((m >> 13) & 1u)) >> 13);
+    // a subnormal half: the value 1.m * 2^(e-127) in units of 2^-24, rounded to nearest even: the
+    // 24-bit significand shifted right by 126 - e (14..24 in this range; clamped elsewhere, where
+    // the result is not selected)
+    const uint32_t e = a >> 23, sig = (a & 0x7fffffu) | 0x800000u;
+    int32_t sh = 126 - static_cast<int32_t>(e);
+    sh = sh < 1 ? 1 : sh;
+    sh = sh > 31 ? 31 : sh;
+    const uint32_t shift = static_cast<uint32_t>(sh);
+    const uint32_t q = sig >> shift, rem = sig & ((1u << shift) - 1u), halfway = 1u << (shift - 1u);
+    const uint32_t sub = sign | (q + pick(rem > halfway, 1u, pick(rem == halfway, q & 1u, 0u)));
+    // the case by the magnitude, each a mask (all ones or zero): below half the smallest
+    // subnormal (2^-25) +-0, then subnormal, normal, infinite, NaN
+    uint32_t r = sign;
+    r = pick(a >= 0x33000000u, sub, r);
+    r = pick(a >= 0x38800000u, normal, r);
+    r = pick(a >= 0x477ff000u, inf, r);
+    r = pick(a > 0x7f800000u, nan, r);
+    return static_cast<uint16_t>(r);
   }
 };
 
