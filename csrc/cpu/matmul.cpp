@@ -107,6 +107,9 @@ struct Problem {
   Mat<const S> A, B;
   Mat<T> C;
   Epilogue<T> epi;  // bias indexed from C's element (0, 0)
+  // 16-bit products: where C's final values go, rounded, block by block as the last K slice
+  // leaves them in cache (null: C is the result).
+  Mat<S> out16{nullptr, 0, 0, 0};
 };
 
 int threads_for(double flops) {
@@ -164,6 +167,21 @@ const Kernel<T>& kernel() {
 // ---- the packed path (float32, float64) ----
 
 // Rows [i0, i1) x columns [j0, j1) of matrix n of the batch, all of K, on the calling thread.
+// C[i0:i1, j0:j1] of matrix n, final, rounded into pr.out16.
+template <typename T, typename S>
+void round_block(const Problem<T, S>& pr, int64_t n, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  if constexpr (!std::is_same_v<T, S>) {
+    const Mat<S>& o = pr.out16;
+    for (int64_t i = i0; i < i1; ++i) {
+      const T* c = pr.C.data + n * pr.C.bs + i * pr.C.rs + j0 * pr.C.cs;
+      S* d = o.data + n * o.bs + i * o.rs + j0 * o.cs;
+      const int64_t w = j1 - j0, ccs = pr.C.cs, ocs = o.cs;
+      if (ccs == 1 && ocs == 1) index_loop_widest([d, c](int64_t j) { d[j] = S(c[j]); }, w);
+      else for (int64_t j = 0; j < w; ++j) d[j * ocs] = S(c[j * ccs]);
+    }
+  }
+}
+
 // (A kernel with kstep 2 packs pairs of k: a kc-deep slice is ceil(kc / 2) packed steps.)
 template <typename T, typename S, typename P>
 void gemm_rect(const Problem<T, S>& pr, const Kernel<T, S, P>& kn, int64_t n, int64_t i0, int64_t i1, int64_t j0,
@@ -200,6 +218,7 @@ void gemm_rect(const Problem<T, S>& pr, const Kernel<T, S, P>& kn, int64_t n, in
                      static_cast<int>(std::min(NR, nc - jr)), e);
           }
         }
+        if (last && pr.out16.data) round_block(pr, n, ic, ic + mc, jc, jc + nc);
       }
     }
   }
@@ -213,6 +232,7 @@ Problem<T, S> transposed(const Problem<T, S>& pr) {
   t.A = {pr.B.data, pr.B.bs, pr.B.cs, pr.B.rs};
   t.B = {pr.A.data, pr.A.bs, pr.A.cs, pr.A.rs};
   t.C = {pr.C.data, pr.C.bs, pr.C.cs, pr.C.rs};
+  t.out16 = {pr.out16.data, pr.out16.bs, pr.out16.cs, pr.out16.rs};
   std::swap(t.epi.brs, t.epi.bcs);
   return t;
 }
@@ -652,14 +672,16 @@ void gemm_16(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, 
   }
   const Epilogue<float> epi{static_cast<float>(alpha), static_cast<float>(beta), bias ? bias32.data() : nullptr, 0, 1,
                             relu};
-  const Problem<float, S> pr{batch, M, N, K, mat_of<S, const S>(a), mat_of<S, const S>(b), {c, M * N, N, 1}, epi};
-  if (K == 0 || M == 1 || N == 1) {
-    std::vector<float> abuf, bbuf;
-    const int64_t na = d == 3 ? a.shape[0] : 1, nb = d == 3 ? b.shape[0] : 1;
-    product(Problem<float>{batch, M, N, K, widen_mat(pr.A, na, M, K, abuf), widen_mat(pr.B, nb, K, N, bbuf), pr.C, epi});
-  } else if (!gemm_bf16_dot(pr)) {
-    gemm_packed(pr, widening_kernel<S>());
+  Problem<float, S> pr{batch, M, N, K, mat_of<S, const S>(a), mat_of<S, const S>(b), {c, M * N, N, 1}, epi};
+  if (K != 0 && M != 1 && N != 1) {
+    // The packed paths round C block by block as they finish it (round_block).
+    pr.out16 = o;
+    if (!gemm_bf16_dot(pr)) gemm_packed(pr, widening_kernel<S>());
+    return;
   }
+  std::vector<float> abuf, bbuf;
+  const int64_t na = d == 3 ? a.shape[0] : 1, nb = d == 3 ? b.shape[0] : 1;
+  product(Problem<float>{batch, M, N, K, widen_mat(pr.A, na, M, K, abuf), widen_mat(pr.B, nb, K, N, bbuf), pr.C, epi});
   each_row([&](int64_t n, int64_t i) {
     const float* ci = c + (n * M + i) * N;
     S* oi = o.data + n * o.bs + i * o.rs;
