@@ -1,0 +1,131 @@
+"""Issue 16: softmax and log_softmax read and write
+bfloat16 / float16 themselves (float32 opmath: each value read as float, the float32 kernel's
+arithmetic, one rounding on every 16-bit store). The bar is bit equality with the widening path
+they replaced, which is the float32 kernel on the widened values followed by one rounding:
+
+* where the float32 op's output is the whole story (forwards, the class-loss backwards, which
+  rebuild softmax from the logits), the reference is the float32 op on ``x.float()`` rounded once;
+* where a backward reads a saved 16-bit output (softmax's), the float32 op cannot be fed that
+  output, so the reference is the widening path itself (``gradcore._C._force_half_widening``
+  makes every kernel take float32 twins of its 16-bit arguments, as before the native kernels);
+
+Values are compared as float32 bit patterns (a 16-bit value widens exactly), so signed zeros
+count too; a NaN only has to be a NaN where the reference has one (its sign bit comes from which
+operand of a commutative operation the compiler put first, or whether it folded a negation into a
+product, which can differ between instantiations of the same float code: x86's default NaN is
+negative)."""
+import contextlib
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import gradcore
+import gradcore.nn.functional as F
+
+HALVES = [gradcore.bfloat16, gradcore.float16]
+
+
+def bits(t):
+    """float32 bit patterns of t's values, every NaN made the same quiet NaN."""
+    a = t.detach().float().numpy().copy()
+    a[np.isnan(a)] = np.nan
+    return a.view(np.uint32)
+
+
+def assert_same(got, want, msg=""):
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    assert tuple(got.shape) == tuple(want.shape)
+    np.testing.assert_array_equal(bits(got), bits(want), err_msg=msg)
+
+
+@contextlib.contextmanager
+def widening():
+    gradcore._C._force_half_widening(True)
+    try:
+        yield
+    finally:
+        gradcore._C._force_half_widening(False)
+
+
+def rand(shape, dtype, scale=3.0, seed=0, specials=False):
+    rng = np.random.default_rng(seed)
+    a = (rng.standard_normal(shape) * scale).astype(np.float32)
+    if specials and a.size >= 8:
+        flat = a.reshape(-1)
+        flat[1] = np.inf
+        flat[5] = -np.inf
+        flat[-2] = np.nan
+    return gradcore.tensor(a).to(dtype)
+
+
+# ------------------------------------------------------------------------------------ softmax
+
+SOFTMAX_CASES = [
+    ((7, 13), 1),          # odd class count: the SIMD loop's scalar tail
+    ((4, 1000), 1),
+    ((3, 2051), -1),       # past the float block of 512
+    ((5, 9, 6), 1),        # class dim not last: tiles
+    ((2, 300, 70), 1),     # past kFlush classes, a short second tile
+    ((6, 11), 0),
+    ((1, 1), 1),
+    ((0, 5), 1),
+]
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("shape,dim", SOFTMAX_CASES)
+def test_softmax_forward_and_backward(dtype, log, shape, dim):
+    fn = F.log_softmax if log else F.softmax
+    x = rand(shape, dtype, seed=len(shape) + shape[-1])
+    g = rand(shape, dtype, scale=1.0, seed=7)
+    xr = x.clone().requires_grad_(True)
+    y = fn(xr, dim)
+    y.backward(g)
+    assert_same(y, fn(x.float(), dim).to(dtype))
+    with widening():
+        xw = x.clone().requires_grad_(True)
+        yw = fn(xw, dim)
+        yw.backward(g)
+    assert_same(y, yw)
+    assert_same(xr.grad, xw.grad)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_non_contiguous_and_specials(dtype, log):
+    fn = F.log_softmax if log else F.softmax
+    base = rand((40, 66), dtype, scale=20.0, seed=3, specials=True)
+    base[7] = float("-inf")                      # a row of -inf: NaN throughout, as in PyTorch
+    base[9, :] = 0.0
+    base[9, 4] = float("inf")
+    for x, dim in [(base.t(), 0), (base.t(), 1), (base[:, ::3], 1), (base[::2, 1:], 0)]:
+        g = rand(tuple(x.shape), dtype, scale=1.0, seed=11)
+        xr = x.detach().requires_grad_(True)
+        y = fn(xr, dim)
+        y.backward(g)
+        assert_same(y, fn(x.float(), dim).to(dtype))
+        with widening():
+            xw = x.detach().requires_grad_(True)
+            yw = fn(xw, dim)
+            yw.backward(g)
+        assert_same(xr.grad, xw.grad)
+
+
+# ------------------------------------------------------------------------------------- ISAs
+
+@pytest.mark.skipif(os.environ.get("GRADCORE_HALF_NATIVE_ISA_RUN") == "1", reason="inside the ISA run")
+def test_same_on_every_isa():
+    # The 16-bit conversions run loops compiled for the widest vectors
+    # the CPU has; every forced ISA must pass the same checks (no FMA anywhere, so the bits agree).
+    here = os.path.dirname(__file__)
+    for isa in ("baseline", "avx2"):
+        env = dict(os.environ, GRADCORE_CPU_ISA=isa, GRADCORE_HALF_NATIVE_ISA_RUN="1")
+        env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(gradcore.__file__)),
+                                             env.get("PYTHONPATH", "")])
+        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__,
+                              "-k", "not every_isa"], env=env, cwd=here, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, f"GRADCORE_CPU_ISA={isa}\n" + run.stdout[-4000:] + run.stderr[-2000:]
