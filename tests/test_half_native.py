@@ -1,4 +1,4 @@
-"""Issue 16: softmax and log_softmax read and write
+"""Issue 16: softmax / log_softmax and the class losses read and write
 bfloat16 / float16 themselves (float32 opmath: each value read as float, the float32 kernel's
 arithmetic, one rounding on every 16-bit store). The bar is bit equality with the widening path
 they replaced, which is the float32 kernel on the widened values followed by one rounding:
@@ -113,6 +113,131 @@ def test_softmax_non_contiguous_and_specials(dtype, log):
             yw = fn(xw, dim)
             yw.backward(g)
         assert_same(xr.grad, xw.grad)
+
+
+# ------------------------------------------------------------------------------- class losses
+
+def _ce_case(dtype, shape, prob, seed):
+    rng = np.random.default_rng(seed)
+    x = rand(shape, dtype, scale=4.0, seed=seed)
+    C = shape[1]
+    tshape = (shape[0],) + tuple(shape[2:])
+    if prob:
+        t = gradcore.tensor(rng.dirichlet(np.ones(C), size=int(np.prod(tshape))).astype(np.float32))
+        t = t.reshape(*tshape, C)
+        if len(shape) > 2:
+            t = t.permute(0, t.dim() - 1, *range(1, t.dim() - 1))
+        t = t.contiguous().to(dtype)
+    else:
+        t = gradcore.tensor(rng.integers(0, C, tshape).astype(np.int64))
+    return x, t
+
+
+def _ce_grads(x, t, w, prob_grad_t, **kw):
+    xr = x.clone().requires_grad_(True)
+    args = {}
+    tr = t
+    if prob_grad_t:
+        tr = t.clone().requires_grad_(True)
+    wr = w
+    loss = F.cross_entropy(xr, tr, weight=wr, **kw)
+    g = gradcore.ones_like(loss) if loss.dim() == 0 else rand(tuple(loss.shape), loss.dtype, scale=1.0, seed=5)
+    loss.backward(g)
+    args["loss"] = loss
+    args["gx"] = xr.grad
+    if prob_grad_t:
+        args["gt"] = tr.grad
+    return args, g
+
+
+CE_SHAPES = [(9, 13), (8, 1000), (5, 7, 3), (4, 6, 70)]
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("shape", CE_SHAPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_index_targets(dtype, shape, reduction, smoothing, weighted):
+    x, t = _ce_case(dtype, shape, False, seed=shape[1])
+    flat = t.reshape(-1)
+    flat[1] = -100
+    flat[2] = 3
+    t = flat.reshape(*t.shape)
+    x[0] = 0.0
+    x[1, 2] = float("inf")  # an ignored row's infinities stay out of the loss
+    w = rand((shape[1],), dtype, scale=1.0, seed=9).abs() if weighted else None
+    kw = dict(reduction=reduction, label_smoothing=smoothing, ignore_index=-100)
+    got, g = _ce_grads(x, t, w, False, **kw)
+    x32 = x.float().requires_grad_(True)
+    loss32 = F.cross_entropy(x32, t, weight=None if w is None else w.float(), **kw)
+    loss32.backward(g.float())
+    assert_same(got["loss"], loss32.to(dtype))
+    assert_same(got["gx"], x32.grad.to(dtype))
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("shape", CE_SHAPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_probability_targets(dtype, shape, reduction, smoothing, weighted):
+    x, t = _ce_case(dtype, shape, True, seed=shape[1] + 1)
+    w = rand((shape[1],), dtype, scale=1.0, seed=4).abs() if weighted else None
+    kw = dict(reduction=reduction, label_smoothing=smoothing)
+    xr, tr = x.clone().requires_grad_(True), t.clone().requires_grad_(True)
+    wr = None if w is None else w.clone().requires_grad_(True)
+    loss = F.cross_entropy(xr, tr, weight=wr, **kw)
+    g = gradcore.ones_like(loss) if loss.dim() == 0 else rand(tuple(loss.shape), dtype, scale=1.0, seed=5)
+    loss.backward(g)
+    x32, t32 = x.float().requires_grad_(True), t.float().requires_grad_(True)
+    w32 = None if w is None else w.float().requires_grad_(True)
+    loss32 = F.cross_entropy(x32, t32, weight=w32, **kw)
+    loss32.backward(g.float())
+    assert_same(loss, loss32.to(dtype))
+    assert_same(xr.grad, x32.grad.to(dtype))
+    assert_same(tr.grad, t32.grad.to(dtype))
+    if w is not None:
+        assert_same(wr.grad, w32.grad.to(dtype))
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_cross_entropy_non_contiguous_and_nan(dtype):
+    x = rand((30, 17), dtype, scale=5.0, seed=1, specials=True).t()  # [17, 30], strided
+    t = gradcore.tensor(np.arange(17) % 30)
+    xr = x.detach().requires_grad_(True)
+    loss = F.cross_entropy(xr, t, reduction="none")
+    loss.backward(gradcore.ones_like(loss))
+    x32 = x.float().requires_grad_(True)
+    loss32 = F.cross_entropy(x32, t, reduction="none")
+    loss32.backward(gradcore.ones_like(loss32))
+    assert np.isnan(loss.detach().float().numpy()).any()
+    assert_same(loss, loss32.to(dtype))
+    assert_same(xr.grad, x32.grad.to(dtype))
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("shape", [(9, 13), (5, 7, 3)])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_nll_loss(dtype, shape, reduction, weighted):
+    x, t = _ce_case(dtype, shape, False, seed=2)
+    flat = t.reshape(-1)
+    flat[0] = 1
+    flat[3] = 1   # a class twice
+    flat[4] = -1  # ignore_index below
+    t = flat.reshape(*t.shape)
+    w = rand((shape[1],), dtype, scale=1.0, seed=9).abs() if weighted else None
+    kw = dict(reduction=reduction, ignore_index=-1)
+    xr = x.clone().requires_grad_(True)
+    loss = F.nll_loss(xr, t, weight=w, **kw)
+    g = gradcore.ones_like(loss) if loss.dim() == 0 else rand(tuple(loss.shape), dtype, scale=1.0, seed=5)
+    loss.backward(g)
+    x32 = x.float().requires_grad_(True)
+    loss32 = F.nll_loss(x32, t, weight=None if w is None else w.float(), **kw)
+    loss32.backward(g.float())
+    assert_same(loss, loss32.to(dtype))
+    assert_same(xr.grad, x32.grad.to(dtype))
 
 
 # ------------------------------------------------------------------------------------- ISAs
