@@ -1,4 +1,4 @@
-"""Issue 16: softmax / log_softmax and the class losses read and write
+"""Issue 16: softmax / log_softmax, the class losses and the optimizer updates read and write
 bfloat16 / float16 themselves (float32 opmath: each value read as float, the float32 kernel's
 arithmetic, one rounding on every 16-bit store). The bar is bit equality with the widening path
 they replaced, which is the float32 kernel on the widened values followed by one rounding:
@@ -8,6 +8,8 @@ they replaced, which is the float32 kernel on the widened values followed by one
 * where a backward reads a saved 16-bit output (softmax's), the float32 op cannot be fed that
   output, so the reference is the widening path itself (``gradcore._C._force_half_widening``
   makes every kernel take float32 twins of its 16-bit arguments, as before the native kernels);
+* optimizer steps are replayed in float32 one step at a time, each step's parameter and state
+  rounded to the 16-bit dtype before the next, which is what a 16-bit optimizer stores.
 
 Values are compared as float32 bit patterns (a 16-bit value widens exactly), so signed zeros
 count too; a NaN only has to be a NaN where the reference has one (its sign bit comes from which
@@ -240,11 +242,79 @@ def test_nll_loss(dtype, shape, reduction, weighted):
     assert_same(xr.grad, x32.grad.to(dtype))
 
 
+# --------------------------------------------------------------------------------- optimizers
+
+OPTIMIZERS = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.01)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, dampening=0.0)),
+    ("SGD", dict(lr=0.05, momentum=0.5, dampening=0.3, maximize=True)),
+    ("Adam", dict(lr=0.01)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+    ("Adam", dict(lr=0.01, betas=(0.8, 0.9), maximize=True)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.01)),
+    ("RMSprop", dict(lr=0.01, alpha=0.9, momentum=0.5)),
+    ("RMSprop", dict(lr=0.01, centered=True, maximize=True)),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1)),
+]
+
+
+def _state_tensors(opt, p):
+    return {k: v for k, v in opt.state[p].items() if k != "step" and hasattr(v, "dtype")}
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("name,kw", OPTIMIZERS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(OPTIMIZERS)])
+def test_optimizer_steps(dtype, name, kw):
+    n = 40_000 + 3  # past the parallel grain, odd
+    p16 = gradcore.nn.Parameter(rand((n,), dtype, scale=1.0, seed=1))
+    grads = [rand((n,), dtype, scale=0.5 * (k + 1), seed=10 + k, specials=(k == 3)) for k in range(5)]
+    opt16 = getattr(gradcore.optim, name)([p16], **kw)
+    # the float32 replay: p and the state rounded to the 16-bit dtype before every step
+    p32 = gradcore.nn.Parameter(p16.detach().float())
+    opt32 = getattr(gradcore.optim, name)([p32], **kw)
+    for k, g in enumerate(grads):
+        p16.grad = g
+        opt16.step()
+        with gradcore.no_grad():
+            p32.copy_(p32.to(dtype).float())
+            for key, v in _state_tensors(opt32, p32).items():
+                v.copy_(v.to(dtype).float())
+        p32.grad = g.float()
+        opt32.step()
+        assert_same(p16, p32.detach().to(dtype), f"param after step {k}")
+        s16, s32 = _state_tensors(opt16, p16), _state_tensors(opt32, p32)
+        assert s16.keys() == s32.keys()
+        for key in s16:
+            assert s16[key].dtype == dtype
+            assert_same(s16[key], s32[key].to(dtype), f"{key} after step {k}")
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_amp_unscale(dtype):
+    # GradScaler refuses float16 gradients (as PyTorch does) but the kernel takes both.
+    for bad in (None, float("inf"), float("nan")):
+        g = rand((1001,), dtype, scale=1000.0, seed=3)
+        if bad is not None:
+            g[17] = bad
+        want = g.float()
+        found32 = gradcore.zeros((), dtype=gradcore.float32)
+        gradcore._C._amp_unscale_([want], found32, 2.0 ** -10 / 3)
+        found = gradcore.zeros((), dtype=gradcore.float32)
+        gradcore._C._amp_unscale_([g], found, 2.0 ** -10 / 3)
+        assert_same(g, want.to(dtype))
+        assert found.item() == found32.item() == (0.0 if bad is None else 1.0)
+
+
 # ------------------------------------------------------------------------------------- ISAs
 
 @pytest.mark.skipif(os.environ.get("GRADCORE_HALF_NATIVE_ISA_RUN") == "1", reason="inside the ISA run")
 def test_same_on_every_isa():
-    # The 16-bit conversions run loops compiled for the widest vectors
+    # The 16-bit conversions and the optimizer bodies run loops compiled for the widest vectors
     # the CPU has; every forced ISA must pass the same checks (no FMA anywhere, so the bits agree).
     here = os.path.dirname(__file__)
     for isa in ("baseline", "avx2"):
