@@ -1,4 +1,5 @@
-"""Issue 16: softmax / log_softmax, the class losses and the optimizer updates read and write
+"""Issue 16: softmax / log_softmax, the class losses, the optimizer updates and the reductions
+(max/min and their arg forms, var/std, norm, prod, any/all) read and write
 bfloat16 / float16 themselves (float32 opmath: each value read as float, the float32 kernel's
 arithmetic, one rounding on every 16-bit store). The bar is bit equality with the widening path
 they replaced, which is the float32 kernel on the widened values followed by one rounding:
@@ -308,6 +309,70 @@ def test_amp_unscale(dtype):
         gradcore._C._amp_unscale_([g], found, 2.0 ** -10 / 3)
         assert_same(g, want.to(dtype))
         assert found.item() == found32.item() == (0.0 if bad is None else 1.0)
+
+
+# --------------------------------------------------------------------------------- reductions
+
+def _reduce_inputs(dtype):
+    x = rand((37, 70), dtype, scale=2.0, seed=21)
+    xs = rand((37, 70), dtype, scale=2.0, seed=22, specials=True)  # inf, -inf and a NaN
+    ties = gradcore.tensor(np.random.default_rng(3).integers(-2, 3, (37, 70)).astype(np.float32)).to(dtype)
+    return [x, xs, ties, x.t(), x[:, 1::3], rand((5, 6, 7), dtype, seed=4).permute(2, 0, 1),
+            rand((3000,), dtype, scale=0.5, seed=5)]
+
+
+REDUCTIONS = {
+    "amax": lambda x, d: x.amax() if d is None else x.amax(d),
+    "amin": lambda x, d: x.amin() if d is None else x.amin(d, keepdim=True),
+    "max_values": lambda x, d: x.max() if d is None else x.max(d)[0],
+    "min_values": lambda x, d: x.min() if d is None else x.min(d)[0],
+    "argmax": lambda x, d: x.argmax() if d is None else x.argmax(d),
+    "argmin": lambda x, d: x.argmin() if d is None else x.argmin(d),
+    "var": lambda x, d: x.var() if d is None else x.var(d),
+    "std": lambda x, d: x.std() if d is None else x.std(d, correction=0),
+    "norm2": lambda x, d: x.norm() if d is None else x.norm(2, d),
+    "norm1": lambda x, d: x.norm(1) if d is None else x.norm(1, d),
+    "norm_inf": lambda x, d: x.norm(float("inf")) if d is None else x.norm(float("inf"), d),
+    "norm_3.5": lambda x, d: x.norm(3.5) if d is None else x.norm(3.5, d),
+    "prod": lambda x, d: x.prod() if d is None else x.prod(d),
+    "any": lambda x, d: x.any() if d is None else x.any(d),
+    "all": lambda x, d: x.all() if d is None else x.all(d),
+}
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("name", list(REDUCTIONS))
+def test_reductions(dtype, name):
+    fn = REDUCTIONS[name]
+    for x in _reduce_inputs(dtype):
+        if name == "prod":
+            x = x * 0.125 + 1  # products that stay finite (in the 16-bit dtype, before both runs)
+        for d in [None] + list(range(x.dim())):
+            got = fn(x, d)
+            want = fn(x.float(), d)
+            if want.dtype == gradcore.float32:
+                want = want.to(dtype)
+            if got.dtype in (gradcore.int64, gradcore.bool):
+                np.testing.assert_array_equal(got.numpy(), want.numpy(), err_msg=f"{name} dim={d}")
+            else:
+                assert_same(got, want, f"{name} dim={d}")
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_prod_and_max_backward(dtype):
+    x = rand((9, 11), dtype, scale=1.0, seed=8)
+    x[2, 3] = 0.0             # one zero in a row
+    x[4, 1] = x[4, 7] = 0.0   # two zeros in a row
+    for op in ("prod", "max", "min"):
+        for d in (0, 1):
+            xr = x.clone().requires_grad_(True)
+            out = xr.prod(d) if op == "prod" else getattr(xr, op)(d)[0]
+            g = rand(tuple(out.shape), dtype, scale=1.0, seed=d)
+            out.backward(g)
+            x32 = x.float().requires_grad_(True)
+            out32 = x32.prod(d) if op == "prod" else getattr(x32, op)(d)[0]
+            out32.backward(g.float())
+            assert_same(xr.grad, x32.grad.to(dtype), f"{op} dim={d}")
 
 
 # ------------------------------------------------------------------------------------- ISAs
