@@ -11,6 +11,7 @@
 #include "bind/common.h"
 #include "core/generator.h"
 #include "cpu/isa.h"
+#include "ops/dispatch.h"
 
 namespace gc::bind {
 
@@ -125,6 +126,8 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
   fns.def("set_num_threads", [](int n) { set_num_threads(n); });
   fns.def("get_num_threads", []() { return get_num_threads(); });
   // The instruction set the CPU kernels run (cpu/isa.h; GRADCORE_CPU_ISA forces a lower one).
+  // Native 16-bit kernels off (true) or on: the float32-twin path they are tested against.
+  m.def("_force_half_widening", [](bool on) { g_force_half_widening.store(on); });
   m.def("_cpu_isa", []() { return std::string(cpu::isa_name(cpu::cpu_isa())); });
   // The CPU caching allocator: counters (tests check that a training step's steady state
   // allocates nothing new) and a way to hand cached blocks back to the system.

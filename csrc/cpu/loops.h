@@ -189,6 +189,30 @@ struct Opmath {
 template <typename R, typename S>
 using Store16 = std::conditional_t<std::is_same_v<R, float>, S, R>;
 
+// Kernels whose 16-bit path is their float32 body run with float opmath: body(T{}, S{}) with T the
+// compute type and S the storage type, T = S = scalar_t for float32 and float64, T = float with
+// S = BFloat16 or Half for the 16-bit floats. Other dtypes fail as GC_DISPATCH_FLOAT fails.
+template <typename Body>
+decltype(auto) dispatch_float_opmath(DType dtype, const char* opname, Body&& body) {
+  if (dtype == DType::BFloat16) return body(float{}, BFloat16{});
+  if (dtype == DType::Float16) return body(float{}, Half{});
+  return GC_DISPATCH_FLOAT(dtype, opname, [&] { return body(scalar_t{}, scalar_t{}); });
+}
+
+// dst[i] = src[i * stride] as float (exact), for i < n: a 16-bit run widened into float scratch.
+template <typename S>
+void widen_run(float* dst, const S* src, int64_t n, int64_t stride = 1) {
+  if (stride == 1) index_loop_widest([=](int64_t i) { dst[i] = static_cast<float>(src[i]); }, n);
+  else for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i * stride]);
+}
+
+// dst[i * stride] = src[i] rounded once to S, for i < n.
+template <typename S>
+void narrow_run(S* dst, const float* src, int64_t n, int64_t stride = 1) {
+  if (stride == 1) index_loop_widest([=](int64_t i) { dst[i] = S(src[i]); }, n);
+  else for (int64_t i = 0; i < n; ++i) dst[i * stride] = S(src[i]);
+}
+
 // out[i] = op(in[i]) with out and in of possibly different scalar types.
 template <typename out_t, typename in_t, typename Op>
 void unary_loop(const Tensor& out, const Tensor& in, Op op) {

@@ -1,7 +1,7 @@
 // Fused optimizer updates of the CPU backend: one pass over a parameter's elements reads the
 // parameter, its gradient and its state and writes the parameter and the state.
-// Every tensor given here is contiguous, of the parameter's dtype (float32 or float64) and numel;
-// ops/optim.cpp has checked that. Optional state is passed as a null pointer when unused.
+// Every tensor given here is contiguous, of the parameter's dtype (float32, float64, or bfloat16 /
+// float16, updated in float32) and numel; ops/optim.cpp has checked that. Optional state is passed as a null pointer when unused.
 #pragma once
 #include "core/tensor.h"
 #include "kernels/optim.h"

@@ -148,21 +148,35 @@ struct AnyAllAcc {
   void merge(const AnyAllAcc& o) { add(o.r, 0); }
 };
 
+// 16-bit inputs fold as the float32 kernels fold their widened values: the loops read storage S
+// (reduce_loop<S>), every value becomes float as it meets the accumulator (whose type is the
+// float32 kernel's), and each 16-bit result is the float32 result rounded once.
+
 }  // namespace
 
 void var_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, double correction, bool take_sqrt) {
-  GC_DISPATCH_FLOAT(x.dtype, "var", [&] {
-    using T = scalar_t;
-    T* o = out.data_as<T>();
-    reduce_loop<T>(x, p, WelfordAcc{}, [&](int64_t m, const WelfordAcc& a) {
+  dispatch_float_opmath(x.dtype, "var", [&](auto t, auto s) {
+    using T = decltype(t);
+    using S = decltype(s);
+    S* o = out.data_as<S>();
+    reduce_loop<S>(x, p, WelfordAcc{}, [&](int64_t m, const WelfordAcc& a) {
       // PyTorch divides by max(0, N - correction): 0/0 gives NaN, M2/0 gives inf.
       double v = a.m2 / std::max(0.0, static_cast<double>(a.n) - correction);
-      o[m] = static_cast<T>(take_sqrt ? std::sqrt(v) : v);
+      o[m] = static_cast<S>(static_cast<T>(take_sqrt ? std::sqrt(v) : v));
     });
   });
 }
 
 void prod_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p) {
+  if (is_half(x.dtype)) {
+    return dispatch_half(x.dtype, [&](auto s) {
+      using S = decltype(s);
+      S* o = out.data_as<S>();
+      reduce_loop<S>(x, p, ProdAcc<double>{}, [&](int64_t m, const ProdAcc<double>& a) {
+        o[m] = static_cast<S>(static_cast<float>(a.s));
+      });
+    });
+  }
   GC_DISPATCH_ALL(x.dtype, "prod", [&] {
     using T = scalar_t;
     using A = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
@@ -173,6 +187,17 @@ void prod_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p) {
 }
 
 void minmax_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, bool is_max) {
+  if (is_half(x.dtype)) {
+    return dispatch_half(x.dtype, [&](auto s) {
+      using S = decltype(s);
+      S* o = out.data_as<S>();
+      auto run = [&](auto init) {
+        reduce_loop<S>(x, p, init, [&](int64_t m, const decltype(init)& a) { o[m] = static_cast<S>(a.value()); });
+      };
+      if (is_max) run(MinMaxAcc<float, true>{});
+      else run(MinMaxAcc<float, false>{});
+    });
+  }
   GC_DISPATCH_ALL(x.dtype, is_max ? "amax" : "amin", [&] {
     using T = scalar_t;
     T* o = out.data_as<T>();
@@ -185,6 +210,21 @@ void minmax_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, bool
 }
 
 void arg_minmax_kernel(const Tensor* values, const Tensor& indices, const Tensor& x, const ReducePlan& p, bool is_max) {
+  if (is_half(x.dtype)) {
+    return dispatch_half(x.dtype, [&](auto s) {
+      using S = decltype(s);
+      S* vo = values ? values->data_as<S>() : nullptr;
+      int64_t* io = indices.data_as<int64_t>();
+      auto run = [&](auto init) {
+        reduce_loop<S>(x, p, init, [&](int64_t m, const decltype(init)& a) {
+          io[m] = a.i;
+          if (vo) vo[m] = static_cast<S>(a.v);
+        });
+      };
+      if (is_max) run(ArgAcc<float, true>{});
+      else run(ArgAcc<float, false>{});
+    });
+  }
   GC_DISPATCH_ALL(x.dtype, is_max ? "argmax" : "argmin", [&] {
     using T = scalar_t;
     T* vo = values ? values->data_as<T>() : nullptr;
@@ -201,12 +241,15 @@ void arg_minmax_kernel(const Tensor* values, const Tensor& indices, const Tensor
 }
 
 void norm_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, double ord) {
-  GC_DISPATCH_FLOAT(x.dtype, "norm", [&] {
-    using T = scalar_t;
-    T* o = out.data_as<T>();
+  dispatch_float_opmath(x.dtype, "norm", [&](auto t, auto s) {
+    using T = decltype(t);
+    using S = decltype(s);
+    S* o = out.data_as<S>();
     auto run = [&](auto init, auto root) {
       init.p = ord;
-      reduce_loop<T>(x, p, init, [&](int64_t m, const decltype(init)& a) { o[m] = static_cast<T>(root(a.value())); });
+      reduce_loop<S>(x, p, init, [&](int64_t m, const decltype(init)& a) {
+        o[m] = static_cast<S>(static_cast<T>(root(a.value())));
+      });
     };
     auto same = [](double s) { return s; };
     if (ord == 0) run(NormAcc<0>{}, same);
@@ -218,7 +261,7 @@ void norm_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, double
 }
 
 void any_all_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, bool is_all) {
-  GC_DISPATCH_ALL(x.dtype, is_all ? "all" : "any", [&] {
+  GC_DISPATCH_STORAGE(x.dtype, is_all ? "all" : "any", [&] {
     using T = scalar_t;
     bool* o = out.data_as<bool>();
     if (is_all) reduce_loop<T>(x, p, AnyAllAcc<true>{}, [&](int64_t m, const AnyAllAcc<true>& a) { o[m] = a.r; });
@@ -227,34 +270,37 @@ void any_all_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, boo
 }
 
 void prod_backward_kernel(const Tensor& gx, const Tensor& g, const Tensor& x, const ReducePlan& p) {
-  GC_DISPATCH_FLOAT(x.dtype, "prod backward", [&] {
-    using T = scalar_t;
-    const T* xd = x.data_as<T>();
-    const T* gd = g.data_as<T>();
-    T* out = gx.data_as<T>();
+  dispatch_float_opmath(x.dtype, "prod backward", [&](auto t, auto s) {
+    using T = decltype(t);
+    using S = decltype(s);
+    const S* xs = x.data_as<S>();
+    const S* gd = g.data_as<S>();
+    S* out = gx.data_as<S>();
+    auto xd = [xs](int64_t k) { return static_cast<T>(xs[k]); };
     // d prod / d x_k is the product of the others: prod / x_k without zeros; with one zero only
     // that element gets the product of the rest; with two or more every derivative is 0.
     for_each_output(p, [&](int64_t m, int64_t base) {
       int64_t zeros = 0;
       double rest = 1;
       for_reduced(p, base, 0, p.K, [&](int64_t off, int64_t) {
-        if (xd[off] == T(0)) ++zeros;
-        else rest *= static_cast<double>(xd[off]);
+        if (xd(off) == T(0)) ++zeros;
+        else rest *= static_cast<double>(xd(off));
       });
-      double gm = static_cast<double>(gd[m]);
+      double gm = static_cast<double>(static_cast<T>(gd[m]));
       for_reduced(p, base, 0, p.K, [&](int64_t off, int64_t) {
         double v = 0;
-        if (zeros == 0) v = gm * rest / static_cast<double>(xd[off]);
-        else if (zeros == 1 && xd[off] == T(0)) v = gm * rest;
-        out[off] = static_cast<T>(v);
+        if (zeros == 0) v = gm * rest / static_cast<double>(xd(off));
+        else if (zeros == 1 && xd(off) == T(0)) v = gm * rest;
+        out[off] = static_cast<S>(static_cast<T>(v));
       });
     });
   });
 }
 
+// 16-bit gradients are copied as they are (a copy rounds nothing).
 void index_backward_kernel(const Tensor& gx, const Tensor& g, const Tensor& indices, const ReducePlan& p) {
-  GC_DISPATCH_FLOAT(gx.dtype, "max/min backward", [&] {
-    using T = scalar_t;
+  dispatch_float_opmath(gx.dtype, "max/min backward", [&](auto, auto s) {
+    using T = decltype(s);
     const T* gd = g.data_as<T>();
     const int64_t* id = indices.data_as<int64_t>();
     T* out = gx.data_as<T>();

@@ -7,7 +7,8 @@
 // at a time (cpu/vec_math.h) and the compiler vectorises the rest. With the class dim elsewhere a
 // row is strided by `inner`, so the passes run on tiles of adjacent rows instead, vectorised
 // across the rows (see softmax_tile). Threads take contiguous blocks of rows or tiles once the
-// work passes kParallelGrain.
+// work passes kParallelGrain. Rows of 16-bit floats are widened into float scratch a row (or a
+// tile) at a time and rounded once on the way out (see softmax_half).
 #include "cpu/softmax_rows.h"
 
 namespace gc::cpu {
@@ -192,15 +193,90 @@ void softmax_backward_typed(const Tensor& gx, const Tensor& g, const Tensor& y, 
   }
 }
 
+// ---- 16-bit storage S: each row (or tile of rows) is widened into float scratch, the float
+// code above runs on it in place, and the results are rounded once as they are stored. The float
+// code addresses a tile only through its class stride, so a tile packed with stride B computes
+// exactly what it computes in the tensor: the results are those of the float32 kernel on the
+// widened values. ----
+
+// A tile of B rows (class stride st in the tensor) widened into buf, packed with class stride B.
+template <typename S>
+void widen_tile(float* buf, const S* x, int64_t C, int64_t st, int64_t B) {
+  for (int64_t c = 0; c < C; ++c) widen_run(buf + c * B, x + c * st, B);
+}
+template <typename S>
+void narrow_tile(S* x, const float* buf, int64_t C, int64_t st, int64_t B) {
+  for (int64_t c = 0; c < C; ++c) narrow_run(x + c * st, buf + c * B, B);
+}
+
+template <typename S>
+void softmax_half(const Tensor& out, const Tensor& x, const RowLayout& L, bool log) {
+  S* o = out.data_as<S>();
+  const S* xi = x.data_as<S>();
+  const int64_t C = L.C;
+  if (L.inner == 1) {
+    run_rows(L.rows(), row_threads(L.rows(), C), [&](int64_t r0, int64_t r1, int) {
+      std::vector<float> buf(static_cast<size_t>(C));
+      for (int64_t r = r0; r < r1; ++r) {
+        widen_run(buf.data(), xi + r * C, C);
+        softmax_rows<float>(buf.data(), buf.data(), C, log, 0, 1);
+        narrow_run(o + r * C, buf.data(), C);
+      }
+    });
+  } else {
+    std::vector<std::vector<float>> bufs(static_cast<size_t>(tile_threads(L)));
+    for_each_tile(L, [&](int64_t off, int64_t, int64_t B, int t) {
+      auto& buf = bufs[t];
+      buf.resize(static_cast<size_t>(C * kTile));
+      widen_tile(buf.data(), xi + off, C, L.inner, B);
+      softmax_tile<float>(buf.data(), buf.data(), C, B, B, log);
+      narrow_tile(o + off, buf.data(), C, L.inner, B);
+    });
+  }
+}
+
+template <typename S>
+void softmax_backward_half(const Tensor& gx, const Tensor& g, const Tensor& y, const RowLayout& L, bool log) {
+  S* o = gx.data_as<S>();
+  const S *gi = g.data_as<S>(), *yi = y.data_as<S>();
+  const int64_t C = L.C;
+  if (L.inner == 1) {
+    run_rows(L.rows(), row_threads(L.rows(), C), [&](int64_t r0, int64_t r1, int) {
+      std::vector<float> gb(static_cast<size_t>(C)), yb(static_cast<size_t>(C));
+      for (int64_t r = r0; r < r1; ++r) {
+        widen_run(gb.data(), gi + r * C, C);
+        widen_run(yb.data(), yi + r * C, C);
+        softmax_backward_rows<float>(gb.data(), gb.data(), yb.data(), C, log, 0, 1);
+        narrow_run(o + r * C, gb.data(), C);
+      }
+    });
+  } else {
+    std::vector<std::vector<float>> bufs(static_cast<size_t>(tile_threads(L)));
+    for_each_tile(L, [&](int64_t off, int64_t, int64_t B, int t) {
+      auto& buf = bufs[t];
+      buf.resize(static_cast<size_t>(2 * C * kTile));
+      float *gb = buf.data(), *yb = gb + C * B;
+      widen_tile(gb, gi + off, C, L.inner, B);
+      widen_tile(yb, yi + off, C, L.inner, B);
+      softmax_backward_tile<float>(gb, gb, yb, C, B, B, log);
+      narrow_tile(o + off, gb, C, L.inner, B);
+    });
+  }
+}
+
 }  // namespace
 
+// 16-bit floats are read and written here (float opmath, see softmax_half).
 void softmax_kernel(const Tensor& out, const Tensor& x, const RowLayout& L, bool log) {
   if (out.numel() == 0) return;
+  if (is_half(x.dtype)) return dispatch_half(x.dtype, [&](auto s) { softmax_half<decltype(s)>(out, x, L, log); });
   GC_DISPATCH_FLOAT(x.dtype, "softmax", [&] { softmax_typed<scalar_t>(out, x, L, log); });
 }
 
 void softmax_backward_kernel(const Tensor& gx, const Tensor& g, const Tensor& y, const RowLayout& L, bool log) {
   if (gx.numel() == 0) return;
+  if (is_half(y.dtype))
+    return dispatch_half(y.dtype, [&](auto s) { softmax_backward_half<decltype(s)>(gx, g, y, L, log); });
   GC_DISPATCH_FLOAT(y.dtype, "softmax_backward", [&] { softmax_backward_typed<scalar_t>(gx, g, y, L, log); });
 }
 

@@ -149,11 +149,11 @@ struct CrossEntropyBackward final : Node {
     TensorPtr gx, gt, gw;
     if (needs_input_grad(0)) gx = empty_tensor(x->shape, x->dtype, x->device);
     if (!prob) {
-      if (gx) GC_KERNEL(cross_entropy_backward, *gx, *x, *t, sp, *stats, *gy, g_stride, scale);
+      if (gx) GC_KERNEL_16(true, false, cross_entropy_backward, *gx, *x, *t, sp, *stats, *gy, g_stride, scale);
     } else {
       if (needs_input_grad(1)) gt = empty_tensor(t->shape, x->dtype, x->device);
       if (needs_input_grad(2)) gw = empty_tensor(w->shape, x->dtype, x->device);
-      GC_KERNEL(cross_entropy_prob_backward, gx.get(), gt.get(), gw.get(), *x, *t, sp, *stats, *gy, g_stride, scale);
+      GC_KERNEL_16(true, false, cross_entropy_prob_backward, gx.get(), gt.get(), gw.get(), *x, *t, sp, *stats, *gy, g_stride, scale);
     }
     return {gx ? cast_back(gx, x_dtype) : nullptr, gt ? cast_back(gt, t_dtype) : nullptr,
             gw ? cast_back(gw, w_dtype) : nullptr};
@@ -182,7 +182,7 @@ struct NllLossBackward final : Node {
     auto sp = spec;
     sp.weight = w.get();
     auto gx = empty_tensor(x_shape, dtype, gy->device);
-    GC_KERNEL(nll_loss_backward, *gx, *t, sp, *gy, reduction == Reduction::None ? 1 : 0, scale);
+    GC_KERNEL_16(true, false, nll_loss_backward, *gx, *t, sp, *gy, reduction == Reduction::None ? 1 : 0, scale);
     return {cast_back(gx, x_dtype)};
   }
   void release_saved() override {
@@ -235,8 +235,8 @@ TensorPtr cross_entropy(const TensorPtr& logits, const TensorPtr& target, const 
   const int64_t R = geo.L.rows();
   auto stats = empty_tensor({R, 2}, DType::Float64, logits->device);
   TensorPtr rows = reduction == Reduction::None ? empty_tensor(geo.out_shape, dt, logits->device) : nullptr;
-  kernels::LossSums sums = prob ? GC_KERNEL(cross_entropy_prob_forward, *x, *t, spec, *stats, rows.get())
-                            : GC_KERNEL(cross_entropy_forward, *x, *t, spec, *stats, rows.get());
+  kernels::LossSums sums = prob ? GC_KERNEL_16(true, false, cross_entropy_prob_forward, *x, *t, spec, *stats, rows.get())
+                            : GC_KERNEL_16(true, false, cross_entropy_forward, *x, *t, spec, *stats, rows.get());
   // Mean: index targets divide by the summed weight of the counted samples, probabilities by the
   // number of samples (NaN for an empty input).
   double divisor = prob ? (x->numel() == 0 ? 0.0 : static_cast<double>(R)) : sums.weight;
@@ -281,7 +281,7 @@ TensorPtr nll_loss(const TensorPtr& logp, const TensorPtr& target, const TensorP
   spec.weight = w.get();
   spec.ignore_index = ignore_index;
   TensorPtr rows = reduction == Reduction::None ? empty_tensor(geo.out_shape, dt, logp->device) : nullptr;
-  kernels::LossSums sums = GC_KERNEL(nll_loss_forward, *x, *t, spec, rows.get());
+  kernels::LossSums sums = GC_KERNEL_16(true, false, nll_loss_forward, *x, *t, spec, rows.get());
   Reduced red = reduce_loss(sums, reduction, sums.weight, rows, dt, logp->device);
 
   if (compute_requires_grad({&logp})) {

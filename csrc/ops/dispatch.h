@@ -4,6 +4,7 @@
 // twin of the same name and arguments in each backend, so a CUDA build that lacks one does not
 // compile.
 #pragma once
+#include <atomic>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -127,6 +128,11 @@ class HalfWidening {
   std::vector<TensorPtr> views_;
 };
 
+// Tests and benchmarks: when set, every kernel gets float32 twins of its 16-bit arguments, the
+// native 16-bit ones too (GC_KERNEL_16's flags are ignored), so that a native kernel can be
+// compared with the widening path it replaced (gradcore._C._force_half_widening).
+inline std::atomic<bool> g_force_half_widening{false};
+
 // fn(args...), through float32 twins when an argument is a 16-bit float tensor.
 template <typename Fn, typename... A>
 decltype(auto) call_widening(Fn&& fn, A&&... args) {
@@ -165,12 +171,13 @@ namespace gc {
 template <typename CpuFn, typename CudaFn, typename... A>
 decltype(auto) dispatch_kernel(bool cpu_native16, bool cuda_native16, CpuFn cpu_fn, CudaFn cuda_fn, A&&... args) {
   const Device dev = kernel_device(args...);
+  const bool widen_all = g_force_half_widening.load(std::memory_order_relaxed);
   if (dev.is_cpu()) {
-    if (cpu_native16) return cpu_fn(std::forward<A>(args)...);
+    if (cpu_native16 && !widen_all) return cpu_fn(std::forward<A>(args)...);
     return call_widening(cpu_fn, std::forward<A>(args)...);
   }
   cuda::DeviceGuard guard(dev);
-  if (cuda_native16) return cuda_fn(std::forward<A>(args)...);
+  if (cuda_native16 && !widen_all) return cuda_fn(std::forward<A>(args)...);
   return call_widening(cuda_fn, std::forward<A>(args)...);
 }
 }  // namespace gc
@@ -183,7 +190,7 @@ decltype(auto) dispatch_kernel(bool cpu_native16, bool cuda_native16, CpuFn cpu_
 namespace gc {
 template <typename CpuFn, typename... A>
 decltype(auto) dispatch_kernel(bool cpu_native16, bool /*cuda_native16*/, CpuFn cpu_fn, A&&... args) {
-  if (cpu_native16) return cpu_fn(std::forward<A>(args)...);
+  if (cpu_native16 && !g_force_half_widening.load(std::memory_order_relaxed)) return cpu_fn(std::forward<A>(args)...);
   return call_widening(cpu_fn, std::forward<A>(args)...);
 }
 }  // namespace gc

@@ -85,7 +85,7 @@ void sgd_step(const TensorList& params, const TensorList& grads, const TensorLis
   NoGradGuard no_grad;
   for (size_t i = 0; i < params.size(); ++i) {
     Dense p(params[i]), g(grads[i]), buf(use_momentum ? momentum_buffers[i] : nullptr);
-    GC_KERNEL(sgd_update, *p.get(), *g.get(), buf.get(), use_momentum && init_buffers[i], opts);
+    GC_KERNEL_16(true, false, sgd_update, *p.get(), *g.get(), buf.get(), use_momentum && init_buffers[i], opts);
     p.finish();
     buf.finish();
   }
@@ -113,7 +113,7 @@ void adam_step(const TensorList& params, const TensorList& grads, const TensorLi
     Dense p(params[i]), g(grads[i]), m(exp_avgs[i]), v(exp_avg_sqs[i]);
     Dense vmax(opts.amsgrad ? max_exp_avg_sqs[i] : nullptr);
     double step = increment_step(state_steps[i]);
-    GC_KERNEL(adam_update, *p.get(), *g.get(), *m.get(), *v.get(), vmax.get(), step, opts);
+    GC_KERNEL_16(true, false, adam_update, *p.get(), *g.get(), *m.get(), *v.get(), vmax.get(), step, opts);
     for (const Dense* d : {&p, &m, &v, &vmax}) d->finish();
   }
 }
@@ -141,7 +141,7 @@ void rmsprop_step(const TensorList& params, const TensorList& grads, const Tenso
     Dense p(params[i]), g(grads[i]), sq(square_avgs[i]);
     Dense ga(opts.centered ? grad_avgs[i] : nullptr), buf(use_momentum ? momentum_buffers[i] : nullptr);
     increment_step(state_steps[i]);
-    GC_KERNEL(rmsprop_update, *p.get(), *g.get(), *sq.get(), ga.get(), buf.get(), opts);
+    GC_KERNEL_16(true, false, rmsprop_update, *p.get(), *g.get(), *sq.get(), ga.get(), buf.get(), opts);
     for (const Dense* d : {&p, &sq, &ga, &buf}) d->finish();
   }
 }
@@ -162,7 +162,7 @@ void adagrad_step(const TensorList& params, const TensorList& grads, const Tenso
   for (size_t i = 0; i < params.size(); ++i) {
     Dense p(params[i]), g(grads[i]), sum(state_sums[i]);
     double step = increment_step(state_steps[i]);
-    GC_KERNEL(adagrad_update, *p.get(), *g.get(), *sum.get(), step, opts);
+    GC_KERNEL_16(true, false, adagrad_update, *p.get(), *g.get(), *sum.get(), step, opts);
     p.finish();
     sum.finish();
   }
@@ -185,10 +185,10 @@ void amp_unscale_(const TensorList& grads, const TensorPtr& found_inf, double in
   for (const auto& g : grads) {
     if (!g || g->numel() == 0) continue;
     if (g->is_contiguous()) {
-      GC_KERNEL(amp_unscale, *g, inv_scale, *found_inf);
+      GC_KERNEL_16(true, false, amp_unscale, *g, inv_scale, *found_inf);
     } else {  // unscale a contiguous copy and write it back
       auto c = contiguous(g);
-      GC_KERNEL(amp_unscale, *c, inv_scale, *found_inf);
+      GC_KERNEL_16(true, false, amp_unscale, *c, inv_scale, *found_inf);
       copy_into(g, c);
     }
     g->bump_version();

@@ -143,7 +143,7 @@ TensorPtr var_std(const TensorPtr& x, const DimVector& dims, double correction, 
          ". Hint: convert first, e.g. x.float().", op, "()");
   auto rd = reduce_dims(x, dims, keepdim, op);
   auto out = empty_tensor(rd.out_shape, x->dtype, x->device);
-  GC_KERNEL(var_kernel, *out, *x, kernels::make_reduce_plan(*x, rd.mask), correction, is_std);
+  GC_KERNEL_16(true, false, var_kernel, *out, *x, kernels::make_reduce_plan(*x, rd.mask), correction, is_std);
   if (compute_requires_grad({&x})) {
     auto n = make_node<VarBackward>({x});
     n->x = SavedTensor(x, false);
@@ -177,7 +177,7 @@ struct ProdBackward final : Node {
     auto gk = reshape(g[0], keep_shape);
     gk = contiguous(gk->dtype == xv->dtype ? gk : to_dtype(gk, xv->dtype));
     auto gx = empty_tensor(xv->shape, xv->dtype, xv->device);
-    GC_KERNEL(prod_backward_kernel, *gx, *gk, *xv, kernels::make_reduce_plan(*xv, mask));
+    GC_KERNEL_16(true, false, prod_backward_kernel, *gx, *gk, *xv, kernels::make_reduce_plan(*xv, mask));
     return {gx};
   }
   void release_saved() override { x.reset(); }
@@ -190,7 +190,7 @@ TensorPtr prod(const TensorPtr& x, std::optional<int64_t> dim, bool keepdim) {
   // PyTorch: integer and bool products are int64.
   DType dt = is_floating(x->dtype) ? x->dtype : DType::Int64;
   auto out = empty_tensor(rd.out_shape, dt, x->device);
-  GC_KERNEL(prod_kernel, *out, *x, kernels::make_reduce_plan(*x, rd.mask));
+  GC_KERNEL_16(true, false, prod_kernel, *out, *x, kernels::make_reduce_plan(*x, rd.mask));
   if (is_floating(dt) && compute_requires_grad({&x})) {
     auto n = make_node<ProdBackward>({x});
     n->x = SavedTensor(x, false);
@@ -225,7 +225,7 @@ TensorPtr amax_amin(const TensorPtr& x, const DimVector& dims, bool keepdim, boo
   auto rd = reduce_dims(x, dims, keepdim, op);
   check_nonempty(x, rd, !dims.empty(), op);
   auto out = empty_tensor(rd.out_shape, x->dtype, x->device);
-  GC_KERNEL(minmax_kernel, *out, *x, kernels::make_reduce_plan(*x, rd.mask), is_max);
+  GC_KERNEL_16(true, false, minmax_kernel, *out, *x, kernels::make_reduce_plan(*x, rd.mask), is_max);
   if (is_floating(x->dtype) && compute_requires_grad({&x})) {
     auto n = make_node<AmaxBackward>({x});
     n->x = SavedTensor(x, false);
@@ -256,7 +256,7 @@ struct MaxDimBackward final : Node {
     auto gk = reshape(g[0], keep_shape);
     gk = contiguous(gk->dtype == dtype ? gk : to_dtype(gk, dtype));
     auto gx = zeros(in_shape, dtype, gk->device);
-    GC_KERNEL(index_backward_kernel, *gx, *gk, *idx, kernels::make_reduce_plan(*gx, mask));
+    GC_KERNEL_16(true, false, index_backward_kernel, *gx, *gk, *idx, kernels::make_reduce_plan(*gx, mask));
     return {gx};
   }
   void release_saved() override { indices.reset(); }
@@ -270,7 +270,7 @@ std::pair<TensorPtr, TensorPtr> arg_reduce(const TensorPtr& x, std::optional<int
   check_nonempty(x, rd, dim.has_value(), op, want_values ? ErrorKind::Runtime : ErrorKind::Index);
   TensorPtr values = want_values ? empty_tensor(rd.out_shape, x->dtype, x->device) : nullptr;
   auto indices = empty_tensor(rd.out_shape, DType::Int64, x->device);
-  GC_KERNEL(arg_minmax_kernel, values.get(), *indices, *x, kernels::make_reduce_plan(*x, rd.mask), is_max);
+  GC_KERNEL_16(true, false, arg_minmax_kernel, values.get(), *indices, *x, kernels::make_reduce_plan(*x, rd.mask), is_max);
   if (values && is_floating(x->dtype) && compute_requires_grad({&x})) {
     auto n = make_node<MaxDimBackward>({x});
     n->indices = SavedTensor(indices, true);
@@ -345,7 +345,7 @@ TensorPtr norm(const TensorPtr& x, double p, const DimVector& dims, bool keepdim
   auto rd = reduce_dims(x, dims, keepdim, "norm");
   if (std::isinf(p)) check_nonempty(x, rd, !dims.empty(), "norm");  // max/min of |x| has no identity
   auto out = empty_tensor(rd.out_shape, x->dtype, x->device);
-  GC_KERNEL(norm_kernel, *out, *x, kernels::make_reduce_plan(*x, rd.mask), p);
+  GC_KERNEL_16(true, false, norm_kernel, *out, *x, kernels::make_reduce_plan(*x, rd.mask), p);
   if (compute_requires_grad({&x})) {
     auto n = make_node<NormBackward>({x});
     n->x = SavedTensor(x, false);
@@ -363,7 +363,7 @@ namespace {
 TensorPtr any_all(const TensorPtr& x, std::optional<int64_t> dim, bool keepdim, bool is_all) {
   auto rd = reduce_dims(x, optional_dim(dim), keepdim, is_all ? "all" : "any");
   auto out = empty_tensor(rd.out_shape, DType::Bool, x->device);
-  GC_KERNEL(any_all_kernel, *out, *x, kernels::make_reduce_plan(*x, rd.mask), is_all);
+  GC_KERNEL_16(true, false, any_all_kernel, *out, *x, kernels::make_reduce_plan(*x, rd.mask), is_all);
   return out;
 }
 }  // namespace

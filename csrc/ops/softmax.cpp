@@ -21,7 +21,7 @@ struct SoftmaxBackward final : Node {
     auto y = out.unpack(*this);
     auto gy = kernel_operand(g[0], y->dtype);
     auto gx = empty_tensor(y->shape, y->dtype, y->device);
-    GC_KERNEL(softmax_backward_kernel, *gx, *gy, *y, L, log);
+    GC_KERNEL_16(true, false, softmax_backward_kernel, *gx, *gy, *y, L, log);
     return {gx};
   }
   void release_saved() override { out.reset(); }
@@ -35,7 +35,7 @@ TensorPtr softmax_impl(const TensorPtr& x, int64_t dim, bool log) {
   auto xc = kernel_operand(x, x->dtype);
   auto out = empty_tensor(x->shape, x->dtype, x->device);
   auto L = layout_around(x->shape, d);
-  GC_KERNEL(softmax_kernel, *out, *xc, L, log);
+  GC_KERNEL_16(true, false, softmax_kernel, *out, *xc, L, log);
   if (compute_requires_grad({&x})) {
     auto n = make_node<SoftmaxBackward>({x});
     n->out = SavedTensor(out, true);
