@@ -117,19 +117,11 @@ struct Problem {
 // 16-bit floats, which accumulate in float32.
 template <typename T>
 struct AccOf {
-  using type = T;
+  using type = typename OpMath<T>::type;
 };
 template <>
 struct AccOf<int64_t> {
   using type = unsigned long long;
-};
-template <>
-struct AccOf<BFloat16> {
-  using type = float;
-};
-template <>
-struct AccOf<Half> {
-  using type = float;
 };
 
 // c = alpha * acc + beta * c (c not read when beta == 0), + bias[bi], then ReLU (NaN stays NaN),
