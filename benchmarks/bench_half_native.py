@@ -8,7 +8,6 @@ import time
 import numpy as np
 
 import gradcore
-import gradcore.nn.functional as F
 
 
 def best(fn, reps=30, warm=3):
