@@ -11,6 +11,12 @@ from gradcore.callbacks import Callback, EarlyStopping, LearningRateMonitor, Mod
 from gradcore.utils.data import DataLoader, TensorDataset
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path, monkeypatch):
+    """The Trainer's default CSVLogger writes lightning_logs/ under the working directory: keep it out of the repo."""
+    monkeypatch.chdir(tmp_path)
+
+
 def make_data(n=128, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, 4)).astype(np.float32)

@@ -1,3 +1,6 @@
-"""A Lightning-style train loop: ``Trainer`` and its callbacks."""
-from .trainer import Trainer  # noqa: F401
-from . import callbacks  # noqa: F401
+"""A Lightning-style train loop: ``Trainer``, its callbacks and its loggers."""
+from .trainer import Trainer
+from . import callbacks, loggers
+from .loggers import CSVLogger, Logger, TensorBoardLogger
+
+__all__ = ["Trainer", "callbacks", "loggers", "CSVLogger", "Logger", "TensorBoardLogger"]

@@ -5,6 +5,15 @@ optionally ``validation_step(batch, batch_idx)`` returning a loss or a dict of m
 ``configure_optimizers()`` returning an optimizer, or ``(optimizers, schedulers)``. Inside a step
 it may call ``self.log(name, value)``; logged values are averaged over the epoch.
 
+Loggers (``Trainer(logger=...)``, see ``gradcore.train.loggers``) get what Lightning's get: a value logged
+in ``training_step`` is logged per step (``on_step=True``: its value at every ``log_every_n_steps``-th
+optimizer step) and/or per epoch (``on_epoch=True``: its epoch mean; with both, the keys get ``_step`` and
+``_epoch`` suffixes); validation metrics (``self.log`` in ``validation_step`` and the dict it returns) are
+logged as epoch means. Each epoch row also holds ``train_loss`` and ``val_loss`` (the means of the returned
+losses) unless a metric of that name was logged, and every row holds ``epoch``; rows are logged at step
+``global_step - 1``, as Lightning does. A model with an ``hparams`` dict (or Namespace) has it logged with
+``log_hyperparams`` when ``fit`` starts.
+
 One epoch of ``fit`` is::
 
     model.train()
@@ -25,11 +34,14 @@ import contextlib
 import os
 import sys
 import time
+from argparse import Namespace
+from collections.abc import Mapping
 
 from .. import _C
 from ..amp import GradScaler, autocast
 from ..autograd.grad_mode import no_grad
 from .callbacks import Callback
+from .loggers import CSVLogger, Logger
 
 
 def _to_float(v):
@@ -152,11 +164,14 @@ class Trainer:
             ``"cpu"``, or ``"gpu"`` / ``"cuda"``. ``fit`` and ``validate`` move the model there before
             ``configure_optimizers`` and every batch (tensors inside tuples, lists and dicts) before
             its step, as Lightning does.
+        precision: ``"32-true"``, ``"bf16-mixed"`` or ``"16-mixed"`` (see the module docstring).
+        logger: ``True`` (a ``CSVLogger`` in ``<default_root_dir>/lightning_logs/version_N``), ``False`` or
+            ``None`` (no logging), a ``Logger`` or a list of them (``CSVLogger``, ``TensorBoardLogger``).
     """
 
     def __init__(self, max_epochs=1, max_steps=-1, callbacks=None, accumulate_grad_batches=1,
                  gradient_clip_val=None, enable_progress_bar=True, log_every_n_steps=50,
-                 default_root_dir=None, seed=None, accelerator="auto", precision="32-true"):
+                 default_root_dir=None, seed=None, accelerator="auto", precision="32-true", logger=True):
         if max_epochs is None or max_epochs < 0:
             raise ValueError(f"Trainer: max_epochs must be >= 0, got {max_epochs}")
         if not isinstance(accumulate_grad_batches, int) or accumulate_grad_batches < 1:
@@ -195,6 +210,56 @@ class Trainer:
         self.lr_schedulers = []
         self.model = None
         self._logged = None
+        self.loggers = self._make_loggers(logger)
+        self._stage = None
+        self._step_values = {}     # on_step values logged in the current training batch
+        self._epoch_keys = {}      # name -> the key of its epoch mean in the loggers' epoch rows
+        self._user_keys = set()    # every name passed to self.log
+
+    def _make_loggers(self, logger):
+        if logger is True:
+            return [CSVLogger(self.default_root_dir)]
+        if logger is False or logger is None:
+            return []
+        loggers = list(logger) if isinstance(logger, (list, tuple)) else [logger]
+        for lg in loggers:
+            if not isinstance(lg, Logger):
+                raise TypeError(f"Trainer: logger must be True, False, a gradcore.train.loggers.Logger or a list of "
+                                f"them, got {type(lg).__name__}")
+        return loggers
+
+    @property
+    def logger(self):
+        """The first logger, or None."""
+        return self.loggers[0] if self.loggers else None
+
+    @property
+    def log_dir(self):
+        """The first logger's ``log_dir``, else ``default_root_dir``."""
+        if self.logger is not None and self.logger.log_dir is not None:
+            return self.logger.log_dir
+        return self.default_root_dir
+
+    def _log_metrics(self, metrics, step):
+        if not metrics:
+            return
+        row = dict(metrics)
+        row.setdefault("epoch", self.current_epoch)
+        for lg in self.loggers:
+            lg.log_metrics(row, step)
+
+    def _log_hyperparams(self, model):
+        hparams = getattr(model, "hparams", None)
+        if isinstance(hparams, Namespace):
+            hparams = vars(hparams)
+        for lg in self.loggers:
+            if isinstance(hparams, Mapping) and hparams:
+                lg.log_hyperparams(dict(hparams))
+            lg.save()
+
+    def _finalize_loggers(self, status):
+        for lg in self.loggers:
+            lg.finalize(status)
 
     # ---- setup ----
     def _configure_optimizers(self, model):
@@ -229,11 +294,25 @@ class Trainer:
     def _attach_log(self, model):
         trainer = self
 
-        def log(name, value, prog_bar=False, on_step=None, on_epoch=True, **kwargs):
-            """Records a metric; its epoch mean goes into ``trainer.history``."""
+        def log(name, value, prog_bar=False, logger=True, on_step=None, on_epoch=None, **kwargs):
+            """Records a metric: its epoch mean goes into ``trainer.history``, and to the loggers per step
+            and/or per epoch (by default per step in training_step, per epoch in validation_step)."""
             if trainer._logged is None:
                 raise RuntimeError("log: call self.log only inside training_step or validation_step")
-            trainer._logged.add(name, _to_float(value))
+            value = _to_float(value)
+            trainer._logged.add(name, value)
+            if not logger:
+                return
+            trainer._user_keys.add(name)
+            if trainer._stage == "train":
+                on_step = True if on_step is None else on_step
+                on_epoch = False if on_epoch is None else on_epoch
+                if on_step:
+                    trainer._step_values[name + "_step" if on_epoch else name] = value
+                if on_epoch:
+                    trainer._epoch_keys[name] = name + "_epoch" if on_step else name
+            else:
+                trainer._epoch_keys[name] = name
 
         object.__setattr__(model, "log", log)
 
@@ -259,7 +338,10 @@ class Trainer:
         self._configure_optimizers(model)
         opt = self.optimizers[0]
         self._attach_log(model)
+        self._epoch_keys, self._user_keys = {}, set()
+        status = "failed"
         try:
+            self._log_hyperparams(model)
             self._call("on_fit_start", model)
             for epoch in range(self.max_epochs):
                 if self.should_stop or (0 <= self.max_steps <= self.global_step):
@@ -268,6 +350,7 @@ class Trainer:
                 model.train()
                 self._call("on_train_epoch_start", model)
                 self._logged = _EpochMeans()
+                self._stage = "train"
                 total_loss, n_batches = 0.0, 0
                 n = len(train_dataloaders) if hasattr(train_dataloaders, "__len__") else None
                 bar = _ProgressBar(n, f"Epoch {epoch}", self.enable_progress_bar)
@@ -275,6 +358,7 @@ class Trainer:
                 pending = 0
                 for batch_idx, batch in enumerate(train_dataloaders):
                     batch = _to_device(batch, self.device)
+                    self._step_values = {}
                     with self._autocast():
                         out = model.training_step(batch, batch_idx)
                     loss = out["loss"] if isinstance(out, dict) else out
@@ -298,6 +382,7 @@ class Trainer:
                     self._optimizer_step(opt, clip_grad_norm_, model)
                 train_means = self._logged.means()
                 self._logged = None
+                self._stage = None
                 record = {"epoch": epoch, "train_loss": total_loss / max(n_batches, 1)}
                 record.update(train_means)
                 if val_dataloaders is not None and hasattr(model, "validation_step"):
@@ -307,13 +392,25 @@ class Trainer:
                 self._step_schedulers("epoch")
                 record["lr"] = opt.param_groups[0]["lr"]
                 self.history.append(record)
+                self._log_epoch(record)
                 self._call("on_validation_epoch_end", model)
                 self._call("on_train_epoch_end", model)
             self._call("on_fit_end", model)
+            status = "success"
         finally:
             self._logged = None
+            self._stage = None
             self._detach_log(model)
+            self._finalize_loggers(status)
         return self
+
+    def _log_epoch(self, record):
+        """The loggers' epoch row: the epoch means of what was logged with on_epoch, and the losses."""
+        row = {key: record[name] for name, key in self._epoch_keys.items() if name in record}
+        for name in ("train_loss", "val_loss"):
+            if name in record and name not in self._user_keys:
+                row[name] = record[name]
+        self._log_metrics(row, max(self.global_step - 1, 0))
 
     def _autocast(self):
         if self._autocast_dtype is None:
@@ -337,6 +434,7 @@ class Trainer:
             entry = {"step": self.global_step, "epoch": self.current_epoch, "lr": opt.param_groups[0]["lr"]}
             entry.update(self._logged.means() if self._logged else {})
             self.step_history.append(entry)
+            self._log_metrics(self._step_values, self.global_step - 1)
 
     def _step_schedulers(self, interval):
         for cfg in self.lr_schedulers:
@@ -358,8 +456,9 @@ class Trainer:
     def _run_validation(self, model, dataloaders):
         was_training = model.training
         model.eval()
-        prev = self._logged
+        prev, prev_stage = self._logged, self._stage
         self._logged = _EpochMeans()
+        self._stage = "val"
         losses = []
         try:
             with no_grad():
@@ -371,14 +470,17 @@ class Trainer:
                         continue
                     if isinstance(out, dict):
                         for k, v in out.items():
-                            self._logged.add("val_loss" if k == "loss" else k, _to_float(v))
+                            name = "val_loss" if k == "loss" else k
+                            self._logged.add(name, _to_float(v))
+                            if name != "val_loss":
+                                self._epoch_keys[name] = name
                     else:
                         losses.append(_to_float(out))
             metrics = self._logged.means()
             if losses:
                 metrics["val_loss"] = sum(losses) / len(losses)
         finally:
-            self._logged = prev
+            self._logged, self._stage = prev, prev_stage
             model.train(was_training)
         return metrics
 
@@ -388,9 +490,13 @@ class Trainer:
             raise AttributeError(f"Trainer.validate: {type(model).__name__} must define validation_step(batch, batch_idx)")
         model.to(self.device)
         self._attach_log(model)
+        self._epoch_keys, self._user_keys = {}, set()
         try:
             metrics = self._run_validation(model, dataloaders)
         finally:
             self._detach_log(model)
         self.callback_metrics.update(metrics)
+        self._log_epoch(metrics)
+        for lg in self.loggers:
+            lg.save()
         return [metrics]
