@@ -1,7 +1,9 @@
-"""NAdam, RAdam, Adadelta and LBFGS against PyTorch (when importable):
+"""NAdam, RAdam, Adadelta, LBFGS and CosineAnnealingWarmRestarts against PyTorch (when importable):
 parameters after every step on the same model and data, LBFGS iterates and returned losses on a
-least-squares problem and the Rosenbrock function, state_dict round trips (a
+least-squares problem and the Rosenbrock function, lr sequences, state_dict round trips (a
 state_dict loaded mid-run continues identically) and argument validation."""
+import math
+import warnings
 
 import numpy as np
 import pytest
@@ -386,3 +388,77 @@ def test_lbfgs_stops_at_optimum():
 
     assert float(opt.step(closure)) == 0.0
     assert len(calls) == 1 and opt.state[p]["func_evals"] == 1
+
+
+# ---- CosineAnnealingWarmRestarts ----
+
+def make_sched(lib, kwargs, lrs=(0.1, 0.03)):
+    ps = [lib.zeros(2, requires_grad=True) for _ in lrs]
+    opt = lib.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(ps, lrs)], lr=lrs[0])
+    return opt, lib.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, **kwargs)
+
+
+def drive(opt, sched, epochs):
+    out = [list(sched.get_last_lr())]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for e in epochs:
+            opt.step()
+            sched.step() if e is None else sched.step(e)
+            out.append(list(sched.get_last_lr()) + [g["lr"] for g in opt.param_groups]
+                       + [sched.last_epoch, sched.T_cur, sched.T_i])
+    return out
+
+
+CAWR = [dict(T_0=1), dict(T_0=3), dict(T_0=10, eta_min=0.001), dict(T_0=2, T_mult=2),
+        dict(T_0=3, T_mult=3, eta_min=0.01), dict(T_0=5, T_mult=2, eta_min=1e-4)]
+SCHEDULES = {
+    "steps": [None] * 40,
+    "fractional": [e + i / 7 for e in range(12) for i in range(7)],
+    "interleaved": [None] * 20 + [26, None, None, 3.5, None, 61.25, None],
+    "jumps": [0, 4, 4.5, 9.99, 10, 21, 0.25, 100, 33.3],
+}
+
+
+@pytest.mark.parametrize("schedule", list(SCHEDULES))
+@pytest.mark.parametrize("kwargs", CAWR, ids=[str(k) for k in CAWR])
+def test_cosine_warm_restarts_matches_torch(kwargs, schedule):
+    torch = _torch()
+    got = drive(*make_sched(gradcore, kwargs), SCHEDULES[schedule])
+    want = drive(*make_sched(torch, kwargs), SCHEDULES[schedule])
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        assert a == pytest.approx(b, rel=1e-12, abs=1e-15)
+
+
+def test_cosine_warm_restarts_closed_form():
+    opt, sched = make_sched(gradcore, dict(T_0=2, T_mult=2, eta_min=0.01), lrs=(0.1,))
+    starts, T = [0], 2
+    while starts[-1] < 40:
+        starts.append(starts[-1] + T)
+        T *= 2
+    for epoch in range(1, 40):
+        opt.step()
+        sched.step()
+        i = max(k for k, s in enumerate(starts) if s <= epoch)
+        T_cur, T_i = epoch - starts[i], 2 * 2 ** i
+        want = 0.01 + (0.1 - 0.01) * (1 + math.cos(math.pi * T_cur / T_i)) / 2
+        assert sched.get_last_lr()[0] == pytest.approx(want, rel=1e-12)
+    # a fractional epoch, as after batch i of n
+    sched.step(7.5)
+    assert sched.T_i == 8 and sched.T_cur == pytest.approx(1.5) and sched.last_epoch == 7
+    sd = sched.state_dict()
+    _, sched2 = make_sched(gradcore, dict(T_0=2), lrs=(0.1,))
+    sched2.load_state_dict(sd)
+    assert (sched2.T_0, sched2.T_mult, sched2.T_i, sched2.T_cur) == (2, 2, 8, 1.5)
+
+
+@pytest.mark.parametrize("kwargs,match", [(dict(T_0=0), "positive integer T_0"), (dict(T_0=2.0), "T_0"),
+                                          (dict(T_0=2, T_mult=0), "T_mult >= 1"), (dict(T_0=2, T_mult=1.5), "T_mult"),
+                                          (dict(T_0=2, eta_min="0"), "eta_min")])
+def test_cosine_warm_restarts_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_sched(gradcore, kwargs)
+    opt, sched = make_sched(gradcore, dict(T_0=2))
+    with pytest.raises(ValueError, match="non-negative epoch"):
+        sched.step(-1)
