@@ -233,3 +233,70 @@ def test_norm_errors(fn):
     _same_error(lambda: gf(gx, ()), lambda: tf(tx, ()))
     name = "LayerNorm" if fn == "layer_norm" else "RMSNorm"
     _same_error(lambda: getattr(gnn, name)(4)(gx), lambda: getattr(torch.nn, name)(4)(tx))
+
+
+# ---- ParameterList / ParameterDict ----
+
+def _both(fn):
+    return fn(gradcore, gnn), fn(torch, torch.nn)
+
+
+def test_parameter_list():
+    def build(lib, nn):
+        pl = nn.ParameterList([nn.Parameter(lib.ones(2)), lib.zeros(2, 3, dtype=lib.float64), "x"])
+        pl.append(lib.ones(4))
+        pl += [lib.ones(1)]
+        return pl
+    g, t = _both(build)
+    assert repr(g).replace("gradcore", "torch") == repr(t)
+    assert len(g) == len(t) == 5
+    assert list(g.state_dict()) == list(t.state_dict())
+    assert isinstance(g[1], gnn.Parameter) and g[1].requires_grad and g[2] == "x"
+    assert repr(g[-2:]).replace("gradcore", "torch") == repr(t[-2:])
+    g[0] = gradcore.full((2,), 3.0)
+    assert isinstance(g[0], gnn.Parameter) and g[0].detach().numpy().tolist() == [3.0, 3.0]
+    for bad in (5, -6):
+        with pytest.raises(IndexError):
+            g[bad]
+        with pytest.raises(IndexError):
+            t[bad]
+    with pytest.raises(TypeError):
+        g.extend(gradcore.ones(2))
+    with pytest.raises(RuntimeError):
+        g()
+
+    def owner(lib, nn):
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.ps = nn.ParameterList([lib.ones(2), lib.ones(3)])
+        return M()
+    gm, tm = _both(owner)
+    assert [n for n, _ in gm.named_parameters()] == [n for n, _ in tm.named_parameters()] == ["ps.0", "ps.1"]
+    tm.load_state_dict({k: torch.tensor(v.detach().numpy() + 1) for k, v in gm.state_dict().items()})
+    gm.load_state_dict({k: gradcore.tensor(v.numpy()) for k, v in tm.state_dict().items()})
+    assert gm.ps[1].detach().numpy().tolist() == [2.0, 2.0, 2.0]
+
+
+def test_parameter_dict():
+    def build(lib, nn):
+        return nn.ParameterDict({"b": lib.ones(2), "a": nn.Parameter(lib.zeros(3, 1))})
+    g, t = _both(build)
+    assert repr(g).replace("gradcore", "torch") == repr(t)
+    assert list(g.keys()) == list(t.keys()) == ["a", "b"]
+    assert list(g.state_dict()) == list(t.state_dict())
+    assert "a" in g and "z" not in g and len(g) == 2 and g.get("z") is None
+    g["c"] = gradcore.ones(1)
+    assert isinstance(g["c"], gnn.Parameter)
+    assert g.pop("c").shape == (1,) and "c" not in g and list(g) == ["a", "b"]
+    with pytest.raises(TypeError):
+        g[1] = gradcore.ones(1)
+    gs, ts = _both(lambda lib, nn: nn.ParameterDict([("z", lib.ones(1))]))
+    assert repr(gs).replace("gradcore", "torch") == repr(ts)
+    merged = g | gs
+    assert list(merged.keys()) == ["a", "b", "z"]
+    with pytest.raises(RuntimeError):
+        g(1)
+    t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in g.state_dict().items()})
+    g.load_state_dict({k: gradcore.tensor(v.numpy() + 2) for k, v in t.state_dict().items()})
+    assert g["b"].detach().numpy().tolist() == [3.0, 3.0]
