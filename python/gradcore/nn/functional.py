@@ -891,3 +891,6 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
+
+
+from ._functional_norm import embedding, layer_norm, rms_norm  # noqa: E402,F401

@@ -1,6 +1,6 @@
 from .activation import GELU, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
-from .container import ModuleDict, ModuleList, Sequential
+from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Fold, Unfold
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d,
                       AvgPool2d, MaxPool1d, MaxPool2d)
@@ -8,7 +8,8 @@ from .flatten import Dropout, Dropout2d, Flatten
 from .linear import Identity, Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module
-from .normalization import GroupNorm
+from .normalization import GroupNorm, LayerNorm, RMSNorm
+from .sparse import Embedding
 from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
                       ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
                       ReplicationPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d)
@@ -16,9 +17,9 @@ from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = ["Module", "Linear", "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Unfold", "Fold", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
            "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Identity", "ReLU", "LeakyReLU", "GELU", "Softplus", "Sigmoid", "SiLU", "Mish", "Hardtanh", "ReLU6", "Softsign", "LogSigmoid", "Tanh", "Softmax",
-           "LogSoftmax", "Flatten", "Dropout", "Dropout2d", "Sequential", "ModuleList", "ModuleDict", "BatchNorm1d", "MSELoss",
+           "LogSoftmax", "Flatten", "Dropout", "Dropout2d", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "BatchNorm1d", "MSELoss",
            "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss",
-           "BatchNorm2d", "BatchNorm3d", "GroupNorm", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d",
+           "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm", "RMSNorm", "Embedding", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d",
            "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
            "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d", "Upsample",
            "UpsamplingNearest2d", "UpsamplingBilinear2d"]

@@ -1,4 +1,6 @@
-"""``GroupNorm``: per-sample normalisation over groups of channels, with a per-channel scale and shift."""
+"""``GroupNorm``, ``LayerNorm`` and ``RMSNorm``: per-sample normalisations with an elementwise scale (and shift)."""
+import numbers
+
 from ... import _C
 from .. import functional as F
 from .. import init
@@ -48,3 +50,75 @@ class GroupNorm(Module):
     def extra_repr(self):
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}")
+
+
+def _shape_tuple(normalized_shape):
+    if isinstance(normalized_shape, numbers.Integral):
+        return (normalized_shape,)
+    return tuple(normalized_shape)
+
+
+class LayerNorm(Module):
+    """Normalises over the trailing ``normalized_shape`` dims (an int or a tuple):
+
+        y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias      (Var biased)
+
+    with ``weight`` (ones) and ``bias`` (zeros) of shape ``normalized_shape`` when
+    ``elementwise_affine`` (``bias=False`` keeps only the weight)."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = _shape_tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        factory = {"device": device, "dtype": dtype}
+        if elementwise_affine:
+            self.weight = Parameter(_C.functions.empty(*self.normalized_shape, **factory))
+            if bias:
+                self.bias = Parameter(_C.functions.empty(*self.normalized_shape, **factory))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input):
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation over the trailing ``normalized_shape`` dims:
+    ``y = x / sqrt(mean(x**2) + eps) * weight``, with ``weight`` (ones) when ``elementwise_affine``;
+    ``eps=None`` uses ``finfo(input.dtype).eps``."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = _shape_tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(_C.functions.empty(*self.normalized_shape, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+
+    def forward(self, x):
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
