@@ -308,3 +308,75 @@ def test_diag(k, gdt, tdt):
 def test_diag_errors():
     _same_error(lambda: g.diag(g.ones(2, 2, 2)), lambda: torch.diag(torch.ones(2, 2, 2)))
     _same_error(lambda: g.diag(g.ones(())), lambda: torch.diag(torch.ones(())))
+
+
+# ---- one_hot ----
+
+def test_one_hot():
+    F, TF = g.nn.functional, torch.nn.functional
+    a = np.random.default_rng(5).integers(0, 4, (3, 5))
+    for nc in (-1, 4, 7):
+        _eq_int(F.one_hot(g.tensor(a), nc), TF.one_hot(torch.tensor(a), nc))
+    _eq_int(F.one_hot(g.tensor(a).t(), num_classes=5), TF.one_hot(torch.tensor(a).t(), num_classes=5))
+    _eq_int(F.one_hot(g.tensor(2), 3), TF.one_hot(torch.tensor(2), 3))
+    _eq_int(F.one_hot(g.zeros(0, 2).long(), 3), TF.one_hot(torch.zeros(0, 2).long(), 3))
+    for args in [([1, -1], -1), ([1, -1], 3), ([1, 3], 3), ([1, 2], -2)]:
+        _same_error(lambda: F.one_hot(g.tensor(args[0]), args[1]), lambda: TF.one_hot(torch.tensor(args[0]), args[1]))
+    _same_error(lambda: F.one_hot(g.zeros(0).long()), lambda: TF.one_hot(torch.zeros(0).long()))
+    _same_error(lambda: F.one_hot(g.tensor([1.0, 2.0]), 3), lambda: TF.one_hot(torch.tensor([1.0, 2.0]), 3))
+
+
+# ---- backends, legacy constructors, Variable ----
+
+def test_backends_mps():
+    assert g.backends.mps.is_available() is False
+    assert g.backends.mps.is_built() is False
+
+
+LEGACY = ["FloatTensor", "DoubleTensor", "LongTensor", "BoolTensor", "Tensor"]
+
+
+@pytest.mark.parametrize("name", LEGACY)
+def test_legacy_constructors(name):
+    G, T = getattr(g, name), getattr(torch, name)
+    for args in [([1, 0, 2],), ([[1.0, 2.0], [0.0, 3.0]],), ((1, 2),), (np.array([1, 0]),)]:
+        _eq_int(G(*args), T(*args))
+    for args in [(2, 3), (g.Size([4]),), (), (0,)]:
+        targs = (torch.Size(args[0]),) if args and isinstance(args[0], g.Size) else args
+        a, b = G(*args), T(*targs)
+        assert tuple(a.shape) == tuple(b.shape)
+        assert str(a.dtype).split(".")[1] == str(b.dtype).split(".")[1]
+    _same_error(lambda: G(2, 3.0), lambda: T(2, 3.0))
+    _same_error(lambda: G("a"), lambda: T("a"))
+
+
+def test_legacy_isinstance_and_alias():
+    assert isinstance(g.ones(2), g.FloatTensor) and not isinstance(g.ones(2), g.DoubleTensor)
+    assert isinstance(g.ones(2).long(), g.LongTensor) and isinstance(g.ones(2).bool(), g.BoolTensor)
+    assert isinstance(g.ones(2).double(), g.DoubleTensor)
+    t = g.ones(3)
+    a = g.FloatTensor(t)
+    a[0] = 5.0
+    assert t[0].item() == 5.0
+    b = g.Tensor(t)
+    b[1] = 6.0
+    assert t[1].item() == 6.0
+    _same_error(lambda: g.FloatTensor(g.ones(2).long()), lambda: torch.FloatTensor(torch.ones(2).long()))
+    p = g.nn.Parameter(g.ones(2))
+    assert isinstance(p, g.nn.Parameter) and p.requires_grad
+
+
+def test_variable():
+    from gradcore.autograd import Variable
+    t = g.ones(3)
+    v = Variable(t, requires_grad=True)
+    tv = torch.autograd.Variable(torch.ones(3), requires_grad=True)
+    assert isinstance(v, g.Tensor) and v.requires_grad and v.is_leaf and tv.is_leaf
+    assert v.data_ptr() == t.data_ptr() and not t.requires_grad
+    assert isinstance(t, Variable)
+    (v * 2).sum().backward()
+    np.testing.assert_array_equal(v.grad.numpy(), [2.0, 2.0, 2.0])
+    w = Variable(g.ones(2))
+    assert not w.requires_grad
+    assert tuple(Variable().shape) == (0,)
+    _same_error(lambda: Variable([1.0]), lambda: torch.autograd.Variable([1.0]))
