@@ -6,6 +6,7 @@ from .._C import Tensor
 from .grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode  # noqa: F401
 from .function import Function, FunctionCtx, once_differentiable  # noqa: F401
 from .gradcheck import gradcheck, GradcheckError  # noqa: F401
+from .._legacy import Variable  # noqa: F401
 
 
 def _as_list(x):

@@ -893,4 +893,28 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss, reduction)
 
 
+def one_hot(tensor, num_classes=-1):
+    """``tensor`` (int64 class indices) as one-hot vectors along a new last dimension of size
+    ``num_classes`` (max + 1 when -1); the result is int64."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"one_hot(): argument 'input' (position 1) must be Tensor, not {type(tensor).__name__}")
+    if tensor.dtype != _C.dtype.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    num_classes = int(num_classes)
+    if tensor.numel() == 0:
+        if num_classes == -1:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+    else:
+        if tensor.min().item() < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        if num_classes == -1:
+            num_classes = tensor.max().item() + 1
+        elif tensor.max().item() >= num_classes:
+            raise RuntimeError("Class values must be smaller than num_classes.")
+    if num_classes < 0:
+        raise RuntimeError("Class values must be non-negative.")
+    classes = _C.functions.arange(num_classes, device=tensor.device)
+    return tensor.unsqueeze(-1).eq(classes).long()
+
+
 from ._functional_norm import embedding, layer_norm, rms_norm  # noqa: E402,F401
