@@ -1,8 +1,7 @@
 """Adam and AdamW (PyTorch's ``torch.optim.Adam`` and ``torch.optim.AdamW``)."""
-from numbers import Real
 
 from .. import _C
-from .optimizer import (Optimizer, _check_unsupported, _ensure_tensor_steps, _state_zeros, _step_tensor, _to_float,
+from .optimizer import (Optimizer, _check_adam_hyperparams, _check_unsupported, _ensure_tensor_steps, _state_zeros, _step_tensor, _to_float,
                         zeros_like)
 
 __all__ = ["Adam", "AdamW"]
@@ -51,20 +50,7 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
                  decoupled_weight_decay=False):
-        if isinstance(lr, _C.Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if len(betas) != 2 or not all(isinstance(b, Real) for b in betas):
-            raise ValueError(f"betas must be a pair of floats, got {betas!r}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_adam_hyperparams(lr, betas, eps, weight_decay)
         _check_unsupported("capturable", capturable)
         _check_unsupported("differentiable", differentiable)
         defaults = dict(lr=lr, betas=(float(betas[0]), float(betas[1])), eps=eps, weight_decay=weight_decay,

@@ -5,6 +5,7 @@ The arithmetic of every optimizer lives in C++ (``gradcore._C._<name>_step``): a
 one param group's parameters, gradients and state tensors into lists and makes one native call."""
 import warnings
 from collections import defaultdict
+from numbers import Real
 from copy import deepcopy
 from itertools import chain
 
@@ -38,6 +39,24 @@ def _typename(obj):
 def _to_float(value):
     """A hyperparameter as a Python float (a one-element tensor lr is accepted, as in PyTorch)."""
     return value.item() if isinstance(value, Tensor) else float(value)
+
+
+def _check_adam_hyperparams(lr, betas, eps, weight_decay):
+    """PyTorch's argument checks of the Adam family (Adam, AdamW, NAdam, RAdam): ValueError."""
+    if isinstance(lr, _C.Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if len(betas) != 2 or not all(isinstance(b, Real) for b in betas):
+        raise ValueError(f"betas must be a pair of floats, got {betas!r}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
 
 
 def _check_unsupported(name, value):

@@ -1,9 +1,7 @@
 """RAdam (PyTorch's ``torch.optim.RAdam``), written with gradcore tensor ops."""
-from numbers import Real
 
-from .. import _C
 from ._ops import addcmul_, lerp_
-from .optimizer import Optimizer, _check_unsupported, _ensure_tensor_steps, _step_tensor, _to_float, zeros_like
+from .optimizer import Optimizer, _check_adam_hyperparams, _check_unsupported, _ensure_tensor_steps, _step_tensor, _to_float, zeros_like
 
 __all__ = ["RAdam"]
 
@@ -58,20 +56,7 @@ class RAdam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
                  *, foreach=None, maximize=False, capturable=False, differentiable=False):
-        if isinstance(lr, _C.Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if len(betas) != 2 or not all(isinstance(b, Real) for b in betas):
-            raise ValueError(f"betas must be a pair of floats, got {betas!r}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_adam_hyperparams(lr, betas, eps, weight_decay)
         _check_unsupported("capturable", capturable)
         _check_unsupported("differentiable", differentiable)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize, foreach=foreach,
