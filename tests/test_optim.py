@@ -473,6 +473,31 @@ def test_optimizer_pickles_through_deepcopy():
     np.testing.assert_array_equal(to_np(clone.state[q]["exp_avg"]), to_np(opt.state[p]["exp_avg"]))
 
 
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "NAdam", "RAdam"])
+def test_an_older_pickled_optimizer_gets_the_newer_group_options(name):
+    # __setstate__ fills the param-group options PyTorch added over its releases (with PyTorch's
+    # values) and turns numeric steps into 0-dim tensors, for every optimizer alike.
+    p = gradcore.ones(3, requires_grad=True)
+    opt = getattr(optim, name)([p], lr=0.1)
+    p.grad = gradcore.ones(3)
+    opt.step()
+    state = opt.__getstate__() if hasattr(opt, "__getstate__") else dict(opt.__dict__)
+    state = copy.deepcopy(state)
+    for group in state["param_groups"]:
+        for key in ("maximize", "foreach", "differentiable"):
+            group.pop(key, None)
+    for s in state["state"].values():
+        if "step" in s and isinstance(s["step"], gradcore.Tensor):
+            s["step"] = float(s["step"].item())
+    old = getattr(optim, name).__new__(getattr(optim, name))
+    old.__setstate__(state)
+    group = old.param_groups[0]
+    assert group["maximize"] is False and group["foreach"] is None and group["differentiable"] is False
+    for s in old.state.values():
+        if "step" in s:
+            assert isinstance(s["step"], gradcore.Tensor) == (name != "SGD")
+
+
 # ---- the native entry points ----
 
 def test_native_step_checks_everything_before_writing():

@@ -1,7 +1,7 @@
 """Adadelta (PyTorch's ``torch.optim.Adadelta``), written with gradcore tensor ops."""
 from .. import _C
 from ._ops import addcmul_
-from .optimizer import Optimizer, _check_unsupported, _ensure_tensor_steps, _step_tensor, _to_float, zeros_like
+from .optimizer import Optimizer, _check_unsupported, _step_tensor, _to_float, zeros_like
 
 __all__ = ["Adadelta"]
 
@@ -61,14 +61,8 @@ class Adadelta(Optimizer):
                         foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
-        _ensure_tensor_steps(self)
+    _group_defaults = dict(foreach=None, maximize=False, differentiable=False, capturable=False)
+    _tensor_steps = True
 
     def _update_group(self, group):
         lr, rho, eps = _to_float(group["lr"]), group["rho"], group["eps"]

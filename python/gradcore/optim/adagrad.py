@@ -1,6 +1,6 @@
 """Adagrad (PyTorch's ``torch.optim.Adagrad``)."""
 from .. import _C
-from .optimizer import Optimizer, _check_unsupported, _ensure_tensor_steps, _step_tensor, _to_float, full_like
+from .optimizer import Optimizer, _check_unsupported, _step_tensor, _to_float, full_like
 
 __all__ = ["Adagrad"]
 
@@ -66,14 +66,8 @@ class Adagrad(Optimizer):
         state["step"] = _step_tensor()
         state["sum"] = full_like(p, group["initial_accumulator_value"])
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", None)
-        _ensure_tensor_steps(self)
+    _group_defaults = dict(foreach=None, maximize=False, differentiable=False, fused=None)
+    _tensor_steps = True
 
     def _update_group(self, group):
         params, grads = self._with_grads(group)

@@ -1,7 +1,7 @@
 """Adam and AdamW (PyTorch's ``torch.optim.Adam`` and ``torch.optim.AdamW``)."""
 
 from .. import _C
-from .optimizer import (Optimizer, _check_adam_hyperparams, _check_unsupported, _ensure_tensor_steps, _state_zeros, _step_tensor, _to_float,
+from .optimizer import (Optimizer, _check_adam_hyperparams, _check_unsupported, _state_zeros, _step_tensor, _to_float,
                         zeros_like)
 
 __all__ = ["Adam", "AdamW"]
@@ -58,17 +58,9 @@ class Adam(Optimizer):
                         differentiable=differentiable, fused=fused, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
-            group.setdefault("fused", None)
-        _ensure_tensor_steps(self)
+    _group_defaults = dict(amsgrad=False, maximize=False, foreach=None, capturable=False, differentiable=False,
+                           decoupled_weight_decay=False, fused=None)
+    _tensor_steps = True
 
     def _update_group(self, group):
         amsgrad = group["amsgrad"]

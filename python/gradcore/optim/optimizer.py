@@ -95,8 +95,19 @@ class Optimizer:
     def __getstate__(self):
         return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
 
+    # Options PyTorch added to param groups over its releases: an optimizer pickled before gets
+    # these values, as PyTorch's __setstate__ gives them. _tensor_steps: the state's "step" is a
+    # 0-dim tensor (older pickles hold a number).
+    _group_defaults = {}
+    _tensor_steps = False
+
     def __setstate__(self, state):
         self.__dict__.update(state)
+        for group in self.param_groups:
+            for key, value in self._group_defaults.items():
+                group.setdefault(key, value)
+        if self._tensor_steps:
+            _ensure_tensor_steps(self)
 
     def __repr__(self):
         text = self.__class__.__name__ + " ("

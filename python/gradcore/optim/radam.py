@@ -1,7 +1,7 @@
 """RAdam (PyTorch's ``torch.optim.RAdam``), written with gradcore tensor ops."""
 
 from ._ops import addcmul_, lerp_
-from .optimizer import Optimizer, _check_adam_hyperparams, _check_unsupported, _ensure_tensor_steps, _step_tensor, _to_float, zeros_like
+from .optimizer import Optimizer, _check_adam_hyperparams, _check_unsupported, _step_tensor, _to_float, zeros_like
 
 __all__ = ["RAdam"]
 
@@ -64,15 +64,9 @@ class RAdam(Optimizer):
                         differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
-            group.setdefault("capturable", False)
-        _ensure_tensor_steps(self)
+    _group_defaults = dict(foreach=None, maximize=False, differentiable=False, decoupled_weight_decay=False,
+                           capturable=False)
+    _tensor_steps = True
 
     def _update_group(self, group):
         lr = _to_float(group["lr"])

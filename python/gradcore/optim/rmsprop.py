@@ -1,6 +1,6 @@
 """RMSprop (PyTorch's ``torch.optim.RMSprop``)."""
 from .. import _C
-from .optimizer import (Optimizer, _check_unsupported, _ensure_tensor_steps, _state_zeros, _step_tensor, _to_float,
+from .optimizer import (Optimizer, _check_unsupported, _state_zeros, _step_tensor, _to_float,
                         zeros_like)
 
 __all__ = ["RMSprop"]
@@ -65,16 +65,9 @@ class RMSprop(Optimizer):
                         capturable=capturable, foreach=foreach, maximize=maximize, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("momentum", 0)
-            group.setdefault("centered", False)
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
-        _ensure_tensor_steps(self)
+    _group_defaults = dict(momentum=0, centered=False, foreach=None, maximize=False, differentiable=False,
+                           capturable=False)
+    _tensor_steps = True
 
     def _update_group(self, group):
         momentum, centered = group["momentum"], group["centered"]
