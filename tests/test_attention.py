@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 import gradcore
+import gradcore.nn as gnn
 import gradcore.nn.functional as GF
+from helpers import assert_close
 from nn_helpers import compare_with_torch
 
 torch = pytest.importorskip("torch")
@@ -141,3 +143,214 @@ def test_sdpa_errors(case):
                         [q, k, v] + extra)
     if case in ("dtype", "mask_dtype", "1d", "causal_and_mask"):
         assert str(g) == str(t)
+
+
+# ---- MultiheadAttention ----
+
+TDT = {np.float32: torch.float32, np.float64: torch.float64}
+GDT = {np.float32: gradcore.float32, np.float64: gradcore.float64}
+
+
+def _mha_pair(dtype, seed=0, **kw):
+    torch.manual_seed(seed)
+    tm = torch.nn.MultiheadAttention(**kw, dtype=TDT[dtype])
+    gm = gnn.MultiheadAttention(**kw, dtype=GDT[dtype])
+    assert [(k, tuple(v.shape)) for k, v in gm.state_dict().items()] == \
+           [(k, tuple(v.shape)) for k, v in tm.state_dict().items()]
+    gm.load_state_dict({k: gradcore.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    return gm, tm
+
+
+def _run_mha(gm, tm, arrays, dtype, grads, **kw):
+    """Runs both modules on the same inputs (masks given as arrays in kw); compares the output, the
+    weights and the gradients of inputs and parameters."""
+    gs = [gradcore.tensor(a, requires_grad=g) for a, g in zip(arrays, grads)]
+    ts = [torch.tensor(a, requires_grad=g) for a, g in zip(arrays, grads)]
+    gkw = {k: gradcore.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+    tkw = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+    if len(gs) == 1:
+        gs, ts = gs * 3, ts * 3
+    go, gw = gm(*gs, **gkw)
+    to, tw = tm(*ts, **tkw)
+    tol = TOL[dtype]
+    assert_close(go, to.detach().numpy(), **tol)
+    if tw is None:
+        assert gw is None
+    else:
+        assert tuple(gw.shape) == tuple(tw.shape)
+        assert_close(gw, tw.detach().numpy(), **tol)
+    w = np.random.default_rng(9).standard_normal(tuple(to.shape)).astype(dtype)
+    loss_g = (go * gradcore.tensor(w)).sum()
+    loss_t = (to * torch.tensor(w)).sum()
+    if tw is not None:
+        w2 = np.random.default_rng(10).standard_normal(tuple(tw.shape)).astype(dtype)
+        loss_g = loss_g + (gw * gradcore.tensor(w2)).sum()
+        loss_t = loss_t + (tw * torch.tensor(w2)).sum()
+    loss_g.backward()
+    loss_t.backward()
+    for g, t, r in zip(gs, ts, grads):
+        if r:
+            assert_close(g.grad, t.grad.numpy(), **tol)
+    tparams = dict(tm.named_parameters())
+    for name, p in gm.named_parameters():
+        assert_close(p.grad, tparams[name].grad.numpy(), **tol)
+    return go, gw
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("need_weights,average", [(True, True), (True, False), (False, True)])
+def test_mha_cross_attention(dtype, batch_first, need_weights, average):
+    rng = _rng(11)
+    gm, tm = _mha_pair(dtype, embed_dim=8, num_heads=2, batch_first=batch_first)
+    N, L, S = 3, 4, 5
+    shp = (lambda n: (N, n, 8)) if batch_first else (lambda n: (n, N, 8))
+    arrays = [rng.standard_normal(shp(n)).astype(dtype) for n in (L, S, S)]
+    # non-zero biases
+    for gp, tp in zip(gm.parameters(), tm.parameters()):
+        with torch.no_grad():
+            tp.add_(0.1)
+        with gradcore.no_grad():
+            gp.add_(0.1)
+    _run_mha(gm, tm, arrays, dtype, [True] * 3, need_weights=need_weights, average_attn_weights=average)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_mha_self_attention_masks(dtype, need_weights):
+    rng = _rng(12)
+    gm, tm = _mha_pair(dtype, embed_dim=12, num_heads=3)
+    L, N = 5, 2
+    x = rng.standard_normal((L, N, 12)).astype(dtype)
+    kpm = np.zeros((N, L), bool)
+    kpm[0, -2:] = True
+    attn_bool = np.triu(np.ones((L, L), bool), 1)
+    attn_float = rng.standard_normal((N * 3, L, L)).astype(dtype)
+    for kw in ({"key_padding_mask": kpm}, {"attn_mask": attn_bool}, {"attn_mask": attn_float},
+               {"key_padding_mask": kpm, "attn_mask": attn_bool},
+               {"key_padding_mask": kpm.astype(dtype) * -3.0, "attn_mask": attn_float[:1, :, :][0]},
+               {"attn_mask": attn_bool, "is_causal": True}):
+        gm.zero_grad()
+        tm.zero_grad()
+        _run_mha(gm, tm, [x], dtype, [True], need_weights=need_weights, **kw)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("add_bias_kv,add_zero_attn", [(False, False), (True, False), (False, True), (True, True)])
+def test_mha_kdim_vdim_bias_kv(dtype, bias, add_bias_kv, add_zero_attn):
+    rng = _rng(13)
+    gm, tm = _mha_pair(dtype, embed_dim=8, num_heads=4, kdim=3, vdim=5, bias=bias, add_bias_kv=add_bias_kv,
+                       add_zero_attn=add_zero_attn, batch_first=True)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in ((2, 4, 8), (2, 6, 3), (2, 6, 5))]
+    kpm = np.zeros((2, 6), bool)
+    kpm[1, 0] = True
+    for need_weights in (True, False):
+        gm.zero_grad()
+        tm.zero_grad()
+        _run_mha(gm, tm, arrays, dtype, [True] * 3, need_weights=need_weights, key_padding_mask=kpm)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("add_bias_kv", [False, True])
+def test_mha_same_dims_bias_kv(dtype, add_bias_kv):
+    rng = _rng(14)
+    gm, tm = _mha_pair(dtype, embed_dim=6, num_heads=2, add_bias_kv=add_bias_kv, add_zero_attn=True)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in ((3, 2, 6), (4, 2, 6), (4, 2, 6))]
+    _run_mha(gm, tm, arrays, dtype, [True] * 3, attn_mask=rng.standard_normal((3, 4)).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_mha_unbatched(dtype, batch_first, need_weights):
+    rng = _rng(15)
+    gm, tm = _mha_pair(dtype, embed_dim=8, num_heads=2, batch_first=batch_first)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in ((4, 8), (6, 8), (6, 8))]
+    kpm = np.zeros(6, bool)
+    kpm[2] = True
+    go, gw = _run_mha(gm, tm, arrays, dtype, [True] * 3, need_weights=need_weights, key_padding_mask=kpm,
+                      average_attn_weights=False)
+    assert tuple(go.shape) == (4, 8)
+    if need_weights:
+        assert tuple(gw.shape) == (2, 4, 6)
+
+
+def test_mha_state_dict_round_trip_and_init():
+    gm = gnn.MultiheadAttention(16, 4, add_bias_kv=True)
+    np.testing.assert_array_equal(gm.in_proj_bias.detach().numpy(), 0)
+    np.testing.assert_array_equal(gm.out_proj.bias.detach().numpy(), 0)
+    bound = np.sqrt(6.0 / (16 + 48))    # xavier_uniform_ on (48, 16)
+    w = gm.in_proj_weight.detach().numpy()
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
+    tm = torch.nn.MultiheadAttention(16, 4, add_bias_kv=True)
+    tm.load_state_dict({k: torch.tensor(v.detach().numpy()) for k, v in gm.state_dict().items()})
+    for k, v in tm.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), gm.state_dict()[k].detach().numpy())
+    assert gm.bias_k is not None and tuple(gm.bias_k.shape) == (1, 1, 16)
+    assert gnn.MultiheadAttention(4, 2).bias_k is None
+
+
+def test_mha_eval_dropout_and_train_dropout():
+    gm = gnn.MultiheadAttention(8, 2, dropout=0.5)
+    x = gradcore.randn(5, 2, 8)
+    gm.eval()
+    a, _ = gm(x, x, x)
+    b, _ = gm(x, x, x)
+    np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    gm.train()
+    c, _ = gm(x, x, x, need_weights=False)
+    assert not np.allclose(a.detach().numpy(), c.detach().numpy())
+
+
+def _mha_errors(build_kw, arrays, **kw):
+    def run(lib, mod):
+        m = mod(**build_kw)
+        conv = torch.tensor if lib is torch else gradcore.tensor
+        t = [conv(a) for a in arrays]
+        kk = {k: conv(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+        return m(*t, **kk)
+    with pytest.raises(Exception) as te:
+        run(torch, torch.nn.MultiheadAttention)
+    with pytest.raises(Exception) as ge:
+        run(gradcore, gnn.MultiheadAttention)
+    assert type(ge.value) is type(te.value), (ge.value, te.value)
+
+
+@pytest.mark.parametrize("case", ["embed", "kv_shape", "4d", "mixed_dims", "mask2d", "mask3d", "mask4d",
+                                  "causal_no_mask", "kpm_shape", "int_mask"])
+def test_mha_errors(case):
+    rng = _rng(16)
+    f = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    q, k, v = f(4, 2, 8), f(5, 2, 8), f(5, 2, 8)
+    kw = {}
+    if case == "embed":
+        q, k, v = f(4, 2, 6), f(5, 2, 6), f(5, 2, 6)
+    elif case == "kv_shape":
+        v = f(6, 2, 8)
+    elif case == "4d":
+        q = f(1, 4, 2, 8)
+    elif case == "mixed_dims":
+        k = f(5, 8)
+    elif case == "mask2d":
+        kw = {"attn_mask": np.zeros((4, 4), bool)}
+    elif case == "mask3d":
+        kw = {"attn_mask": np.zeros((3, 4, 5), np.float32)}
+    elif case == "mask4d":
+        kw = {"attn_mask": np.zeros((1, 4, 4, 5), np.float32)}
+    elif case == "causal_no_mask":
+        kw = {"is_causal": True}
+    elif case == "kpm_shape":
+        kw = {"key_padding_mask": np.zeros((2, 4), bool)}
+    elif case == "int_mask":
+        kw = {"attn_mask": np.zeros((4, 5), np.int64)}
+    _mha_errors({"embed_dim": 8, "num_heads": 2}, [q, k, v], **kw)
+
+
+def test_mha_constructor_errors():
+    for kw in ({"embed_dim": 0, "num_heads": 2}, {"embed_dim": 4, "num_heads": 0}, {"embed_dim": 6, "num_heads": 4}):
+        with pytest.raises(Exception) as te:
+            torch.nn.MultiheadAttention(**kw)
+        with pytest.raises(Exception) as ge:
+            gnn.MultiheadAttention(**kw)
+        assert type(ge.value) is type(te.value)
