@@ -354,3 +354,59 @@ def test_mha_constructor_errors():
         with pytest.raises(Exception) as ge:
             gnn.MultiheadAttention(**kw)
         assert type(ge.value) is type(te.value)
+
+
+# ---- TransformerEncoderLayer ----
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_encoder_layer(dtype, batch_first, norm_first, activation):
+    rng = _rng(20)
+    kw = dict(d_model=8, nhead=2, dim_feedforward=16, dropout=0.0, activation=activation,
+              batch_first=batch_first, norm_first=norm_first)
+    torch.manual_seed(0)
+    tm = torch.nn.TransformerEncoderLayer(**kw, dtype=TDT[dtype])
+    gm = gnn.TransformerEncoderLayer(**kw, dtype=GDT[dtype])
+    assert [(k, tuple(v.shape)) for k, v in gm.state_dict().items()] == \
+           [(k, tuple(v.shape)) for k, v in tm.state_dict().items()]
+    gm.load_state_dict({k: gradcore.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    x = rng.standard_normal((3, 5, 8) if batch_first else (5, 3, 8)).astype(dtype)
+    kpm = np.zeros((3, 5), bool)
+    kpm[1, -1] = True
+    causal = np.triu(np.full((5, 5), -np.inf, dtype), 1)
+    for fkw in ({}, {"src_key_padding_mask": kpm}, {"src_mask": causal, "is_causal": True}):
+        gx, tx = gradcore.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        gk = {k: gradcore.tensor(v) if isinstance(v, np.ndarray) else v for k, v in fkw.items()}
+        tk = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in fkw.items()}
+        gm.zero_grad()
+        tm.zero_grad()
+        go, to = gm(gx, **gk), tm(tx, **tk)
+        assert_close(go, to.detach().numpy(), **TOL[dtype])
+        w = rng.standard_normal(tuple(to.shape)).astype(dtype)
+        (go * gradcore.tensor(w)).sum().backward()
+        (to * torch.tensor(w)).sum().backward()
+        assert_close(gx.grad, tx.grad.numpy(), **TOL[dtype])
+        tparams = dict(tm.named_parameters())
+        for name, p in gm.named_parameters():
+            assert_close(p.grad, tparams[name].grad.numpy(), **TOL[dtype])
+
+
+def test_encoder_layer_defaults_and_errors():
+    gm = gnn.TransformerEncoderLayer(8, 2)
+    tm = torch.nn.TransformerEncoderLayer(8, 2)
+    assert [(k, tuple(v.shape)) for k, v in gm.state_dict().items()] == \
+           [(k, tuple(v.shape)) for k, v in tm.state_dict().items()]
+    assert gm.linear1.out_features == 2048 and gm.dropout.p == 0.1 and gm.norm1.eps == 1e-5
+    assert gm.activation_relu_or_gelu == tm.activation_relu_or_gelu == 1
+    assert gnn.TransformerEncoderLayer(8, 2, activation=gnn.GELU()).activation_relu_or_gelu == 2
+    assert len(gnn.TransformerEncoderLayer(8, 2, bias=False).state_dict()) == len(
+        torch.nn.TransformerEncoderLayer(8, 2, bias=False).state_dict())
+    with pytest.raises(RuntimeError):
+        torch.nn.TransformerEncoderLayer(8, 2, activation="tanh")
+    with pytest.raises(RuntimeError):
+        gnn.TransformerEncoderLayer(8, 2, activation="tanh")
+    gm.eval()
+    x = gradcore.randn(4, 2, 8)
+    np.testing.assert_array_equal(gm(x).detach().numpy(), gm(x).detach().numpy())
