@@ -1,5 +1,7 @@
 """Loss layers: each holds its options and calls the function of the same name in
 ``nn.functional``."""
+import warnings
+
 from .. import functional as F
 from .module import Module
 
@@ -78,3 +80,51 @@ class BCELoss(_WeightedLoss):
 
     def forward(self, input, target):
         return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+def _legacy_warning(size_average, reduce, reduction):
+    if size_average is not None or reduce is not None:
+        warnings.warn("size_average and reduce args will be deprecated, please use "
+                      f"reduction='{F._reduction(None, size_average, reduce)}' instead.", stacklevel=3)
+
+
+class SmoothL1Loss(_Loss):
+    """0.5 * d^2 / beta where |d| < beta, else |d| - 0.5 * beta (d = input - target); beta = 0 is L1."""
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
+        _legacy_warning(size_average, reduce, reduction)
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
+
+    def forward(self, input, target):
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """0.5 * d^2 where |d| < delta, else delta * (|d| - 0.5 * delta) (d = input - target)."""
+
+    def __init__(self, reduction="mean", delta=1.0):
+        if not isinstance(delta, (float, int)):
+            raise TypeError(f"delta must be a float or int, got: {type(delta)}")
+        super().__init__(reduction=reduction)
+        self.delta = delta
+
+    def forward(self, input, target):
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(_Loss):
+    """Pointwise KL divergence target * (log(target) - input) of log-probabilities ``input``;
+    ``reduction='batchmean'`` divides the sum by the batch size."""
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
+        _legacy_warning(size_average, reduce, reduction)
+        if size_average is None and reduce is None and reduction == "batchmean":
+            super().__init__()
+            self.reduction = "batchmean"
+        else:
+            super().__init__(size_average, reduce, reduction)
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

@@ -1,0 +1,116 @@
+"""Regression and divergence losses of ``nn.functional`` (smooth_l1_loss, huber_loss, kl_div),
+composed from differentiable native ops; the autograd graph they build gives the gradients."""
+import warnings
+
+from .. import _C
+from .._C import Tensor
+from .functional import _reduce, _reduction
+
+_fns = _C.functions
+
+
+def _legacy(reduction, size_average, reduce, op):
+    """PyTorch's mapping of the deprecated ``size_average``/``reduce`` flags, with its warning."""
+    if size_average is not None or reduce is not None:
+        reduction = _reduction(None, size_average, reduce, op)
+        warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
+                      stacklevel=3)
+        return reduction
+    return _reduction_enum(reduction)
+
+
+def _reduction_enum(reduction):
+    if not isinstance(reduction, str) or reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _check_tensors(op, input, target):
+    for arg, t in (("input", input), ("target", target)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}(): argument '{arg}' must be Tensor, not {type(t).__name__}")
+
+
+def _warn_size(input, target):
+    if target.shape != input.shape:
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+                      "This will likely lead to incorrect results due to broadcasting. "
+                      "Please ensure they have the same size.", stacklevel=3)
+
+
+def _check_floating(op, *ts):
+    for t in ts:
+        if not t.dtype.is_floating_point:
+            name = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                    "bool": "Bool"}.get(str(t.dtype).split(".")[-1], str(t.dtype))
+            raise NotImplementedError(f'"{op}_cpu" not implemented for \'{name}\'')
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """0.5 * d^2 / beta where |d| < beta, else |d| - 0.5 * beta (d = input - target); beta = 0 is
+    the L1 loss."""
+    _check_tensors("smooth_l1_loss", input, target)
+    _warn_size(input, target)
+    reduction = _legacy(reduction, size_average, reduce, "smooth_l1_loss")
+    beta = float(beta)
+    input, target = _C._autocast("smooth_l1_loss", input), _C._autocast("smooth_l1_loss", target)
+    if beta == 0.0:
+        _check_floating("l1", input, target)
+        return _reduce((input - target).abs(), reduction)
+    _check_floating("smooth_l1", input, target)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    d = input - target
+    ad = d.abs()
+    loss = _fns.where(ad < beta, d * d * (0.5 / beta), ad - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """0.5 * d^2 where |d| < delta, else delta * (|d| - 0.5 * delta) (d = input - target), times
+    ``weight`` (input's shape) when given."""
+    _check_tensors("huber_loss", input, target)
+    _warn_size(input, target)
+    delta = float(delta)
+    input, target = _C._autocast("huber_loss", input), _C._autocast("huber_loss", target)
+    _check_floating("huber", input, target)
+    if weight is None:
+        reduction = _reduction_enum(reduction)
+    elif weight.shape != input.shape:
+        raise ValueError("Weights and input must have the same size.")
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    d = input - target
+    ad = d.abs()
+    loss = _fns.where(ad < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
+    if weight is not None:
+        loss = loss * weight
+        if reduction not in ("none", "mean", "sum"):
+            raise ValueError(f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', 'sum'.")
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """Pointwise KL divergence of log-probabilities ``input`` from ``target`` (probabilities, or
+    log-probabilities when ``log_target``): target * (log(target) - input), with 0 * log(0) = 0
+    as xlogy has it; 'batchmean' sums and divides by the batch size (input.size(0))."""
+    _check_tensors("kl_div", input, target)
+    if size_average is not None or reduce is not None:
+        mode = _legacy(None, size_average, reduce, "kl_div")
+    else:
+        if reduction == "mean":
+            warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                          "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                          "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                          stacklevel=2)
+        mode = "sum" if reduction == "batchmean" else _reduction_enum(reduction)
+    input, target = _C._autocast("kl_div", input), _C._autocast("kl_div", target)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        # xlogy(target, target): 0 where target == 0 (its gradient there is NaN, as PyTorch's)
+        loss = _fns.where(target == 0, 0.0, target * target.log()) - target * input
+    out = _reduce(loss, mode)
+    if reduction == "batchmean" and input.dim() != 0:
+        out = out / input.shape[0]
+    return out
