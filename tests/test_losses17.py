@@ -265,3 +265,101 @@ def test_bce_with_logits_pos_weight(dtype, reduction, shape):
     _compare(lambda a, b, c, d: GF.binary_cross_entropy_with_logits(a, b, weight=c, pos_weight=d, reduction=reduction),
              lambda a, b, c, d: TF.binary_cross_entropy_with_logits(a, b, weight=c, pos_weight=d, reduction=reduction),
              [x, y, w, pw], dtype, ngrad=2)
+
+
+# ---- soft_margin_loss, margin_ranking_loss, poisson_nll_loss, gaussian_nll_loss ----
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shapes", SHAPES)
+def test_soft_margin(dtype, reduction, shapes):
+    x, t = _data(*shapes)
+    t = np.sign(t) + (t == 0)
+    if shapes[0] == (3, 1):
+        with pytest.raises(RuntimeError, match=r"output with shape \[3, 1\] doesn't match the broadcast shape"):
+            GF.soft_margin_loss(gradcore.tensor(x), gradcore.tensor(t))
+        return
+    _compare(lambda a, b: GF.soft_margin_loss(a, b, reduction=reduction),
+             lambda a, b: TF.soft_margin_loss(a, b, reduction=reduction), [x, t], dtype, ngrad=1)
+    _compare(lambda a, b: gnn.SoftMarginLoss(reduction=reduction)(a, b),
+             lambda a, b: tnn.SoftMarginLoss(reduction=reduction)(a, b), [x, t], dtype, ngrad=1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("margin", [0.0, 0.7])
+@pytest.mark.parametrize("shape", [(6,), (3, 4), ()])
+def test_margin_ranking(dtype, reduction, margin, shape):
+    rng = np.random.default_rng(11)
+    a, b = rng.standard_normal(shape), rng.standard_normal(shape)
+    y = np.asarray(np.where(rng.random(shape) < 0.5, -1.0, 1.0))
+    _compare(lambda p, q, r: GF.margin_ranking_loss(p, q, r, margin=margin, reduction=reduction),
+             lambda p, q, r: TF.margin_ranking_loss(p, q, r, margin=margin, reduction=reduction), [a, b, y], dtype)
+    _compare(lambda p, q, r: gnn.MarginRankingLoss(margin, reduction=reduction)(p, q, r),
+             lambda p, q, r: tnn.MarginRankingLoss(margin, reduction=reduction)(p, q, r), [a, b, y], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("log_input", [True, False])
+@pytest.mark.parametrize("full", [False, True])
+def test_poisson_nll(dtype, reduction, log_input, full):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((3, 5)) if log_input else rng.random((3, 5)) * 4
+    t = rng.poisson(2.0, (3, 5)).astype(np.float64) + rng.random((3, 5)) * 0.5
+    t[0, 0], t[1, 1] = 0.0, 1.0
+    _compare(lambda a, b: GF.poisson_nll_loss(a, b, log_input, full, reduction=reduction),
+             lambda a, b: TF.poisson_nll_loss(a, b, log_input, full, reduction=reduction), [x, t], dtype)
+    _compare(lambda a, b: gnn.PoissonNLLLoss(log_input, full, reduction=reduction, eps=1e-3)(a, b),
+             lambda a, b: tnn.PoissonNLLLoss(log_input, full, reduction=reduction, eps=1e-3)(a, b), [x, t], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("full", [False, True])
+@pytest.mark.parametrize("var_shape", [(4, 3), (4,), (4, 1), (1, 3)])
+def test_gaussian_nll(dtype, reduction, full, var_shape):
+    rng = np.random.default_rng(13)
+    x, t = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    v = rng.random(var_shape) + 0.1
+    v.reshape(-1)[0] = 1e-9  # clamped at eps; the gradient still flows through
+    _compare(lambda a, b, c: GF.gaussian_nll_loss(a, b, c, full=full, reduction=reduction),
+             lambda a, b, c: TF.gaussian_nll_loss(a, b, c, full=full, reduction=reduction), [x, t, v], dtype)
+    _compare(lambda a, b, c: gnn.GaussianNLLLoss(full=full, reduction=reduction)(a, b, c),
+             lambda a, b, c: tnn.GaussianNLLLoss(full=full, reduction=reduction)(a, b, c), [x, t, v], dtype)
+    _compare(lambda a, b: GF.gaussian_nll_loss(a, b, 0.5, full=full, reduction=reduction),
+             lambda a, b: TF.gaussian_nll_loss(a, b, 0.5, full=full, reduction=reduction), [x, t], dtype)
+
+
+def test_more_errors_and_reprs():
+    x = gradcore.ones(4, 3)
+    with pytest.raises(ValueError, match="var has negative entry/entries"):
+        GF.gaussian_nll_loss(x, x, -1.0)
+    with pytest.raises(ValueError, match="var has negative entry/entries"):
+        GF.gaussian_nll_loss(x, x, -x)
+    with pytest.raises(ValueError, match="var is of incorrect size"):
+        GF.gaussian_nll_loss(x, x, gradcore.ones(3))
+    with pytest.raises(ValueError, match="foo is not valid"):
+        GF.gaussian_nll_loss(x, x, x, reduction="foo")
+    with pytest.raises(ValueError, match="foo is not a valid value for reduction"):
+        GF.poisson_nll_loss(x, x, reduction="foo")
+    with pytest.raises(ValueError, match="foo is not a valid value for reduction"):
+        GF.soft_margin_loss(x, x, reduction="foo")
+    with pytest.raises(RuntimeError, match="not differentiable with respect to argument 'target'"):
+        GF.soft_margin_loss(x, x.clone().requires_grad_())
+    with gradcore.no_grad():
+        GF.soft_margin_loss(x, x.clone().requires_grad_())
+    with pytest.raises(RuntimeError, match="margin_ranking_loss : All input tensors should have same dimension"):
+        GF.margin_ranking_loss(gradcore.ones(3), gradcore.ones(3), gradcore.ones(1, 3))
+    for fn in (lambda: GF.soft_margin_loss(x, x, size_average=False),
+               lambda: GF.margin_ranking_loss(x, x, x, reduce=False),
+               lambda: GF.poisson_nll_loss(x, x, size_average=True),
+               lambda: gnn.PoissonNLLLoss(size_average=False)):
+        with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+            fn()
+    _compare(lambda a, b: GF.poisson_nll_loss(a, b, size_average=False),
+             lambda a, b: TF.poisson_nll_loss(a, b, size_average=False), _data((3,), (3,)), np.float64)
+    for g, t in ((gnn.SoftMarginLoss(), tnn.SoftMarginLoss()), (gnn.MarginRankingLoss(0.5), tnn.MarginRankingLoss(0.5)),
+                 (gnn.PoissonNLLLoss(full=True), tnn.PoissonNLLLoss(full=True)),
+                 (gnn.GaussianNLLLoss(full=True), tnn.GaussianNLLLoss(full=True))):
+        assert repr(g) == repr(t)

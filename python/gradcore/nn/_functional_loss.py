@@ -1,10 +1,14 @@
 """Regression and divergence losses of ``nn.functional`` (smooth_l1_loss, huber_loss, kl_div),
 composed from differentiable native ops; the autograd graph they build gives the gradients."""
+import math
 import warnings
 
 from .. import _C
 from .._C import Tensor
 from .functional import _reduce, _reduction
+
+__all__ = ["gaussian_nll_loss", "huber_loss", "kl_div", "margin_ranking_loss", "poisson_nll_loss", "smooth_l1_loss",
+           "soft_margin_loss"]
 
 _fns = _C.functions
 
@@ -114,3 +118,75 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if reduction == "batchmean" and input.dim() != 0:
         out = out / input.shape[0]
     return out
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + exp(-target * input)), reduced (targets +1 / -1)."""
+    _check_tensors("soft_margin_loss", input, target)
+    reduction = _legacy(reduction, size_average, reduce, "soft_margin_loss")
+    if target.requires_grad and _fns.is_grad_enabled():
+        raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect to argument 'target'. "
+                           "This input cannot have requires_grad True.")
+    input, target = _C._autocast("soft_margin_loss", input), _C._autocast("soft_margin_loss", target)
+    loss = (-input * target).exp().log1p()
+    if loss.shape != input.shape:  # PyTorch writes into an output of input's shape
+        raise RuntimeError(f"output with shape {list(input.shape)} doesn't match the broadcast shape "
+                           f"{list(loss.shape)}")
+    return _reduce(loss, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
+    """max(0, -target * (input1 - input2) + margin), reduced."""
+    reduction = _legacy(reduction, size_average, reduce, "margin_ranking_loss")
+    if input1.dim() != input2.dim() or input1.dim() != target.dim():
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+                           f"input1: {input1.shape}, input2: {input2.shape}, target: {target.shape} ")
+    input1, input2, target = (_C._autocast("margin_ranking_loss", t) for t in (input1, input2, target))
+    return _reduce((-target * (input1 - input2) + margin).clamp_min(0), reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    """exp(input) - target * input (log_input), else input - target * log(input + eps); ``full``
+    adds Stirling's term target * log(target) - target + 0.5 * log(2 pi target) where target > 1."""
+    _check_tensors("poisson_nll_loss", input, target)
+    if size_average is not None or reduce is not None:
+        reduction = _legacy(None, size_average, reduce, "poisson_nll_loss")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    input, target = _C._autocast("poisson_nll_loss", input), _C._autocast("poisson_nll_loss", target)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        stirling = target * target.log() - target + (target * (2 * math.pi)).log() * 0.5
+        loss = loss + _fns.where(target <= 1, 0.0, stirling)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """0.5 * (log(max(var, eps)) + (input - target)^2 / max(var, eps)) (+ 0.5 * log(2 pi) when
+    ``full``); ``var`` is input's shape, or one dimension short of it, or differs in one size-1
+    dimension, or a float. The clamp at eps passes the gradient through as PyTorch's in-place
+    no-grad clamp does."""
+    if isinstance(var, float):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = var * _fns.ones_like(input)
+    elif bool((var < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    if var.shape != input.shape:
+        if tuple(input.shape)[:-1] == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif input.dim() == var.dim() and sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1:
+            pass
+        else:
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    var = var + (var.detach().clamp_min(eps) - var.detach())
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)

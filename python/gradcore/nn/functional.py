@@ -918,4 +918,4 @@ def one_hot(tensor, num_classes=-1):
 
 
 from ._functional_norm import embedding, layer_norm, rms_norm  # noqa: E402,F401
-from ._functional_loss import huber_loss, kl_div, smooth_l1_loss  # noqa: E402,F401
+from ._functional_loss import *  # noqa: E402,F401,F403
