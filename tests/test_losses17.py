@@ -31,7 +31,8 @@ def _np(t):
     return t.detach().numpy() if isinstance(t, torch.Tensor) else t.detach().numpy()
 
 
-def _compare(gfn, tfn, arrays, dtype, grads=True, seed=0, ngrad=None):
+def _compare(gfn, tfn, arrays, dtype, grads=True, seed=0, ngrad=None, tol=None):
+    tol = tol or TOL[dtype]
     arrays = [np.asarray(a) for a in arrays]
     pairs = [_pair(a.astype(dtype) if a.dtype.kind == "f" else a, grads and (ngrad is None or i < ngrad))
              for i, a in enumerate(arrays)]
@@ -41,7 +42,7 @@ def _compare(gfn, tfn, arrays, dtype, grads=True, seed=0, ngrad=None):
         exp = tfn(*[p[1] for p in pairs])
     assert tuple(got.shape) == tuple(exp.shape)
     assert str(got.dtype).split(".")[-1] == str(exp.dtype).split(".")[-1]
-    np.testing.assert_allclose(_np(got), _np(exp), equal_nan=True, **TOL[dtype])
+    np.testing.assert_allclose(_np(got), _np(exp), equal_nan=True, **tol)
     if grads and exp.requires_grad:
         w = np.random.default_rng(seed).standard_normal(tuple(exp.shape)).astype(dtype)
         (got * gradcore.tensor(w)).sum().backward()
@@ -50,7 +51,7 @@ def _compare(gfn, tfn, arrays, dtype, grads=True, seed=0, ngrad=None):
             if t.requires_grad:
                 assert (g.grad is None) == (t.grad is None)
                 if t.grad is not None:
-                    np.testing.assert_allclose(_np(g.grad), _np(t.grad), equal_nan=True, **TOL[dtype])
+                    np.testing.assert_allclose(_np(g.grad), _np(t.grad), equal_nan=True, **tol)
     return got
 
 
@@ -362,4 +363,67 @@ def test_more_errors_and_reprs():
     for g, t in ((gnn.SoftMarginLoss(), tnn.SoftMarginLoss()), (gnn.MarginRankingLoss(0.5), tnn.MarginRankingLoss(0.5)),
                  (gnn.PoissonNLLLoss(full=True), tnn.PoissonNLLLoss(full=True)),
                  (gnn.GaussianNLLLoss(full=True), tnn.GaussianNLLLoss(full=True))):
+        assert repr(g) == repr(t)
+
+
+# ---- cosine_embedding_loss, triplet_margin_loss ----
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("margin", [0.0, 0.3, -0.2])
+@pytest.mark.parametrize("batched", [True, False])
+def test_cosine_embedding(dtype, reduction, margin, batched):
+    rng = np.random.default_rng(14)
+    shape = (6, 5) if batched else (5,)
+    a, b = rng.standard_normal(shape), rng.standard_normal(shape)
+    y = np.array([1.0, -1.0, 1.0, -1.0, 0.0, -1.0]) if batched else np.array(-1.0)
+    _compare(lambda p, q, r: GF.cosine_embedding_loss(p, q, r, margin=margin, reduction=reduction),
+             lambda p, q, r: TF.cosine_embedding_loss(p, q, r, margin=margin, reduction=reduction), [a, b, y], dtype,
+             ngrad=2)
+    _compare(lambda p, q, r: gnn.CosineEmbeddingLoss(margin, reduction=reduction)(p, q, r),
+             lambda p, q, r: tnn.CosineEmbeddingLoss(margin, reduction=reduction)(p, q, r), [a, b, y], dtype, ngrad=2)
+
+
+def test_cosine_embedding_zero_vector():
+    a, b, y = np.zeros((2, 3)), np.ones((2, 3)), np.array([1.0, -1.0])
+    _compare(lambda p, q, r: GF.cosine_embedding_loss(p, q, r), lambda p, q, r: TF.cosine_embedding_loss(p, q, r),
+             [a, b, y], np.float64, ngrad=2, tol=dict(rtol=1e-7, atol=0))  # gradients ~1/sqrt(1e-12): ill-conditioned
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("p", [2, 1, 3.0])
+@pytest.mark.parametrize("swap", [False, True])
+@pytest.mark.parametrize("shape", [(6, 4), (4,), (2, 3, 4)])
+def test_triplet_margin(dtype, reduction, p, swap, shape):
+    rng = np.random.default_rng(15)
+    a, pos, neg = (rng.standard_normal(shape) for _ in range(3))
+    _compare(lambda x, y, z: GF.triplet_margin_loss(x, y, z, margin=1.5, p=p, swap=swap, reduction=reduction),
+             lambda x, y, z: TF.triplet_margin_loss(x, y, z, margin=1.5, p=p, swap=swap, reduction=reduction),
+             [a, pos, neg], dtype)
+    _compare(lambda x, y, z: gnn.TripletMarginLoss(margin=1.5, p=p, swap=swap, reduction=reduction)(x, y, z),
+             lambda x, y, z: tnn.TripletMarginLoss(margin=1.5, p=p, swap=swap, reduction=reduction)(x, y, z),
+             [a, pos, neg], dtype)
+
+
+def test_cosine_triplet_errors_and_reprs():
+    one = gradcore.ones
+    with pytest.raises(RuntimeError, match=r"1D target tensor expects 2D input tensors, but found inputs with sizes "
+                                           r"\[3\] and \[3\]\."):
+        GF.cosine_embedding_loss(one(3), one(3), one(1))
+    with pytest.raises(RuntimeError, match=r"0D target tensor expects 1D input tensors"):
+        GF.cosine_embedding_loss(one(2, 3), one(2, 3), gradcore.tensor(1.0))
+    with pytest.raises(RuntimeError, match="0D or 1D target tensor expected, multi-target not supported"):
+        GF.cosine_embedding_loss(one(2, 3), one(2, 3), one(2, 1))
+    with pytest.raises(RuntimeError, match="expected to have the same number of dimensions, but got: anchor 2D, "
+                                           "positive 2D, and negative 1D inputs"):
+        GF.triplet_margin_loss(one(2, 3), one(2, 3), one(3))
+    with pytest.raises(ValueError, match="margin must be greater than 0, got 0"):
+        GF.triplet_margin_loss(one(2, 3), one(2, 3), one(2, 3), margin=0)
+    with pytest.raises(ValueError, match="TripletMarginLoss: expected margin to be greater than 0, got -1 instead"):
+        gnn.TripletMarginLoss(margin=-1)
+    with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+        GF.triplet_margin_loss(one(2, 3), one(2, 3), one(2, 3), reduce=False)
+    for g, t in ((gnn.CosineEmbeddingLoss(0.5), tnn.CosineEmbeddingLoss(0.5)),
+                 (gnn.TripletMarginLoss(2.0, swap=True), tnn.TripletMarginLoss(2.0, swap=True))):
         assert repr(g) == repr(t)

@@ -7,8 +7,8 @@ from .. import _C
 from .._C import Tensor
 from .functional import _reduce, _reduction
 
-__all__ = ["gaussian_nll_loss", "huber_loss", "kl_div", "margin_ranking_loss", "poisson_nll_loss", "smooth_l1_loss",
-           "soft_margin_loss"]
+__all__ = ["cosine_embedding_loss", "gaussian_nll_loss", "huber_loss", "kl_div", "margin_ranking_loss",
+           "poisson_nll_loss", "smooth_l1_loss", "soft_margin_loss", "triplet_margin_loss"]
 
 _fns = _C.functions
 
@@ -190,3 +190,47 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
     return _reduce(loss, reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
+    """1 - cos(x1, x2) where target == 1, max(0, cos(x1, x2) - margin) where target == -1 (0
+    otherwise), cos taken over the last dimension with 1e-12 added to each squared magnitude."""
+    reduction = _legacy(reduction, size_average, reduce, "cosine_embedding_loss")
+    tdim = target.dim()
+    if tdim not in (0, 1):
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if (input1.dim(), input2.dim()) != (tdim + 1, tdim + 1):
+        raise RuntimeError(f"{tdim}D target tensor expects {tdim + 1}D input tensors, but found inputs with sizes "
+                           f"{list(input1.shape)} and {list(input2.shape)}.")
+    input1, input2, target = (_C._autocast("cosine_embedding_loss", t) for t in (input1, input2, target))
+    prod = (input1 * input2).sum(tdim)
+    mag1 = (input1 * input1).sum(tdim) + 1e-12
+    mag2 = (input2 * input2).sum(tdim) + 1e-12
+    cos = prod / (mag1 * mag2).sqrt()
+    zeros = _fns.zeros_like(cos)
+    loss = _fns.where(target == 1, 1 - cos, zeros) + _fns.where(target == -1, (cos - margin).clamp_min(0), zeros)
+    return _reduce(loss, reduction)
+
+
+def _pairwise_distance(x1, x2, p, eps):
+    return (x1 - x2 + eps).norm(p, max(x1.dim(), x2.dim()) - 1)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)), d the p-norm distance of
+    x1 - x2 + eps over the last dimension (``swap``: the smaller of d(a, n) and d(p, n))."""
+    reduction = _legacy(reduction, size_average, reduce, "triplet_margin_loss")
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    dims = (anchor.dim(), positive.dim(), negative.dim())
+    if len(set(dims)) != 1:
+        raise RuntimeError("The anchor, positive, and negative tensors are expected to have the same number of "
+                           f"dimensions, but got: anchor {dims[0]}D, positive {dims[1]}D, and negative {dims[2]}D "
+                           "inputs")
+    anchor, positive, negative = (_C._autocast("triplet_margin_loss", t) for t in (anchor, positive, negative))
+    dist_pos = _pairwise_distance(anchor, positive, p, eps)
+    dist_neg = _pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        dist_neg = _fns.minimum(dist_neg, _pairwise_distance(positive, negative, p, eps))
+    return _reduce((dist_pos - dist_neg + margin).clamp_min(0), reduction)
