@@ -920,3 +920,4 @@ def one_hot(tensor, num_classes=-1):
 from ._functional_norm import embedding, layer_norm, rms_norm  # noqa: E402,F401
 
 from ._functional_attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402,F401
+from ._functional_loss import *  # noqa: E402,F401,F403
