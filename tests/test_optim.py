@@ -617,9 +617,9 @@ def test_checkpoint_through_gradcore_save_resumes_identically(tmp_path, name, kw
         np.testing.assert_array_equal(to_np(a), to_np(b))
 
 
-def test_avx2_and_baseline_update_loops_agree_bitwise():
-    """The optimizer loops run with AVX2 where the CPU has it; without FMA they round exactly as
-    the baseline loops (forced by GRADCORE_CPU_ISA=baseline) do."""
+def test_avx512_avx2_and_baseline_update_loops_agree_bitwise():
+    """The optimizer loops run with the widest vectors the CPU has (AVX-512, AVX2); without FMA
+    they round exactly as the baseline loops (forced by GRADCORE_CPU_ISA=baseline) do."""
     import os
     import subprocess
     import sys
@@ -640,8 +640,8 @@ def test_avx2_and_baseline_update_loops_agree_bitwise():
         "print('|'.join(out))\n"
     )
     runs = []
-    for isa in ("avx2", "baseline"):
+    for isa in ("avx512", "avx2", "baseline"):
         env = dict(os.environ, GRADCORE_CPU_ISA=isa)
         runs.append(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                    check=True).stdout)
-    assert runs[0] == runs[1]
+    assert runs[0] == runs[2] and runs[1] == runs[2]

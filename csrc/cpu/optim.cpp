@@ -61,36 +61,13 @@ void with_flags(bool a, bool b, F&& f) {
   }
 }
 
-// body(i) for i in [begin, end). Each call runs its own copy of the body so that the captured
-// constants become registers (a shared closure could alias the arrays being written, which keeps
-// the loop from vectorizing).
-template <typename F>
-inline __attribute__((always_inline)) void element_range(const F& body, int64_t begin, int64_t end) {
-  const F local = body;
-  for (int64_t i = begin; i < end; ++i) local(i);
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-// The same loop compiled for AVX2 (8 floats per vector instead of SSE2's 4): element_range and
-// the body, both compiled for the baseline ISA, are inlined into it and vectorised at the wider width. No FMA, so every
-// element rounds exactly as in the baseline loop; only the speed changes. The updates are
-// bound by their divisions and square roots, so the width is what counts.
-template <typename F>
-__attribute__((target("avx2"))) void element_range_avx2(const F& body, int64_t begin, int64_t end) {
-  element_range(body, begin, end);
-}
-
+// body(i) for i in [begin, end), with the widest vectors the CPU has: the loop of cpu/loops.h
+// compiled once per ISA, without FMA, so every element rounds exactly as in the baseline loop; the
+// updates are bound by their divisions and square roots, so the width is what counts.
 template <typename F>
 void element_range_best(const F& body, int64_t begin, int64_t end) {
-  if (use_avx2()) element_range_avx2(body, begin, end);
-  else element_range(body, begin, end);
+  index_loop_widest([body, begin](int64_t i) { body(begin + i); }, end - begin);
 }
-#else
-template <typename F>
-void element_range_best(const F& body, int64_t begin, int64_t end) {
-  element_range(body, begin, end);
-}
-#endif
 
 // body(i) for i in [0, n), in parallel when n is large enough to pay for the threads, with the
 // widest vectors the CPU has.
