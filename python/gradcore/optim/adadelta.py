@@ -1,7 +1,6 @@
 """Adadelta (PyTorch's ``torch.optim.Adadelta``), written with gradcore tensor ops."""
-from .. import _C
 from ._ops import addcmul_
-from .optimizer import Optimizer, _check_unsupported, _step_tensor, _to_float, zeros_like
+from .optimizer import Optimizer, _check_lr, _check_unsupported, _decayed_grad, _step_tensor, _to_float, zeros_like
 
 __all__ = ["Adadelta"]
 
@@ -45,10 +44,7 @@ class Adadelta(Optimizer):
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
                  maximize=False, differentiable=False):
-        if isinstance(lr, _C.Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_lr(lr)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
         if not 0.0 <= eps:
@@ -76,10 +72,7 @@ class Adadelta(Optimizer):
                 state["acc_delta"] = zeros_like(p)
             square_avg, acc_delta = state["square_avg"], state["acc_delta"]
             state["step"].add_(1)
-            if maximize:
-                grad = grad.neg()
-            if weight_decay != 0:
-                grad = grad.add(p, alpha=weight_decay)
+            grad = _decayed_grad(p, grad, lr, weight_decay, maximize)
             addcmul_(square_avg.mul_(rho), grad, grad, 1 - rho)
             std = square_avg.add(eps).sqrt_()
             delta = acc_delta.add(eps).sqrt_().div_(std).mul_(grad)

@@ -1,6 +1,6 @@
 """Adagrad (PyTorch's ``torch.optim.Adagrad``)."""
 from .. import _C
-from .optimizer import Optimizer, _check_unsupported, _step_tensor, _to_float, full_like
+from .optimizer import Optimizer, _check_lr, _check_unsupported, _step_tensor, _to_float, full_like
 
 __all__ = ["Adagrad"]
 
@@ -40,10 +40,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
-        if isinstance(lr, _C.Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_lr(lr)
         if not 0.0 <= lr_decay:
             raise ValueError(f"Invalid lr_decay value: {lr_decay}")
         if not 0.0 <= weight_decay:

@@ -8,10 +8,9 @@ here, where PyTorch keeps 0-dim tensors; in float64 the two are the same numbers
 import math
 
 from .. import _C
-from .._C import Tensor
 from ..autograd.grad_mode import enable_grad, no_grad
 from ._ops import dot
-from .optimizer import Optimizer, _to_float
+from .optimizer import Optimizer, _check_lr, _to_float
 
 __all__ = ["LBFGS"]
 
@@ -152,10 +151,7 @@ class LBFGS(Optimizer):
 
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
                  history_size=100, line_search_fn=None):
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_lr(lr)
         if max_eval is None:
             max_eval = max_iter * 5 // 4
         defaults = dict(lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,

@@ -3,7 +3,8 @@
 from .. import _C
 from .._tensor import tensor
 from ._ops import addcdiv_, addcmul_, lerp_
-from .optimizer import Optimizer, _check_adam_hyperparams, _check_unsupported, _ensure_tensor_steps, _step_tensor, _to_float, zeros_like
+from .optimizer import (Optimizer, _check_adam_hyperparams, _check_unsupported, _decayed_grad, _ensure_tensor_steps,
+                        _step_tensor, _to_float, zeros_like)
 
 __all__ = ["NAdam"]
 
@@ -94,13 +95,7 @@ class NAdam(Optimizer):
                 state["exp_avg_sq"] = zeros_like(p)
             exp_avg, exp_avg_sq, mu_product = state["exp_avg"], state["exp_avg_sq"], state["mu_product"]
             step = state["step"].add_(1).item()
-            if maximize:
-                grad = grad.neg()
-            if weight_decay != 0:
-                if decoupled:
-                    p.mul_(1 - lr * weight_decay)
-                else:
-                    grad = grad.add(p, alpha=weight_decay)
+            grad = _decayed_grad(p, grad, lr, weight_decay, maximize, decoupled)
             bias_correction2 = 1 - beta2 ** step
             mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
             mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))

@@ -41,12 +41,17 @@ def _to_float(value):
     return value.item() if isinstance(value, Tensor) else float(value)
 
 
-def _check_adam_hyperparams(lr, betas, eps, weight_decay):
-    """PyTorch's argument checks of the Adam family (Adam, AdamW, NAdam, RAdam): ValueError."""
+def _check_lr(lr):
+    """PyTorch's learning-rate check (a NaN lr is refused too): ValueError."""
     if isinstance(lr, _C.Tensor) and lr.numel() != 1:
         raise ValueError("Tensor lr must be 1-element")
     if not 0.0 <= lr:
         raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def _check_adam_hyperparams(lr, betas, eps, weight_decay):
+    """PyTorch's argument checks of the Adam family (Adam, AdamW, NAdam, RAdam): ValueError."""
+    _check_lr(lr)
     if not 0.0 <= eps:
         raise ValueError(f"Invalid epsilon value: {eps}")
     if len(betas) != 2 or not all(isinstance(b, Real) for b in betas):
@@ -57,6 +62,19 @@ def _check_adam_hyperparams(lr, betas, eps, weight_decay):
         raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
     if not 0.0 <= weight_decay:
         raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+def _decayed_grad(p, grad, lr, weight_decay, maximize, decoupled=False):
+    """The gradient the Python updates use: negated when maximizing, plus weight_decay * p (L2),
+    or, when decoupled (AdamW style), p itself decayed in place by lr * weight_decay instead."""
+    if maximize:
+        grad = grad.neg()
+    if weight_decay != 0:
+        if decoupled:
+            p.mul_(1 - lr * weight_decay)
+        else:
+            grad = grad.add(p, alpha=weight_decay)
+    return grad
 
 
 def _check_unsupported(name, value):

@@ -1,7 +1,8 @@
 """RAdam (PyTorch's ``torch.optim.RAdam``), written with gradcore tensor ops."""
 
 from ._ops import addcmul_, lerp_
-from .optimizer import Optimizer, _check_adam_hyperparams, _check_unsupported, _step_tensor, _to_float, zeros_like
+from .optimizer import (Optimizer, _check_adam_hyperparams, _check_unsupported, _decayed_grad, _step_tensor, _to_float,
+                        zeros_like)
 
 __all__ = ["RAdam"]
 
@@ -83,13 +84,7 @@ class RAdam(Optimizer):
                 state["exp_avg_sq"] = zeros_like(p)
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
             step = state["step"].add_(1).item()
-            if maximize:
-                grad = grad.neg()
-            if weight_decay != 0:
-                if decoupled:
-                    p.mul_(1 - lr * weight_decay)
-                else:
-                    grad = grad.add(p, alpha=weight_decay)
+            grad = _decayed_grad(p, grad, lr, weight_decay, maximize, decoupled)
             lerp_(exp_avg, grad, 1 - beta1)
             addcmul_(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
             bias_correction1 = 1 - beta1 ** step

@@ -1,6 +1,6 @@
 """RMSprop (PyTorch's ``torch.optim.RMSprop``)."""
 from .. import _C
-from .optimizer import (Optimizer, _check_unsupported, _state_zeros, _step_tensor, _to_float,
+from .optimizer import (Optimizer, _check_lr, _check_unsupported, _state_zeros, _step_tensor, _to_float,
                         zeros_like)
 
 __all__ = ["RMSprop"]
@@ -47,10 +47,7 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
-        if isinstance(lr, _C.Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_lr(lr)
         if not 0.0 <= eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
         if not 0.0 <= momentum:
