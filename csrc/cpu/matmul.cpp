@@ -176,7 +176,7 @@ void round_block(const Problem<T, S>& pr, int64_t n, int64_t i0, int64_t i1, int
       const T* c = pr.C.data + n * pr.C.bs + i * pr.C.rs + j0 * pr.C.cs;
       S* d = o.data + n * o.bs + i * o.rs + j0 * o.cs;
       const int64_t w = j1 - j0, ccs = pr.C.cs, ocs = o.cs;
-      if (ccs == 1 && ocs == 1) index_loop_widest([d, c](int64_t j) { d[j] = S(c[j]); }, w);
+      if (ccs == 1) narrow_run(d, c, w, ocs);
       else for (int64_t j = 0; j < w; ++j) d[j * ocs] = S(c[j * ccs]);
     }
   }
@@ -545,26 +545,16 @@ Mat<P> mat_of(const Tensor& t) {
 //          to float (in a per-thread buffer, so the operands are never widened whole).
 // Vector shapes and K == 0 widen A and B whole and take the float path: they are memory bound.
 
-// dst[i] = src[i * stride] as float, for i < n.
-template <typename S>
-void widen_run(const S* src, int64_t n, int64_t stride, float* dst) {
-  if (stride == 1) {
-    index_loop_widest([src, dst](int64_t i) { dst[i] = static_cast<float>(src[i]); }, n);
-  } else {
-    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i * stride]);
-  }
-}
-
 // A rows x cols block (element (r, c) at src[r * rs + c * cs]) widened into scratch slot 2,
 // column-major when the source's columns are contiguous, else row-major; *rs2, *cs2 its strides.
 template <typename S>
 const float* widen_block(const S* src, int64_t rows, int64_t cols, int64_t rs, int64_t cs, int64_t* rs2, int64_t* cs2) {
   float* t = scratch<float>(2, rows * cols);
   if (rs == 1 && cs != 1) {
-    for (int64_t c = 0; c < cols; ++c) widen_run(src + c * cs, rows, 1, t + c * rows);
+    for (int64_t c = 0; c < cols; ++c) widen_run(t + c * rows, src + c * cs, rows);
     *rs2 = 1, *cs2 = rows;
   } else {
-    for (int64_t r = 0; r < rows; ++r) widen_run(src + r * rs, cols, cs, t + r * cols);
+    for (int64_t r = 0; r < rows; ++r) widen_run(t + r * cols, src + r * rs, cols, cs);
     *rs2 = cols, *cs2 = 1;
   }
   return t;
@@ -644,7 +634,7 @@ Mat<const float> widen_mat(const Mat<const S>& m, int64_t nb, int64_t rows, int6
   buf.resize(static_cast<size_t>(nb * rows * cols));
   for (int64_t n = 0; n < nb; ++n)
     for (int64_t r = 0; r < rows; ++r)
-      widen_run(m.data + n * m.bs + r * m.rs, cols, m.cs, buf.data() + (n * rows + r) * cols);
+      widen_run(buf.data() + (n * rows + r) * cols, m.data + n * m.bs + r * m.rs, cols, m.cs);
   return {buf.data(), m.bs == 0 ? 0 : rows * cols, cols, 1};
 }
 
@@ -664,30 +654,25 @@ void gemm_16(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, 
     parallel_tasks(batch * M, rows_nt, [&](int64_t r) { f(r / M, r % M); });
   };
   if (beta != 0)
-    each_row([&](int64_t n, int64_t i) { widen_run(o.data + n * o.bs + i * o.rs, N, o.cs, c + (n * M + i) * N); });
+    each_row([&](int64_t n, int64_t i) { widen_run(c + (n * M + i) * N, o.data + n * o.bs + i * o.rs, N, o.cs); });
   std::vector<float> bias32;
   if (bias) {
     bias32.resize(static_cast<size_t>(N));
-    widen_run(bias->data_as<S>(), N, 1, bias32.data());
+    widen_run(bias32.data(), bias->data_as<S>(), N);
   }
   const Epilogue<float> epi{static_cast<float>(alpha), static_cast<float>(beta), bias ? bias32.data() : nullptr, 0, 1,
                             relu};
   Problem<float, S> pr{batch, M, N, K, mat_of<S, const S>(a), mat_of<S, const S>(b), {c, M * N, N, 1}, epi};
+  pr.out16 = o;
   if (K != 0 && M != 1 && N != 1) {
     // The packed paths round C block by block as they finish it (round_block).
-    pr.out16 = o;
     if (!gemm_bf16_dot(pr)) gemm_packed(pr, widening_kernel<S>());
     return;
   }
   std::vector<float> abuf, bbuf;
   const int64_t na = d == 3 ? a.shape[0] : 1, nb = d == 3 ? b.shape[0] : 1;
   product(Problem<float>{batch, M, N, K, widen_mat(pr.A, na, M, K, abuf), widen_mat(pr.B, nb, K, N, bbuf), pr.C, epi});
-  each_row([&](int64_t n, int64_t i) {
-    const float* ci = c + (n * M + i) * N;
-    S* oi = o.data + n * o.bs + i * o.rs;
-    if (o.cs == 1) index_loop_widest([oi, ci](int64_t j) { oi[j] = S(ci[j]); }, N);
-    else for (int64_t j = 0; j < N; ++j) oi[j * o.cs] = S(ci[j]);
-  });
+  each_row([&](int64_t n, int64_t i) { round_block(pr, n, i, i + 1, 0, N); });
 }
 
 }  // namespace
