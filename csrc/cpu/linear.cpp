@@ -114,14 +114,12 @@ void relu_mask_column_sum_typed(const Tensor& g, const Tensor& y, const Tensor& 
 
 // Both read and write 16-bit floats themselves (sums in double, as for float32; one rounding).
 void column_sum(const Tensor& g, const Tensor& db) {
-  if (is_half(g.dtype)) return dispatch_half(g.dtype, [&](auto tag) { column_sum_typed<decltype(tag)>(g, db); });
-  GC_DISPATCH_FLOAT(g.dtype, "linear_backward", [&] { column_sum_typed<scalar_t>(g, db); });
+  dispatch_float_opmath(g.dtype, "linear_backward", [&](auto, auto s) { column_sum_typed<decltype(s)>(g, db); });
 }
 
 void relu_mask_column_sum(const Tensor& g, const Tensor& y, const Tensor& gm, const Tensor* db) {
-  if (is_half(g.dtype))
-    return dispatch_half(g.dtype, [&](auto tag) { relu_mask_column_sum_typed<decltype(tag)>(g, y, gm, db); });
-  GC_DISPATCH_FLOAT(g.dtype, "linear_relu_backward", [&] { relu_mask_column_sum_typed<scalar_t>(g, y, gm, db); });
+  dispatch_float_opmath(g.dtype, "linear_relu_backward",
+                        [&](auto, auto s) { relu_mask_column_sum_typed<decltype(s)>(g, y, gm, db); });
 }
 
 }  // namespace gc::cpu
