@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include "core/host_device.h"
 
 namespace gc {
@@ -105,5 +106,9 @@ struct Half {
     return static_cast<uint16_t>(r);
   }
 };
+
+// T is one of the two 16-bit floating storage types (the compile-time twin of is_half(DType)).
+template <typename T>
+inline constexpr bool is_half_v = std::is_same_v<T, BFloat16> || std::is_same_v<T, Half>;
 
 }  // namespace gc

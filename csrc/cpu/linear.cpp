@@ -35,7 +35,7 @@ inline __attribute__((always_inline)) void column_sum_impl(const T* g, int64_t M
 // in (0, +inf] (negative values have the sign bit set; NaNs lie above +inf).
 template <typename T>
 inline __attribute__((always_inline)) T where_positive(T y, T g) {
-  if constexpr (std::is_same_v<T, BFloat16> || std::is_same_v<T, Half>) {
+  if constexpr (is_half_v<T>) {
     constexpr uint16_t inf = std::is_same_v<T, BFloat16> ? 0x7f80 : 0x7c00;
     const uint16_t b = y.bits;
     return T::from_bits(static_cast<uint16_t>(b - 1u) < inf ? g.bits : uint16_t(0));

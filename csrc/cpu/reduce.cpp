@@ -25,7 +25,7 @@ O scaled_sum(A s, double scale) {
 void sum_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, double scale) {
   GC_DISPATCH_STORAGE(x.dtype, "sum", [&] {
     using T = scalar_t;
-    constexpr bool floating = std::is_floating_point_v<T> || std::is_same_v<T, BFloat16> || std::is_same_v<T, Half>;
+    constexpr bool floating = std::is_floating_point_v<T> || is_half_v<T>;
     using A = std::conditional_t<floating, double, int64_t>;
     GC_DISPATCH_STORAGE(out.dtype, "sum", [&] {
       using O = scalar_t;

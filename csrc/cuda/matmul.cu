@@ -78,9 +78,6 @@ struct Mat {
   int64_t bs, rs, cs;
 };
 
-template <typename T>
-constexpr bool kIs16 = std::is_same_v<T, BFloat16> || std::is_same_v<T, Half>;
-
 // The type the epilogue computes in: the scalar type, float32 for the 16-bit floats.
 template <typename T>
 struct OpMath {
@@ -764,7 +761,7 @@ bool gemm_cublas(const Problem<T>& p0) {
     if (p.A.bs < 0 || p.B.bs < 0 || p.C.bs < oc.ld * (p.N - 1) + p.M) return false;
   }
   cublasHandle_t h = cublas_handle();
-  if constexpr (kIs16<T>) {
+  if constexpr (is_half_v<T>) {
     gemm_cublas16(h, p, oa, ob, oc);
   } else {
     const T alpha = p.e.alpha, beta = p.e.beta;
@@ -797,7 +794,7 @@ void gemm(const Problem<T>& p) {
   }
 #endif
   if (p.M == 1 || p.N == 1) gemv(p);
-  else if constexpr (kIs16<T>) gemm_tc(p);
+  else if constexpr (is_half_v<T>) gemm_tc(p);
   else gemm_tiled(p);
 }
 
