@@ -380,3 +380,33 @@ def test_variable():
     assert not w.requires_grad
     assert tuple(Variable().shape) == (0,)
     _same_error(lambda: Variable([1.0]), lambda: torch.autograd.Variable([1.0]))
+
+
+@pytest.mark.parametrize("minlength", [0, 3, 12])
+@pytest.mark.parametrize("weights", [None, "float32", "float64", "int64"])
+def test_bincount(minlength, weights):
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 9, 50)
+    w = rng.standard_normal(50)
+    kw_g, kw_t = {}, {}
+    if weights is not None:
+        wa = w.astype(weights) if weights != "int64" else (w * 10).astype(np.int64)
+        kw_g, kw_t = {"weights": g.tensor(wa)}, {"weights": torch.tensor(wa)}
+    got = g.bincount(g.tensor(x), minlength=minlength, **kw_g)
+    want = torch.bincount(torch.tensor(x), minlength=minlength, **kw_t)
+    assert str(got.dtype).split(".")[1] == str(want.dtype).split(".")[1]
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+    assert g.tensor(x).bincount().tolist() == torch.tensor(x).bincount().tolist()
+    assert g.bincount(g.tensor([], dtype=g.long), minlength=minlength).tolist() == [0] * minlength
+
+
+def test_bincount_errors():
+    for bad, exc in [(lambda m: m.bincount(m.tensor([-1])), RuntimeError),
+                     (lambda m: m.bincount(m.tensor([[1]])), RuntimeError),
+                     (lambda m: m.bincount(m.tensor([1.0])), NotImplementedError),
+                     (lambda m: m.bincount(m.tensor([1]), minlength=-1), RuntimeError),
+                     (lambda m: m.bincount(m.tensor([1, 2]), weights=m.ones(3)), RuntimeError)]:
+        with pytest.raises(exc):
+            bad(torch)
+        with pytest.raises(exc):
+            bad(g)

@@ -17,7 +17,7 @@ globals().update({k: v for k, v in vars(_C.functions).items() if not k.startswit
 from ._tensor import Size, tensor, as_tensor  # noqa: E402
 from ._tensor_str import set_printoptions  # noqa: E402
 from ._tensor_funcs import (tril, triu, split, chunk, tensor_split, flip, fliplr, flipud, roll,  # noqa: E402
-                            repeat_interleave, diag)
+                            repeat_interleave, diag, bincount)
 from ._legacy import FloatTensor, DoubleTensor, LongTensor, BoolTensor  # noqa: E402
 from . import backends  # noqa: E402
 from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode  # noqa: E402

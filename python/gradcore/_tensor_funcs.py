@@ -1,5 +1,5 @@
 """Tensor functions written in Python over the native differentiable ops (narrow, index_select,
-masked_fill, cat, ...): tril/triu, split/chunk/tensor_split, flip, roll, repeat_interleave, diag.
+masked_fill, cat, ...): tril/triu, split/chunk/tensor_split, flip, roll, repeat_interleave, diag, bincount.
 Each is a ``gradcore.<name>`` function and, where PyTorch has one, a Tensor method; values and
 gradients come from the ops they are built on."""
 import operator
@@ -300,6 +300,34 @@ def diag(input, diagonal=0, *, out=None):
     return res
 
 
+# ---- bincount ----
+
+def bincount(input, weights=None, minlength=0):
+    """Counts each value of a 1-D tensor of non-negative integers: ``out[v]`` is the number of
+    times v occurs (or the sum of the ``weights`` where it occurs), for v in
+    ``0 .. max(input.max() + 1, minlength) - 1``. Unweighted counts are int64; weights of float32
+    give float32, any other weights float64 (PyTorch's result types)."""
+    _check_tensor(input, "bincount")
+    if input.is_floating_point() or input.dtype == _C.dtype.bool:
+        raise NotImplementedError(f"bincount: not implemented for {input.dtype} input; it counts integers. "
+                                  "Hint: convert with .long() first.")
+    if minlength < 0:
+        raise RuntimeError(f"bincount: minlength should be >= 0, got {minlength}")
+    if input.dim() != 1 or (input.numel() and input.min().item() < 0):
+        raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs (got shape "
+                           f"{tuple(input.shape)}{', with negative values' if input.dim() == 1 else ''})")
+    if weights is not None and (weights.dim() != 1 or weights.shape[0] != input.shape[0]):
+        raise RuntimeError(f"bincount: weights should be 1-d and have the same length as input "
+                           f"(input {tuple(input.shape)}, weights {tuple(weights.shape)})")
+    size = max(minlength, input.max().item() + 1 if input.numel() else 0)
+    if weights is None:
+        counts = _F.zeros(size, dtype=_C.dtype.int64, device=input.device)
+        return counts.scatter_add_(0, input.long(), _F.ones(input.shape[0], dtype=_C.dtype.int64, device=input.device))
+    dtype = _C.dtype.float32 if weights.dtype == _C.dtype.float32 else _C.dtype.float64
+    out = _F.zeros(size, dtype=dtype, device=input.device)
+    return out.scatter_add(0, input.long(), weights.to(dtype))
+
+
 # ---- Tensor methods ----
 
 def _split_method(self, split_size, dim=0):
@@ -330,6 +358,7 @@ Tensor.roll = _roll_method
 Tensor.repeat_interleave = lambda self, repeats=None, dim=None, *, output_size=None: repeat_interleave(
     self, repeats, dim, output_size=output_size)
 Tensor.diag = lambda self, diagonal=0: diag(self, diagonal)
+Tensor.bincount = lambda self, weights=None, minlength=0: bincount(self, weights, minlength)
 
 __all__ = ["tril", "triu", "split", "chunk", "tensor_split", "flip", "fliplr", "flipud", "roll",
-           "repeat_interleave", "diag"]
+           "repeat_interleave", "diag", "bincount"]
