@@ -17,7 +17,7 @@ globals().update({k: v for k, v in vars(_C.functions).items() if not k.startswit
 from ._tensor import Size, tensor, as_tensor  # noqa: E402
 from ._tensor_str import set_printoptions  # noqa: E402
 from ._tensor_funcs import (tril, triu, split, chunk, tensor_split, flip, fliplr, flipud, roll,  # noqa: E402
-                            repeat_interleave, diag, bincount)
+                            repeat_interleave, diag, bincount, unflatten)
 from ._math_funcs import (isnan, isinf, isfinite, isposinf, isneginf, isclose, allclose, nan_to_num,  # noqa: E402
                           logsumexp, var_mean, std_mean, numel, outer, ger, tensordot, meshgrid)
 from ._legacy import FloatTensor, DoubleTensor, LongTensor, BoolTensor  # noqa: E402

@@ -1,5 +1,5 @@
 """Tensor functions written in Python over the native differentiable ops (narrow, index_select,
-masked_fill, cat, ...): tril/triu, split/chunk/tensor_split, flip, roll, repeat_interleave, diag, bincount.
+masked_fill, cat, ...): tril/triu, split/chunk/tensor_split, flip, roll, repeat_interleave, diag, bincount, unflatten.
 Each is a ``gradcore.<name>`` function and, where PyTorch has one, a Tensor method; values and
 gradients come from the ops they are built on."""
 import operator
@@ -328,6 +328,27 @@ def bincount(input, weights=None, minlength=0):
     return out.scatter_add(0, input.long(), weights.to(dtype))
 
 
+# ---- unflatten ----
+
+def unflatten(input, dim, sizes):
+    """Splits dimension ``dim`` into ``sizes`` (one entry may be -1): a view where the strides allow."""
+    _check_tensor(input, "unflatten")
+    d = _wrap_dim(dim, input.dim(), "unflatten")
+    sizes = list(sizes)
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    known = 1
+    for s in sizes:
+        if s != -1:
+            known *= s
+    if sizes.count(-1) > 1 or (sizes.count(-1) == 0 and known != input.shape[d]) or (
+            sizes.count(-1) == 1 and (known == 0 or input.shape[d] % known)):
+        raise RuntimeError(f"unflatten: Provided sizes {sizes} don't multiply up to the size of dim {dim} "
+                           f"({input.shape[d]}) in the input tensor")
+    shape = list(input.shape)
+    return input.reshape(shape[:d] + sizes + shape[d + 1:])
+
+
 # ---- Tensor methods ----
 
 def _split_method(self, split_size, dim=0):
@@ -358,7 +379,8 @@ Tensor.roll = _roll_method
 Tensor.repeat_interleave = lambda self, repeats=None, dim=None, *, output_size=None: repeat_interleave(
     self, repeats, dim, output_size=output_size)
 Tensor.diag = lambda self, diagonal=0: diag(self, diagonal)
+Tensor.unflatten = lambda self, dim, sizes: unflatten(self, dim, sizes)
 Tensor.bincount = lambda self, weights=None, minlength=0: bincount(self, weights, minlength)
 
 __all__ = ["tril", "triu", "split", "chunk", "tensor_split", "flip", "fliplr", "flipud", "roll",
-           "repeat_interleave", "diag", "bincount"]
+           "repeat_interleave", "diag", "bincount", "unflatten"]

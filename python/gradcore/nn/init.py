@@ -63,6 +63,27 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
         return tensor.normal_(mean, std, generator=generator)
 
 
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """Fills with N(mean, std^2) truncated to [a, b] (absolute bounds, not in units of std): values
+    outside are drawn again until all lie inside. When [a, b] holds almost none of the normal's mass
+    (mean more than 2 std outside it, where PyTorch warns too) the draws left after 100 rounds are
+    clamped into [a, b]."""
+    if a > b:
+        raise ValueError(f"trunc_normal_: a must be <= b, got a={a}, b={b}")
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                      "The distribution of values may be incorrect.", stacklevel=2)
+    with no_grad():
+        tensor.normal_(mean, std, generator=generator)
+        for _ in range(100):
+            outside = (tensor < a) | (tensor > b)
+            if not outside.any().item():
+                return tensor
+            fresh = tensor.new_empty(tensor.shape).normal_(mean, std, generator=generator)
+            tensor.copy_(fresh.where(outside, tensor))
+        return tensor.clamp_(a, b)
+
+
 def constant_(tensor, val):
     with no_grad():
         return tensor.fill_(val)

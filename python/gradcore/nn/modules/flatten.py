@@ -1,4 +1,4 @@
-"""``Flatten`` and ``Dropout``: the two shape/regularisation layers of an MLP."""
+"""``Flatten``/``Unflatten`` and ``Dropout``: the shape and regularisation layers of an MLP."""
 from .. import functional as F
 from .module import Module
 
@@ -16,6 +16,23 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Splits dim ``dim`` of the input into ``unflattened_size`` (``Flatten``'s inverse)."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        if not isinstance(unflattened_size, (list, tuple)) or not all(isinstance(s, int) for s in unflattened_size):
+            raise TypeError(f"unflattened_size must be a tuple of ints, but found type {type(unflattened_size).__name__}")
+        self.dim = dim
+        self.unflattened_size = tuple(unflattened_size)
+
+    def forward(self, input):
+        return input.unflatten(self.dim, self.unflattened_size)
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Dropout(Module):

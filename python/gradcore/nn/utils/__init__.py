@@ -1,4 +1,5 @@
-"""``gradcore.nn.utils``: gradient clipping."""
+"""``gradcore.nn.utils``: gradient clipping and sequence padding (``rnn``)."""
+from . import rnn
 from .clip_grad import clip_grad_norm_, clip_grad_value_
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "rnn"]
