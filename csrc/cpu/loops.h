@@ -162,6 +162,12 @@ void index_loop_widest(const F& body, int64_t n) {
 }
 #endif
 
+// The element types whose contiguous elementwise loops run through index_loop_widest: the 16-bit
+// floats (their conversions need it) and float32 (its exp/log/tanh/erf are call-free on the host,
+// kernels/fast_math.h, so GELU, tanh and sigmoid vectorise 16 lanes wide).
+template <typename T>
+inline constexpr bool widest_loop_v = is_half_v<T> || std::is_same_v<T, float>;
+
 // 16-bit floats in the elementwise kernels, as PyTorch computes them ("opmath"): each value is
 // read as float, the functor's float instance computes, and a float result is rounded once as it
 // is stored (a bool result, from a comparison, is stored as it is). body(S{}) with S the storage
@@ -217,7 +223,7 @@ void unary_loop(const Tensor& out, const Tensor& in, Op op) {
     auto* o = reinterpret_cast<out_t*>(p[0]);
     auto* a = reinterpret_cast<const in_t*>(p[1]);
     if (s[0] == sizeof(out_t) && s[1] == sizeof(in_t)) {
-      if constexpr (is_half_v<out_t> || is_half_v<in_t>) index_loop_widest([&](int64_t i) { o[i] = op(a[i]); }, n);
+      if constexpr (widest_loop_v<out_t> || widest_loop_v<in_t>) index_loop_widest([&](int64_t i) { o[i] = op(a[i]); }, n);
       else for (int64_t i = 0; i < n; ++i) o[i] = op(a[i]);
     } else {
       for (int64_t i = 0; i < n; ++i)
@@ -233,7 +239,7 @@ void binary_loop(const Tensor& out, const Tensor& a, const Tensor& b, Op op) {
     auto* o = reinterpret_cast<out_t*>(p[0]);
     auto* x = reinterpret_cast<const a_t*>(p[1]);
     auto* y = reinterpret_cast<const b_t*>(p[2]);
-    constexpr bool wide = is_half_v<a_t>;  // 16-bit loops: the widest vectors (see index_loop_widest)
+    constexpr bool wide = widest_loop_v<a_t>;
     if (s[0] == sizeof(out_t) && s[1] == sizeof(a_t) && s[2] == sizeof(b_t)) {
       if constexpr (wide) index_loop_widest([&](int64_t i) { o[i] = op(x[i], y[i]); }, n);
       else for (int64_t i = 0; i < n; ++i) o[i] = op(x[i], y[i]);
@@ -273,7 +279,7 @@ void quaternary_loop(const Tensor& out, const Tensor& a, const Tensor& b, const 
       auto* o = reinterpret_cast<T*>(p[0]);
       const T *x = reinterpret_cast<const T*>(p[1]), *y = reinterpret_cast<const T*>(p[2]),
               *u = reinterpret_cast<const T*>(p[3]), *v = reinterpret_cast<const T*>(p[4]);
-      if constexpr (is_half_v<T>) index_loop_widest([&](int64_t i) { o[i] = op(x[i], y[i], u[i], v[i]); }, n);
+      if constexpr (widest_loop_v<T>) index_loop_widest([&](int64_t i) { o[i] = op(x[i], y[i], u[i], v[i]); }, n);
       else for (int64_t i = 0; i < n; ++i) o[i] = op(x[i], y[i], u[i], v[i]);
       return;
     }
