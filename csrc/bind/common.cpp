@@ -208,6 +208,8 @@ std::optional<Device> optional_device(py::handle h, const char* op) {
 
 Generator* generator_arg(py::handle h) {
   if (h.is_none()) return nullptr;
+  if (!py::isinstance<Generator>(h))
+    fail(ErrorKind::Type, "generator", "argument 'generator' must be a gradcore.Generator, not ", type_name(h));
   return h.cast<Generator*>();
 }
 

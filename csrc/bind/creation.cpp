@@ -1,6 +1,6 @@
-// Bindings of the tensor factories (zeros, ones, full, arange, rand, ..., from_numpy, the back end
-// of gradcore.tensor) with PyTorch's keyword arguments, and the in-place fills (zero_, fill_,
-// copy_, uniform_, normal_) (ops/creation.cpp, ops/copy.cpp).
+// Bindings of the tensor factories (zeros, ones, full, arange, rand, randperm, normal, ...,
+// from_numpy, the back end of gradcore.tensor) with PyTorch's keyword arguments, and the in-place
+// fills (zero_, fill_, copy_, uniform_, normal_) (ops/creation.cpp, ops/random.cpp, ops/copy.cpp).
 #include "bind/common.h"
 #include "core/generator.h"
 
@@ -99,6 +99,32 @@ static void bind_creation(py::module_& m, TensorClass& cls) {
     check_factory_device(f.device, "randint");
     return ops::randint(low, high, int_list(size, "randint", "size"), f.dtype.value_or(DType::Int64), f.device, f.gen);
   });
+  fns.def("randperm", [](int64_t n, py::kwargs kw) {
+    auto f = factory_kwargs(kw, "randperm");
+    check_factory_device(f.device, "randperm");
+    return finish_factory(ops::randperm(n, f.dtype.value_or(DType::Int64), f.device, f.gen), f, "randperm");
+  }, py::arg("n"));
+  // normal(Tensor mean, Tensor std), (Tensor mean, float std=1), (float mean, Tensor std), and the
+  // factory (float mean, float std, size, dtype=..., device=...).
+  fns.def("normal", [](py::object mean, py::object std, py::object size, py::kwargs kw) {
+    auto f = factory_kwargs(kw, "normal");
+    bool mt = is_tensor(mean), st = is_tensor(std);
+    if (mt || st) {
+      if (!size.is_none())
+        fail(ErrorKind::Type, "normal", "size is only taken with a float mean and a float std, e.g. normal(0.0, 1.0, (2, 3))");
+      return ops::normal(mt ? as_tensor(mean, "normal", "mean") : nullptr, mt ? 0.0 : to_scalar(mean, "normal", "mean").d,
+                         st ? as_tensor(std, "normal", "std") : nullptr, st ? 0.0 : to_scalar(std, "normal", "std").d, f.gen);
+    }
+    if (size.is_none())
+      fail(ErrorKind::Type, "normal", "received an invalid combination of arguments: with a float mean and a float std, pass a "
+           "size, e.g. normal(0.0, 1.0, (2, 3)); or pass mean or std as a tensor");
+    double m = to_scalar(mean, "normal", "mean").d, sd = to_scalar(std, "normal", "std").d;
+    if (!(sd >= 0.0)) fail(ErrorKind::Runtime, "normal", "normal expects std >= 0.0, but found std ", sd);
+    check_factory_device(f.device, "normal");
+    auto t = ops::empty(int_list(size, "normal", "size"), f.dtype.value_or(default_dtype()), f.device);
+    ops::normal_(t, m, sd, f.gen);
+    return finish_factory(t, f, "normal");
+  }, py::arg("mean"), py::arg("std") = 1.0, py::arg("size") = py::none());
   fns.def("arange", [](py::args args, py::kwargs kw) {
     py::dict rest;
     py::list pos(args);

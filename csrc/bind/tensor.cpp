@@ -1,4 +1,4 @@
-// The Tensor class and what every tensor has: its dtype, device, generator and Node types and its
+// The Tensor class and what every tensor has: its dtype, device and Node types and its
 // attributes (shape, dtype, grad, conversions). Factories (creation.cpp), NumPy interop
 // (numpy.cpp), views (shape.cpp), autograd (autograd.cpp) and each op family bind themselves in
 // their own files.
@@ -9,7 +9,6 @@
 #include <sstream>
 #include "autograd/node.h"
 #include "bind/common.h"
-#include "core/generator.h"
 #include "cpu/isa.h"
 #include "ops/dispatch.h"
 
@@ -31,7 +30,7 @@ py::object make_size(const DimVector& s) {
 void bind_tensor_class(py::module_& m, TensorClass& cls) {
   auto fns = functions(m);
 
-  // ---- dtype, device, generator ----
+  // ---- dtype, device ----
   // A class, not an int-like enum: a dtype is never accepted where an int is expected.
   py::class_<DType> dtype_cls(m, "dtype");
   for (DType d : {DType::Bool, DType::Int64, DType::Float32, DType::Float64, DType::BFloat16, DType::Float16})
@@ -73,25 +72,10 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
       })
       .def("__hash__", [](const Device& d) { return static_cast<int>(d.type) * 1000 + d.norm_index(); });
 
-  py::class_<Generator>(m, "Generator")
-      .def(py::init([](py::object device) { return new Generator(); }), py::arg("device") = py::none())
-      .def("manual_seed", [](Generator& g, int64_t s) -> Generator& { g.manual_seed(static_cast<uint64_t>(s)); return g; },
-           py::return_value_policy::reference)
-      .def("initial_seed", &Generator::initial_seed)
-      .def("get_state", [](const Generator& g) { return py::make_tuple(g.initial_seed(), g.offset()); })
-      .def("set_state", [](Generator& g, py::tuple st) { g.set_state(st[0].cast<uint64_t>(), st[1].cast<uint64_t>()); });
-  m.def("default_generator", []() -> Generator& { return default_generator(); }, py::return_value_policy::reference);
   m.def("_set_size_type", [](py::object t) { g_size_type = t; });
   // Free the reference before the interpreter tears down.
   m.add_object("_cleanup", py::capsule([]() { g_size_type = py::object(); }));
 
-  // Seeds the CPU and the CUDA generators, as torch.manual_seed does.
-  fns.def("manual_seed", [](int64_t s) -> Generator& {
-    default_generator().manual_seed(static_cast<uint64_t>(s));
-    cuda_generator().manual_seed(static_cast<uint64_t>(s));
-    return default_generator();  // as PyTorch, which returns its default generator
-  }, py::return_value_policy::reference);
-  fns.def("initial_seed", []() { return default_generator().initial_seed(); });
   fns.def("get_default_dtype", []() { return default_dtype(); });
   fns.def("set_default_dtype", [](py::object d) { set_default_dtype(dtype_arg(d, "set_default_dtype")); });
   fns.def("is_grad_enabled", []() { return GradMode::is_enabled(); });
@@ -121,8 +105,6 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
   m.attr("_cuda_built") = false;
   m.def("_cuda_device_count", []() { return 0; });
 #endif
-  m.def("_cuda_manual_seed", [](int64_t s) { cuda_generator().manual_seed(static_cast<uint64_t>(s)); });
-  m.def("_cuda_generator", []() -> Generator& { return cuda_generator(); }, py::return_value_policy::reference);
   fns.def("set_num_threads", [](int n) { set_num_threads(n); });
   fns.def("get_num_threads", []() { return get_num_threads(); });
   // The instruction set the CPU kernels run (cpu/isa.h; GRADCORE_CPU_ISA forces a lower one).

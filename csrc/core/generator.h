@@ -5,16 +5,18 @@
 #include <cstdint>
 
 // mix and uniform also run on the GPU (csrc/cuda/copy.cu), so CUDA fills draw the same numbers.
+#include "core/dtype.h"
 #include "core/host_device.h"
 
 namespace gc {
 
 class Generator {
  public:
-  explicit Generator(uint64_t seed = 67280421310721ULL) : seed_(seed) {}
+  explicit Generator(uint64_t seed = 67280421310721ULL, Device device = Device{}) : seed_(seed), device_(device) {}
   void manual_seed(uint64_t s) { seed_ = s; offset_ = 0; }
   uint64_t initial_seed() const { return seed_; }
   uint64_t offset() const { return offset_; }
+  Device device() const { return device_; }
   void set_state(uint64_t seed, uint64_t offset) { seed_ = seed; offset_ = offset; }
   // Reserves n draws and returns the first counter value.
   uint64_t reserve(uint64_t n) { uint64_t o = offset_; offset_ += n; return o; }
@@ -31,7 +33,11 @@ class Generator {
  private:
   uint64_t seed_;
   uint64_t offset_ = 0;
+  Device device_;  // the device whose tensors this generator fills
 };
+
+// A seed from the operating system's entropy source (what a process starts from, and seed()).
+uint64_t nondeterministic_seed();
 
 Generator& default_generator();
 Generator& cuda_generator();  // the default generator of CUDA tensors

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 #endif
 #include "cpu/loops.h"
+#include "kernels/random.h"
 
 namespace gc::cpu {
 
@@ -139,6 +140,21 @@ void normal_kernel(const Tensor& dst, double mean, double std, uint64_t seed, ui
 void randint_kernel(const Tensor& dst, int64_t low, int64_t high, uint64_t seed, uint64_t base) {
   uint64_t range = static_cast<uint64_t>(high - low);
   fill_indexed(dst, [&](int64_t i) { return static_cast<int64_t>(low + static_cast<int64_t>(Generator::mix(seed, base + i) % range)); });
+}
+
+// The formulas live in kernels/random.h, shared with the CUDA twins.
+void exponential_kernel(const Tensor& dst, double lambd, uint64_t seed, uint64_t base) {
+  kernels::ExponentialDraw draw{lambd};
+  fill_indexed(dst, [&](int64_t i) { return draw(seed, base + i); });
+}
+
+void geometric_kernel(const Tensor& dst, double p, uint64_t seed, uint64_t base) {
+  kernels::GeometricDraw draw{std::log1p(-p)};
+  fill_indexed(dst, [&](int64_t i) { return draw(seed, base + i); });
+}
+
+void bernoulli_kernel(const Tensor& dst, double p, uint64_t seed, uint64_t base) {
+  fill_indexed(dst, [&](int64_t i) { return kernels::bernoulli_draw(p, seed, base + i); });
 }
 
 void arange_kernel(const Tensor& dst, double start, double step) {

@@ -11,5 +11,8 @@ void fill_kernel(const Tensor& dst, Scalar v);
 void uniform_kernel(const Tensor& dst, double low, double high, uint64_t seed, uint64_t base);
 void normal_kernel(const Tensor& dst, double mean, double std, uint64_t seed, uint64_t base);
 void randint_kernel(const Tensor& dst, int64_t low, int64_t high, uint64_t seed, uint64_t base);
+void exponential_kernel(const Tensor& dst, double lambd, uint64_t seed, uint64_t base);
+void geometric_kernel(const Tensor& dst, double p, uint64_t seed, uint64_t base);
+void bernoulli_kernel(const Tensor& dst, double p, uint64_t seed, uint64_t base);
 void arange_kernel(const Tensor& dst, double start, double step);
 }  // namespace gc::cpu

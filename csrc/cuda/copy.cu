@@ -14,11 +14,13 @@
 // the device's log and cos, which may differ from the host libm by an ulp or two in double
 // (invisible after rounding to float32 almost always).
 #include <cuda_runtime.h>
+#include <cmath>
 #include <cstdint>
 #include <type_traits>
 #include "core/generator.h"
 #include "cuda/copy.h"
 #include "cuda/loops.cuh"
+#include "kernels/random.h"
 
 namespace gc::cuda {
 
@@ -103,6 +105,20 @@ struct RandintF {
   }
 };
 
+// Exponential, geometric and Bernoulli draws (kernels/random.h) of element i.
+template <typename Draw>
+struct DrawF {
+  uint64_t seed, base;
+  Draw draw;
+  __device__ __forceinline__ double operator()(int64_t i) const { return draw(seed, base + static_cast<uint64_t>(i)); }
+};
+
+struct BernoulliF {
+  uint64_t seed, base;
+  double p;
+  __device__ __forceinline__ double operator()(int64_t i) const { return kernels::bernoulli_draw(p, seed, base + static_cast<uint64_t>(i)); }
+};
+
 struct ArangeF {
   double start, step;
   __device__ __forceinline__ double operator()(int64_t i) const {
@@ -155,6 +171,18 @@ void normal_kernel(const Tensor& dst, double mean, double std, uint64_t seed, ui
 void randint_kernel(const Tensor& dst, int64_t low, int64_t high, uint64_t seed, uint64_t base) {
   uint64_t range = static_cast<uint64_t>(high - low);
   fill_indexed(dst, "randint", RandintF{seed, base, range, low});
+}
+
+void exponential_kernel(const Tensor& dst, double lambd, uint64_t seed, uint64_t base) {
+  fill_indexed(dst, "exponential_", DrawF<kernels::ExponentialDraw>{seed, base, {lambd}});
+}
+
+void geometric_kernel(const Tensor& dst, double p, uint64_t seed, uint64_t base) {
+  fill_indexed(dst, "geometric_", DrawF<kernels::GeometricDraw>{seed, base, {std::log1p(-p)}});
+}
+
+void bernoulli_kernel(const Tensor& dst, double p, uint64_t seed, uint64_t base) {
+  fill_indexed(dst, "bernoulli_", BernoulliF{seed, base, p});
 }
 
 void arange_kernel(const Tensor& dst, double start, double step) {

@@ -10,18 +10,18 @@
 namespace gc {
 
 // A process starts from a nondeterministic seed, as PyTorch's does (manual_seed fixes it).
-static uint64_t fresh_seed() {
+uint64_t nondeterministic_seed() {
   std::random_device rd;
   return (static_cast<uint64_t>(rd()) << 32) ^ rd();
 }
 
 Generator& default_generator() {
-  static Generator g(fresh_seed());
+  static Generator g(nondeterministic_seed());
   return g;
 }
 
 Generator& cuda_generator() {
-  static Generator g(fresh_seed());
+  static Generator g(nondeterministic_seed(), Device{DeviceType::CUDA, -1});
   return g;
 }
 
@@ -105,14 +105,19 @@ TensorPtr eye(int64_t n, int64_t m, DType dtype, Device device) {
   return t;
 }
 
-// PyTorch keeps one default generator for the CPU and one for CUDA devices.
-static Generator& gen_or_default(Generator* g, const TensorPtr& t) {
-  return g ? *g : (t->device.is_cpu() ? default_generator() : cuda_generator());
+// PyTorch keeps one default generator for the CPU and one for CUDA devices; a generator passed
+// in must belong to the tensor's device type.
+Generator& generator_for(Generator* g, const TensorPtr& t, const char* op) {
+  if (!g) return t->device.is_cpu() ? default_generator() : cuda_generator();
+  if (g->device().type != t->device.type)
+    fail(ErrorKind::Runtime, op, "Expected a '", t->device.is_cpu() ? "cpu" : "cuda", "' device type for generator but found '",
+         g->device().is_cpu() ? "cpu" : "cuda", "'. Hint: create the generator with gradcore.Generator(device=...) of the tensor's device.");
+  return *g;
 }
 
 void uniform_(const TensorPtr& t, double low, double high, Generator* gen) {
   if (!is_floating(t->dtype)) fail(ErrorKind::Runtime, "uniform_", "expected a floating-point tensor, got ", dtype_name(t->dtype));
-  auto& g = gen_or_default(gen, t);
+  auto& g = generator_for(gen, t, "uniform_");
   auto dst = t->is_contiguous() ? t : empty(t->shape, t->dtype, t->device);
   GC_KERNEL(uniform_kernel, *dst, low, high, g.initial_seed(), g.reserve(static_cast<uint64_t>(t->numel())));
   if (dst != t) GC_KERNEL(copy_kernel, *t, *dst);
@@ -122,7 +127,7 @@ void uniform_(const TensorPtr& t, double low, double high, Generator* gen) {
 void normal_(const TensorPtr& t, double mean, double std, Generator* gen) {
   if (!is_floating(t->dtype)) fail(ErrorKind::Runtime, "normal_", "expected a floating-point tensor, got ", dtype_name(t->dtype));
   if (std < 0) fail(ErrorKind::Runtime, "normal_", "expected std >= 0.0, got ", std);
-  auto& g = gen_or_default(gen, t);
+  auto& g = generator_for(gen, t, "normal_");
   auto dst = t->is_contiguous() ? t : empty(t->shape, t->dtype, t->device);
   GC_KERNEL(normal_kernel, *dst, mean, std, g.initial_seed(), g.reserve(2 * static_cast<uint64_t>(t->numel())));
   if (dst != t) GC_KERNEL(copy_kernel, *t, *dst);
@@ -143,7 +148,7 @@ TensorPtr randint(int64_t low, int64_t high, const DimVector& shape, DType dtype
   if (high <= low)
     fail(ErrorKind::Runtime, "randint", "random_ expects 'from' to be less than 'to', but got from=", low, " >= to=", high);
   auto t = empty(shape, dtype, device);
-  auto& g = gen_or_default(gen, t);
+  auto& g = generator_for(gen, t, "randint");
   GC_KERNEL(randint_kernel, *t, low, high, g.initial_seed(), g.reserve(static_cast<uint64_t>(t->numel())));
   return t;
 }

@@ -35,6 +35,26 @@ void uniform_(const TensorPtr& t, double low, double high, Generator* gen);
 void normal_(const TensorPtr& t, double mean, double std, Generator* gen);
 void fill_(const TensorPtr& t, Scalar value);  // differentiable: the grad of the filled region is 0
 TensorPtr zero_(const TensorPtr& t);
+// The generator an op on t draws from: `g`, or the default one of t's device when null (a
+// generator of another device type raises).
+Generator& generator_for(Generator* g, const TensorPtr& t, const char* op);
+
+// ---- sampling (ops/random.cpp, cpu/random.cpp) ----
+// Indices drawn from each row of 1-D or 2-D non-negative weights: [rows, num_samples] int64
+// ([num_samples] for 1-D input).
+TensorPtr multinomial(const TensorPtr& input, int64_t num_samples, bool replacement, Generator* gen);
+TensorPtr randperm(int64_t n, DType dtype, Device device, Generator* gen);
+// normal(mean, std) per element over their broadcast shape; a null operand is the scalar beside
+// it. The result has the dtype of the tensor mean (else of std); the gradient is zero, as PyTorch's.
+TensorPtr normal(const TensorPtr& mean, double mean_value, const TensorPtr& std, double std_value, Generator* gen);
+TensorPtr bernoulli(const TensorPtr& p, Generator* gen);                    // 1 with probability p[i]
+TensorPtr bernoulli(const TensorPtr& input, double p, Generator* gen);      // input's shape and dtype
+void bernoulli_(const TensorPtr& t, double p, Generator* gen);
+void bernoulli_(const TensorPtr& t, const TensorPtr& p, Generator* gen);   // p broadcast to t
+void exponential_(const TensorPtr& t, double lambd, Generator* gen);
+void geometric_(const TensorPtr& t, double p, Generator* gen);
+// Integers uniform in [from, to); `to` unset: up to the largest integer t's dtype holds exactly.
+void random_(const TensorPtr& t, int64_t from, std::optional<int64_t> to, Generator* gen);
 
 // ---- copy and conversion (ops/copy.cpp, cpu/copy.cpp) ----
 // Writes src (broadcast to dst's shape, converted to dst's dtype) into dst, through any strides.

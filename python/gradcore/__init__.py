@@ -30,6 +30,8 @@ from . import optim  # noqa: E402
 from . import utils  # noqa: E402
 from .serialization import save, load  # noqa: E402
 from ._finfo import finfo, iinfo  # noqa: E402
+from . import random  # noqa: E402
+from .random import get_rng_state, set_rng_state  # noqa: E402
 from . import amp, cpu  # noqa: E402
 from .amp import (autocast, is_autocast_enabled, get_autocast_dtype, set_autocast_enabled,  # noqa: E402
                   set_autocast_dtype)

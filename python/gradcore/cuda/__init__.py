@@ -95,6 +95,16 @@ def manual_seed_all(seed):
     _C._cuda_manual_seed(int(seed))
 
 
+def get_rng_state(device="cuda"):
+    """The CUDA generator's state as an int64 tensor ``[seed, offset]`` (PyTorch: a uint8 tensor)."""
+    return _C._cuda_generator().get_state()
+
+
+def set_rng_state(new_state, device="cuda"):
+    """Restores a state returned by :func:`get_rng_state`."""
+    _C._cuda_generator().set_state(new_state)
+
+
 def get_device_name(device=None):
     _require("get_device_name")
     return "CUDA device %d" % max(_index(device), 0)

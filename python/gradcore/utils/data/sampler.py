@@ -6,21 +6,13 @@ makes the order reproducible.
 """
 import itertools
 
-import numpy as np
-
 import gradcore
 
 
 def _randperm(n, generator=None):
     """A uniformly random permutation of ``range(n)`` as a list of ints, drawn from ``generator``
-    (gradcore's default generator when None).
-
-    Without a native ``randperm`` it argsorts ``n`` float64 uniforms: with 53 random bits per key a
-    tie is vanishingly rare, and the stable sort keeps even a tie deterministic."""
-    if hasattr(gradcore, "randperm"):
-        return gradcore.randperm(n, generator=generator).tolist()
-    keys = gradcore.rand(n, dtype=gradcore.float64, generator=generator).numpy()
-    return np.argsort(keys, kind="stable").tolist()
+    (gradcore's default generator when None)."""
+    return gradcore.randperm(n, generator=generator).tolist()
 
 
 def _seed_from(generator=None):
@@ -132,44 +124,31 @@ class SubsetRandomSampler(Sampler):
 
 class WeightedRandomSampler(Sampler):
     """Yields ``num_samples`` indices in ``[0, len(weights))``, index ``i`` with probability
-    ``weights[i] / sum(weights)``.
+    ``weights[i] / sum(weights)``: ``gradcore.multinomial(weights, num_samples, replacement)``
+    each pass (so weights that are negative, not finite or all zero raise when iterated, as in
+    PyTorch).
 
-    With replacement each draw inverts the cumulative distribution at a uniform ``u``:
-    the index is the first ``i`` with ``cdf[i] > u``. Without replacement it keeps the
-    ``num_samples`` largest keys ``u_i ** (1 / w_i)`` (Efraimidis-Spirakis), which draws a weighted
-    sample without replacement in one pass.
+    Args:
+        weights (sequence): non-negative weights, not necessarily summing to one.
+        num_samples (int): how many indices each pass yields.
+        replacement (bool): draw with replacement (default); without it, no index repeats.
+        generator (gradcore.Generator): the stream to draw from (default: gradcore's default).
     """
 
     def __init__(self, weights, num_samples, replacement=True, generator=None):
         _check_positive_int("num_samples", num_samples)
         _check_bool("replacement", replacement)
-        w = np.asarray(weights.detach().numpy() if isinstance(weights, gradcore.Tensor) else weights,
-                       dtype=np.float64)
-        if w.ndim != 1:
+        w = gradcore.as_tensor(weights.detach() if isinstance(weights, gradcore.Tensor) else weights,
+                               dtype=gradcore.float64)
+        if w.dim() != 1:
             raise ValueError(f"weights should be a 1d sequence but given weights have shape {tuple(w.shape)}")
-        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise RuntimeError("WeightedRandomSampler: weights must be finite and non-negative with a positive sum, "
-                               f"got {w.tolist() if w.size <= 8 else 'an array'}")
-        if not replacement and num_samples > int(np.count_nonzero(w)):
-            raise RuntimeError(f"WeightedRandomSampler: cannot draw {num_samples} samples without replacement "
-                               f"from {int(np.count_nonzero(w))} indices of non-zero weight")
-        self.weights = gradcore.from_numpy(w)
+        self.weights = w
         self.num_samples = num_samples
         self.replacement = replacement
         self.generator = generator
 
     def __iter__(self):
-        w = self.weights.numpy()
-        u = gradcore.rand(self.num_samples if self.replacement else w.size,
-                          dtype=gradcore.float64, generator=self.generator).numpy()
-        if self.replacement:
-            cdf = np.cumsum(w)
-            cdf /= cdf[-1]
-            idx = np.minimum(np.searchsorted(cdf, u, side="right"), w.size - 1)
-        else:
-            with np.errstate(divide="ignore"):
-                keys = np.where(w > 0, np.log(u) / w, -np.inf)  # log of u ** (1/w): same order
-            idx = np.argsort(-keys, kind="stable")[: self.num_samples]
+        idx = gradcore.multinomial(self.weights, self.num_samples, self.replacement, generator=self.generator)
         return iter(idx.tolist())
 
     def __len__(self):
