@@ -240,6 +240,8 @@ namespace {
 
 enum class SliceWrite : uint8_t { Add, Copy, Fill };
 
+bool is_one(Scalar alpha) { return alpha.kind != Scalar::Float ? alpha.i == 1 : alpha.d == 1.0; }
+
 const char* slice_write_name(SliceWrite w, bool inplace) {
   switch (w) {
     case SliceWrite::Add: return inplace ? "index_add_" : "index_add";
@@ -318,7 +320,7 @@ struct IndexWriteBackward final : Node {
     if (needs_input_grad(1)) {
       TensorPtr picked = g[0]->dim() == 0 ? g[0] : index_select(g[0], dim, idx);
       if (what == SliceWrite::Fill) gv = sum(picked, {}, false);
-      else if (what == SliceWrite::Add && !(alpha.kind != Scalar::Float && alpha.i == 1))
+      else if (what == SliceWrite::Add && !is_one(alpha))
         gv = reshape(mul(picked, wrapped_scalar(alpha, picked->device)), values_shape);
       else gv = reshape(picked, values_shape);
     }
@@ -349,11 +351,10 @@ TensorPtr index_write(const TensorPtr& x, int64_t dim, const TensorPtr& index, c
     NoGradGuard ng;
     out = inplace ? x : clone(x);
     TensorPtr v = values;
-    if (w == SliceWrite::Fill && v->dtype != x->dtype) v = to_dtype(v, x->dtype);
-    if (w == SliceWrite::Add && !(alpha.kind != Scalar::Float && alpha.i == 1))
+    if (w == SliceWrite::Add && !is_one(alpha))
       v = mul(v, wrapped_scalar(alpha, v->device));
     else if (v->storage == out->storage) v = clone(v);
-    if (v->dtype != x->dtype) v = to_dtype(v, x->dtype);
+    if (v->dtype != x->dtype) v = to_dtype(v, x->dtype);  // index_fill's value
     write_slices(*out, d, *index, *v, w == SliceWrite::Add);
   }
   if (inplace) x->bump_version();
