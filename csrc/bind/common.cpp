@@ -43,8 +43,20 @@ const char* keep_doc(PyObject* fallback) {
 }
 }  // namespace
 
+static std::vector<std::pair<std::string, PyObject**>>& fast_fallbacks() {
+  static std::vector<std::pair<std::string, PyObject**>> slots;
+  return slots;
+}
+
+PyObject** fast_function_fallback(const char* name) {
+  for (auto& [n, slot] : fast_fallbacks())
+    if (n == name) return slot;
+  return nullptr;
+}
+
 void install_fast_function(py::module_ mod, PyMethodDef* def, PyObject** fallback) {
   *fallback = py::object(mod.attr(def->ml_name)).release().ptr();
+  fast_fallbacks().emplace_back(def->ml_name, fallback);
   def->ml_doc = keep_doc(*fallback);
   py::object name = mod.attr("__name__");
   PyObject* fn = PyCFunction_NewEx(def, nullptr, name.ptr());

@@ -160,6 +160,11 @@ void install_fast_pair(py::module_ fns, TensorClass& cls, const char* name, PyOb
   install_fast_function(fns, &fdef, function_fallback);
   install_fast_method(cls, &mdef, method_fallback);
 }
+// Where the fast call of gradcore.<name> keeps its fallback (null when it has none): bind/out.cpp
+// puts its out= wrapper there.
+PyObject** fast_function_fallback(const char* name);
+// Gives the functions that take out= in PyTorch their out= argument (bind/out.cpp); runs last.
+void install_out_arguments(py::module_& m);
 // The fallback for a method: the unbound binding called with self first.
 PyObject* call_method_fallback(PyObject* fallback, PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                                PyObject* kwnames);

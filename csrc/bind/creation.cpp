@@ -8,10 +8,17 @@ namespace gc::bind {
 
 namespace {
 
+// gradcore.set_default_device: where the factories put a tensor given no device= (the *_like
+// factories keep their input's). Only the Python surface reads it: ops never see it.
+Device& default_device() {
+  static Device d;
+  return d;
+}
+
 // Creation kwargs shared by the factories.
 struct Factory {
   std::optional<DType> dtype;
-  Device device;
+  Device device = default_device();
   bool requires_grad = false;
   Generator* gen = nullptr;
 };
@@ -166,6 +173,10 @@ static void bind_creation(py::module_& m, TensorClass& cls) {
     int64_t mm = mo.is_none() ? n : mo.cast<int64_t>();
     return finish_factory(ops::eye(n, mm, f.dtype.value_or(default_dtype()), f.device), f, "eye");
   }, py::arg("n"), py::arg("m") = py::none());
+  m.def("_set_default_device", [](py::object d) {
+    default_device() = d.is_none() ? Device{} : device_arg(d, "set_default_device");
+  });
+  m.def("_get_default_device", [] { return default_device(); });
   fns.def("from_numpy", [](py::object a) {
     if (!py::isinstance<py::array>(a))
       fail(ErrorKind::Type, "from_numpy", "expected np.ndarray (got ", type_name(a), ")");

@@ -1,6 +1,6 @@
 // Bindings of the indexing family, and the Python indexing protocol: Tensor.__getitem__ and
 // __setitem__ parse their index in C++ (ints, slices, None, ..., bools, int64/bool tensors,
-// lists and NumPy arrays) into basic view steps plus advanced index tensors, PyTorch's way:
+// lists, ranges and NumPy arrays) into basic view steps plus advanced index tensors, PyTorch's way:
 // ints, slices and None are views (ops::select/slice/unsqueeze), then the tensors index the
 // result (ops::index, a copy). The common cases (one int, one slice, a tuple of them) build no
 // Python object.
@@ -138,6 +138,8 @@ void to_item(py::handle h, Item& it) {
     tensor_item(h.cast<TensorPtr>(), it);
   } else if (PyList_Check(o) || PyTuple_Check(o)) {
     tensor_item(tensor_from_sequence(h), it);
+  } else if (PyRange_Check(o)) {  // a sequence of ints, as a list of them
+    tensor_item(tensor_from_sequence(py::list(py::reinterpret_borrow<py::object>(h))), it);
   } else if (py::isinstance<py::array>(h)) {
     tensor_item(tensor_from_array(py::reinterpret_borrow<py::array>(h), h), it);
   } else if (PyObject_HasAttrString(o, "dtype") && !PyFloat_Check(o)) {  // NumPy scalars
@@ -299,6 +301,102 @@ static void bind_index(py::module_& m, TensorClass& cls) {
   cls.def("scatter_add_", [](const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src) {
     return maybe_release(index->numel(), [&] { return ops::scatter_add_(x, dim, index, src); });
   }, py::arg("dim"), py::arg("index"), py::arg("src"));
+
+  // scatter(dim, index, src) or scatter(dim, index, value): a number is src filled to index's shape.
+  // reduce= is PyTorch's deprecated form (add / multiply); it warns as PyTorch does for a tensor src.
+  auto scatter_src = [](const TensorPtr& x, const TensorPtr& index, py::handle src, py::handle value,
+                        const py::object& reduce, const char* op) {
+    py::handle v = src.is_none() ? value : src;
+    if (v.is_none()) fail(ErrorKind::Type, op, "missing the src tensor (or value)");
+    if (is_tensor(v)) {
+      if (!reduce.is_none())
+        PyErr_WarnEx(PyExc_UserWarning, "The reduce argument of torch.scatter with Tensor src is deprecated and will "
+                     "be removed in a future PyTorch release. Use torch.scatter_reduce instead for more reduction "
+                     "options.", 1);
+      return v.cast<TensorPtr>();
+    }
+    return ops::expand(ops::scalar_tensor(to_scalar(v, op, "value"), x->dtype, x->device), index->shape);
+  };
+  auto reduce_arg = [](const py::object& r) { return r.is_none() ? std::string() : r.cast<std::string>(); };
+  auto scatter = [=](const TensorPtr& x, int64_t dim, const TensorPtr& index, py::object src, py::object value,
+                     py::object reduce) {
+    auto s = scatter_src(x, index, src, value, reduce, "scatter");
+    return maybe_release(index->numel(), [&] { return ops::scatter(x, dim, index, s, reduce_arg(reduce)); });
+  };
+  auto scatter_ = [=](const TensorPtr& x, int64_t dim, const TensorPtr& index, py::object src, py::object value,
+                      py::object reduce) {
+    auto s = scatter_src(x, index, src, value, reduce, "scatter_");
+    return maybe_release(index->numel(), [&] { return ops::scatter_(x, dim, index, s, reduce_arg(reduce)); });
+  };
+  cls.def("scatter", scatter, py::arg("dim"), py::arg("index"), py::arg("src") = py::none(), py::kw_only(),
+          py::arg("value") = py::none(), py::arg("reduce") = py::none());
+  fns.def("scatter", scatter, py::arg("input"), py::arg("dim"), py::arg("index"), py::arg("src") = py::none(),
+          py::kw_only(), py::arg("value") = py::none(), py::arg("reduce") = py::none());
+  cls.def("scatter_", scatter_, py::arg("dim"), py::arg("index"), py::arg("src") = py::none(), py::kw_only(),
+          py::arg("value") = py::none(), py::arg("reduce") = py::none());
+
+  auto scatter_reduce = [](const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src,
+                           const std::string& reduce, bool include_self) {
+    return maybe_release(index->numel(), [&] { return ops::scatter_reduce(x, dim, index, src, reduce, include_self); });
+  };
+  cls.def("scatter_reduce", scatter_reduce, py::arg("dim"), py::arg("index"), py::arg("src"), py::arg("reduce"),
+          py::kw_only(), py::arg("include_self") = true);
+  fns.def("scatter_reduce", scatter_reduce, py::arg("input"), py::arg("dim"), py::arg("index"), py::arg("src"),
+          py::arg("reduce"), py::kw_only(), py::arg("include_self") = true);
+  cls.def("scatter_reduce_", [](const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src,
+                                const std::string& reduce, bool include_self) {
+    return maybe_release(index->numel(), [&] { return ops::scatter_reduce_(x, dim, index, src, reduce, include_self); });
+  }, py::arg("dim"), py::arg("index"), py::arg("src"), py::arg("reduce"), py::kw_only(), py::arg("include_self") = true);
+
+  auto index_add = [](const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& source, py::object alpha) {
+    auto a = to_scalar(alpha, "index_add", "alpha");
+    return maybe_release(source->numel(), [&] { return ops::index_add(x, dim, index, source, a); });
+  };
+  cls.def("index_add", index_add, py::arg("dim"), py::arg("index"), py::arg("source"), py::kw_only(),
+          py::arg("alpha") = 1);
+  fns.def("index_add", index_add, py::arg("input"), py::arg("dim"), py::arg("index"), py::arg("source"),
+          py::kw_only(), py::arg("alpha") = 1);
+  cls.def("index_add_", [](const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& source,
+                           py::object alpha) {
+    auto a = to_scalar(alpha, "index_add_", "alpha");
+    return maybe_release(source->numel(), [&] { return ops::index_add_(x, dim, index, source, a); });
+  }, py::arg("dim"), py::arg("index"), py::arg("source"), py::kw_only(), py::arg("alpha") = 1);
+  auto index_copy = [](const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& source) {
+    return maybe_release(source->numel(), [&] { return ops::index_copy(x, dim, index, source); });
+  };
+  cls.def("index_copy", index_copy, py::arg("dim"), py::arg("index"), py::arg("source"));
+  fns.def("index_copy", index_copy, py::arg("input"), py::arg("dim"), py::arg("index"), py::arg("source"));
+  cls.def("index_copy_", [](const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& source) {
+    return maybe_release(source->numel(), [&] { return ops::index_copy_(x, dim, index, source); });
+  }, py::arg("dim"), py::arg("index"), py::arg("source"));
+  // value: a number, or a 0-dim tensor (differentiable).
+  auto fill_value = [](const TensorPtr& x, py::handle v, const char* op) {
+    return is_tensor(v) ? v.cast<TensorPtr>() : ops::scalar_tensor(to_scalar(v, op, "value"), x->dtype, x->device);
+  };
+  auto index_fill = [=](const TensorPtr& x, int64_t dim, const TensorPtr& index, py::object value) {
+    auto v = fill_value(x, value, "index_fill");
+    return maybe_release(x->numel(), [&] { return ops::index_fill(x, dim, index, v); });
+  };
+  cls.def("index_fill", index_fill, py::arg("dim"), py::arg("index"), py::arg("value"));
+  fns.def("index_fill", index_fill, py::arg("input"), py::arg("dim"), py::arg("index"), py::arg("value"));
+  cls.def("index_fill_", [=](const TensorPtr& x, int64_t dim, const TensorPtr& index, py::object value) {
+    auto v = fill_value(x, value, "index_fill_");
+    return maybe_release(x->numel(), [&] { return ops::index_fill_(x, dim, index, v); });
+  }, py::arg("dim"), py::arg("index"), py::arg("value"));
+
+  auto masked_scatter = [](const TensorPtr& x, const TensorPtr& mask, const TensorPtr& source) {
+    return maybe_release(x->numel(), [&] { return ops::masked_scatter(x, mask, source); });
+  };
+  cls.def("masked_scatter", masked_scatter, py::arg("mask"), py::arg("source"));
+  fns.def("masked_scatter", masked_scatter, py::arg("input"), py::arg("mask"), py::arg("source"));
+  cls.def("masked_scatter_", [](const TensorPtr& x, const TensorPtr& mask, const TensorPtr& source) {
+    return maybe_release(x->numel(), [&] { return ops::masked_scatter_(x, mask, source); });
+  }, py::arg("mask"), py::arg("source"));
+  auto take = [](const TensorPtr& x, const TensorPtr& index) {
+    return maybe_release(index->numel(), [&] { return ops::take(x, index); });
+  };
+  cls.def("take", take, py::arg("index"));
+  fns.def("take", take, py::arg("input"), py::arg("index"));
 
   auto index_select = [](const TensorPtr& x, int64_t dim, const TensorPtr& index) {
     return maybe_release(x->numel(), [&] { return ops::index_select(x, dim, index); });

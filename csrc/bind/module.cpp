@@ -46,4 +46,5 @@ PYBIND11_MODULE(_C, m) {
   bind::bind_tensor_class(m, cls);
   for (auto b : bind::binders(false)) b(m, cls);
   for (auto b : bind::binders(true)) b(m, cls);
+  bind::install_out_arguments(m);
 }

@@ -146,8 +146,19 @@ static void bind_unary(py::module_& m, TensorClass& cls) {
   }
   cls.def("clamp_", clamp_, py::arg("min") = py::none(), py::arg("max") = py::none());
   cls.def("clip_", clamp_, py::arg("min") = py::none(), py::arg("max") = py::none());
-  cls.def("clamp_min", [](const TensorPtr& x, py::object v) { return ops::clamp(x, to_scalar(v, "clamp_min", "min"), std::nullopt); });
-  cls.def("clamp_max", [](const TensorPtr& x, py::object v) { return ops::clamp(x, std::nullopt, to_scalar(v, "clamp_max", "max")); });
+  // clamp_min(x, min) / clamp_max(x, max): clamp with one bound (a number or a tensor).
+  for (bool is_min : {true, false}) {
+    const std::string name = is_min ? "clamp_min" : "clamp_max";
+    const char* arg = is_min ? "min" : "max";
+    auto one_bound = [is_min](auto& f, const TensorPtr& x, py::object b) {
+      return is_min ? f(x, b, py::none()) : f(x, py::none(), b);
+    };
+    auto out_of_place = [one_bound, clamp](const TensorPtr& x, py::object b) { return one_bound(clamp, x, b); };
+    cls.def(name.c_str(), out_of_place, py::arg(arg));
+    fns.def(name.c_str(), out_of_place, py::arg("input"), py::arg(arg));
+    cls.def((name + "_").c_str(), [one_bound, clamp_](const TensorPtr& x, py::object b) { return one_bound(clamp_, x, b); },
+            py::arg(arg));
+  }
 
   auto nn = m.attr("_nn").cast<py::module_>();
   nn.def("leaky_relu", [](const TensorPtr& x, double slope) { return ops::unary(kernels::LeakyRelu{slope}, x); },

@@ -127,6 +127,35 @@ void scatter_kernel(const Tensor& dst, const Tensor& values, const Tensor& idx, 
   });
 }
 
+namespace {
+template <typename T, kernels::ScatterReduce R>
+void scatter_reduce_typed(const Tensor& dst, const Tensor& values, const Tensor& idx, int64_t size, int64_t stride) {
+  const int64_t step = stride * static_cast<int64_t>(sizeof(T));
+  auto fn = [size, step](char* const* p, const int64_t* s, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+      T* to = reinterpret_cast<T*>(p[0] + i * s[0] + wrap(load_index(p[2] + i * s[2]), size) * step);
+      *to = kernels::scatter_combine<R>(*to, *reinterpret_cast<const T*>(p[1] + i * s[1]));
+    }
+  };
+  LoopGeom<3> g = make_geom<3>(dst.shape, {&dst, &values, &idx});
+  loop_range<3>(g, 0, dst.numel(), fn);
+}
+}  // namespace
+
+void scatter_reduce_kernel(const Tensor& dst, const Tensor& values, const Tensor& idx, int64_t size, int64_t stride,
+                           kernels::ScatterReduce reduce) {
+  using kernels::ScatterReduce;
+  if (dst.numel() == 0) return;
+  GC_DISPATCH_ALL(dst.dtype, "scatter_reduce", [&] {
+    switch (reduce) {
+      case ScatterReduce::Sum: return scatter_reduce_typed<scalar_t, ScatterReduce::Sum>(dst, values, idx, size, stride);
+      case ScatterReduce::Prod: return scatter_reduce_typed<scalar_t, ScatterReduce::Prod>(dst, values, idx, size, stride);
+      case ScatterReduce::Amax: return scatter_reduce_typed<scalar_t, ScatterReduce::Amax>(dst, values, idx, size, stride);
+      case ScatterReduce::Amin: return scatter_reduce_typed<scalar_t, ScatterReduce::Amin>(dst, values, idx, size, stride);
+    }
+  });
+}
+
 void masked_fill_kernel(const Tensor& out, const Tensor& mask, Scalar value) {
   GC_DISPATCH_ALL(out.dtype, "masked_fill", [&] {
     const scalar_t v = scalar_as<scalar_t>(value);

@@ -9,6 +9,7 @@
 #pragma once
 #include "core/scalar.h"
 #include "core/tensor.h"
+#include "kernels/scatter.h"
 
 namespace gc::cpu {
 
@@ -24,6 +25,10 @@ void gather_kernel(const Tensor& out, const Tensor& src, const Tensor& idx, int6
 // last write wins, deterministically. `values` broadcasts to dst's shape.
 void scatter_kernel(const Tensor& dst, const Tensor& values, const Tensor& idx, int64_t size, int64_t stride,
                     bool accumulate);
+// dst[i + wrap(idx[i]) * stride] = combine(dst[...], values[i]) with the reduction of
+// kernels/scatter.h, under scatter_kernel's contract (serial, row-major: deterministic).
+void scatter_reduce_kernel(const Tensor& dst, const Tensor& values, const Tensor& idx, int64_t size, int64_t stride,
+                           kernels::ScatterReduce reduce);
 // out[i] = value where mask[i] (mask bool, broadcast to out's shape).
 void masked_fill_kernel(const Tensor& out, const Tensor& mask, Scalar value);
 // Number of non-zero elements of a contiguous tensor, and their coordinates in row-major order

@@ -10,6 +10,9 @@
 //     raises the CPU's exact message.
 //   scatter with accumulate: one thread per entry, atomicAdd (int64 through unsigned 64-bit
 //     wrap-around adds, bool as a logical or: a true entry stores true).
+//   scatter_reduce: one thread per entry; sum through the same atomicAdd, prod / amax / amin as a
+//     compare-and-swap loop on the target's bits (32 for float, 64 for double and int64), bool
+//     as a store of the absorbing value only (true for or, false for and: writers agree).
 //   scatter without accumulate: the CPU's "last write wins in row-major order" must hold with
 //     duplicate indices (and with dst views that overlap themselves). Each entry's target byte
 //     offset becomes a key, paired with its row-major position; a stable radix sort (CUB) groups
@@ -100,6 +103,38 @@ void scatter_add_typed(const Tensor& dst, const Tensor& values, const Tensor& id
   const int64_t step = stride * static_cast<int64_t>(sizeof(T));
   for_each<3>(dst.shape, {&dst, &values, &idx}, "index_put_", [size, step] __device__(char** p) {
     accumulate(reinterpret_cast<T*>(p[0] + wrap(load_index(p[2]), size) * step), *reinterpret_cast<const T*>(p[1]));
+  });
+}
+
+template <kernels::ScatterReduce R, typename T>
+__device__ __forceinline__ void atomic_combine(T* to, T v) {
+  if constexpr (R == kernels::ScatterReduce::Sum) {
+    accumulate(to, v);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    constexpr bool absorbing = R == kernels::ScatterReduce::Amax;  // amax is `or`, prod and amin `and`
+    if (v == absorbing) *to = absorbing;
+  } else {
+    using Bits = std::conditional_t<sizeof(T) == 4, unsigned int, ull>;
+    Bits* addr = reinterpret_cast<Bits*>(to);
+    Bits old = *addr, assumed;
+    do {
+      assumed = old;
+      T cur;
+      memcpy(&cur, &assumed, sizeof(T));
+      const T next = kernels::scatter_combine<R>(cur, v);
+      Bits bits;
+      memcpy(&bits, &next, sizeof(T));
+      if (bits == assumed) break;
+      old = atomicCAS(addr, assumed, bits);
+    } while (old != assumed);
+  }
+}
+
+template <kernels::ScatterReduce R, typename T>
+void scatter_reduce_typed(const Tensor& dst, const Tensor& values, const Tensor& idx, int64_t size, int64_t stride) {
+  const int64_t step = stride * static_cast<int64_t>(sizeof(T));
+  for_each<3>(dst.shape, {&dst, &values, &idx}, "scatter_reduce", [size, step] __device__(char** p) {
+    atomic_combine<R>(reinterpret_cast<T*>(p[0] + wrap(load_index(p[2]), size) * step), *reinterpret_cast<const T*>(p[1]));
   });
 }
 
@@ -287,6 +322,20 @@ void scatter_kernel(const Tensor& dst, const Tensor& values, const Tensor& idx, 
   GC_DISPATCH_ALL(dst.dtype, "index_put_", [&] {
     if (accumulate) scatter_add_typed<scalar_t>(dst, values, idx, size, stride);
     else scatter_set_typed<scalar_t>(dst, values, idx, size, stride);
+  });
+}
+
+void scatter_reduce_kernel(const Tensor& dst, const Tensor& values, const Tensor& idx, int64_t size, int64_t stride,
+                           kernels::ScatterReduce reduce) {
+  using kernels::ScatterReduce;
+  if (dst.numel() == 0) return;
+  GC_DISPATCH_ALL(dst.dtype, "scatter_reduce", [&] {
+    switch (reduce) {
+      case ScatterReduce::Sum: return scatter_reduce_typed<ScatterReduce::Sum, scalar_t>(dst, values, idx, size, stride);
+      case ScatterReduce::Prod: return scatter_reduce_typed<ScatterReduce::Prod, scalar_t>(dst, values, idx, size, stride);
+      case ScatterReduce::Amax: return scatter_reduce_typed<ScatterReduce::Amax, scalar_t>(dst, values, idx, size, stride);
+      case ScatterReduce::Amin: return scatter_reduce_typed<ScatterReduce::Amin, scalar_t>(dst, values, idx, size, stride);
+    }
   });
 }
 

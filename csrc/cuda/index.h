@@ -3,6 +3,7 @@
 #pragma once
 #include "core/scalar.h"
 #include "core/tensor.h"
+#include "kernels/scatter.h"
 
 namespace gc::cuda {
 void check_index_bounds(const Tensor& idx, int64_t size, int64_t dim, bool allow_negative, ErrorKind kind,
@@ -11,6 +12,8 @@ void add_index_offsets(const Tensor& off, const Tensor& idx, int64_t size, int64
 void gather_kernel(const Tensor& out, const Tensor& src, const Tensor& idx, int64_t size, int64_t stride);
 void scatter_kernel(const Tensor& dst, const Tensor& values, const Tensor& idx, int64_t size, int64_t stride,
                     bool accumulate);
+void scatter_reduce_kernel(const Tensor& dst, const Tensor& values, const Tensor& idx, int64_t size, int64_t stride,
+                           kernels::ScatterReduce reduce);
 void masked_fill_kernel(const Tensor& out, const Tensor& mask, Scalar value);
 int64_t nonzero_count(const Tensor& x);
 void nonzero_kernel(const Tensor& out, const Tensor& x);

@@ -1,7 +1,7 @@
-// Dim-wise indexing ops: gather, scatter_add(_) and index_select, with their autograd nodes.
-// Each is one strided gather or scatter over the index's shape (cpu/index.h), after
-// PyTorch's checks; indices are validated before the kernel runs and are not wrapped
-// (negative entries raise, as in PyTorch).
+// Dim-wise reading ops: gather and index_select, with their autograd nodes, and the helpers the
+// scatter family (ops/scatter.cpp) shares with them. Each is one strided gather or scatter over
+// the index's shape (cpu/index.h), after PyTorch's checks; indices are validated before the
+// kernel runs and are not wrapped (negative entries raise, as in PyTorch).
 #include "autograd/node.h"
 #include "ops/dispatch.h"
 #include "ops/index.h"
@@ -10,12 +10,8 @@ namespace gc::ops {
 
 using namespace detail;
 
-namespace {
+namespace detail {
 
-// A 0-dim tensor read as shape [1] (gather/scatter_add/index_select treat it so, as PyTorch does).
-struct Geom {
-  DimVector shape, strides;
-};
 Geom geom0(const Tensor& t) { return t.dim() == 0 ? Geom{{1}, {1}} : Geom{t.shape, t.strides}; }
 
 void check_int64_index(const Tensor& index, const char* op) {
@@ -24,22 +20,8 @@ void check_int64_index(const Tensor& index, const char* op) {
          ". Hint: convert it with index.long().");
 }
 
-// ---- gather / scatter_add ----
-
-// out[..., i, ...] = x[..., index[..., i, ...], ...] along d, over index's shape.
-void gather_raw(const Tensor& out, const Tensor& x, int64_t d, const Tensor& index) {
-  Geom xs = geom0(x), is = geom0(index);
-  DimVector src_strides = xs.strides;
-  src_strides[d] = 0;
-  Tensor o, src, idx;
-  restride(o, out, is.shape, contiguous_strides(is.shape));
-  restride(src, x, is.shape, src_strides);
-  restride(idx, index, is.shape, is.strides);
-  GC_KERNEL(gather_kernel, o, src, idx, xs.shape[d], xs.strides[d]);
-}
-
-// dst[..., index[..., i, ...], ...] += src[..., i, ...] along d, over index's shape.
-void scatter_add_raw(const Tensor& dst, int64_t d, const Tensor& index, const Tensor& src) {
+void scatter_raw(const Tensor& dst, int64_t d, const Tensor& index, const Tensor& src,
+                 std::optional<kernels::ScatterReduce> reduce) {
   Geom ds = geom0(dst), is = geom0(index), ss = geom0(src);
   DimVector dst_strides = ds.strides;
   dst_strides[d] = 0;
@@ -47,25 +29,8 @@ void scatter_add_raw(const Tensor& dst, int64_t d, const Tensor& index, const Te
   restride(to, dst, is.shape, dst_strides);
   restride(from, src, is.shape, ss.strides);
   restride(idx, index, is.shape, is.strides);
-  GC_KERNEL(scatter_kernel, to, from, idx, ds.shape[d], ds.strides[d], true);
-}
-
-// gather's checks: int64 index of x's rank, no larger than x off `dim`, entries in [0, size).
-int64_t check_gather_args(const Tensor& x, int64_t dim, const Tensor& index, const char* op) {
-  check_int64_index(index, op);
-  check_device(x, index, op, "index");
-  Geom xs = geom0(x), is = geom0(index);
-  int64_t d = wrap_dim(dim, static_cast<int64_t>(xs.shape.size()), op);
-  if (is.shape.size() != xs.shape.size())
-    fail(ErrorKind::Runtime, op, "index tensor must have the same number of dimensions as the input tensor, got "
-         "index of shape ", shape_str(index.shape), " and input of shape ", shape_str(x.shape));
-  for (size_t k = 0; k < xs.shape.size(); ++k)
-    if (static_cast<int64_t>(k) != d && is.shape[k] > xs.shape[k])
-      fail(ErrorKind::Runtime, op, "size does not match at dimension ", k, ": expected index of shape ",
-           shape_str(index.shape), " to be no larger than input of shape ", shape_str(x.shape),
-           " apart from dimension ", d);
-  GC_KERNEL(check_index_bounds, index, xs.shape[d], d, false, ErrorKind::Runtime, op);
-  return d;
+  if (reduce) GC_KERNEL(scatter_reduce_kernel, to, from, idx, ds.shape[d], ds.strides[d], *reduce);
+  else GC_KERNEL(scatter_kernel, to, from, idx, ds.shape[d], ds.strides[d], false);
 }
 
 int64_t check_scatter_args(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src, const char* op) {
@@ -88,6 +53,52 @@ int64_t check_scatter_args(const Tensor& x, int64_t dim, const Tensor& index, co
   return d;
 }
 
+TensorPtr grad_for_src(const TensorPtr& g_at_index, const Tensor& index, const DimVector& src_shape) {
+  if (g_at_index->shape == src_shape) return g_at_index;
+  Geom ss{src_shape.empty() ? DimVector{1} : src_shape, {}}, is = geom0(index);
+  auto padded = zeros(ss.shape, g_at_index->dtype, g_at_index->device);
+  TensorPtr region = padded;
+  for (size_t k = 0; k < is.shape.size(); ++k) region = slice(region, static_cast<int64_t>(k), 0, is.shape[k], 1);
+  copy_into(region, reshape(g_at_index, is.shape));
+  return reshape(padded, src_shape);
+}
+
+}  // namespace detail
+
+namespace {
+
+// ---- gather ----
+
+// out[..., i, ...] = x[..., index[..., i, ...], ...] along d, over index's shape.
+void gather_raw(const Tensor& out, const Tensor& x, int64_t d, const Tensor& index) {
+  Geom xs = geom0(x), is = geom0(index);
+  DimVector src_strides = xs.strides;
+  src_strides[d] = 0;
+  Tensor o, src, idx;
+  restride(o, out, is.shape, contiguous_strides(is.shape));
+  restride(src, x, is.shape, src_strides);
+  restride(idx, index, is.shape, is.strides);
+  GC_KERNEL(gather_kernel, o, src, idx, xs.shape[d], xs.strides[d]);
+}
+
+// gather's checks: int64 index of x's rank, no larger than x off `dim`, entries in [0, size).
+int64_t check_gather_args(const Tensor& x, int64_t dim, const Tensor& index, const char* op) {
+  check_int64_index(index, op);
+  check_device(x, index, op, "index");
+  Geom xs = geom0(x), is = geom0(index);
+  int64_t d = wrap_dim(dim, static_cast<int64_t>(xs.shape.size()), op);
+  if (is.shape.size() != xs.shape.size())
+    fail(ErrorKind::Runtime, op, "index tensor must have the same number of dimensions as the input tensor, got "
+         "index of shape ", shape_str(index.shape), " and input of shape ", shape_str(x.shape));
+  for (size_t k = 0; k < xs.shape.size(); ++k)
+    if (static_cast<int64_t>(k) != d && is.shape[k] > xs.shape[k])
+      fail(ErrorKind::Runtime, op, "size does not match at dimension ", k, ": expected index of shape ",
+           shape_str(index.shape), " to be no larger than input of shape ", shape_str(x.shape),
+           " apart from dimension ", d);
+  GC_KERNEL(check_index_bounds, index, xs.shape[d], d, false, ErrorKind::Runtime, op);
+  return d;
+}
+
 struct GatherBackward final : Node {
   DimVector x_shape;
   int64_t dim = 0;
@@ -95,48 +106,12 @@ struct GatherBackward final : Node {
   TensorList apply(TensorList&& g) override {
     if (!g[0]) return {nullptr};
     auto gx = zeros(x_shape, g[0]->dtype, g[0]->device);
-    scatter_add_raw(*gx, dim, *index.unpack(*this), *g[0]);
+    scatter_raw(*gx, dim, *index.unpack(*this), *g[0], kernels::ScatterReduce::Sum);
     return {gx};
   }
   void release_saved() override { index.reset(); }
   std::string name() const override { return "GatherBackward0"; }
 };
-
-// scatter_add: self passes the gradient through; src gets it gathered back from where it went
-// (zero where src is larger than index).
-struct ScatterAddBackward final : Node {
-  int64_t dim = 0;
-  SavedTensor index;
-  DimVector src_shape;
-  TensorList apply(TensorList&& g) override {
-    if (!g[0]) return {nullptr, nullptr};
-    TensorPtr gs;
-    if (needs_input_grad(1)) {
-      auto idx = index.unpack(*this);
-      gs = gather(g[0], dim, idx);
-      if (gs->shape != src_shape) {
-        Geom ss{src_shape.empty() ? DimVector{1} : src_shape, {}}, is = geom0(*idx);
-        auto padded = zeros(ss.shape, gs->dtype, gs->device);
-        TensorPtr region = padded;
-        for (size_t k = 0; k < is.shape.size(); ++k) region = slice(region, static_cast<int64_t>(k), 0, is.shape[k], 1);
-        copy_into(region, reshape(gs, is.shape));
-        gs = reshape(padded, src_shape);
-      }
-    }
-    return {needs_input_grad(0) ? g[0] : nullptr, gs};
-  }
-  void release_saved() override { index.reset(); }
-  std::string name() const override { return "ScatterAddBackward0"; }
-};
-
-void record_scatter_add(const TensorPtr& out, const TensorPtr& x, int64_t d, const TensorPtr& index,
-                        const TensorPtr& src) {
-  auto n = make_node<ScatterAddBackward>({x, src});
-  n->dim = d;
-  n->index = SavedTensor(index, false);
-  n->src_shape = src->shape;
-  set_history(out, n);
-}
 
 }  // namespace
 
@@ -152,35 +127,6 @@ TensorPtr gather(const TensorPtr& x, int64_t dim, const TensorPtr& index) {
     set_history(out, n);
   }
   return out;
-}
-
-TensorPtr scatter_add(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src) {
-  int64_t d = check_scatter_args(*x, dim, *index, *src, "scatter_add");
-  TensorPtr out;
-  {
-    NoGradGuard g;
-    out = clone(x);
-  }
-  scatter_add_raw(*out, d, *index, *src);
-  if (compute_requires_grad({&x, &src}) && is_floating(x->dtype)) record_scatter_add(out, x, d, index, src);
-  return out;
-}
-
-TensorPtr scatter_add_(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src) {
-  const char* op = "scatter_add_";
-  int64_t d = check_scatter_args(*x, dim, *index, *src, op);
-  bool grad = compute_requires_grad({&x, &src}) && is_floating(x->dtype);
-  check_inplace(x, op);
-  if (grad) check_not_view(*x, op);
-  TensorPtr s = src;
-  if (s->storage == x->storage) {
-    NoGradGuard g;
-    s = clone(src);
-  }
-  scatter_add_raw(*x, d, *index, *s);
-  x->bump_version();
-  if (grad) record_scatter_add(x, x, d, index, src);
-  return x;
 }
 
 // ---- index_select ----

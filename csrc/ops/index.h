@@ -1,7 +1,9 @@
 // The indexing family's entry points beyond ops.h: what Tensor.__getitem__/__setitem__ need
 // (a replayable description of basic indexing, and set_item) and the in-place variants.
 #pragma once
+#include <optional>
 #include <vector>
+#include "kernels/scatter.h"
 #include "ops/ops.h"
 
 namespace gc::ops {
@@ -29,7 +31,6 @@ TensorPtr alias(const TensorPtr& x);
 void set_item(const TensorPtr& x, const BasicIndexList& steps, const TensorList& advanced, const TensorPtr& value);
 
 TensorPtr masked_fill_(const TensorPtr& x, const TensorPtr& mask, const TensorPtr& value);
-TensorPtr scatter_add_(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src);
 
 // Shared by ops/index.cpp and ops/gather.cpp; not part of the op API.
 namespace detail {
@@ -43,6 +44,23 @@ void check_not_view(const Tensor& x, const char* op);
 // x[idx] = values (or += when accumulating) without autograd: idx has one entry per dim of x
 // (null = the whole dim, int64 only), values has x's dtype and broadcasts to x[idx]'s shape.
 void index_put_raw(const TensorPtr& x, const TensorList& idx, TensorPtr values, bool accumulate, const char* op);
+
+// A 0-dim tensor read as shape [1] (the dim-wise ops treat it so, as PyTorch does).
+struct Geom {
+  DimVector shape, strides;
+};
+Geom geom0(const Tensor& t);
+void check_int64_index(const Tensor& index, const char* op);
+// scatter's checks (int64 index; self, index and src of one rank; index no larger than src, nor
+// than self off dim d; entries in [0, size)); returns the wrapped dim.
+int64_t check_scatter_args(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src, const char* op);
+// dst[..., index[..., i, ...], ...] = src[..., i, ...] along d over index's shape: the last write
+// wins, or the value combines with `reduce`. No autograd.
+void scatter_raw(const Tensor& dst, int64_t d, const Tensor& index, const Tensor& src,
+                 std::optional<kernels::ScatterReduce> reduce);
+// A gradient gathered at index's shape, as the gradient of a src of src_shape (zero where src is
+// larger than index).
+TensorPtr grad_for_src(const TensorPtr& g_at_index, const Tensor& index, const DimVector& src_shape);
 }  // namespace detail
 
 }  // namespace gc::ops

@@ -4,6 +4,7 @@
 // requires grad; backward formulas call these same ops with grad mode off.
 #pragma once
 #include <optional>
+#include <string>
 #include <utility>
 #include "core/scalar.h"
 #include "core/tensor.h"
@@ -242,7 +243,34 @@ TensorPtr mse_loss(const TensorPtr& input, const TensorPtr& target, Reduction re
 TensorPtr index(const TensorPtr& x, const TensorList& indices);
 TensorPtr index_put_(const TensorPtr& x, const TensorList& indices, const TensorPtr& values, bool accumulate);
 TensorPtr gather(const TensorPtr& x, int64_t dim, const TensorPtr& index);
+// ---- the scatter family (ops/scatter.cpp): each has an in-place twin (name_) writing into x ----
+// x with src scattered along dim: reduce "" (the last write wins), "add" or "multiply"
+// (scatter_(reduce=)); scatter_add is reduce "add".
+TensorPtr scatter(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src,
+                  const std::string& reduce = "");
+TensorPtr scatter_(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src,
+                   const std::string& reduce = "");
 TensorPtr scatter_add(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src);
+TensorPtr scatter_add_(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src);
+// reduce: "sum", "prod", "mean", "amax" or "amin"; include_self=false leaves x's values out of
+// the reduction at the scattered positions.
+TensorPtr scatter_reduce(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src,
+                         const std::string& reduce, bool include_self);
+TensorPtr scatter_reduce_(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& src,
+                          const std::string& reduce, bool include_self);
+// Along dim, slice index[i] of x gets slice i of source: added (times alpha), or copied; or is
+// filled with the 0-dim `value`.
+TensorPtr index_add(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& source, Scalar alpha);
+TensorPtr index_add_(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& source, Scalar alpha);
+TensorPtr index_copy(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& source);
+TensorPtr index_copy_(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& source);
+TensorPtr index_fill(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& value);
+TensorPtr index_fill_(const TensorPtr& x, int64_t dim, const TensorPtr& index, const TensorPtr& value);
+// x with the positions of mask (broadcast to x) taking source's leading elements in row-major order.
+TensorPtr masked_scatter(const TensorPtr& x, const TensorPtr& mask, const TensorPtr& source);
+TensorPtr masked_scatter_(const TensorPtr& x, const TensorPtr& mask, const TensorPtr& source);
+// x flattened, read at index (any shape; negative entries wrap).
+TensorPtr take(const TensorPtr& x, const TensorPtr& index);
 TensorPtr index_select(const TensorPtr& x, int64_t dim, const TensorPtr& index);
 TensorPtr masked_fill(const TensorPtr& x, const TensorPtr& mask, const TensorPtr& value);
 TensorPtr nonzero(const TensorPtr& x);  // [n, ndim] int64

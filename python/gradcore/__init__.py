@@ -46,3 +46,15 @@ int64 = long = dtype.int64
 bool = dtype.bool  # noqa: A001  (PyTorch's name)
 
 default_generator = _C.default_generator()
+
+
+def set_default_device(device):
+    """Sets the device the factory functions (zeros, ones, empty, full, rand, randn, randint, arange,
+    linspace, eye, tensor) and the nn layers' parameters use when given no ``device``; the ``*_like``
+    functions keep their input's. ``None`` resets it to the CPU."""
+    _C._set_default_device(device)
+
+
+def get_default_device():
+    """The device set by :func:`set_default_device` (``device('cpu')`` by default)."""
+    return _C._get_default_device()

@@ -67,6 +67,10 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
             raise RuntimeError("tensor: value cannot be converted to type int64 without overflow (NaN, infinity or "
                                "beyond int64's range)")
         t = _C._tensor_from_array(arr, dtype, from_python)
+        if device is None:  # data that is not a tensor goes to the default device (set_default_device)
+            device = _C._get_default_device()
+            if device == t.device:
+                device = None
     if device is not None:
         t = t._to_device(_check_factory_device(device), False)
     if requires_grad:
