@@ -3,13 +3,14 @@
 // Forward: a task is one (batch, block of kRows query rows). It walks the keys kCols at a time:
 // the kRows x kCols score block is a small GEMM against the key block packed transposed (the
 // inner loop runs over contiguous keys, so it vectorises without reassociating a dot product),
-// then an online softmax folds the block into each row's running max m, sum l and output
+// then an online softmax (exp by SIMD for float, cpu/softmax_rows.h) folds the block into each row's running max m, sum l and output
 // accumulator (acc *= exp(m_old - m_new) when the max grows), adding Z_ij P_ij v_j. Only one score
 // block is ever in memory: O(kRows * (kCols + Ev)) per task instead of the L x S matrix. Blocks
 // wholly above a causal diagonal are skipped. out = acc / l and lse = m + log(l) are written once.
 //
-// Backward: a task is one batch entry (its dk, dv then need no cross-thread sums). Each query row
-// recomputes its scores, P = exp(s - lse), and with D_i = <dout_i, out_i>:
+// Backward: a task is one batch entry (its dk, dv then need no cross-thread sums). K and V are
+// packed transposed once per task; each query row recomputes its scores and dout_i V^T as
+// axpys over contiguous keys (as the forward), P = exp(s - lse), and with D_i = <dout_i, out_i>:
 //   dv_j += Z_ij P_ij dout_i,  dP_ij = Z_ij <dout_i, v_j>,  dS_ij = P_ij (dP_ij - D_i),
 //   dq_i += scale dS_ij k_j,   dk_j += scale dS_ij q_i.
 // Tasks run on OpenMP threads once the work passes kParallelGrain (cpu/loops.h).
@@ -19,6 +20,7 @@
 #include <limits>
 #include <vector>
 #include "cpu/loops.h"
+#include "cpu/softmax_rows.h"
 
 #if defined(GRADCORE_OPENMP)
 #define GC_ATTN_PRAGMA(x) _Pragma(#x)
@@ -46,6 +48,18 @@ T dot(const T* a, const T* b, int64_t n) {
 template <typename T>
 void axpy(T* y, T a, const T* x, int64_t n) {
   for (int64_t e = 0; e < n; ++e) y[e] += a * x[e];
+}
+
+// x_j = exp(x_j - m) in place; returns sum_j x_j. Float rows take softmax's SIMD exp.
+template <typename T>
+T exp_shifted(T* x, int64_t n, T m) {
+  if constexpr (std::is_same_v<T, float>) {
+    return static_cast<T>(rows::sum_exp_f32(x, n, m, x));
+  } else {
+    T sum = 0;
+    for (int64_t j = 0; j < n; ++j) sum += x[j] = std::exp(x[j] - m);
+    return sum;
+  }
 }
 
 template <typename T>
@@ -94,11 +108,9 @@ void forward_block(T* out, T* lse, const T* q, const T* k, const T* v, const T* 
       if (alpha != T(1)) {
         for (int64_t e = 0; e < Ev; ++e) acc[e] *= alpha;
       }
-      T sum = 0;
+      const T sum = exp_shifted(s, cols, m_new);
       for (int64_t jj = 0; jj < cols; ++jj) {
-        const T pij = std::exp(s[jj] - m_new);
-        sum += pij;
-        const T pz = pij * static_cast<T>(p.dropout_scale(b, i, j0 + jj));
+        const T pz = p.dropout_p > 0.0 ? s[jj] * static_cast<T>(p.dropout_scale(b, i, j0 + jj)) : s[jj];
         if (pz != T(0)) axpy(acc, pz, vb + (j0 + jj) * Ev, Ev);
       }
       w.l[r] = w.l[r] * alpha + sum;
@@ -143,6 +155,7 @@ void backward(const Tensor& dq, const Tensor& dk, const Tensor& dv, const Tensor
   const T* md = mask ? mask->data_as<T>() : nullptr;
   const T scale = static_cast<T>(p.scale);
   for_planes(p.B, p.B * L * S * (2 * p.E + 2 * p.Ev), [&](int64_t b) {
+    std::vector<T> prow(S), dprow(S), kt(E * S), vt(Ev * S);
     const T* qb = q.data_as<T>() + b * L * E;
     const T* kb = k.data_as<T>() + b * S * E;
     const T* vb = v.data_as<T>() + b * S * Ev;
@@ -152,19 +165,30 @@ void backward(const Tensor& dq, const Tensor& dk, const Tensor& dv, const Tensor
     T* dqb = dq.data_as<T>() + b * L * E;
     T* dkb = dk.data_as<T>() + b * S * E;
     T* dvb = dv.data_as<T>() + b * S * Ev;
+    for (int64_t j = 0; j < S; ++j) {
+      for (int64_t e = 0; e < E; ++e) kt[e * S + j] = kb[j * E + e];
+      for (int64_t e = 0; e < Ev; ++e) vt[e * S + j] = vb[j * Ev + e];
+    }
     for (int64_t i = 0; i < L; ++i) {
       if (std::isinf(lb[i]) && lb[i] > 0) continue;  // a fully masked row: P = 0
       const T *qi = qb + i * E, *gi = gb + i * Ev;
       const T Di = dot(gi, ob + i * Ev, Ev);
       const int64_t jend = p.causal ? std::min(S, i + 1) : S;
+      std::fill(prow.begin(), prow.begin() + jend, T(0));
+      std::fill(dprow.begin(), dprow.begin() + jend, T(0));
+      for (int64_t e = 0; e < E; ++e) axpy(prow.data(), qi[e], kt.data() + e * S, jend);
+      for (int64_t e = 0; e < Ev; ++e) axpy(dprow.data(), gi[e], vt.data() + e * S, jend);
       for (int64_t j = 0; j < jend; ++j) {
-        T s = dot(qi, kb + j * E, E) * scale;
-        if (md) s += md[b * p.mask_sb + i * p.mask_sl + j * p.mask_ss];
-        const T pij = std::exp(s - lb[i]);
+        prow[j] *= scale;
+        if (md) prow[j] += md[b * p.mask_sb + i * p.mask_sl + j * p.mask_ss];
+      }
+      exp_shifted(prow.data(), jend, lb[i]);
+      for (int64_t j = 0; j < jend; ++j) {
+        const T pij = prow[j];
         if (pij == T(0)) continue;
         const T z = static_cast<T>(p.dropout_scale(b, i, j));
         if (z != T(0)) axpy(dvb + j * Ev, pij * z, gi, Ev);
-        const T ds = pij * (z * dot(gi, vb + j * Ev, Ev) - Di) * scale;
+        const T ds = pij * (z * dprow[j] - Di) * scale;
         axpy(dqb + i * E, ds, kb + j * E, E);
         axpy(dkb + j * E, ds, qi, E);
       }
