@@ -1,5 +1,5 @@
 // Bindings of the softmax family: x.softmax(dim) and gradcore.softmax(input, dim, dtype=None)
-// (and log_softmax), with PyTorch's argument names and defaults.
+// (and log_softmax), with PyTorch's argument names and defaults; and the fused attention kernel.
 #include "bind/common.h"
 
 namespace gc::bind {
@@ -30,6 +30,22 @@ static void bind_softmax(py::module_& m, TensorClass& cls) {
   }
 }
 
+// The fused kernel behind F.scaled_dot_product_attention (nn/_functional_attention.py checks the
+// arguments PyTorch's way and prepares the operands first).
+static void bind_attention(py::module_& m, TensorClass&) {
+  functions(m).def(
+      "_fused_sdpa",
+      [](const TensorPtr& q, const TensorPtr& k, const TensorPtr& v, std::optional<TensorPtr> mask, double dropout_p,
+         bool is_causal, std::optional<double> scale) {
+        return maybe_release(q->numel() * k->shape[k->dim() - 2], [&] {
+          return ops::scaled_dot_product_attention(q, k, v, mask ? *mask : nullptr, dropout_p, is_causal, scale);
+        });
+      },
+      py::arg("query"), py::arg("key"), py::arg("value"), py::arg("attn_mask") = py::none(),
+      py::arg("dropout_p") = 0.0, py::arg("is_causal") = false, py::arg("scale") = py::none());
+}
+
 GC_REGISTER_BINDINGS(bind_softmax)
+GC_REGISTER_BINDINGS(bind_attention)
 
 }  // namespace gc::bind

@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+#include "cpu/attention.h"
 #include "cpu/binary.h"
 #include "cpu/class_loss.h"
 #include "cpu/conv.h"
@@ -24,6 +25,7 @@
 #include "cpu/softmax.h"
 #include "cpu/unary.h"
 #ifdef GRADCORE_CUDA
+#include "cuda/attention.h"
 #include "cuda/binary.h"
 #include "cuda/class_loss.h"
 #include "cuda/conv.h"

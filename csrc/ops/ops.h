@@ -226,6 +226,14 @@ std::shared_ptr<Node> linear_relu_backward(const TensorPtr& h, const TensorPtr& 
 
 // ---- softmax (ops/softmax.cpp) and class losses (ops/class_loss.cpp) ----
 TensorPtr softmax(const TensorPtr& x, int64_t dim);
+// ---- fused attention (ops/attention.cpp) ----
+// softmax(query @ key^T * scale + attn_mask) @ value in one pass per query block (no L x S
+// scores): query (..., L, E), key (..., S, E), value (..., S, Ev) with equal batch dims;
+// attn_mask (nullable) additive, of query's dtype, broadcastable to (..., L, S); is_causal hides
+// key j > query i; dropout_p drops attention weights; scale defaults to 1/sqrt(E).
+TensorPtr scaled_dot_product_attention(const TensorPtr& query, const TensorPtr& key, const TensorPtr& value,
+                                       const TensorPtr& attn_mask, double dropout_p, bool is_causal,
+                                       std::optional<double> scale);
 TensorPtr log_softmax(const TensorPtr& x, int64_t dim);
 enum class Reduction : uint8_t { None = 0, Mean = 1, Sum = 2 };
 // Fused, stable cross-entropy over class dim 1 (or the only dim of 1-D logits). `target` is

@@ -27,16 +27,18 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                  scale=None, enable_gqa=False):
     """softmax(query @ key^T * scale + bias) @ value, as ``torch.nn.functional.scaled_dot_product_attention``.
 
-    Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev).
-    ``attn_mask``: bool (True = the position takes part) or floating (added to the scores),
-    broadcastable to (..., L, S). ``is_causal``: lower-triangular L x S mask (top-left aligned);
-    it is an error to pass both. ``scale`` defaults to 1/sqrt(E). ``dropout_p`` is applied to the
-    attention weights with gradcore's random generator (always, as PyTorch's function does; pass
-    0.0 in eval). ``enable_gqa``: key/value heads (dim -3) are repeated to match query's heads.
-    Rows whose every position is masked give 0, as PyTorch's math path does.
+    Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev); the batch dims
+    broadcast. ``attn_mask``: bool (True = the position takes part) or floating (added to the
+    scores), broadcastable to (..., L, S). ``is_causal``: lower-triangular L x S mask (top-left
+    aligned); it is an error to pass both. ``scale`` defaults to 1/sqrt(E). ``dropout_p`` is applied
+    to the attention weights with gradcore's random generator (always, as PyTorch's function does;
+    pass 0.0 in eval). ``enable_gqa``: key/value heads (dim -3) are repeated to match query's heads.
+    Rows whose every position is masked give 0, as PyTorch's CPU kernel does.
 
-    Implementation note: this is a composition of ordinary ops and materialises the full
-    (..., L, S) score matrix (memory O(L*S) per head); a fused, blocked CPU kernel is future work.
+    Runs the fused kernel (csrc/cpu/attention.cpp): scores are computed a block at a time with an
+    online softmax and never stored whole (memory O(L + S) per head, not O(L*S)); the backward
+    recomputes them from the saved per-row logsumexp. A floating mask that requires grad goes
+    through the composition (``_composed_attention``), whose graph gives its gradient.
     """
     for name, t in (("query", query), ("key", key), ("value", value)):
         if not isinstance(t, Tensor):
@@ -64,6 +66,25 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             key = key.repeat_interleave(hq // hk, dim=-3)
         if hv != hq:
             value = value.repeat_interleave(hq // hv, dim=-3)
+    if attn_mask is not None and attn_mask.requires_grad and _fns.is_grad_enabled():
+        return _composed_attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
+    batch = tuple(_fns.broadcast_shapes(tuple(query.shape[:-2]), tuple(key.shape[:-2]), tuple(value.shape[:-2])))
+    query, key, value = (t if tuple(t.shape[:-2]) == batch else t.expand(batch + tuple(t.shape[-2:]))
+                         for t in (query, key, value))
+    if attn_mask is not None:
+        if attn_mask.dtype == _C.dtype.bool:
+            attn_mask = _fns.zeros(tuple(attn_mask.shape), dtype=query.dtype, device=query.device).masked_fill(
+                attn_mask.logical_not(), float("-inf"))
+        elif attn_mask.dtype != query.dtype:
+            attn_mask = attn_mask.to(query.dtype)
+    return _fns._fused_sdpa(query, key, value, attn_mask, float(dropout_p), bool(is_causal),
+                            None if scale is None else float(scale))
+
+
+def _composed_attention(query, key, value, attn_mask, dropout_p, is_causal, scale):
+    """The composition of ordinary ops (matmul, softmax, where, dropout) that the fused kernel
+    replaces: it materialises the (..., L, S) scores. The slow twin of the tests, and the path of a
+    floating mask that requires grad."""
     L, S, E = query.shape[-2], key.shape[-2], query.shape[-1]
     scale_factor = 1.0 / math.sqrt(E) if scale is None else float(scale)
     scores = query.matmul(key.transpose(-2, -1)) * scale_factor
