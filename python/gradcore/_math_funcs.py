@@ -120,21 +120,12 @@ def logsumexp(input, dim, keepdim=False):
     dims = _dims(dim, input.dim(), "logsumexp")
     if input.numel() == 0:
         return input.exp().sum(dims, keepdim=keepdim).log()
-    with _NoGrad():
+    from .autograd.grad_mode import no_grad  # imported here: gradcore.autograd imports after this module
+    with no_grad():
         m = input.amax(dims, keepdim=True)
         m = _F.where(m.abs() == math.inf, _F.zeros_like(m), m)
     out = (input - m).exp().sum(dims, keepdim=True).log() + m
     return out if keepdim else out.squeeze(dims) if dims else out
-
-
-class _NoGrad:
-    def __enter__(self):
-        from .autograd.grad_mode import no_grad
-        self._ctx = no_grad()
-        self._ctx.__enter__()
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
 
 
 def _moments(name, input, dim, unbiased, keepdim, correction):
