@@ -9,8 +9,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _run(script, args, cwd, timeout=240):
+    # The child imports gradcore exactly as this test process did: the installed package under CI, the
+    # source tree when PYTHONPATH points at python/ during development.
+    import gradcore
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(gradcore.__file__)))
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in [os.path.join(ROOT, "python"), env.get("PYTHONPATH")] if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [pkg_parent, env.get("PYTHONPATH")] if p)
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "examples", script), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]

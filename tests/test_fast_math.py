@@ -15,6 +15,7 @@ SPECIAL = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1e-40, 88
                     0.625, -0.625, 1.0, -1.0, 4.0, -4.0, 1e-30, 3e38, -3e38], dtype=np.float32)
 
 
+@np.errstate(over="ignore", invalid="ignore")
 def _ulps(got, want):
     want32 = want.astype(np.float32)
     spacing = np.spacing(np.abs(want32)).astype(np.float64)
