@@ -20,7 +20,9 @@
 #include "cpu/pool.h"
 #include "cpu/reduce.h"
 #include "cpu/regression_loss.h"
+#include "cpu/scan.h"
 #include "cpu/softmax.h"
+#include "cpu/sort.h"
 #include "cpu/unary.h"
 #ifdef GRADCORE_CUDA
 #include "cuda/binary.h"
@@ -36,7 +38,9 @@
 #include "cuda/reduce.h"
 #include "cuda/regression_loss.h"
 #include "cuda/runtime.h"
+#include "cuda/scan.h"
 #include "cuda/softmax.h"
+#include "cuda/sort.h"
 #include "cuda/unary.h"
 #endif
 
