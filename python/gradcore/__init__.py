@@ -18,6 +18,8 @@ from ._tensor import Size, tensor, as_tensor  # noqa: E402
 from ._tensor_str import set_printoptions  # noqa: E402
 from ._tensor_funcs import (tril, triu, split, chunk, tensor_split, flip, fliplr, flipud, roll,  # noqa: E402
                             repeat_interleave, diag)
+from ._addmm import addmm, addmv, baddbmm, addbmm  # noqa: E402
+from ._einsum import einsum  # noqa: E402
 from ._legacy import FloatTensor, DoubleTensor, LongTensor, BoolTensor  # noqa: E402
 from . import backends  # noqa: E402
 from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode  # noqa: E402
