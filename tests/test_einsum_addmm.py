@@ -229,3 +229,19 @@ def test_einsum_errors_match_torch(args):
         torch.einsum(eq, *[torch.zeros(s) for s in shapes])
     with pytest.raises(RuntimeError, match="einsum"):
         g.einsum(eq, *[g.zeros(s) for s in shapes])
+
+
+def test_autocast_dtypes_match_torch():
+    (a, ta), (b, tb), (c, tc) = _pair((2, 3), torch.float32), _pair((3, 4), torch.float32), _pair((2, 4), torch.float32)
+    calls = [
+        lambda m, a, b, c: m.addmm(c, a, b), lambda m, a, b, c: m.addmv(c[:, 0], a, b[:, 0]),
+        lambda m, a, b, c: m.baddbmm(c[None], a[None], b[None]), lambda m, a, b, c: m.addbmm(c, a[None], b[None]),
+        lambda m, a, b, c: m.einsum("ij,jk", a, b),
+    ]
+    for f in calls:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            e = f(torch, ta, tb, tc)
+        with g.autocast("cpu", dtype=g.bfloat16):
+            r = f(g, a, b, c)
+        assert r.dtype == {torch.bfloat16: g.bfloat16, torch.float32: g.float32}[e.dtype]
+        np.testing.assert_allclose(r.float().detach().numpy(), e.float().detach().numpy(), rtol=3e-2, atol=3e-2)

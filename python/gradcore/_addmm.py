@@ -51,6 +51,23 @@ def _combine(op, input, product, beta, alpha):
     return out + (expanded if beta == 1 else expanded * beta)
 
 
+def _autocast_layer(fn):
+    """fn as one op under autocast, as PyTorch dispatches it: its tensors cast by its own policy (addmm,
+    baddbmm, addbmm: lower precision; addmv on the CPU: none), its insides (mm, matmul, ...) run with
+    autocast off."""
+    def wrapped(input, a, b, *, beta=1, alpha=1, out=None):
+        name = fn.__name__
+        input, a, b = (_C._autocast(name, t) if isinstance(t, Tensor) else t for t in (input, a, b))
+        saved = _C._autocast_suspend()
+        try:
+            return fn(input, a, b, beta=beta, alpha=alpha, out=out)
+        finally:
+            _C._autocast_resume(saved)
+
+    wrapped.__name__, wrapped.__doc__ = fn.__name__, fn.__doc__
+    return wrapped
+
+
 def _finish(res, out):
     if out is None:
         return res
@@ -58,6 +75,7 @@ def _finish(res, out):
     return out
 
 
+@_autocast_layer
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     """addmm(input, mat1, mat2, *, beta=1, alpha=1): ``beta * input + alpha * (mat1 @ mat2)``, mat1 (n, m),
     mat2 (m, p), input broadcastable to (n, p)."""
@@ -66,6 +84,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     return _finish(_combine("addmm", input, _F.mm(mat1, mat2), beta, alpha), out)
 
 
+@_autocast_layer
 def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     """addmv(input, mat, vec, *, beta=1, alpha=1): ``beta * input + alpha * (mat @ vec)``, mat (n, m), vec (m,)."""
     _check_matrix(mat, "addmv", "mat", 2)
@@ -73,6 +92,7 @@ def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     return _finish(_combine("addmv", input, _F.matmul(mat, vec), beta, alpha), out)
 
 
+@_autocast_layer
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """baddbmm(input, batch1, batch2, *, beta=1, alpha=1): ``beta * input + alpha * bmm(batch1, batch2)``,
     batch1 (b, n, m), batch2 (b, m, p), input broadcastable to (b, n, p)."""
@@ -91,6 +111,7 @@ def _batch_sum_product(batch1, batch2):
     return _F.mm(batch1.permute(1, 0, 2).reshape(n, b * m), batch2.reshape(b * m, p))
 
 
+@_autocast_layer
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
     """addbmm(input, batch1, batch2, *, beta=1, alpha=1): ``beta * input + alpha * sum_b batch1[b] @ batch2[b]``,
     input broadcastable to (n, p)."""

@@ -136,6 +136,20 @@ def einsum(*args):
     for i, t in enumerate(operands):
         if not isinstance(t, Tensor):
             raise TypeError(f"einsum(): operand {i} must be Tensor, not {type(t).__name__}")
+    # PyTorch's einsum is a composite: where autocast lists it (CUDA) its operands are cast and its insides
+    # run below autocast; elsewhere (CPU) its insides (bmm) are cast one by one.
+    if not operands or _C._autocast_policy(operands[0].device.type, "einsum") is None:
+        return _einsum(equation, operands)
+    operands = [_C._autocast("einsum", t) for t in operands]
+    saved = _C._autocast_suspend()
+    try:
+        return _einsum(equation, operands)
+    finally:
+        _C._autocast_resume(saved)
+
+
+def _einsum(equation, operands):
+    """The equation applied to the operands: steps 1-4 of the module's docstring."""
     equation = equation.replace(" ", "")
     lhs, arrow, rhs = equation.partition("->")
     terms, pos = [], 0
