@@ -366,3 +366,14 @@ def test_cuda_scans_and_backward_match_cpu(shape, dim):
     t = g.tensor(a, requires_grad=True)
     g.topk(t, min(2, shape[dim]), dim).values.sum().backward()
     np.testing.assert_array_equal(_np(s.grad.cpu()), _np(t.grad))
+
+
+def test_scan_autocast_dtype_matches_torch():
+    x, t = _pair(_data((3, 4), torch.float32), torch.float32)
+    for xx, tt in ((x, t), (x.bfloat16(), t.bfloat16())):
+        for name in ("cumsum", "cumprod"):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                e = getattr(torch, name)(tt, 1)
+            with g.autocast("cpu", dtype=g.bfloat16):
+                r = getattr(g, name)(xx, 1)
+            assert r.dtype == GDT[e.dtype]

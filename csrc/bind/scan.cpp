@@ -10,7 +10,8 @@ static void bind_scan(py::module_& m, TensorClass& cls) {
     const char* name = is_sum ? "cumsum" : "cumprod";
     auto f = [is_sum, name](const TensorPtr& x, int64_t dim, py::object dtype) {
       auto dt = optional_dtype(dtype, name);
-      return maybe_release(x->numel(), [&] { return is_sum ? ops::cumsum(x, dim, dt) : ops::cumprod(x, dim, dt); });
+      auto xc = ops::autocast(name, x, dt.has_value());
+      return maybe_release(x->numel(), [&] { return is_sum ? ops::cumsum(xc, dim, dt) : ops::cumprod(xc, dim, dt); });
     };
     cls.def(name, f, py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none());
     fns.def(name, f, py::arg("input"), py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none());
