@@ -262,6 +262,21 @@ def test_scan_16bit_and_big_threaded():
         np.testing.assert_array_equal(_np(one), _np(g.cumsum(x, d)))
 
 
+@pytest.mark.parametrize("shape", [(300, 7), (5, 600), (3, 4, 513), (2, 1, 1)])
+def test_scan_inner_blocks_match_row_path(shape):
+    # The blocked path (scanned dim not innermost) against the row path on the transposed copy.
+    a = np.random.default_rng(0).uniform(0.5, 1.5, shape)
+    x = g.tensor(a)
+    xt = x.transpose(0, -1).contiguous()
+    for name in ("cumsum", "cumprod"):
+        blocked = getattr(g, name)(x, 0)
+        rows = getattr(g, name)(xt, -1).transpose(0, -1)
+        np.testing.assert_array_equal(_np(blocked), _np(rows))
+    xi = g.tensor(np.arange(int(np.prod(shape))).reshape(shape) % 7)
+    np.testing.assert_array_equal(_np(g.cumsum(xi, 0)), _np(g.cumsum(xi.transpose(0, -1).contiguous(), -1)
+                                                             .transpose(0, -1)))
+
+
 ZERO_ROWS = [[1.5, 2.0, -3.0, 0.5], [0.0, 2.0, -3.0, 0.5], [1.5, 0.0, -3.0, 0.5], [1.5, 2.0, -3.0, 0.0],
              [0.0, 2.0, 0.0, 0.5], [0.0, 0.0, 0.0, 0.0], [2.0, 0.0, 0.0, 3.0]]
 
