@@ -174,6 +174,9 @@ const TensorPtr* held_tensor(PyObject* o);
 
 // Module for functions exported as gradcore.<name>.
 py::module_ functions(py::module_& m);
+// gradcore.return_types.<name>: the namedtuple (values, indices) of an op returning both (max,
+// min, sort, topk), like torch.return_types.<name>; made on first use.
+py::object values_indices_type(py::module_& m, const char* name);
 
 // ---- conversions from Python (TypeError on the wrong kind, naming `op` and `arg`) ----
 bool is_tensor(py::handle h);

@@ -16,6 +16,14 @@ int register_binder(Binder b, bool after_all) {
 
 py::module_ functions(py::module_& m) { return m.attr("functions").cast<py::module_>(); }
 
+py::object values_indices_type(py::module_& m, const char* name) {
+  py::module_ rt = functions(m).attr("return_types");
+  if (!py::hasattr(rt, name))
+    rt.attr(name) = py::module_::import("collections")
+                        .attr("namedtuple")(name, py::make_tuple("values", "indices"), py::arg("module") = "gradcore.return_types");
+  return rt.attr(name);
+}
+
 void bind_tensor_class(py::module_& m, TensorClass& cls);  // bind/tensor.cpp
 
 }  // namespace gc::bind
@@ -23,7 +31,8 @@ void bind_tensor_class(py::module_& m, TensorClass& cls);  // bind/tensor.cpp
 PYBIND11_MODULE(_C, m) {
   using namespace gc;
   m.doc() = "gradcore native core: tensors, CPU kernels and reverse-mode autograd";
-  m.def_submodule("functions", "ops exported as gradcore.<name>");
+  m.def_submodule("functions", "ops exported as gradcore.<name>").attr("return_types") =
+      m.def_submodule("return_types", "named tuples returned by ops (gradcore.return_types), like torch.return_types");
   m.def_submodule("_nn", "ops that nn.functional wraps (gradcore.nn.functional.<name>)");
   py::register_exception_translator([](std::exception_ptr p) {
     try {

@@ -95,13 +95,7 @@ TensorPtr any_all(const TensorPtr& x, py::handle dim, bool keepdim, bool is_all)
 static void bind_reduce(py::module_& m, TensorClass& cls) {
   auto fns = functions(m);
 
-  // gradcore.return_types.max / .min: namedtuples (values, indices), like torch.return_types.
-  py::module_ rt = m.def_submodule("return_types", "named tuples returned by reductions (gradcore.return_types)");
-  auto namedtuple = py::module_::import("collections").attr("namedtuple");
-  for (const char* name : {"max", "min"})
-    rt.attr(name) = namedtuple(name, py::make_tuple("values", "indices"), py::arg("module") = "gradcore.return_types");
-  fns.attr("return_types") = rt;
-  py::handle max_type = rt.attr("max"), min_type = rt.attr("min");
+  py::object max_type = values_indices_type(m, "max"), min_type = values_indices_type(m, "min");
 
   // Binds `name` as a method (self first) and as gradcore.<name>(input, ...).
   auto both = [&](const char* name, auto f, auto... args) {

@@ -22,7 +22,9 @@
 #include "cpu/random.h"
 #include "cpu/reduce.h"
 #include "cpu/regression_loss.h"
+#include "cpu/scan.h"
 #include "cpu/softmax.h"
+#include "cpu/sort.h"
 #include "cpu/unary.h"
 #ifdef GRADCORE_CUDA
 #include "cuda/attention.h"
@@ -40,7 +42,9 @@
 #include "cuda/reduce.h"
 #include "cuda/regression_loss.h"
 #include "cuda/runtime.h"
+#include "cuda/scan.h"
 #include "cuda/softmax.h"
+#include "cuda/sort.h"
 #include "cuda/unary.h"
 #endif
 

@@ -155,6 +155,17 @@ TensorPtr norm(const TensorPtr& x, double p, const DimVector& dims, bool keepdim
 TensorPtr any(const TensorPtr& x, std::optional<int64_t> dim, bool keepdim);
 TensorPtr all(const TensorPtr& x, std::optional<int64_t> dim, bool keepdim);
 
+// ---- sorting (ops/sort.cpp, cpu/sort.cpp, cuda/sort.cu) ----
+// Each row along `dim` ordered ascending (NaN last) or descending (NaN first), stably:
+// (values, int64 positions in the input). argsort and msort are its outputs.
+std::pair<TensorPtr, TensorPtr> sort(const TensorPtr& x, int64_t dim, bool descending);
+// The k largest (smallest) entries along `dim` and their positions, sorted when `sorted`.
+std::pair<TensorPtr, TensorPtr> topk(const TensorPtr& x, int64_t k, int64_t dim, bool largest, bool sorted);
+// ---- scans (ops/scan.cpp, cpu/scan.cpp, cuda/scan.cu) ----
+// Running sum / product along `dim`; integer and bool inputs give int64 unless dtype is given.
+TensorPtr cumsum(const TensorPtr& x, int64_t dim, std::optional<DType> dtype = std::nullopt);
+TensorPtr cumprod(const TensorPtr& x, int64_t dim, std::optional<DType> dtype = std::nullopt);
+
 // ---- matmul (ops/matmul.cpp, cpu/matmul.cpp) ----
 TensorPtr matmul(const TensorPtr& a, const TensorPtr& b);  // 1-D, 2-D, batched with broadcast
 TensorPtr mm(const TensorPtr& a, const TensorPtr& b);

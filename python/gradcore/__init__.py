@@ -20,6 +20,8 @@ from ._tensor_funcs import (tril, triu, split, chunk, tensor_split, flip, fliplr
                             repeat_interleave, diag, bincount, unflatten)
 from ._math_funcs import (isnan, isinf, isfinite, isposinf, isneginf, isclose, allclose, nan_to_num,  # noqa: E402
                           logsumexp, var_mean, std_mean, numel, outer, ger, tensordot, meshgrid)
+from ._addmm import addmm, addmv, baddbmm, addbmm  # noqa: E402
+from ._einsum import einsum  # noqa: E402
 from ._legacy import FloatTensor, DoubleTensor, LongTensor, BoolTensor  # noqa: E402
 from . import backends  # noqa: E402
 from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode  # noqa: E402
