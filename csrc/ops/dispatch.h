@@ -20,6 +20,7 @@
 #include "cpu/pool.h"
 #include "cpu/reduce.h"
 #include "cpu/regression_loss.h"
+#include "cpu/rnn.h"
 #include "cpu/softmax.h"
 #include "cpu/unary.h"
 #ifdef GRADCORE_CUDA
@@ -35,6 +36,7 @@
 #include "cuda/pool.h"
 #include "cuda/reduce.h"
 #include "cuda/regression_loss.h"
+#include "cuda/rnn.h"
 #include "cuda/runtime.h"
 #include "cuda/softmax.h"
 #include "cuda/unary.h"
