@@ -5,11 +5,13 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include "core/scalar.h"
 #include "core/tensor.h"
 #include "kernels/binary.h"
 #include "kernels/optim.h"
+#include "kernels/rnn.h"
 #include "kernels/unary.h"
 
 namespace gc {
@@ -234,6 +236,17 @@ TensorPtr linear_relu(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b
 // the two GEMMs), to become y's grad_fn; null otherwise. So relu(linear(...)) backpropagates the
 // same way however the model is written (F.relu(self.fc(x)) in a forward, or inside nn.Sequential).
 std::shared_ptr<Node> linear_relu_backward(const TensorPtr& h, const TensorPtr& y);
+
+// ---- recurrent layers (ops/rnn.cpp, cpu/rnn.cpp, cuda/rnn.cu; formulas in kernels/rnn.h) ----
+// One layer in one direction over a whole sequence, with one backward node (BPTT in C++):
+// x [T, B, I] (or [B, I]: one step, as the cells), h0 [B, H], c0 [B, H] (LSTM only, else
+// ignored), w_ih [G*H, I], w_hh [G*H, H], b_ih / b_hh [G*H] or null, in PyTorch's gate order;
+// reverse runs the steps from T-1 down to 0. Returns (output [T, B, H] (or [B, H]), h_n [B, H],
+// c_n [B, H] for LSTM, else null).
+std::tuple<TensorPtr, TensorPtr, TensorPtr> rnn_layer(kernels::RnnMode mode, const TensorPtr& x, const TensorPtr& h0,
+                                                      const TensorPtr& c0, const TensorPtr& w_ih,
+                                                      const TensorPtr& w_hh, const TensorPtr& b_ih,
+                                                      const TensorPtr& b_hh, bool reverse);
 
 // ---- softmax (ops/softmax.cpp) and class losses (ops/class_loss.cpp) ----
 TensorPtr softmax(const TensorPtr& x, int64_t dim);
