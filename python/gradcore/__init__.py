@@ -18,7 +18,8 @@ from ._tensor import Size, tensor, as_tensor  # noqa: E402
 from ._tensor_str import set_printoptions  # noqa: E402
 from ._tensor_funcs import (tril, triu, split, chunk, tensor_split, flip, fliplr, flipud, roll,  # noqa: E402
                             repeat_interleave, diag)
-from ._legacy import FloatTensor, DoubleTensor, LongTensor, BoolTensor  # noqa: E402
+from ._legacy import (FloatTensor, DoubleTensor, LongTensor, BoolTensor, ByteTensor, CharTensor,  # noqa: E402
+                      ShortTensor, IntTensor)
 from . import backends  # noqa: E402
 from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode  # noqa: E402
 from . import autograd  # noqa: E402
@@ -39,6 +40,10 @@ float64 = double = dtype.float64
 bfloat16 = dtype.bfloat16
 float16 = half = dtype.float16
 int64 = long = dtype.int64
+int32 = int = dtype.int32  # noqa: A001  (PyTorch's name)
+int16 = short = dtype.int16
+int8 = dtype.int8
+uint8 = dtype.uint8
 bool = dtype.bool  # noqa: A001  (PyTorch's name)
 
 default_generator = _C.default_generator()
