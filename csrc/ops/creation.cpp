@@ -35,7 +35,7 @@ TensorPtr empty(const DimVector& shape, DType dtype, Device device) {
 namespace {
 // A float written into an int64 tensor must fit (PyTorch refuses NaN, infinities and overflow).
 void check_fits(Scalar value, DType dtype, const char* op) {
-  if (dtype == DType::Int64 && value.kind == Scalar::Float && !Scalar::fits_int64(value.d))
+  if (is_integral(dtype) && value.kind == Scalar::Float && !Scalar::fits_int64(value.d))
     fail(ErrorKind::Runtime, op, "value ", value.d, " cannot be converted to type int64 without overflow");
 }
 }  // namespace

@@ -422,7 +422,7 @@ def _numpy_value(st, raw, shape, fail, tname, for_tensor):
         return a
     if st == "U64" and a.size and a.max() >= 2**63:
         raise fail(f"tensor '{tname}': uint64 values above 2**63 - 1 do not fit gradcore's int64")
-    if a.dtype.kind in "iu" and a.dtype.itemsize < 8 or st == "U64":
+    if st in ("U16", "U32", "U64"):  # unsigned types gradcore lacks: int64 holds them
         return a.astype(np.int64)
     return a
 
