@@ -194,7 +194,7 @@ def test_loads_files_written_by_safetensors(tmp_path):
     st.save_file(arrays, path)
     out = gradcore.load(path)
     assert set(out) == set(arrays)
-    expect = {"w": gradcore.float32, "h": gradcore.float16, "i": gradcore.int64, "u": gradcore.int64,
+    expect = {"w": gradcore.float32, "h": gradcore.float16, "i": gradcore.int32, "u": gradcore.uint8,
               "m": gradcore.bool, "d": gradcore.float64}
     for k, a in arrays.items():
         assert out[k].dtype == expect[k]

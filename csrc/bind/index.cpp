@@ -105,8 +105,11 @@ TensorPtr tensor_from_sequence(py::handle seq) {
 }
 
 void tensor_item(TensorPtr t, Item& it) {
+  // PyTorch takes int32 indices as int64 ones and (deprecated) uint8 indices as bool masks
+  if (t->dtype == DType::Int32 || t->dtype == DType::UInt8)
+    t = ops::to_dtype(t, t->dtype == DType::Int32 ? DType::Int64 : DType::Bool);
   if (t->dtype != DType::Int64 && t->dtype != DType::Bool)
-    fail(ErrorKind::Index, "__getitem__", "tensors used as indices must be int64 (long) or bool tensors, got ",
+    fail(ErrorKind::Index, "__getitem__", "tensors used as indices must be long, int, byte or bool tensors, got ",
          dtype_name(t->dtype), ". Hint: convert the index with .long().");
   if (t->dim() == 0) {  // a 0-dim int64 tensor is an int (a view); a 0-dim bool, a bool
     it.kind = t->dtype == DType::Int64 ? Item::Int : Item::Bool;

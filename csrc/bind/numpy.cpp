@@ -13,10 +13,14 @@ DType numpy_to_dtype(const py::array& a, const char* op) {
   if (kind == 'f' && size == 8) return DType::Float64;
   if (kind == 'f' && size == 2) return DType::Float16;
   if (kind == 'i' && size == 8) return DType::Int64;
+  if (kind == 'i' && size == 4) return DType::Int32;
+  if (kind == 'i' && size == 2) return DType::Int16;
+  if (kind == 'i' && size == 1) return DType::Int8;
+  if (kind == 'u' && size == 1) return DType::UInt8;
   if (kind == 'b') return DType::Bool;
   fail(ErrorKind::Type, op, "can't convert np.ndarray of type ", py::str(a.dtype()).cast<std::string>(),
-       ". The only supported types are: float64, float32, float16, int64 and bool. Hint: convert first, e.g. "
-       "arr.astype(np.float32)");
+       ". The only supported types are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool. "
+       "Hint: convert first, e.g. arr.astype(np.float32)");
 }
 
 py::dtype dtype_to_numpy(DType d) {
@@ -24,6 +28,10 @@ py::dtype dtype_to_numpy(DType d) {
     case DType::Float32: return py::dtype::of<float>();
     case DType::Float64: return py::dtype::of<double>();
     case DType::Int64: return py::dtype::of<int64_t>();
+    case DType::Int32: return py::dtype::of<int32_t>();
+    case DType::Int16: return py::dtype::of<int16_t>();
+    case DType::Int8: return py::dtype::of<int8_t>();
+    case DType::UInt8: return py::dtype::of<uint8_t>();
     case DType::Bool: return py::dtype::of<bool>();
     case DType::Float16: return py::dtype("float16");
     case DType::BFloat16:  // NumPy has no bfloat16: PyTorch's error
@@ -86,7 +94,8 @@ TensorPtr tensor_from_numpy_copy(py::array arr, std::optional<DType> dtype, bool
   const auto fsize = arr.dtype().itemsize();
   if (kind == 'f')
     natural = from_python ? default_dtype() : (fsize == 8 ? DType::Float64 : fsize == 2 ? DType::Float16 : DType::Float32);
-  else if (kind == 'i' || kind == 'u') natural = DType::Int64;
+  else if (kind == 'i' || kind == 'u')  // the wider unsigned types gradcore lacks become int64
+    natural = from_python || (kind == 'u' && fsize > 1) ? DType::Int64 : numpy_to_dtype(arr, "tensor");
   else if (kind == 'b') natural = DType::Bool;
   else
     fail(ErrorKind::Type, "tensor", "can't convert data of NumPy type ", py::str(arr.dtype()).cast<std::string>(),

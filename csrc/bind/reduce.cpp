@@ -79,7 +79,7 @@ TensorPtr any_all(const TensorPtr& x, py::handle dim, bool keepdim, bool is_all)
   if (dim.is_none()) return f(x, std::nullopt, keepdim);
   if (PyLong_Check(dim.ptr()) || PyIndex_Check(dim.ptr())) return f(x, int_dim(dim, op), keepdim);
   DimVector dims = int_list(dim, op, "dim");
-  if (dims.empty()) return ops::to_dtype(x, DType::Bool, true);
+  if (dims.empty()) return ops::to_dtype(ops::to_dtype(x, DType::Bool, true), x->dtype == DType::UInt8 ? DType::UInt8 : DType::Bool);
   for (auto& d : dims) d = wrap_dim(d, x->dim(), op);
   std::sort(dims.begin(), dims.end());
   if (std::adjacent_find(dims.begin(), dims.end()) != dims.end())

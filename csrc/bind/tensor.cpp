@@ -33,7 +33,8 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
   // ---- dtype, device ----
   // A class, not an int-like enum: a dtype is never accepted where an int is expected.
   py::class_<DType> dtype_cls(m, "dtype");
-  for (DType d : {DType::Bool, DType::Int64, DType::Float32, DType::Float64, DType::BFloat16, DType::Float16})
+  for (DType d : {DType::Bool, DType::Int64, DType::Float32, DType::Float64, DType::BFloat16, DType::Float16,
+                  DType::UInt8, DType::Int8, DType::Int16, DType::Int32})
     dtype_cls.attr(dtype_name(d)) = d;
   dtype_cls
       .def("__eq__", [](DType a, py::object b) { return py::isinstance<DType>(b) && a == b.cast<DType>(); })

@@ -4,16 +4,13 @@
 #include <immintrin.h>
 #endif
 #include "cpu/loops.h"
+#include "kernels/convert.h"
 #include "kernels/random.h"
 
 namespace gc::cpu {
 
 namespace {
-template <typename To, typename From>
-To convert(From v) {
-  if constexpr (std::is_same_v<To, bool>) return v != From(0);
-  else return static_cast<To>(v);
-}
+using kernels::convert;
 
 // o[i] = a[i] converted, for i < n: dtype casts of whole contiguous tensors (the 16-bit casts of
 // autocast), one vectorised pass, threads when large.

@@ -20,14 +20,14 @@ O scaled_sum(A s, double scale) {
 }
 }  // namespace
 
-// Reads and writes 16-bit floats itself (GC_DISPATCH_STORAGE): they accumulate in double, as
+// Reads and writes 16-bit floats itself (GC_DISPATCH_FLOAT16): they accumulate in double, as
 // float32 does, and the result is rounded once as it is stored.
 void sum_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, double scale) {
-  GC_DISPATCH_STORAGE(x.dtype, "sum", [&] {
+  GC_DISPATCH_FLOAT16(x.dtype, "sum", [&] {
     using T = scalar_t;
     constexpr bool floating = std::is_floating_point_v<T> || is_half_v<T>;
     using A = std::conditional_t<floating, double, int64_t>;
-    GC_DISPATCH_STORAGE(out.dtype, "sum", [&] {
+    GC_DISPATCH_FLOAT16(out.dtype, "sum", [&] {
       using O = scalar_t;
       O* o = out.data_as<O>();
       reduce_loop<T>(x, p, SumAcc<A>{}, [&](int64_t m, const SumAcc<A>& acc) {
@@ -261,7 +261,7 @@ void norm_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, double
 }
 
 void any_all_kernel(const Tensor& out, const Tensor& x, const ReducePlan& p, bool is_all) {
-  GC_DISPATCH_STORAGE(x.dtype, is_all ? "all" : "any", [&] {
+  GC_DISPATCH_FLOAT16(x.dtype, is_all ? "all" : "any", [&] {
     using T = scalar_t;
     bool* o = out.data_as<bool>();
     if (is_all) reduce_loop<T>(x, p, AnyAllAcc<true>{}, [&](int64_t m, const AnyAllAcc<true>& a) { o[m] = a.r; });

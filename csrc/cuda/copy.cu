@@ -20,17 +20,14 @@
 #include "core/generator.h"
 #include "cuda/copy.h"
 #include "cuda/loops.cuh"
+#include "kernels/convert.h"
 #include "kernels/random.h"
 
 namespace gc::cuda {
 
 namespace {
 
-template <typename To, typename From>
-__host__ __device__ __forceinline__ To convert(From v) {
-  if constexpr (std::is_same_v<To, bool>) return v != From(0);
-  else return static_cast<To>(v);
-}
+using kernels::convert;
 
 template <typename To, typename From>
 struct ConvertF {

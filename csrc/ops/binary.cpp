@@ -113,12 +113,12 @@ DType compute_dtype(BinaryOp op, const TensorPtr& a, const TensorPtr& b) {
              "logical_xor() operator.");
       break;
   }
-  if (op == BinaryOp::Pow && dt == DType::Int64 && b->dtype == DType::Int64) {
+  if (op == BinaryOp::Pow && is_integral(dt) && is_integral(b->dtype)) {
     // PyTorch: "Integers to negative integer powers are not allowed."
-    if (b->numel() > 0 && b->dim() == 0 && *to_cpu(b)->data_as<int64_t>() < 0)
+    if (b->numel() > 0 && b->dim() == 0 && *to_cpu(cast_to(b, DType::Int64))->data_as<int64_t>() < 0)
       fail(ErrorKind::Runtime, "pow", "integers to negative integer powers are not allowed. Hint: use a float base, e.g. x.float() ** -1");
   }
-  if ((op == BinaryOp::FloorDivide || op == BinaryOp::Remainder) && dt == DType::Int64) {
+  if ((op == BinaryOp::FloorDivide || op == BinaryOp::Remainder) && is_integral(dt)) {
     // integer division by zero is undefined behaviour in C++: refuse it like PyTorch does
     auto bc = cast_to(b, DType::Int64);
     auto zero = compute(BinaryOp::Eq, bc, wrapped_scalar(Scalar::from_int(0), b->device), Scalar::from_int(1), DType::Int64);

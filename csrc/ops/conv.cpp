@@ -114,7 +114,7 @@ void conv_forward(const TensorPtr& x, const TensorPtr& w, const TensorPtr& bias,
   }
   if (cpu_kernel_for(x)) {
     auto b = bias ? contiguous(bias) : nullptr;
-    call_widening([](auto&&... a) { cpu::conv2d_forward(a...); }, *x, *w, b.get(), geo, groups, *out);
+    call_widening(Widen::All, [](auto&&... a) { cpu::conv2d_forward(a...); }, *x, *w, b.get(), geo, groups, *out);
     return;
   }
   const GroupViews gv{O / groups, geo.rows() / groups, geo.cols()};
@@ -140,7 +140,7 @@ TensorPtr conv_input_grad(const TensorPtr& g, const TensorPtr& w, const ConvGeom
     return dx;
   }
   if (cpu_kernel_for(g)) {
-    call_widening([](auto&&... a) { cpu::conv2d_input_grad(a...); }, *g, *w, geo, groups, *dx);
+    call_widening(Widen::All, [](auto&&... a) { cpu::conv2d_input_grad(a...); }, *g, *w, geo, groups, *dx);
     return dx;
   }
   const Chunks chunks(geo, g);
@@ -170,7 +170,7 @@ std::pair<TensorPtr, TensorPtr> conv_weight_grad(const TensorPtr& x, const Tenso
     return {gw, gb};
   }
   if (cpu_kernel_for(x)) {
-    call_widening([](auto&&... a) { cpu::conv2d_weight_grad(a...); }, *x, *g, geo, groups,
+    call_widening(Widen::All, [](auto&&... a) { cpu::conv2d_weight_grad(a...); }, *x, *g, geo, groups,
                   static_cast<const Tensor*>(any_w ? gw.get() : nullptr), static_cast<const Tensor*>(gb.get()));
     return {gw, gb};
   }

@@ -15,7 +15,7 @@ void copy_across_devices(const TensorPtr& dst, const TensorPtr& src) {
   auto dense = src;
   if (!(src->shape == dst->shape && src->dtype == dst->dtype && src->is_contiguous())) {
     dense = empty_tensor(dst->shape, dst->dtype, src->device);
-    GC_KERNEL_16(true, true, copy_kernel, *dense, *src);
+    GC_KERNEL_STORAGE(copy_kernel, *dense, *src);
   }
   const size_t nbytes = static_cast<size_t>(dst->numel()) * dst->itemsize();
   if (dst->is_contiguous()) {
@@ -24,7 +24,7 @@ void copy_across_devices(const TensorPtr& dst, const TensorPtr& src) {
   }
   auto staged = empty_tensor(dst->shape, dst->dtype, dst->device);
   cuda::copy_bytes(staged->data(), staged->device, dense->data(), dense->device, nbytes);
-  GC_KERNEL_16(true, true, copy_kernel, *dst, *staged);
+  GC_KERNEL_STORAGE(copy_kernel, *dst, *staged);
 #else
   fail(ErrorKind::Runtime, "copy_", "cannot copy between ", src->device.str(), " and ", dst->device.str(),
        ": gradcore was built without CUDA support");
@@ -45,11 +45,11 @@ void copy_into(const TensorPtr& dst, const TensorPtr& src) {
   // Reading and writing overlapping memory (x.copy_(x.t())): go through a temporary.
   if (dst->storage == src->storage && !(dst->offset == src->offset && dst->strides == src->strides)) {
     auto tmp = empty_tensor(src->shape, src->dtype, src->device);
-    GC_KERNEL_16(true, true, copy_kernel, *tmp, *src);
-    GC_KERNEL_16(true, true, copy_kernel, *dst, *tmp);
+    GC_KERNEL_STORAGE(copy_kernel, *tmp, *src);
+    GC_KERNEL_STORAGE(copy_kernel, *dst, *tmp);
     return;
   }
-  GC_KERNEL_16(true, true, copy_kernel, *dst, *src);
+  GC_KERNEL_STORAGE(copy_kernel, *dst, *src);
 }
 
 // Gradient of a dtype cast: cast back.
@@ -63,7 +63,7 @@ struct ToCopyBackward final : Node {
 TensorPtr to_dtype(const TensorPtr& t, DType dtype, bool copy) {
   if (t->dtype == dtype && !copy) return t;
   auto out = empty_tensor(t->shape, dtype, t->device);
-  GC_KERNEL_16(true, true, copy_kernel, *out, *t);
+  GC_KERNEL_STORAGE(copy_kernel, *out, *t);
   if (compute_requires_grad({&t})) {
     if (!is_floating(dtype))
       return out;  // integer results carry no gradient, as in PyTorch
@@ -102,7 +102,7 @@ struct CloneBackward final : Node {
 
 TensorPtr clone(const TensorPtr& t) {
   auto out = empty_tensor(t->shape, t->dtype, t->device);
-  GC_KERNEL_16(true, true, copy_kernel, *out, *t);
+  GC_KERNEL_STORAGE(copy_kernel, *out, *t);
   if (compute_requires_grad({&t})) set_history(out, make_node<CloneBackward>({t}));
   return out;
 }

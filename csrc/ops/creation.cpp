@@ -35,7 +35,7 @@ TensorPtr empty(const DimVector& shape, DType dtype, Device device) {
 namespace {
 // A float written into an int64 tensor must fit (PyTorch refuses NaN, infinities and overflow).
 void check_fits(Scalar value, DType dtype, const char* op) {
-  if (dtype == DType::Int64 && value.kind == Scalar::Float && !Scalar::fits_int64(value.d))
+  if (is_integral(dtype) && value.kind == Scalar::Float && !Scalar::fits_int64(value.d))
     fail(ErrorKind::Runtime, op, "value ", value.d, " cannot be converted to type int64 without overflow");
 }
 }  // namespace
@@ -43,7 +43,7 @@ void check_fits(Scalar value, DType dtype, const char* op) {
 TensorPtr full(const DimVector& shape, Scalar value, DType dtype, Device device) {
   check_fits(value, dtype, "full");
   auto t = empty(shape, dtype, device);
-  GC_KERNEL_16(true, true, fill_kernel, *t, value);
+  GC_KERNEL_STORAGE(fill_kernel, *t, value);
   return t;
 }
 TensorPtr zeros(const DimVector& shape, DType dtype, Device device) {
@@ -84,7 +84,7 @@ TensorPtr linspace(double start, double end, int64_t steps, DType dtype, Device 
   auto t = empty({steps}, dtype, device);
   if (steps == 0) return t;
   if (steps == 1) {
-    GC_KERNEL_16(true, true, fill_kernel, *t, Scalar::from_double(start));
+    GC_KERNEL_STORAGE(fill_kernel, *t, Scalar::from_double(start));
     return t;
   }
   // PyTorch fills the first half from start and the second half from end, so both ends are exact.
@@ -101,7 +101,7 @@ TensorPtr eye(int64_t n, int64_t m, DType dtype, Device device) {
   if (n < 0 || m < 0) fail(ErrorKind::Runtime, "eye", "n and m must be non-negative, got n=", n, ", m=", m);
   auto t = zeros({n, m}, dtype, device);
   auto diag = as_strided(t, {std::min(n, m)}, {m + 1}, 0);
-  GC_KERNEL_16(true, true, fill_kernel, *diag, Scalar::from_int(1));
+  GC_KERNEL_STORAGE(fill_kernel, *diag, Scalar::from_int(1));
   return t;
 }
 
@@ -163,7 +163,7 @@ struct FillBackward final : Node {
 void fill_(const TensorPtr& t, Scalar value) {
   check_fits(value, t->dtype, "fill_");
   check_inplace(t, "fill_");
-  GC_KERNEL_16(true, true, fill_kernel, *t, value);
+  GC_KERNEL_STORAGE(fill_kernel, *t, value);
   t->bump_version();
   if (GradMode::is_enabled() && t->requires_grad && !t->is_leaf())
     set_history(t, make_node<FillBackward>({t}));

@@ -66,31 +66,40 @@ Device kernel_device(const A&, const R&... rest) {
 
 namespace gc {
 
-// 16-bit floats (bfloat16, float16) compute in float32, as PyTorch's kernels do (its "opmath"
-// type), and are rounded once on the way out. A kernel that does not read them itself gets, from
-// GC_KERNEL, float32 twins of its 16-bit tensor arguments: each 16-bit storage an argument lives
-// in is widened whole into a float32 storage, and the argument becomes a view of it with the same
-// shape, strides and offset (kernels that take strides or offsets of the original layout, or
-// arguments that alias one storage, see the same layout). After the kernel ran, every widened
-// storage is rounded back whole (values the kernel did not write round-trip exactly). This is the
-// slow twin that native 16-bit kernels are tested against; it costs two conversion passes over
-// each 16-bit storage an argument touches.
-class HalfWidening {
+// The storage-only dtypes compute in a wider twin: 16-bit floats (bfloat16, float16) in float32,
+// as PyTorch's kernels do (its "opmath" type), rounded once on the way out; the narrow integers
+// (uint8, int8, int16, int32) in int64, wrapping around on the way out as PyTorch's integer
+// arithmetic does. A kernel that does not read them itself gets, from GC_KERNEL, wide twins of its
+// narrow tensor arguments: each narrow storage an argument lives in is widened whole into a wide
+// storage, and the argument becomes a view of it with the same shape, strides and offset (kernels
+// that take strides or offsets of the original layout, or arguments that alias one storage, see
+// the same layout). After the kernel ran, every widened storage is narrowed back whole (values the
+// kernel did not write round-trip exactly). This is the slow twin that native 16-bit kernels are
+// tested against; it costs two conversion passes over each narrow storage an argument touches.
+// Which dtypes a backend's kernel gets as wide twins: every storage-only dtype, only the narrow
+// integers (the kernel reads 16-bit floats itself), or none (copy and fill read every dtype).
+enum class Widen : uint8_t { All, NarrowInts, None };
+
+class NarrowWidening {
  public:
+  explicit NarrowWidening(Widen mode) : mode_(mode) {}
+  static bool widens(Widen mode, DType d) {
+    return mode == Widen::All ? is_narrow(d) : mode == Widen::NarrowInts && is_narrow_int(d);
+  }
   template <typename A>
-  static bool is_half_arg(const A& a) {
-    if constexpr (std::is_same_v<std::decay_t<A>, Tensor>) return is_half(a.dtype);
+  static bool is_narrow_arg(Widen mode, const A& a) {
+    if constexpr (std::is_same_v<std::decay_t<A>, Tensor>) return widens(mode, a.dtype);
     else if constexpr (std::is_same_v<std::decay_t<A>, const Tensor*> || std::is_same_v<std::decay_t<A>, Tensor*>)
-      return a != nullptr && is_half(a->dtype);
+      return a != nullptr && widens(mode, a->dtype);
     else return false;
   }
   const Tensor& widen(const Tensor& t) {
-    if (!is_half(t.dtype)) return t;
+    if (!widens(mode_, t.dtype)) return t;
     auto view = std::make_shared<Tensor>();
     view->shape = t.shape;
     view->strides = t.strides;
     view->offset = t.offset;
-    view->dtype = DType::Float32;
+    view->dtype = wide_dtype(t.dtype);
     view->device = t.device;
     view->storage = wide_storage(t);
     views_.push_back(view);
@@ -105,14 +114,14 @@ class HalfWidening {
     return std::forward<A>(a);
   }
   void narrow_back() {
-    for (auto& w : wide_) copy(*flat(w.narrow, w.dtype), *flat(w.wide->storage, DType::Float32));
+    for (auto& w : wide_) copy(*flat(w.narrow, w.dtype), *w.wide);
   }
 
  private:
   struct Widened {
     std::shared_ptr<Storage> narrow;
     DType dtype;
-    TensorPtr wide;  // flat float32 [elements of narrow]
+    TensorPtr wide;  // flat [elements of narrow], of wide_dtype(dtype)
   };
   // The whole of storage s as a flat tensor of dtype d.
   static TensorPtr flat(const std::shared_ptr<Storage>& s, DType d) {
@@ -128,26 +137,28 @@ class HalfWidening {
     for (auto& w : wide_)
       if (w.narrow == t.storage) return w.wide->storage;
     auto narrow = flat(t.storage, t.dtype);
-    auto wide = empty_tensor(narrow->shape, DType::Float32, t.device);
+    auto wide = empty_tensor(narrow->shape, wide_dtype(t.dtype), t.device);
     copy(*wide, *narrow);
     wide_.push_back({t.storage, t.dtype, wide});
     return wide->storage;
   }
   static void copy(const Tensor& dst, const Tensor& src);
+  Widen mode_;
   std::vector<Widened> wide_;
   std::vector<TensorPtr> views_;
 };
 
-// Tests and benchmarks: when set, every kernel gets float32 twins of its 16-bit arguments, the
-// native 16-bit ones too (GC_KERNEL_16's flags are ignored), so that a native kernel can be
-// compared with the widening path it replaced (gradcore._C._force_half_widening).
+// Tests and benchmarks: when set, every kernel gets wide twins of its narrow arguments, the native
+// 16-bit and storage kernels too (GC_KERNEL_16's flags are ignored), so that a native kernel can
+// be compared with the widening path it replaced (gradcore._C._force_half_widening).
 inline std::atomic<bool> g_force_half_widening{false};
 
-// fn(args...), through float32 twins when an argument is a 16-bit float tensor.
+// fn(args...), through wide twins of the arguments whose dtype `mode` widens.
 template <typename Fn, typename... A>
-decltype(auto) call_widening(Fn&& fn, A&&... args) {
-  if (!(HalfWidening::is_half_arg(args) || ...)) return fn(std::forward<A>(args)...);
-  HalfWidening w;
+decltype(auto) call_widening(Widen mode, Fn&& fn, A&&... args) {
+  if (g_force_half_widening.load(std::memory_order_relaxed)) mode = Widen::All;
+  if (!(NarrowWidening::is_narrow_arg(mode, args) || ...)) return fn(std::forward<A>(args)...);
+  NarrowWidening w(mode);
   using R = decltype(fn(std::forward<A>(args)...));
   if constexpr (std::is_void_v<R>) {
     fn(w.widen(std::forward<A>(args))...);
@@ -159,7 +170,7 @@ decltype(auto) call_widening(Fn&& fn, A&&... args) {
   }
 }
 
-inline void HalfWidening::copy(const Tensor& dst, const Tensor& src) {
+inline void NarrowWidening::copy(const Tensor& dst, const Tensor& src) {
 #ifdef GRADCORE_CUDA
   if (!dst.device.is_cpu()) {
     cuda::DeviceGuard guard(dst.device);
@@ -175,41 +186,39 @@ inline void HalfWidening::copy(const Tensor& dst, const Tensor& src) {
 #ifdef GRADCORE_CUDA
 namespace gc {
 // Evaluates the arguments once (they may have side effects, e.g. reserving random numbers), then
-// calls the CPU or the CUDA twin.
-// cpu_native16 / cuda_native16: that backend's kernel reads and writes 16-bit floats itself, so
-// its arguments pass as they are instead of through float32 twins.
+// calls the CPU or the CUDA twin, through wide twins of the arguments that backend's mode widens.
 template <typename CpuFn, typename CudaFn, typename... A>
-decltype(auto) dispatch_kernel(bool cpu_native16, bool cuda_native16, CpuFn cpu_fn, CudaFn cuda_fn, A&&... args) {
+decltype(auto) dispatch_kernel(Widen cpu_mode, Widen cuda_mode, CpuFn cpu_fn, CudaFn cuda_fn, A&&... args) {
   const Device dev = kernel_device(args...);
-  const bool widen_all = g_force_half_widening.load(std::memory_order_relaxed);
-  if (dev.is_cpu()) {
-    if (cpu_native16 && !widen_all) return cpu_fn(std::forward<A>(args)...);
-    return call_widening(cpu_fn, std::forward<A>(args)...);
-  }
+  if (dev.is_cpu()) return call_widening(cpu_mode, cpu_fn, std::forward<A>(args)...);
   cuda::DeviceGuard guard(dev);
-  if (cuda_native16 && !widen_all) return cuda_fn(std::forward<A>(args)...);
-  return call_widening(cuda_fn, std::forward<A>(args)...);
+  return call_widening(cuda_mode, cuda_fn, std::forward<A>(args)...);
 }
 }  // namespace gc
-#define GC_KERNEL_16(cpu_native, cuda_native, fn, ...)                                                      \
+#define GC_KERNEL_WIDEN(cpu_mode, cuda_mode, fn, ...)                                                      \
   ::gc::dispatch_kernel(                                                                                  \
-      cpu_native, cuda_native,                                                                            \
+      cpu_mode, cuda_mode,                                                                                \
       [](auto&&... a) -> decltype(auto) { return ::gc::cpu::fn(std::forward<decltype(a)>(a)...); },        \
       [](auto&&... a) -> decltype(auto) { return ::gc::cuda::fn(std::forward<decltype(a)>(a)...); }, __VA_ARGS__)
 #else
 namespace gc {
 template <typename CpuFn, typename... A>
-decltype(auto) dispatch_kernel(bool cpu_native16, bool /*cuda_native16*/, CpuFn cpu_fn, A&&... args) {
-  if (cpu_native16 && !g_force_half_widening.load(std::memory_order_relaxed)) return cpu_fn(std::forward<A>(args)...);
-  return call_widening(cpu_fn, std::forward<A>(args)...);
+decltype(auto) dispatch_kernel(Widen cpu_mode, Widen /*cuda_mode*/, CpuFn cpu_fn, A&&... args) {
+  return call_widening(cpu_mode, cpu_fn, std::forward<A>(args)...);
 }
 }  // namespace gc
-#define GC_KERNEL_16(cpu_native, cuda_native, fn, ...)                                                      \
+#define GC_KERNEL_WIDEN(cpu_mode, cuda_mode, fn, ...)                                                      \
   ::gc::dispatch_kernel(                                                                                  \
-      cpu_native, cuda_native,                                                                            \
+      cpu_mode, cuda_mode,                                                                                \
       [](auto&&... a) -> decltype(auto) { return ::gc::cpu::fn(std::forward<decltype(a)>(a)...); }, __VA_ARGS__)
 #endif
-// GC_KERNEL(fn, args...): the kernel of the argument's device; 16-bit floats through float32 twins.
+// GC_KERNEL(fn, args...): the kernel of the argument's device; 16-bit floats through float32 twins,
+// narrow integers through int64 twins.
 // GC_KERNEL_16(cpu_native, cuda_native, fn, args...): the same, except that on a backend whose flag
 // is true the kernel gets 16-bit tensors as they are (it handles them, or widens them itself).
+// GC_KERNEL_STORAGE(fn, args...): every dtype as it is (copy and fill read and write them all).
+#define GC_KERNEL_16(cpu_native, cuda_native, fn, ...)                                                     \
+  GC_KERNEL_WIDEN((cpu_native) ? ::gc::Widen::NarrowInts : ::gc::Widen::All,                               \
+                  (cuda_native) ? ::gc::Widen::NarrowInts : ::gc::Widen::All, fn, __VA_ARGS__)
 #define GC_KERNEL(fn, ...) GC_KERNEL_16(false, false, fn, __VA_ARGS__)
+#define GC_KERNEL_STORAGE(fn, ...) GC_KERNEL_WIDEN(::gc::Widen::None, ::gc::Widen::None, fn, __VA_ARGS__)

@@ -104,6 +104,10 @@ Scalar scalar_of(const TensorPtr& value) {
     case DType::Float64: return Scalar::from_double(*t.data_as<double>());
     case DType::BFloat16: return Scalar::from_double(static_cast<float>(*t.data_as<BFloat16>()));
     case DType::Float16: return Scalar::from_double(static_cast<float>(*t.data_as<Half>()));
+    case DType::UInt8: return Scalar::from_int(*t.data_as<uint8_t>());
+    case DType::Int8: return Scalar::from_int(*t.data_as<int8_t>());
+    case DType::Int16: return Scalar::from_int(*t.data_as<int16_t>());
+    case DType::Int32: return Scalar::from_int(*t.data_as<int32_t>());
   }
   return Scalar();
 }
@@ -122,14 +126,19 @@ TensorList expand_indices(const Tensor& x, const TensorList& in, const char* op)
       continue;
     }
     // Indices on the CPU may index a tensor on any device (as in PyTorch): they are moved over.
-    const TensorPtr t = given->device.is_cpu() && !x.device.is_cpu() ? to_device(given, x.device) : given;
+    TensorPtr t = given->device.is_cpu() && !x.device.is_cpu() ? to_device(given, x.device) : given;
     check_device(x, *t, op, "indices");
+    // PyTorch takes int32 indices as int64 ones and (deprecated) uint8 indices as bool masks
+    if (t->dtype == DType::Int32 || t->dtype == DType::UInt8) {
+      NoGradGuard g;
+      t = to_dtype(t, t->dtype == DType::Int32 ? DType::Int64 : DType::Bool);
+    }
     if (t->dtype == DType::Int64) {
       out.push_back(t);
       continue;
     }
     if (t->dtype != DType::Bool)
-      fail(ErrorKind::Index, op, "tensors used as indices must be int64 (long) or bool tensors, got ",
+      fail(ErrorKind::Index, op, "tensors used as indices must be long, int, byte or bool tensors, got ",
            dtype_name(t->dtype), ". Hint: convert the index with .long().");
     if (t->dim() == 0)
       fail(ErrorKind::Index, op, "a 0-dim bool index adds a dim and cannot be one entry of an index list. "

@@ -273,7 +273,7 @@ void gemm_into(const TensorPtr& out, const TensorPtr& a, const TensorPtr& b, dou
     fail(ErrorKind::Runtime, op, "out shares memory with an input; the product would read what it overwrites. "
          "Hint: write into a fresh tensor.");
   auto integral = [](double v) { return std::isfinite(v) && std::trunc(v) == v && std::fabs(v) < 9e18; };
-  if (out->dtype == DType::Int64 && (!integral(alpha) || !integral(beta)))
+  if (is_integral(out->dtype) && (!integral(alpha) || !integral(beta)))
     fail(ErrorKind::Runtime, op, "for int64 tensors alpha and beta must be integers, got alpha=", alpha, ", beta=", beta);
   if (bias && (bias->dim() != 1 || bias->shape[0] != N || !bias->is_contiguous() || bias->dtype != out->dtype ||
                bias->device != out->device))

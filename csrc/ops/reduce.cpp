@@ -364,7 +364,8 @@ TensorPtr any_all(const TensorPtr& x, std::optional<int64_t> dim, bool keepdim, 
   auto rd = reduce_dims(x, optional_dim(dim), keepdim, is_all ? "all" : "any");
   auto out = empty_tensor(rd.out_shape, DType::Bool, x->device);
   GC_KERNEL_16(true, false, any_all_kernel, *out, *x, kernels::make_reduce_plan(*x, rd.mask), is_all);
-  return out;
+  // PyTorch keeps uint8 for uint8 input (0 or 1)
+  return x->dtype == DType::UInt8 ? to_dtype(out, DType::UInt8) : out;
 }
 }  // namespace
 

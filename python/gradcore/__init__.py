@@ -22,7 +22,8 @@ from ._math_funcs import (isnan, isinf, isfinite, isposinf, isneginf, isclose, a
                           logsumexp, var_mean, std_mean, numel, outer, ger, tensordot, meshgrid)
 from ._addmm import addmm, addmv, baddbmm, addbmm  # noqa: E402
 from ._einsum import einsum  # noqa: E402
-from ._legacy import FloatTensor, DoubleTensor, LongTensor, BoolTensor  # noqa: E402
+from ._legacy import (FloatTensor, DoubleTensor, LongTensor, BoolTensor, ByteTensor, CharTensor,  # noqa: E402
+                      ShortTensor, IntTensor)
 from . import backends  # noqa: E402
 from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode  # noqa: E402
 from . import autograd  # noqa: E402
@@ -45,6 +46,10 @@ float64 = double = dtype.float64
 bfloat16 = dtype.bfloat16
 float16 = half = dtype.float16
 int64 = long = dtype.int64
+int32 = int = dtype.int32  # noqa: A001  (PyTorch's name)
+int16 = short = dtype.int16
+int8 = dtype.int8
+uint8 = dtype.uint8
 bool = dtype.bool  # noqa: A001  (PyTorch's name)
 
 default_generator = _C.default_generator()

@@ -66,6 +66,10 @@ FloatTensor = _tensor_type("FloatTensor", _C.dtype.float32)
 DoubleTensor = _tensor_type("DoubleTensor", _C.dtype.float64)
 LongTensor = _tensor_type("LongTensor", _C.dtype.int64)
 BoolTensor = _tensor_type("BoolTensor", _C.dtype.bool)
+ByteTensor = _tensor_type("ByteTensor", _C.dtype.uint8)
+CharTensor = _tensor_type("CharTensor", _C.dtype.int8)
+ShortTensor = _tensor_type("ShortTensor", _C.dtype.int16)
+IntTensor = _tensor_type("IntTensor", _C.dtype.int32)
 
 
 # ---- Tensor(...) itself: Tensor(tensor[, requires_grad]) keeps the native meaning, other arguments

@@ -201,7 +201,9 @@ def _type(self, dtype=None):
     if dtype is None:
         return {"float32": "gradcore.FloatTensor", "float64": "gradcore.DoubleTensor",
                 "bfloat16": "gradcore.BFloat16Tensor", "float16": "gradcore.HalfTensor",
-                "int64": "gradcore.LongTensor", "bool": "gradcore.BoolTensor"}[str(self.dtype).split(".")[1]]
+                "int64": "gradcore.LongTensor", "int32": "gradcore.IntTensor", "int16": "gradcore.ShortTensor",
+                "int8": "gradcore.CharTensor", "uint8": "gradcore.ByteTensor",
+                "bool": "gradcore.BoolTensor"}[str(self.dtype).split(".")[1]]
     return self.to(dtype)
 
 
@@ -231,7 +233,7 @@ def _int(self):
 
 
 def _index(self):
-    if self.dtype not in (_C.dtype.int64, _C.dtype.bool) or self.numel() != 1:
+    if self.dtype.is_floating_point or self.numel() != 1:
         raise TypeError("only integer tensors of a single element can be converted to an index")
     return builtins.int(self.item())
 
@@ -257,6 +259,10 @@ Tensor.double = _make_cast(_C.dtype.float64)
 Tensor.bfloat16 = _make_cast(_C.dtype.bfloat16)
 Tensor.half = _make_cast(_C.dtype.float16)
 Tensor.long = _make_cast(_C.dtype.int64)
+Tensor.int = _make_cast(_C.dtype.int32)
+Tensor.short = _make_cast(_C.dtype.int16)
+Tensor.char = _make_cast(_C.dtype.int8)
+Tensor.byte = _make_cast(_C.dtype.uint8)
 Tensor.bool = _make_cast(_C.dtype.bool)
 def _type_as(self, other):
     if not isinstance(other, Tensor):

@@ -51,7 +51,8 @@ _ST_SERIALIZE_NAME = {"BOOL": "bool", "U8": "uint8", "I8": "int8", "I16": "int16
                       "U32": "uint32", "I64": "int64", "U64": "uint64", "F16": "float16", "BF16": "bfloat16",
                       "F32": "float32", "F64": "float64"}
 _GC_DTYPES = {"float32": _C.dtype.float32, "float64": _C.dtype.float64, "int64": _C.dtype.int64,
-              "bool": _C.dtype.bool, "bfloat16": _C.dtype.bfloat16, "float16": _C.dtype.float16}
+              "bool": _C.dtype.bool, "bfloat16": _C.dtype.bfloat16, "float16": _C.dtype.float16,
+              "int32": _C.dtype.int32, "int16": _C.dtype.int16, "int8": _C.dtype.int8, "uint8": _C.dtype.uint8}
 # NumPy has no bfloat16: its bits travel as uint16 tagged with this dtype's metadata.
 _BF16_BITS = np.dtype("<u2", metadata={"safetensors": "BF16"})
 
@@ -421,7 +422,7 @@ def _numpy_value(st, raw, shape, fail, tname, for_tensor):
         return a
     if st == "U64" and a.size and a.max() >= 2**63:
         raise fail(f"tensor '{tname}': uint64 values above 2**63 - 1 do not fit gradcore's int64")
-    if a.dtype.kind in "iu" and a.dtype.itemsize < 8 or st == "U64":
+    if st in ("U16", "U32", "U64"):  # unsigned types gradcore lacks: int64 holds them
         return a.astype(np.int64)
     return a
 

@@ -10,7 +10,8 @@ from ..autograd.grad_mode import no_grad
 _fns = _C.functions
 
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-               "bfloat16": "BFloat16Tensor", "bool": "BoolTensor", "int64": "LongTensor"}
+               "bfloat16": "BFloat16Tensor", "bool": "BoolTensor", "int64": "LongTensor", "int32": "IntTensor",
+               "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor"}
 
 
 class _ScaleGrad(Function):
