@@ -31,6 +31,10 @@ bool can_cast(DType from, DType to) {
 const char* scalar_type_name(DType t) {
   switch (t) {
     case DType::Bool: return "Bool";
+    case DType::UInt8: return "Byte";
+    case DType::Int8: return "Char";
+    case DType::Int16: return "Short";
+    case DType::Int32: return "Int";
     case DType::Int64: return "Long";
     case DType::Float32: return "Float";
     case DType::Float64: return "Double";

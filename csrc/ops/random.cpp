@@ -214,6 +214,10 @@ void random_(const TensorPtr& t, int64_t from, std::optional<int64_t> to, Genera
   int64_t hi = 0;
   switch (t->dtype) {
     case DType::Bool: hi = 2; break;
+    case DType::UInt8: hi = 256; break;
+    case DType::Int8: hi = 128; break;
+    case DType::Int16: hi = 32768; break;
+    case DType::Int32: hi = int64_t{1} << 31; break;
     case DType::Int64: hi = std::numeric_limits<int64_t>::max(); break;
     case DType::Float32: hi = (int64_t{1} << 24) + 1; break;
     case DType::Float64: hi = (int64_t{1} << 53) + 1; break;
@@ -224,6 +228,12 @@ void random_(const TensorPtr& t, int64_t from, std::optional<int64_t> to, Genera
   if (from >= hi) fail(ErrorKind::Runtime, op, "random_ expects 'from' to be less than 'to', but got from=", from, " >= to=", hi);
   if (t->dtype == DType::Bool && (from < 0 || hi > 2))
     fail(ErrorKind::Runtime, op, (from < 0 ? "from" : "to - 1"), " is out of bounds for bool");
+  static const struct { DType dtype; int64_t lo, hi; } narrow[] = {
+      {DType::UInt8, 0, 255}, {DType::Int8, -128, 127}, {DType::Int16, -32768, 32767},
+      {DType::Int32, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()}};
+  for (const auto& n : narrow)
+    if (t->dtype == n.dtype && (from < n.lo || hi - 1 > n.hi))
+      fail(ErrorKind::Runtime, op, (from < n.lo ? "from" : "to - 1"), " is out of bounds for ", dtype_name(t->dtype));
   auto& g = generator_for(gen, t, op);
   fill_in_place(t, op, [&](const TensorPtr& dst) {
     GC_KERNEL(randint_kernel, *dst, from, hi, g.initial_seed(), g.reserve(static_cast<uint64_t>(dst->numel())));
