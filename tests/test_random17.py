@@ -73,7 +73,7 @@ def test_manual_seed_seed_initial_seed():
 def test_generator_state_roundtrip():
     gen = _gen(11)
     gen_state = gen.get_state()
-    assert gen_state.dtype == g.int64 and tuple(gen_state.shape) == (2,)
+    assert gen_state.dtype == g.uint8 and tuple(gen_state.shape) == (16,)
     a = g.randn(5, generator=gen)
     assert gen.set_state(gen_state) is gen
     assert _eq(a, g.randn(5, generator=gen))
@@ -81,8 +81,10 @@ def test_generator_state_roundtrip():
     x = g.rand(3)
     g.set_rng_state(state)
     assert _eq(x, g.rand(3))
-    with pytest.raises(TypeError, match="int64 tensor of 2 elements"):
+    with pytest.raises(TypeError, match="RNG state must be a gradcore.ByteTensor"):
         gen.set_state(g.zeros(3))
+    with pytest.raises(RuntimeError, match="Expected an RNG state of size 16 but found the input RNG state size to be 3"):
+        gen.set_state(g.zeros(3, dtype=g.uint8))
     with pytest.raises(TypeError):
         gen.set_state([1, 2])
     with pytest.raises(TypeError):

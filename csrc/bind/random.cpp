@@ -23,22 +23,35 @@ uint64_t seed_arg(py::handle h, const char* op) {
   fail(ErrorKind::Value, op, "Overflow when unpacking long long (a seed must lie in [-2**63, 2**64))");
 }
 
-// The generator's state as an int64 tensor [seed, offset] (the seed's 64 bits reinterpreted).
-// PyTorch returns a uint8 ByteTensor; gradcore has no uint8 dtype yet.
+// The generator's state as PyTorch gives it, a uint8 ByteTensor: here 16 bytes, the seed's and
+// the offset's 64 bits, little-endian. Its contents are opaque to users; only set_state reads it.
+constexpr int64_t kStateBytes = 16;
+
 TensorPtr state_tensor(const Generator& g) {
-  auto t = ops::empty({2}, DType::Int64, Device{});
-  t->data_as<int64_t>()[0] = static_cast<int64_t>(g.initial_seed());
-  t->data_as<int64_t>()[1] = static_cast<int64_t>(g.offset());
+  auto t = ops::empty({kStateBytes}, DType::UInt8, Device{});
+  uint8_t* b = t->data_as<uint8_t>();
+  const uint64_t words[2] = {g.initial_seed(), g.offset()};
+  for (int w = 0; w < 2; ++w)
+    for (int i = 0; i < 8; ++i) b[w * 8 + i] = static_cast<uint8_t>(words[w] >> (8 * i));
   return t;
 }
 
 void set_state_from(Generator& g, py::handle state) {
-  if (!is_tensor(state) || as_tensor(state, "set_state", "new_state")->dtype != DType::Int64 ||
-      as_tensor(state, "set_state", "new_state")->numel() != 2)
-    fail(ErrorKind::Type, "set_state", "RNG state must be an int64 tensor of 2 elements (seed, offset), as get_state() "
-         "returns; got ", is_tensor(state) ? "a tensor of another dtype or size" : type_name(state));
-  auto t = ops::to_cpu(ops::contiguous(as_tensor(state, "set_state", "new_state")));
-  g.set_state(static_cast<uint64_t>(t->data_as<int64_t>()[0]), static_cast<uint64_t>(t->data_as<int64_t>()[1]));
+  if (!is_tensor(state))
+    fail(ErrorKind::Type, "set_state", "expected a gradcore.ByteTensor (as get_state() returns), but got ", type_name(state));
+  auto st = as_tensor(state, "set_state", "new_state");
+  if (st->dtype != DType::UInt8)
+    fail(ErrorKind::Type, "set_state", "RNG state must be a gradcore.ByteTensor (uint8, as get_state() returns), got a ",
+         dtype_name(st->dtype), " tensor");
+  if (st->numel() != kStateBytes)
+    fail(ErrorKind::Runtime, "set_state", "Expected an RNG state of size ", kStateBytes,
+         " but found the input RNG state size to be ", st->numel(), ". Hint: pass a state that get_state() returned.");
+  auto t = ops::to_cpu(ops::contiguous(st));
+  const uint8_t* b = t->data_as<uint8_t>();
+  uint64_t words[2] = {0, 0};
+  for (int w = 0; w < 2; ++w)
+    for (int i = 0; i < 8; ++i) words[w] |= static_cast<uint64_t>(b[w * 8 + i]) << (8 * i);
+  g.set_state(words[0], words[1]);
 }
 
 // Seeds the CPU and the CUDA default generators, as torch.manual_seed does.

@@ -140,12 +140,14 @@ GC_ALWAYS_INLINE_LOOP void index_loop(const F& body, int64_t n) {
   for (int64_t i = 0; i < n; ++i) local(i);
 }
 #if defined(__x86_64__) && defined(__GNUC__)
+// `flatten` inlines the whole body, however deep: in a unit that instantiates many kernels GCC's
+// inlining budget runs out, and a formula left as a call (GELU's erf form was) runs scalar.
 template <typename F>
-__attribute__((target("avx2"))) void index_loop_avx2(const F& body, int64_t n) {
+__attribute__((target("avx2"), flatten)) void index_loop_avx2(const F& body, int64_t n) {
   index_loop(body, n);
 }
 template <typename F>
-__attribute__((target("avx512f,avx512bw"))) void index_loop_avx512(const F& body, int64_t n) {
+__attribute__((target("avx512f,avx512bw"), flatten)) void index_loop_avx512(const F& body, int64_t n) {
   index_loop(body, n);
 }
 template <typename F>

@@ -7,32 +7,38 @@
 namespace gc::cpu {
 
 void unary_kernel(const kernels::UnaryFn& fn, const Tensor& out, const Tensor& x) {
-  std::visit([&](const auto& f) {
-    using F = std::decay_t<decltype(f)>;
-    if (is_half(x.dtype)) {
-      return dispatch_half(x.dtype, [&](auto tag) {
-        using S = decltype(tag);
-        unary_loop<Store16<decltype(f(float{})), S>, S>(out, x, Opmath<F>{f});
+  std::visit([&](const auto& op) {
+    using F = std::decay_t<decltype(op)>;
+    kernels::with_static_form(op, [&](const auto& f) {
+      using G = std::decay_t<decltype(f)>;
+      if (is_half(x.dtype)) {
+        return dispatch_half(x.dtype, [&](auto tag) {
+          using S = decltype(tag);
+          unary_loop<Store16<decltype(f(float{})), S>, S>(out, x, Opmath<G>{f});
+        });
+      }
+      dispatch_dtype_set<kernels::dtype_set(kernels::kUnaryInfoOf<F>.dtype)>(x.dtype, kernels::kUnaryInfoOf<F>.name, [&](auto tag) {
+        using T = decltype(tag);
+        unary_loop<decltype(f(T{})), T>(out, x, f);
       });
-    }
-    dispatch_dtype_set<kernels::dtype_set(kernels::kUnaryInfoOf<F>.dtype)>(x.dtype, kernels::kUnaryInfoOf<F>.name, [&](auto tag) {
-      using T = decltype(tag);
-      unary_loop<decltype(f(T{})), T>(out, x, f);
     });
   }, fn);
 }
 
 void unary_backward_kernel(const kernels::UnaryFn& fn, const Tensor& gx, const Tensor& g, const Tensor& v) {
-  std::visit([&](const auto& f) {
-    using F = std::decay_t<decltype(f)>;
-    if (is_half(gx.dtype)) {
-      return dispatch_half(gx.dtype, [&](auto tag) {
-        using S = decltype(tag);
-        binary_loop<S, S, S>(gx, g, v, Opmath<kernels::UnaryGrad<F>>{{f}});
+  std::visit([&](const auto& op) {
+    using F = std::decay_t<decltype(op)>;
+    kernels::with_static_form(op, [&](const auto& f) {
+      using G = std::decay_t<decltype(f)>;
+      if (is_half(gx.dtype)) {
+        return dispatch_half(gx.dtype, [&](auto tag) {
+          using S = decltype(tag);
+          binary_loop<S, S, S>(gx, g, v, Opmath<kernels::UnaryGrad<G>>{{f}});
+        });
+      }
+      GC_DISPATCH_FLOAT(gx.dtype, kernels::kUnaryInfoOf<F>.name, [&] {
+        binary_loop<scalar_t, scalar_t, scalar_t>(gx, g, v, kernels::UnaryGrad<G>{f});
       });
-    }
-    GC_DISPATCH_FLOAT(gx.dtype, kernels::kUnaryInfoOf<F>.name, [&] {
-      binary_loop<scalar_t, scalar_t, scalar_t>(gx, g, v, kernels::UnaryGrad<F>{f});
     });
   }, fn);
 }

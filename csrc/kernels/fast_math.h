@@ -6,15 +6,24 @@
 #include <cstdint>
 #include <cstring>
 
+// Forced inline: a loop calling one of them vectorises only if the body is inlined into it, and
+// inside larger functors (GELU's forward and backward call two of them) GCC's heuristics would
+// otherwise outline them into scalar calls.
+#if defined(__GNUC__)
+#define GC_FAST_MATH_INLINE inline __attribute__((always_inline))
+#else
+#define GC_FAST_MATH_INLINE inline
+#endif
+
 namespace gc::math::fast {
 
-inline float bits_to_float(int32_t i) { float f; std::memcpy(&f, &i, 4); return f; }
-inline int32_t float_to_bits(float f) { int32_t i; std::memcpy(&i, &f, 4); return i; }
+GC_FAST_MATH_INLINE float bits_to_float(int32_t i) { float f; std::memcpy(&f, &i, 4); return f; }
+GC_FAST_MATH_INLINE int32_t float_to_bits(float f) { int32_t i; std::memcpy(&i, &f, 4); return i; }
 
 // e^x: x = n ln2 + r, |r| <= ln2/2; e^r by its degree-7 Taylor polynomial (truncation 5e-9
 // relative); 2^n applied as two exponent-field scalings so n from -252 to 254 (denormal results
 // and up to FLT_MAX) needs no special case. Overflow gives inf, underflow 0, NaN stays NaN.
-inline float exp(float x) {
+GC_FAST_MATH_INLINE float exp(float x) {
   const float xc = x < -104.0f ? -104.0f : (x > 89.0f ? 89.0f : x);
   const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer in the low bits
   const float t = xc * 1.44269504088896341f + magic;
@@ -40,7 +49,7 @@ inline float exp(float x) {
 // log x: x = m 2^e with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(s) with s = (m-1)/(m+1),
 // |s| <= 0.1716, summed to s^9/9 (truncation 4e-10); e ln2 added in two parts. Denormals are
 // scaled by 2^23 first; log 0 = -inf, log of a negative number NaN, log inf = inf.
-inline float log(float x) {
+GC_FAST_MATH_INLINE float log(float x) {
   const bool tiny = x < 1.17549435e-38f;
   const float xs = tiny ? x * 8388608.0f : x;
   const int32_t bits = float_to_bits(xs);
@@ -68,7 +77,7 @@ inline float log(float x) {
 
 // tanh x: for |x| < 0.625 x P(x^2) (a degree-5 least-squares fit, 4e-9 relative); above it
 // 1 - 2 / (e^{2|x|} + 1) with x's sign (e^{2|x|} = inf gives exactly 1).
-inline float tanh(float x) {
+GC_FAST_MATH_INLINE float tanh(float x) {
   const float a = x < 0.0f ? -x : x;
   const float z = x * x;
   float p = -0.005697522223368519f;
@@ -87,7 +96,7 @@ inline float tanh(float x) {
 // 1 - e^{-x^2} Q(1/x) with Q = erfcx = e^{x^2} erfc x by a degree-9 Chebyshev series in 1/x
 // (1.7e-8 relative), and e^{-x^2} as e^{-h^2} e^{-(x-h)(x+h)} with h = x cut to 12 bits so h^2
 // is exact; beyond 4 erf is 1 to float precision (erfc 4 = 1.5e-8).
-inline float erf(float x) {
+GC_FAST_MATH_INLINE float erf(float x) {
   const float a = x < 0.0f ? -x : x;
   const float z = x * x;
   float p = 7.898210124450425e-05f;

@@ -21,7 +21,7 @@ namespace gc::math {
 #define GC_MATH_FN_FAST(name) GC_MATH_FN(name)
 #else
 #define GC_MATH_FN_FAST(name)                                                  \
-  GC_HOST_DEVICE inline float name(float v) { return fast::name(v); }          \
+  GC_FAST_MATH_INLINE float name(float v) { return fast::name(v); }       \
   GC_HOST_DEVICE inline double name(double v) { return ::name(v); }
 #endif
 GC_MATH_FN_FAST(exp)

@@ -227,24 +227,50 @@ struct LeakyRelu {
   template <typename T> GC_HOST_DEVICE T operator()(T x) const { return x > T(0) ? x : x * T(negative_slope); }
   template <typename T> GC_HOST_DEVICE T grad(T g, T x) const { return x > T(0) ? g : g * T(negative_slope); }
 };
-struct Gelu {
-  bool tanh_approx = false;  // approximate='tanh'
+// GELU's two forms, each a branch-free formula, so the loop over either vectorises; Gelu picks
+// one at run time, and the loops hoist that choice out of the element loop (with_static_form).
+template <bool Tanh>
+struct GeluForm {
+  static constexpr double kSqrt2OverPi = 0.7978845608028654, kSqrtHalf = 0.7071067811865476;
   template <typename T> GC_HOST_DEVICE T operator()(T x) const {
-    if (tanh_approx) return T(0.5) * x * (T(1) + math::tanh(T(kSqrt2OverPi) * (x + T(0.044715) * x * x * x)));
-    return T(0.5) * x * (T(1) + math::erf(x * T(kSqrtHalf)));
+    if constexpr (Tanh) return T(0.5) * x * (T(1) + math::tanh(T(kSqrt2OverPi) * (x + T(0.044715) * x * x * x)));
+    else return T(0.5) * x * (T(1) + math::erf(x * T(kSqrtHalf)));
   }
   template <typename T> GC_HOST_DEVICE T grad(T g, T x) const {
-    if (tanh_approx) {
+    if constexpr (Tanh) {
       const T k = T(kSqrt2OverPi), c = T(0.044715);
       T t = math::tanh(k * (x + c * x * x * x));
       return g * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3) * c * x * x));
+    } else {
+      T cdf = T(0.5) * (T(1) + math::erf(x * T(kSqrtHalf)));
+      T pdf = math::exp(T(-0.5) * x * x) * T(0.3989422804014327);  // 1/sqrt(2 pi)
+      return g * (cdf + x * pdf);
     }
-    T cdf = T(0.5) * (T(1) + math::erf(x * T(kSqrtHalf)));
-    T pdf = math::exp(T(-0.5) * x * x) * T(0.3989422804014327);  // 1/sqrt(2 pi)
-    return g * (cdf + x * pdf);
   }
-  static constexpr double kSqrt2OverPi = 0.7978845608028654, kSqrtHalf = 0.7071067811865476;
 };
+struct Gelu {
+  bool tanh_approx = false;  // approximate='tanh'
+  template <typename T> GC_HOST_DEVICE T operator()(T x) const {
+    return tanh_approx ? GeluForm<true>{}(x) : GeluForm<false>{}(x);
+  }
+  template <typename T> GC_HOST_DEVICE T grad(T g, T x) const {
+    return tanh_approx ? GeluForm<true>{}.grad(g, x) : GeluForm<false>{}.grad(g, x);
+  }
+};
+
+// body(f), or body(an equivalent functor whose run-time choice of formula is a template
+// argument) for the functors that have one: a loop over it then has no branch to vectorise
+// around. GCC does not unswitch GELU's loop by itself (its body is too large), and the erf form
+// ran scalar, 100 times slower than vectorised.
+template <typename F, typename Body>
+decltype(auto) with_static_form(const F& f, Body&& body) {
+  if constexpr (std::is_same_v<F, Gelu>) {
+    if (f.tanh_approx) return body(GeluForm<true>{});
+    return body(GeluForm<false>{});
+  } else {
+    return body(f);
+  }
+}
 struct Softplus {
   double beta = 1.0, threshold = 20.0;
   // Above the threshold softplus is linear; below, log1p(exp) is exact enough.

@@ -1,9 +1,8 @@
 """``gradcore.random``: the default generator's state, as ``torch.random``.
 
 Every random op draws from a counter-based generator (``gradcore.Generator``): its whole state is
-the pair ``(seed, offset)``. ``get_rng_state()`` returns that pair as an int64 tensor
-``[seed, offset]`` (PyTorch returns an opaque uint8 tensor; gradcore has no uint8 dtype yet), and
-``set_rng_state`` takes it back.
+the pair ``(seed, offset)``. ``get_rng_state()`` returns it as PyTorch does, an opaque uint8
+tensor (here 16 bytes: the two 64-bit words, little-endian), and ``set_rng_state`` takes it back.
 """
 import contextlib
 
