@@ -16,9 +16,7 @@ T scalar_as(Scalar v) {
 }
 }  // namespace
 
-void check_index_bounds(const Tensor& idx, int64_t size, int64_t dim, bool allow_negative, ErrorKind kind,
-                        const char* op) {
-  const int64_t lo = allow_negative ? -size : 0;
+std::optional<int64_t> first_index_out_of_range(const Tensor& idx, int64_t lo, int64_t size) {
   // v in [lo, size)  <=>  (unsigned)(v - lo) < (unsigned)(size - lo): one compare per entry,
   // or-reduced without branches (parallel when large); the offending value is looked up only
   // on failure.
@@ -34,24 +32,17 @@ void check_index_bounds(const Tensor& idx, int64_t size, int64_t dim, bool allow
     }
     if (b) bad.store(true, std::memory_order_relaxed);
   });
-  if (!bad.load()) return;
-  int64_t first = 0;
-  bool found = false;
+  if (!bad.load()) return std::nullopt;
+  std::optional<int64_t> first;
   auto find = [&](char* const* p, const int64_t* s, int64_t n) {
-    for (int64_t i = 0; i < n && !found; ++i) {
+    for (int64_t i = 0; i < n && !first; ++i) {
       int64_t v = load_index(p[0] + i * s[0]);
-      if (v < lo || v >= size) {
-        first = v;
-        found = true;
-      }
+      if (v < lo || v >= size) first = v;
     }
   };
   LoopGeom<1> g = make_geom<1>(idx.shape, {&idx});
   loop_range<1>(g, 0, idx.numel(), find);
-  if (first < 0 && !allow_negative && first >= -size)
-    fail(kind, op, "index ", first, " is out of bounds for dimension ", dim, " with size ", size,
-         ". Hint: this op does not wrap negative indices; add the dim size to them first.");
-  fail(kind, op, "index ", first, " is out of bounds for dimension ", dim, " with size ", size);
+  return first;
 }
 
 void add_index_offsets(const Tensor& off, const Tensor& idx, int64_t size, int64_t stride) {

@@ -4,19 +4,19 @@
 //   scatter: dst[i + wrap(idx[i]) * stride] (+)= values[i]
 // The caller restrides src/dst so the indexed dim has stride 0 in the index space and `idx`
 // (int64, broadcast into the same space) says where to go along it. wrap(v) = v < 0 ? v + size : v.
-// Kernels trust their indices: callers run check_index_bounds first, so a bad index raises
-// before any memory is touched.
+// Kernels trust their indices: the ops run ops::detail::check_index_bounds (over
+// first_index_out_of_range) first, so a bad index raises before any memory is touched.
 #pragma once
+#include <optional>
 #include "core/scalar.h"
 #include "core/tensor.h"
 #include "kernels/scatter.h"
 
 namespace gc::cpu {
 
-// Throws `kind` ("index 7 is out of bounds for dimension 0 with size 5", naming `op`) unless every
-// entry of the int64 tensor `idx` lies in [-size, size), or [0, size) when !allow_negative.
-void check_index_bounds(const Tensor& idx, int64_t size, int64_t dim, bool allow_negative, ErrorKind kind,
-                        const char* op);
+// The first entry of the int64 tensor `idx`, in row-major order, outside [lo, size); none if all
+// lie inside.
+std::optional<int64_t> first_index_out_of_range(const Tensor& idx, int64_t lo, int64_t size);
 // off[i] += wrap(idx[i]) * stride: folds one of several index tensors into element offsets
 // (idx broadcast to off's shape; both int64).
 void add_index_offsets(const Tensor& off, const Tensor& idx, int64_t size, int64_t stride);

@@ -1,6 +1,5 @@
-// Fused scaled-dot-product attention on CUDA (cuda/attention.cu), the twins of cpu/attention.h; formulas in
-// kernels/attention.h. The ops layer (ops/attention.cpp) passes contiguous q [B, L, E],
-// k [B, S, E], v [B, S, Ev] of one floating dtype, and the mask (when given) in that dtype.
+// CUDA fused scaled-dot-product attention (attention.cu): the same entry points, arguments and
+// contracts as csrc/cpu/attention.h, on tensors that live on the current CUDA device.
 #pragma once
 #include "core/tensor.h"
 #include "kernels/attention.h"
@@ -9,10 +8,8 @@ namespace gc::cuda {
 
 using kernels::AttentionParams;
 
-// out [B, L, Ev] and lse [B, L] (the per-row logsumexp the backward recomputes P from).
 void attention_forward_kernel(const Tensor& out, const Tensor& lse, const Tensor& q, const Tensor& k,
                               const Tensor& v, const Tensor* mask, const AttentionParams& p);
-// dq, dk, dv (zero-filled by the caller, shapes of q, k, v) from dout and the forward's out, lse.
 void attention_backward_kernel(const Tensor& dq, const Tensor& dk, const Tensor& dv, const Tensor& dout,
                                const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
                                const Tensor& lse, const Tensor* mask, const AttentionParams& p);

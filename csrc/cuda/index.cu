@@ -3,11 +3,10 @@
 // values[i]), bounds checks, masked_fill and nonzero.
 //
 // The tricks:
-//   check_index_bounds: one pass finds the first offending entry in row-major order without a
+//   first_index_out_of_range: one pass finds the first offending entry in row-major order without a
 //     second scan: each thread keeps n - i of the first bad i it meets (its i only grow), a block
 //     max and one atomicMax per block combine them, so the maximum is n - (first bad i); 0 means
-//     none. The host reads 8 bytes back (a sync), then, only on failure, the offending value, and
-//     raises the CPU's exact message.
+//     none. The host reads 8 bytes back (a sync), then, only on failure, the offending value.
 //   scatter with accumulate: one thread per entry, atomicAdd (int64 through unsigned 64-bit
 //     wrap-around adds, bool as a logical or: a true entry stores true).
 //   scatter_reduce: one thread per entry; sum through the same atomicAdd, prod / amax / amin as a
@@ -284,11 +283,10 @@ void nonzero_typed(const Tensor& out, const Tensor& x) {
 
 }  // namespace
 
-void check_index_bounds(const Tensor& idx, int64_t size, int64_t dim, bool allow_negative, ErrorKind kind,
-                        const char* op) {
+std::optional<int64_t> first_index_out_of_range(const Tensor& idx, int64_t lo, int64_t size) {
+  const char* op = "index bounds check";
   const int64_t n = idx.numel();
-  if (n == 0) return;
-  const int64_t lo = allow_negative ? -size : 0;
+  if (n == 0) return std::nullopt;
   const ull ulo = static_cast<ull>(lo), range = static_cast<ull>(size) - ulo;
   auto g = make_device_geom<1>(idx.shape, {&idx}, op);
   DeviceBuffer buf(sizeof(ull));
@@ -297,13 +295,10 @@ void check_index_bounds(const Tensor& idx, int64_t size, int64_t dim, bool allow
   check_launch(op);
   ull key = 0;
   copy_bytes(&key, host(), buf.ptr, idx.device, sizeof(key));
-  if (key == 0) return;
+  if (key == 0) return std::nullopt;
   int64_t first = 0;
   copy_bytes(&first, host(), g.base[0] + geom_offset(g, n - static_cast<int64_t>(key)), idx.device, sizeof(first));
-  if (first < 0 && !allow_negative && first >= -size)
-    fail(kind, op, "index ", first, " is out of bounds for dimension ", dim, " with size ", size,
-         ". Hint: this op does not wrap negative indices; add the dim size to them first.");
-  fail(kind, op, "index ", first, " is out of bounds for dimension ", dim, " with size ", size);
+  return first;
 }
 
 void add_index_offsets(const Tensor& off, const Tensor& idx, int64_t size, int64_t stride) {

@@ -1,13 +1,13 @@
 // CUDA kernels of the indexing family (index.cu): the same entry points, arguments and contracts as
 // csrc/cpu/index.h, on tensors that live on the current CUDA device. Launched on the default stream.
 #pragma once
+#include <optional>
 #include "core/scalar.h"
 #include "core/tensor.h"
 #include "kernels/scatter.h"
 
 namespace gc::cuda {
-void check_index_bounds(const Tensor& idx, int64_t size, int64_t dim, bool allow_negative, ErrorKind kind,
-                        const char* op);
+std::optional<int64_t> first_index_out_of_range(const Tensor& idx, int64_t lo, int64_t size);
 void add_index_offsets(const Tensor& off, const Tensor& idx, int64_t size, int64_t stride);
 void gather_kernel(const Tensor& out, const Tensor& src, const Tensor& idx, int64_t size, int64_t stride);
 void scatter_kernel(const Tensor& dst, const Tensor& values, const Tensor& idx, int64_t size, int64_t stride,

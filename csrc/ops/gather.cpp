@@ -49,7 +49,7 @@ int64_t check_scatter_args(const Tensor& x, int64_t dim, const Tensor& index, co
     if ((static_cast<int64_t>(k) != d && is.shape[k] > xs.shape[k]) || is.shape[k] > ss.shape[k])
       fail(ErrorKind::Runtime, op, "expected index ", shape_str(index.shape), " to be no larger than self ",
            shape_str(x.shape), " apart from dimension ", d, " and no larger than src ", shape_str(src.shape));
-  GC_KERNEL(check_index_bounds, index, xs.shape[d], d, false, ErrorKind::Runtime, op);
+  check_index_bounds(index, xs.shape[d], d, false, ErrorKind::Runtime, op);
   return d;
 }
 
@@ -95,7 +95,7 @@ int64_t check_gather_args(const Tensor& x, int64_t dim, const Tensor& index, con
       fail(ErrorKind::Runtime, op, "size does not match at dimension ", k, ": expected index of shape ",
            shape_str(index.shape), " to be no larger than input of shape ", shape_str(x.shape),
            " apart from dimension ", d);
-  GC_KERNEL(check_index_bounds, index, xs.shape[d], d, false, ErrorKind::Runtime, op);
+  check_index_bounds(index, xs.shape[d], d, false, ErrorKind::Runtime, op);
   return d;
 }
 
@@ -165,12 +165,12 @@ TensorPtr index_select(const TensorPtr& x, int64_t dim, const TensorPtr& index) 
     wrap_dim(dim, 1, op);
     if (index->numel() != 1)
       fail(ErrorKind::Runtime, op, "an index into a 0-dim tensor can have only 1 value, got ", index->numel());
-    GC_KERNEL(check_index_bounds, *index, 1, 0, false, ErrorKind::Index, op);
+    check_index_bounds(*index, 1, 0, false, ErrorKind::Index, op);
     NoGradGuard g;
     out = clone(x);
   } else {
     d = wrap_dim(dim, x->dim(), op);
-    GC_KERNEL(check_index_bounds, *index, x->shape[d], d, false, ErrorKind::Index, op);
+    check_index_bounds(*index, x->shape[d], d, false, ErrorKind::Index, op);
     DimVector shape = x->shape, src_strides = x->strides, idx_strides(x->dim(), 0);
     shape[d] = index->numel();
     src_strides[d] = 0;

@@ -1,7 +1,7 @@
 // Indexing ops: advanced indexing (index / index_put_), masked_fill and nonzero, each with its
 // autograd node beside it, and the graph-aware half of Tensor.__getitem__/__setitem__
 // (apply_basic_index, set_item). gather / scatter_add / index_select live in ops/gather.cpp.
-// Index tensors are validated (cpu::check_index_bounds) before any kernel reads or writes
+// Index tensors are validated (detail::check_index_bounds) before any kernel reads or writes
 // through them.
 #include "ops/dispatch.h"
 #include "ops/index.h"
@@ -32,6 +32,17 @@ void check_not_view(const Tensor& x, const char* op) {
     fail(ErrorKind::Runtime, op, "in-place write of a value that requires grad into a view (shape ",
          shape_str(x.shape), ") is not supported by gradcore: the view's base would not see the gradient. "
          "Hint: index the base tensor directly, or build the result out of place (gradcore.where, gradcore.cat).");
+}
+
+void check_index_bounds(const Tensor& idx, int64_t size, int64_t dim, bool allow_negative, ErrorKind kind,
+                        const char* op) {
+  const std::optional<int64_t> bad = GC_KERNEL(first_index_out_of_range, idx, allow_negative ? -size : 0, size);
+  if (!bad) return;
+  const int64_t first = *bad;
+  if (first < 0 && !allow_negative && first >= -size)
+    fail(kind, op, "index ", first, " is out of bounds for dimension ", dim, " with size ", size,
+         ". Hint: this op does not wrap negative indices; add the dim size to them first.");
+  fail(kind, op, "index ", first, " is out of bounds for dimension ", dim, " with size ", size);
 }
 
 }  // namespace detail
@@ -200,7 +211,7 @@ void make_plan(IndexPlan& p, const Tensor& x, const TensorList& idx, const char*
     for (auto d : pos) shapes += (shapes.empty() ? "" : ", ") + shape_str(idx[d]->shape);
     fail(ErrorKind::Index, op, "shape mismatch: indexing tensors could not be broadcast together with shapes ", shapes);
   }
-  for (auto d : pos) GC_KERNEL(check_index_bounds, *idx[d], x.shape[d], d, true, ErrorKind::Index, op);
+  for (auto d : pos) check_index_bounds(*idx[d], x.shape[d], d, true, ErrorKind::Index, op);
 
   bool adjacent = pos.back() - pos.front() + 1 == static_cast<int64_t>(pos.size());
   int64_t b0 = adjacent ? pos.front() : 0;

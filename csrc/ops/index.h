@@ -41,6 +41,10 @@ void check_device(const Tensor& x, const Tensor& other, const char* op, const ch
 // In-place writes record history on the written tensor; on a view that history would never
 // reach the base, so a write that needs a gradient refuses views.
 void check_not_view(const Tensor& x, const char* op);
+// Throws `kind` ("index 7 is out of bounds for dimension 0 with size 5", naming `op`) unless every
+// entry of the int64 tensor `idx` lies in [-size, size), or [0, size) when !allow_negative.
+void check_index_bounds(const Tensor& idx, int64_t size, int64_t dim, bool allow_negative, ErrorKind kind,
+                        const char* op);
 // x[idx] = values (or += when accumulating) without autograd: idx has one entry per dim of x
 // (null = the whole dim, int64 only), values has x's dtype and broadcasts to x[idx]'s shape.
 void index_put_raw(const TensorPtr& x, const TensorList& idx, TensorPtr values, bool accumulate, const char* op);

@@ -295,7 +295,7 @@ int64_t check_slice_args(const Tensor& x, int64_t dim, const Tensor& index, cons
            index.numel(), ")");
   }
   // index_add raises RuntimeError and index_copy IndexError; only index_fill wraps negative entries.
-  GC_KERNEL(check_index_bounds, index, xs.shape[d], d, w == SliceWrite::Fill,
+  check_index_bounds(index, xs.shape[d], d, w == SliceWrite::Fill,
             w == SliceWrite::Add ? ErrorKind::Runtime : ErrorKind::Index, op);
   return d;
 }
