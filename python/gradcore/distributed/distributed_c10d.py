@@ -340,6 +340,9 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
     backend = world.backend if backend is None else Backend(backend)
     if backend == Backend.GLOO:
         backend = Backend(Backend.MPI)
+    if backend == Backend.NCCL:
+        from . import _nccl
+        _nccl.require()
     _world.group_count += 1
     if world.global_rank not in ranks:
         return GroupMember.NON_GROUP_MEMBER
