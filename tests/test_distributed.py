@@ -199,3 +199,25 @@ def test_nccl_two_ranks_on_gpus(tmp_path):
     proc, _ = _launch([launcher.find_mpiexec(), "-n", str(n), sys.executable, str(script)])
     assert proc.returncode == 0, _report(proc)
     assert proc.stdout.count("NCCL OK") == n, _report(proc)
+
+
+@needs_mpi
+@pytest.mark.cuda
+def test_mpi_backend_moves_cuda_tensors_through_host(tmp_path):
+    """backend='mpi' takes CUDA tensors too (staged through host memory; the mpich wheel is not CUDA-aware)."""
+    script = tmp_path / "mpi_cuda_checks.py"
+    script.write_text(
+        "import gradcore as torch, gradcore.distributed as dist\n"
+        "dist.init_process_group(backend='mpi')\n"
+        "r, n = dist.get_rank(), dist.get_world_size()\n"
+        "for dtype in (torch.float32, torch.bfloat16, torch.int64):\n"
+        "    t = torch.full((4, 3), r + 1, dtype=dtype, device='cuda').t()\n"
+        "    dist.all_reduce(t)\n"
+        "    assert t.is_cuda and (t.cpu().double() == n * (n + 1) / 2).all().item(), (dtype, t)\n"
+        "    out = torch.zeros(n, 2, dtype=dtype, device='cuda')\n"
+        "    dist.all_gather_into_tensor(out, torch.full((2,), r, dtype=dtype, device='cuda'))\n"
+        "    assert out.cpu().double().tolist() == [[float(i)] * 2 for i in range(n)]\n"
+        "print('MPI CUDA OK', flush=True)\n")
+    proc, _ = _launch([launcher.find_mpiexec(), "-n", "2", sys.executable, str(script)])
+    assert proc.returncode == 0, _report(proc)
+    assert proc.stdout.count("MPI CUDA OK") == 2, _report(proc)

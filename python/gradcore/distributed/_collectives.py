@@ -41,7 +41,8 @@ def _check_op(op, dtype, name):
 def _like(t, ref, index, op, what):
     """RuntimeError unless ``t`` has ``ref``'s shape and dtype (as PyTorch's backends check)."""
     if t.dtype != ref.dtype:
-        raise RuntimeError(f"{op}: invalid tensor type at index {index} (expected {ref.dtype}, got {t.dtype}) in {what}")
+        raise RuntimeError(f"{op}: invalid tensor type at index {index} (expected {ref.dtype}, got {t.dtype}) "
+                           f"in {what}")
     if tuple(t.shape) != tuple(ref.shape):
         raise RuntimeError(f"{op}: invalid tensor size at index {index} (expected {list(ref.shape)}, got "
                            f"{list(t.shape)}) in {what}")
@@ -201,7 +202,8 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     _check_tensor(input_tensor, "input_tensor", "all_gather_into_tensor")
     if _outside(pg, "all_gather_into_tensor"):
         return None
-    _check_numel_ratio(output_tensor, input_tensor, pg.size(), "all_gather_into_tensor", "output_tensor", "input_tensor")
+    _check_numel_ratio(output_tensor, input_tensor, pg.size(), "all_gather_into_tensor", "output_tensor",
+                       "input_tensor")
     if (nccl := _nccl_group(pg, input_tensor)) is not None:
         return _finish(nccl.all_gather(output_tensor, input_tensor), async_op)
     src, dst = Staged(input_tensor), Staged(output_tensor, writes=True)
@@ -257,7 +259,8 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
             raise ValueError("Argument ``gather_list`` must be specified on destination rank.")
         _check_tensor_list(gather_list, "gather_list", "gather")
         if len(gather_list) != pg.size():
-            raise RuntimeError(f"gather: invalid output tensor list (expected length {pg.size()}, got {len(gather_list)})")
+            raise RuntimeError(f"gather: invalid output tensor list (expected length {pg.size()}, got "
+                               f"{len(gather_list)})")
         for i, t in enumerate(gather_list):
             _like(t, tensor, i, "gather", "gather_list")
     elif gather_list:
@@ -284,7 +287,8 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
             raise ValueError("Argument ``scatter_list`` must be specified on source rank.")
         _check_tensor_list(scatter_list, "scatter_list", "scatter")
         if len(scatter_list) != pg.size():
-            raise RuntimeError(f"scatter: invalid input tensor list (expected length {pg.size()}, got {len(scatter_list)})")
+            raise RuntimeError(f"scatter: invalid input tensor list (expected length {pg.size()}, got "
+                               f"{len(scatter_list)})")
         for i, t in enumerate(scatter_list):
             _like(t, tensor, i, "scatter", "scatter_list")
     elif scatter_list:
@@ -338,7 +342,8 @@ def irecv(tensor, src=None, group=None, tag=0, group_src=None):
     peer = MPI.ANY_SOURCE if any_source else _peer(pg, src, group_src, "src", "irecv")
     if (nccl := _nccl_group(pg, tensor)) is not None:
         if any_source:
-            raise RuntimeError("irecv: the nccl backend needs a source rank (src=None receives from any rank only on MPI)")
+            raise RuntimeError("irecv: the nccl backend needs a source rank (src=None, receiving from any rank, "
+                               "works on MPI only)")
         return nccl.recv(tensor, peer)
     s = Staged(tensor, writes=True)
     return Work([pg.comm.Irecv(s.spec, source=peer, tag=tag)], "recv", pg, finish=[s.finish], keep=s, result=[tensor],

@@ -297,6 +297,19 @@ def get_backend(group=None):
     return pg.backend
 
 
+def get_node_local_rank(fallback_rank=None):
+    """This process's rank on its machine: ``LOCAL_RANK`` (the launcher sets it, and so does
+    init_process_group), else mpich's ``MPI_LOCALRANKID`` (plain mpiexec), else ``fallback_rank``."""
+    for name in ("LOCAL_RANK", "MPI_LOCALRANKID"):
+        if os.environ.get(name):
+            return int(os.environ[name])
+    if fallback_rank is not None:
+        return int(fallback_rank)
+    raise RuntimeError("LOCAL_RANK is not in the environment. Consider passing fallback_rank to allow "
+                       "`get_node_local_rank` to work, assuming you are not running in a multi-device context and "
+                       "want the code to run locally instead.")
+
+
 def get_group_rank(group, global_rank):
     """``global_rank``'s rank within ``group``."""
     pg = _resolve(group)
@@ -329,7 +342,8 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
     n = world.size()
     ranks = sorted(range(n) if ranks is None else ranks)
     if len(ranks) > n:
-        raise ValueError("the new group's world size should be less or equal to the world size set by init_process_group")
+        raise ValueError("the new group's world size should be less or equal to the world size set by "
+                         "init_process_group")
     if len(set(ranks)) != len(ranks):
         raise ValueError(f"new_group: ranks must be distinct, got {ranks}")
     for r in ranks:
