@@ -4,6 +4,7 @@ so it knows what the collective must give; a failed check raises, which aborts t
 
     mpiexec -n 3 python tests/dist_checks.py checks
     mpiexec -n 2 python tests/dist_checks.py fail     # rank 1 raises: the job must end non-zero
+    mpiexec -n 2 python tests/dist_checks.py exit     # rank 1 calls sys.exit(3): the same
     mpiexec -n 2 python tests/dist_checks.py timeout  # rank 1 skips a collective: rank 0 must time out
 """
 import datetime
@@ -249,6 +250,12 @@ def main(mode):
             raise RuntimeError("rank 1 fails on purpose")
         dist.barrier()
         time.sleep(60)  # never reached: the job is aborted
+    elif mode == "exit":
+        dist.init_process_group()
+        if dist.get_rank() == 1:
+            sys.exit(3)
+        dist.barrier()
+        time.sleep(60)
     elif mode == "timeout":
         dist.init_process_group(timeout=datetime.timedelta(seconds=1))
         if dist.get_rank() != 1:

@@ -79,6 +79,14 @@ def test_failing_rank_ends_the_job(how):
 
 
 @needs_mpi
+def test_rank_exiting_with_failure_ends_the_job():
+    proc, seconds = _mpiexec(2, "exit")
+    assert proc.returncode == 3, _report(proc)
+    assert seconds < 20, f"the job took {seconds:.1f} s to end after a rank called sys.exit(3)"
+    assert "[rank1]: sys.exit(3)" in proc.stderr, _report(proc)
+
+
+@needs_mpi
 def test_timeout_bounds_a_collective():
     proc, seconds = _mpiexec(2, "timeout")
     assert proc.returncode != 0, _report(proc)
