@@ -94,6 +94,18 @@ def test_timeout_bounds_a_collective():
     assert "DistBackendError" in proc.stderr and "all_reduce timed out after 1 s" in proc.stderr, _report(proc)
 
 
+@needs_mpi
+def test_plain_python_is_a_world_of_one():
+    code = ("import gradcore as torch, gradcore.distributed as dist\n"
+            "dist.init_process_group()\n"
+            "t = torch.ones(2)\n"
+            "dist.all_reduce(t)\n"
+            "print(dist.get_rank(), dist.get_world_size(), t.tolist())\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=LIMIT)
+    assert proc.returncode == 0, _report(proc)
+    assert proc.stdout.split("\n")[0] == "0 1 [1.0, 1.0]", _report(proc)
+
+
 def test_import_needs_no_mpi_and_names_the_extra():
     """`import gradcore` never imports mpi4py; without it, init_process_group names the extra."""
     code = ("import sys\n"
