@@ -69,6 +69,16 @@ def test_collectives_three_ranks_launcher():
 
 
 @needs_mpi
+def test_rank_and_world_size_from_the_environment():
+    mpiexec = launcher.find_mpiexec()
+    proc, _ = _launch([mpiexec, "-n", "1", "-env", "RANK", "1", sys.executable, CHECKS, "reorder", ":",
+                       "-n", "1", "-env", "RANK", "0", sys.executable, CHECKS, "reorder"])
+    assert proc.returncode == 0 and proc.stdout.count("ALL OK") == 2, _report(proc)
+    proc, _ = _launch([mpiexec, "-n", "2", "-genv", "WORLD_SIZE", "3", sys.executable, CHECKS, "checks"])
+    assert proc.returncode != 0 and "world_size=3 but the MPI job has 2 processes" in proc.stderr, _report(proc)
+
+
+@needs_mpi
 @pytest.mark.parametrize("how", ["mpiexec", "launcher"])
 def test_failing_rank_ends_the_job(how):
     proc, seconds = (_mpiexec if how == "mpiexec" else _run)(2, "fail")
