@@ -74,7 +74,7 @@ def _outside(pg, op):
 def _nccl_group(pg, tensor):
     """The group's NCCL communicator when ``tensor`` is a CUDA tensor of an nccl group, else None."""
     if pg.backend == "nccl" and tensor.is_cuda:
-        return _nccl.communicator(pg)
+        return _nccl.communicator(pg, tensor)
     return None
 
 
