@@ -54,6 +54,8 @@ bool = dtype.bool  # noqa: A001  (PyTorch's name)
 
 default_generator = _C.default_generator()
 
+from . import distributed  # noqa: E402  (imports no MPI: init_process_group does)
+
 
 def set_default_device(device):
     """Sets the device the factory functions (zeros, ones, empty, full, rand, randn, randint, arange,
