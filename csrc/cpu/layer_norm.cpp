@@ -61,9 +61,10 @@ GC_ALWAYS_INLINE_LOOP void forward_row(const T* __restrict x, T* __restrict y, i
   for (int64_t i = 0; i < N; ++i) y[i] = (x[i] - m) * r * w[i] + b[i];
 }
 
-// One row's dx (when dx is given) and, when Params, its terms of dw and db added into acc[0, N)
-// and acc[N, 2N). dx may not alias the inputs.
-template <typename T, bool Params>
+// One row's dx (when dx is given) and its terms of dw and db added into acc[0, N) and acc[N, 2N),
+// wanted or not: without those stores GCC vectorised the sums worse, and the row took twice as
+// long. dx may not alias the inputs.
+template <typename T>
 GC_ALWAYS_INLINE_LOOP void backward_row(const T* __restrict dy, const T* __restrict x, T* __restrict dx, int64_t N,
                                         bool layer, T mean, T rstd, const T* __restrict w, T* __restrict acc) {
   double s1 = 0, s2 = 0;
@@ -76,10 +77,8 @@ GC_ALWAYS_INLINE_LOOP void backward_row(const T* __restrict dy, const T* __restr
         const T xh = (x[i + j] - mean) * rstd, g = dy[i + j] * w[i + j];
         a1[j] += g;
         a2[j] += g * xh;
-        if constexpr (Params) {
-          acc[i + j] += dy[i + j] * xh;
-          acc[N + i + j] += dy[i + j];
-        }
+        acc[i + j] += dy[i + j] * xh;
+        acc[N + i + j] += dy[i + j];
       }
     T t1 = 0, t2 = 0;
     for (int j = 0; j < kLanes; ++j) {
@@ -90,10 +89,8 @@ GC_ALWAYS_INLINE_LOOP void backward_row(const T* __restrict dy, const T* __restr
       const T xh = (x[i] - mean) * rstd, g = dy[i] * w[i];
       t1 += g;
       t2 += g * xh;
-      if constexpr (Params) {
-        acc[i] += dy[i] * xh;
-        acc[N + i] += dy[i];
-      }
+      acc[i] += dy[i] * xh;
+      acc[N + i] += dy[i];
     }
     s1 += t1;
     s2 += t2;
@@ -152,16 +149,13 @@ void backward_typed(const Tensor& dy, const Tensor& x, int64_t N, RowNorm kind, 
   const T* w = param_or(weight, ones, N, T(1));
   const T* mp = mean ? mean->data_as<T>() : nullptr;
   const T* rp = rstd.data_as<T>();
-  const bool layer = kind == RowNorm::Layer, params = dw || db;
+  const bool layer = kind == RowNorm::Layer;
   const int nt = row_threads(R, N);
   std::vector<std::vector<T>> parts(static_cast<size_t>(nt));  // per thread: its rows' dw terms, then db's
   run_rows(R, nt, [&](int64_t r0, int64_t r1, int t) {
     std::vector<T> buf(is_half_v<S> ? 3 * N : 0);  // widened dy, widened x, float dx
-    T* acc = nullptr;
-    if (params) {
-      parts[t].assign(static_cast<size_t>(2 * N), T(0));
-      acc = parts[t].data();
-    }
+    parts[t].assign(static_cast<size_t>(2 * N), T(0));
+    T* acc = parts[t].data();
     index_loop_widest([&](int64_t k) GC_INLINE_LAMBDA {
       const int64_t r = r0 + k;
       const T m = mp ? mp[r] : T(0), s = rp[r];
@@ -178,14 +172,13 @@ void backward_typed(const Tensor& dy, const Tensor& x, int64_t N, RowNorm kind, 
         xr = xp + r * N;
         out = dxp ? dxp + r * N : nullptr;
       }
-      if (params) backward_row<T, true>(g, xr, out, N, layer, m, s, w, acc);
-      else backward_row<T, false>(g, xr, out, N, layer, m, s, w, acc);
+      backward_row<T>(g, xr, out, N, layer, m, s, w, acc);
       if constexpr (is_half_v<S>) {
         if (dxp) narrow_run(dxp + r * N, out, N);
       }
     }, r1 - r0);
   });
-  if (!params) return;
+  if (!dw && !db) return;
   T* dwp = dw ? dw->data_as<T>() : nullptr;
   T* dbp = db ? db->data_as<T>() : nullptr;
   for (int64_t i = 0; i < N; ++i) {
