@@ -602,3 +602,26 @@ def test_torch_parity_random_indices():
         got = g[gc_index(idx)]
         assert tuple(got.shape) == tuple(exp.shape), idx
         assert_close(got, exp.numpy())
+
+
+# ---- index_put_ of whole rows (the embedding backward) vs np.add.at ----
+
+@pytest.mark.parametrize("accumulate", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_index_put_rows_matches_numpy(accumulate, dtype):
+    rng = np.random.default_rng(11)
+    idx = rng.integers(-9, 9, 40)  # repeats and negative indices
+    idx[1] = idx[0]
+    vals = (rng.standard_normal((40, 37)) * 10).astype(dtype)
+    base = (rng.standard_normal((9, 37)) * 10).astype(dtype)
+    for values in (gradcore.tensor(vals), gradcore.tensor(vals.T.copy()).t()):  # unit-stride rows, then strided
+        x = gradcore.tensor(base)
+        x.index_put_((gradcore.tensor(idx),), values, accumulate=accumulate)
+        want = base.copy()
+        if accumulate:
+            np.add.at(want, idx, vals)
+        else:
+            last = {int(i) % 9: r for r, i in enumerate(idx)}  # the last write of each row wins
+            for row, r in last.items():
+                want[row] = vals[r]
+        np.testing.assert_array_equal(x.numpy(), want)

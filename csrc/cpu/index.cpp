@@ -95,14 +95,23 @@ namespace {
 template <typename T, bool Accumulate>
 void scatter_typed(const Tensor& dst, const Tensor& values, const Tensor& idx, int64_t size, int64_t stride) {
   const int64_t step = stride * static_cast<int64_t>(sizeof(T));
-  auto fn = [size, step](char* const* p, const int64_t* s, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) {
-      T* to = reinterpret_cast<T*>(p[0] + i * s[0] + wrap(load_index(p[2] + i * s[2]), size) * step);
-      T v = *reinterpret_cast<const T*>(p[1] + i * s[1]);
-      if constexpr (!Accumulate) *to = v;
-      else if constexpr (std::is_same_v<T, bool>) *to = *to || v;
-      else *to += v;
+  auto put = [](T* to, T v) {
+    if constexpr (!Accumulate) *to = v;
+    else if constexpr (std::is_same_v<T, bool>) *to = *to || v;
+    else *to += v;
+  };
+  auto fn = [size, step, put](char* const* p, const int64_t* s, int64_t n) {
+    if (s[2] == 0 && s[0] == sizeof(T) && s[1] == sizeof(T)) {
+      // One index for the whole contiguous inner run (the backward of row gathers: x[idx],
+      // embeddings): a unit-stride loop into one destination row, which vectorises.
+      T* to = reinterpret_cast<T*>(p[0] + wrap(load_index(p[2]), size) * step);
+      const T* v = reinterpret_cast<const T*>(p[1]);
+      for (int64_t i = 0; i < n; ++i) put(to + i, v[i]);
+      return;
     }
+    for (int64_t i = 0; i < n; ++i)
+      put(reinterpret_cast<T*>(p[0] + i * s[0] + wrap(load_index(p[2] + i * s[2]), size) * step),
+          *reinterpret_cast<const T*>(p[1] + i * s[1]));
   };
   LoopGeom<3> g = make_geom<3>(dst.shape, {&dst, &values, &idx});
   loop_range<3>(g, 0, dst.numel(), fn);

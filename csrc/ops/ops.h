@@ -212,6 +212,15 @@ TensorPtr col2im(const TensorPtr& input, const int64_t output_size[2], const Unf
 TensorPtr batch_norm(const TensorPtr& input, const TensorPtr& weight, const TensorPtr& bias,
                      const TensorPtr& running_mean, const TensorPtr& running_var, bool training, double momentum,
                      double eps);
+// ---- layer norm and RMS norm (ops/layer_norm.cpp, cpu/layer_norm.cpp, cuda/layer_norm.cu) ----
+// Normalise over the last len(normalized_shape) dims (which must equal normalized_shape):
+// (x - mean) / sqrt(var + eps) * weight + bias, and x / sqrt(mean(x^2) + eps) * weight, with
+// PyTorch's checks and errors; weight and bias may be null. rms_norm's eps defaults to the
+// machine epsilon of the input's dtype.
+TensorPtr layer_norm(const TensorPtr& input, const DimVector& normalized_shape, const TensorPtr& weight,
+                     const TensorPtr& bias, double eps);
+TensorPtr rms_norm(const TensorPtr& input, const DimVector& normalized_shape, const TensorPtr& weight,
+                   std::optional<double> eps);
 // ---- pooling (ops/pool.cpp, cpu/pool.cpp, cuda/pool.cu) ----
 struct Pool2dOptions {
   int64_t kernel[2] = {1, 1}, stride[2] = {1, 1}, padding[2] = {0, 0}, dilation[2] = {1, 1};

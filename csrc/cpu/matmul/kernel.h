@@ -144,10 +144,23 @@ GC_ALWAYS_INLINE void store(T* c, T acc, const Epilogue<T>& e, int64_t i, int64_
   *c = v;
 }
 
-// An mr x nr block of accumulators (row stride ld) through the epilogue into C.
+// An mr x nr block of accumulators (row stride ld) through the epilogue into C. Without ReLU or
+// beta (a Linear's output) the block is a plain loop: through store() per element, GCC compared
+// each value with 0 before testing e.relu, a branch on the data that mispredicted for half the
+// elements and tripled the time of x @ W^T + b with 65 output features (all of whose tiles come
+// here, computing C^T).
 template <typename T>
 GC_ALWAYS_INLINE void store_block(const T* acc, int64_t ld, T* c, int64_t rsc, int64_t csc, int mr, int nr,
                                   const Epilogue<T>& e) {
+  if (!e.relu && e.beta == T(0)) {
+    for (int i = 0; i < mr; ++i)
+      for (int j = 0; j < nr; ++j) {
+        T v = e.alpha * acc[i * ld + j];
+        if (e.bias) v += e.bias[i * e.brs + j * e.bcs];
+        c[i * rsc + j * csc] = v;
+      }
+    return;
+  }
   for (int i = 0; i < mr; ++i)
     for (int j = 0; j < nr; ++j) store(c + i * rsc + j * csc, acc[i * ld + j], e, i, j);
 }

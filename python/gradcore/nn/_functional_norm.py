@@ -1,5 +1,6 @@
-"""``embedding``, ``layer_norm`` and ``rms_norm`` for ``gradcore.nn.functional``, composed from
-differentiable native ops (indexing, mean, var, rsqrt), so the autograd graph gives the gradients."""
+"""``embedding``, ``layer_norm`` and ``rms_norm`` for ``gradcore.nn.functional``: embedding composed
+from differentiable native ops (indexing, scatter_add), so the autograd graph gives its gradients;
+layer_norm and rms_norm thin wrappers of their native ops (csrc/ops/layer_norm.cpp)."""
 import numbers
 
 from .. import _C
@@ -98,6 +99,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 
 
 def _normalized_shape(normalized_shape, op):
+    if type(normalized_shape) is tuple:
+        return normalized_shape  # the native op checks the elements
     if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):
         raise TypeError(f"{op}(): argument 'normalized_shape' (position 2) must be tuple of ints, not int")
     try:
@@ -107,53 +110,23 @@ def _normalized_shape(normalized_shape, op):
                         f"{type(normalized_shape).__name__}") from None
 
 
-def _check_norm_args(input, shape, weight, bias, op, star):
+def _check_input(input, op):
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-    k = len(shape)
-    if k == 0:
-        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one "
-                           f"element, but got normalized_shape = {list(shape)}")
-    if input.dim() < k or tuple(input.shape[input.dim() - k:]) != shape:
-        dims = ", ".join(str(s) for s in shape)
-        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape [{star}{dims}], "
-                           f"but got input of size{list(input.shape)}")
-    for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and tuple(t.shape) != shape:
-            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
-                               f"{list(t.shape)} and normalized_shape = {list(shape)}")
-    if not input.is_floating_point():
-        raise NotImplementedError(f"{op}: expected a floating-point input, got {input.dtype}. Hint: convert it "
-                                  "first, e.g. x.float()")
-    return tuple(range(-k, 0))
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalises over the last ``len(normalized_shape)`` dims:
-    ``(x - E[x]) / sqrt(Var[x] + eps) * weight + bias`` (Var biased)."""
-    shape = _normalized_shape(normalized_shape, "layer_norm")
-    dims = _check_norm_args(input, shape, weight, bias, "layer_norm", "*, ")
-    mean = input.mean(dims, keepdim=True)
-    var = input.var(dims, correction=0, keepdim=True)
-    out = (input - mean) * (var + eps).rsqrt()
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
+    ``(x - E[x]) / sqrt(Var[x] + eps) * weight + bias`` (Var biased). One native op whose backward
+    (NativeLayerNormBackward0) computes the input, weight and bias gradients from the saved row
+    statistics."""
+    _check_input(input, "layer_norm")
+    return _C._nn.layer_norm(input, _normalized_shape(normalized_shape, "layer_norm"), weight, bias, eps)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """Root-mean-square normalisation over the last ``len(normalized_shape)`` dims:
-    ``x / sqrt(mean(x**2) + eps) * weight``; ``eps=None`` is ``finfo(input.dtype).eps``."""
-    shape = _normalized_shape(normalized_shape, "rms_norm")
-    if isinstance(input, Tensor) and input.dim() < len(shape):
-        raise ValueError(f"Input tensor must have at least {len(shape)} dimensions, but got {input.dim()}")
-    dims = _check_norm_args(input, shape, weight, None, "rms_norm", "*")
-    if eps is None:
-        from .._finfo import finfo
-        eps = finfo(input.dtype).eps
-    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
-    if weight is not None:
-        out = out * weight
-    return out
+    ``x / sqrt(mean(x**2) + eps) * weight``; ``eps=None`` is ``finfo(input.dtype).eps``. One native
+    op, as layer_norm."""
+    _check_input(input, "rms_norm")
+    return _C._nn.rms_norm(input, _normalized_shape(normalized_shape, "rms_norm"), weight, eps)

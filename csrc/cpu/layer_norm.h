@@ -1,0 +1,18 @@
+// Layer-norm and RMS-norm kernels (formulas in kernels/layer_norm.h). x, y, dy, dx are contiguous,
+// R = numel / N rows of N elements, of one floating dtype (the 16-bit floats included); mean,
+// rstd [R], weight, bias, dw, db [N] are contiguous in the compute dtype (float32 for the 16-bit
+// floats, else x's). mean is null for RMS norm; weight, bias, dx, dw, db may be null (no affine,
+// or a gradient not wanted).
+#pragma once
+#include "core/tensor.h"
+#include "kernels/layer_norm.h"
+
+namespace gc::cpu {
+// y = (x - mean) * rstd * weight + bias, and the rows' mean and rstd.
+void layer_norm_forward(const Tensor& x, int64_t N, kernels::RowNorm kind, const Tensor* weight, const Tensor* bias,
+                        double eps, const Tensor* mean, const Tensor& rstd, const Tensor& y);
+// The gradients of layer_norm_forward from its saved mean and rstd.
+void layer_norm_backward(const Tensor& dy, const Tensor& x, int64_t N, kernels::RowNorm kind, const Tensor* mean,
+                         const Tensor& rstd, const Tensor* weight, const Tensor* dx, const Tensor* dw,
+                         const Tensor* db);
+}  // namespace gc::cpu
