@@ -68,10 +68,13 @@ void pack_pairs(int w, int64_t kc, const BFloat16* src, int64_t ld_i, int64_t ld
       for (int i0 = 0; i0 < W; i0 += 16) {
         const int n = std::max(0, std::min(16, w - i0));
         const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
-        const __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, r0 + i0));
-        const __m512i hi = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, r1 + i0));
+        // The maskz forms (all lanes on) instead of the plain ones: GCC 12 warns that the plain
+        // ones' _mm512_undefined source "may be used uninitialized".
+        const __mmask16 all = 0xFFFF;
+        const __m512i lo = _mm512_maskz_cvtepu16_epi32(all, _mm256_maskz_loadu_epi16(m, r0 + i0));
+        const __m512i hi = _mm512_maskz_cvtepu16_epi32(all, _mm256_maskz_loadu_epi16(m, r1 + i0));
         const __mmask16 out = static_cast<__mmask16>((1u << std::min(16, W - i0)) - 1);
-        _mm512_mask_storeu_epi32(dst + p * W + i0, out, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+        _mm512_mask_storeu_epi32(dst + p * W + i0, out, _mm512_or_si512(lo, _mm512_maskz_slli_epi32(all, hi, 16)));
       }
     }
   } else {
