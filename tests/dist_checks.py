@@ -4,6 +4,7 @@ so it knows what the collective must give; a failed check raises, which aborts t
 
     mpiexec -n 3 python tests/dist_checks.py checks
     mpiexec -n 2 python tests/dist_checks.py fail     # rank 1 raises: the job must end non-zero
+    mpiexec -n 2 python tests/dist_checks.py exit     # rank 1 calls sys.exit(3): the same
     mpiexec -n 2 python tests/dist_checks.py timeout  # rank 1 skips a collective: rank 0 must time out
 """
 import datetime
@@ -114,6 +115,9 @@ def check_movement(n, r, dtype):
         if work is not None:
             work.wait()
         same(t, rows[src], f"broadcast from {src} {dtype}")
+    base = rows[r].t().contiguous()
+    dist.broadcast(base.t(), src=0)  # into a transposed view, through a contiguous copy
+    same(base.t(), rows[0], f"broadcast into a view {dtype}")
     got = [torch.zeros(2, 3, dtype=dtype) for _ in range(n)]
     dist.all_gather(got, rows[r])
     for i in range(n):
@@ -190,7 +194,8 @@ def check_errors(n, r):
     expect(ValueError, "should not be the same", lambda: dist.send(torch.ones(2), dst=r))
     expect(ValueError, "twice", lambda: dist.init_process_group())
     expect(ValueError, "less or equal", lambda: dist.new_group(list(range(n + 1))))
-    expect(ValueError, "gather_list`` must NOT", lambda: dist.gather(torch.ones(1), [torch.ones(1)] * n, dst=(r + 1) % n))
+    expect(ValueError, "gather_list`` must NOT",
+           lambda: dist.gather(torch.ones(1), [torch.ones(1)] * n, dst=(r + 1) % n))
     expect(ValueError, "scatter_list`` must be specified", lambda: dist.scatter(torch.ones(1), None, src=r))
     expect(ValueError, "Invalid backend", lambda: dist.Backend("tcp"))
 
@@ -199,6 +204,7 @@ def check_misc(n, r):
     assert dist.is_initialized() and dist.get_backend() == "mpi" and dist.get_rank() == r
     assert os.environ["RANK"] == str(r) and os.environ["WORLD_SIZE"] == str(n)
     assert os.environ["LOCAL_WORLD_SIZE"] == str(n) and os.environ["LOCAL_RANK"] == str(r)
+    assert dist.get_node_local_rank() == r
     if "OMP_NUM_THREADS" not in os.environ:
         assert torch.get_num_threads() == max(1, len(os.sched_getaffinity(0)) // n), torch.get_num_threads()
     # A parameter that requires grad: broadcast writes its data (as DDP's first broadcast does).
@@ -244,6 +250,12 @@ def main(mode):
             raise RuntimeError("rank 1 fails on purpose")
         dist.barrier()
         time.sleep(60)  # never reached: the job is aborted
+    elif mode == "exit":
+        dist.init_process_group()
+        if dist.get_rank() == 1:
+            sys.exit(3)
+        dist.barrier()
+        time.sleep(60)
     elif mode == "timeout":
         dist.init_process_group(timeout=datetime.timedelta(seconds=1))
         if dist.get_rank() != 1:

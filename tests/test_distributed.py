@@ -79,6 +79,14 @@ def test_failing_rank_ends_the_job(how):
 
 
 @needs_mpi
+def test_rank_exiting_with_failure_ends_the_job():
+    proc, seconds = _mpiexec(2, "exit")
+    assert proc.returncode == 3, _report(proc)
+    assert seconds < 20, f"the job took {seconds:.1f} s to end after a rank called sys.exit(3)"
+    assert "[rank1]: sys.exit(3)" in proc.stderr, _report(proc)
+
+
+@needs_mpi
 def test_timeout_bounds_a_collective():
     proc, seconds = _mpiexec(2, "timeout")
     assert proc.returncode != 0, _report(proc)
@@ -147,7 +155,10 @@ def test_launcher_arguments():
 @needs_mpi
 @pytest.mark.cuda
 def test_nccl_two_ranks_on_gpus(tmp_path):
-    """NCCL collectives on CUDA tensors, one rank per GPU (both ranks share GPU 0 when there is one)."""
+    """NCCL collectives on CUDA tensors, one rank per GPU: two ranks, or one on a single GPU (NCCL
+    refuses two ranks on one device)."""
+    if not dist.is_nccl_available():
+        pytest.skip("NCCL is not installed (pip install nvidia-nccl-cu12 or -cu13)")
     script = tmp_path / "nccl_checks.py"
     script.write_text(
         "import gradcore as torch, gradcore.distributed as dist\n"
@@ -155,7 +166,8 @@ def test_nccl_two_ranks_on_gpus(tmp_path):
         "r, n = dist.get_rank(), dist.get_world_size()\n"
         "torch.cuda.set_device(r % torch.cuda.device_count())\n"
         "dev = torch.device('cuda', r % torch.cuda.device_count())\n"
-        "for dtype in (torch.float32, torch.float64, torch.bfloat16, torch.float16, torch.int64, torch.int32):\n"
+        "for dtype in (torch.float32, torch.float64, torch.bfloat16, torch.float16, torch.int64, torch.int32,\n"
+        "              torch.int16, torch.uint8):\n"
         "    t = torch.full((5,), r + 1, dtype=dtype, device=dev)\n"
         "    dist.all_reduce(t)\n"
         "    assert (t.cpu().double() == n * (n + 1) / 2).all().item(), (dtype, t)\n"
@@ -164,8 +176,8 @@ def test_nccl_two_ranks_on_gpus(tmp_path):
         "        dist.all_reduce(t, op=dist.ReduceOp.AVG)\n"
         "        assert (t.cpu().double() == (n - 1) / 2).all().item()\n"
         "    t = torch.full((3,), r, dtype=dtype, device=dev)\n"
-        "    dist.broadcast(t, src=1)\n"
-        "    assert (t.cpu().double() == 1).all().item()\n"
+        "    dist.broadcast(t, src=n - 1)\n"
+        "    assert (t.cpu().double() == n - 1).all().item()\n"
         "    out = torch.zeros(n * 3, dtype=dtype, device=dev)\n"
         "    dist.all_gather_into_tensor(out, torch.full((3,), r, dtype=dtype, device=dev))\n"
         "    assert out.cpu().double().tolist() == [float(i) for i in range(n) for _ in range(3)]\n"
@@ -173,18 +185,47 @@ def test_nccl_two_ranks_on_gpus(tmp_path):
         "    dist.reduce_scatter_tensor(part, torch.ones(2 * n, dtype=dtype, device=dev))\n"
         "    assert (part.cpu().double() == n).all().item()\n"
         "    got = torch.zeros(4, dtype=dtype, device=dev)\n"
-        "    ws = [dist.isend(torch.full((4,), r, dtype=dtype, device=dev), dst=(r + 1) % n),\n"
-        "          dist.irecv(got, src=(r - 1) % n)]\n"
-        "    [w.wait() for w in ws]\n"
-        "    torch.cuda.synchronize()\n"
-        "    assert (got.cpu().double() == (r - 1) % n).all().item()\n"
-        "w = dist.all_reduce(torch.ones(4, device=dev).t(), async_op=True)\n"
+        "    if n > 1 and r == 0:\n"
+        "        dist.isend(torch.full((4,), 7, dtype=dtype, device=dev), dst=1).wait()\n"
+        "    elif r == 1:\n"
+        "        dist.irecv(got, src=0).wait()\n"
+        "        assert (got.cpu().double() == 7).all().item()\n"
+        "view = torch.ones(4, 2, device=dev).t()\n"
+        "w = dist.all_reduce(view, async_op=True)\n"
         "w.wait()\n"
+        "w.synchronize()\n"
+        "assert w.is_completed() and (view.cpu() == n).all().item()\n"
+        "bits = torch.tensor([r == 0, False], device=dev)\n"
+        "dist.all_reduce(bits)\n"
+        "assert bits.cpu().tolist() == [True, False]\n"
         "cpu = torch.ones(2)\n"
         "dist.all_reduce(cpu)\n"
         "assert cpu.tolist() == [float(n)] * 2\n"
         "dist.destroy_process_group()\n"
         "print('NCCL OK', flush=True)\n")
+    n = min(2, gradcore.cuda.device_count())
+    proc, _ = _launch([launcher.find_mpiexec(), "-n", str(n), sys.executable, str(script)])
+    assert proc.returncode == 0, _report(proc)
+    assert proc.stdout.count("NCCL OK") == n, _report(proc)
+
+
+@needs_mpi
+@pytest.mark.cuda
+def test_mpi_backend_moves_cuda_tensors_through_host(tmp_path):
+    """backend='mpi' takes CUDA tensors too (staged through host memory; the mpich wheel is not CUDA-aware)."""
+    script = tmp_path / "mpi_cuda_checks.py"
+    script.write_text(
+        "import gradcore as torch, gradcore.distributed as dist\n"
+        "dist.init_process_group(backend='mpi')\n"
+        "r, n = dist.get_rank(), dist.get_world_size()\n"
+        "for dtype in (torch.float32, torch.bfloat16, torch.int64):\n"
+        "    t = torch.full((4, 3), r + 1, dtype=dtype, device='cuda').t()\n"
+        "    dist.all_reduce(t)\n"
+        "    assert t.is_cuda and (t.cpu().double() == n * (n + 1) / 2).all().item(), (dtype, t)\n"
+        "    out = torch.zeros(n, 2, dtype=dtype, device='cuda')\n"
+        "    dist.all_gather_into_tensor(out, torch.full((2,), r, dtype=dtype, device='cuda'))\n"
+        "    assert out.cpu().double().tolist() == [[float(i)] * 2 for i in range(n)]\n"
+        "print('MPI CUDA OK', flush=True)\n")
     proc, _ = _launch([launcher.find_mpiexec(), "-n", "2", sys.executable, str(script)])
     assert proc.returncode == 0, _report(proc)
-    assert proc.stdout.count("NCCL OK") == 2, _report(proc)
+    assert proc.stdout.count("MPI CUDA OK") == 2, _report(proc)

@@ -19,9 +19,9 @@ Importing this package does not import mpi4py; init_process_group does (``pip in
 from ._work import DistBackendError, DistError, Work
 from .distributed_c10d import (Backend, GroupMember, ProcessGroup, ReduceOp, default_pg_timeout,
                                destroy_process_group, get_backend, get_global_rank, get_group_rank,
-                               get_process_group_ranks, get_rank, get_world_size, group, init_process_group,
-                               is_available, is_backend_available, is_gloo_available, is_initialized,
-                               is_mpi_available, is_nccl_available, new_group)
+                               get_node_local_rank, get_process_group_ranks, get_rank, get_world_size, group,
+                               init_process_group, is_available, is_backend_available, is_gloo_available,
+                               is_initialized, is_mpi_available, is_nccl_available, new_group)
 from ._collectives import (all_gather, all_gather_into_tensor, all_gather_object, all_reduce, barrier, broadcast,
                            broadcast_object_list, gather, gather_object, irecv, isend, recv, reduce, reduce_scatter,
                            reduce_scatter_tensor, scatter, send)
@@ -30,11 +30,12 @@ all_gather_single = all_gather_into_tensor
 reduce_scatter_single = reduce_scatter_tensor
 
 __all__ = [
-    "Backend", "DistBackendError", "DistError", "GroupMember", "ProcessGroup", "ReduceOp", "Work",
-    "all_gather", "all_gather_into_tensor", "all_gather_object", "all_gather_single", "all_reduce", "barrier",
-    "broadcast", "broadcast_object_list", "default_pg_timeout", "destroy_process_group", "gather", "gather_object",
-    "get_backend", "get_global_rank", "get_group_rank", "get_process_group_ranks", "get_rank", "get_world_size",
-    "group", "init_process_group", "irecv", "is_available", "is_backend_available", "is_gloo_available",
-    "is_initialized", "is_mpi_available", "is_nccl_available", "isend", "new_group", "recv", "reduce",
-    "reduce_scatter", "reduce_scatter_single", "reduce_scatter_tensor", "scatter", "send",
+    "Backend", "DistBackendError", "DistError", "GroupMember", "ProcessGroup", "ReduceOp", "Work", "all_gather",
+    "all_gather_into_tensor", "all_gather_object", "all_gather_single", "all_reduce", "barrier", "broadcast",
+    "broadcast_object_list", "default_pg_timeout", "destroy_process_group", "gather", "gather_object",
+    "get_backend", "get_global_rank", "get_group_rank", "get_node_local_rank", "get_process_group_ranks",
+    "get_rank", "get_world_size", "group", "init_process_group", "irecv", "is_available",
+    "is_backend_available", "is_gloo_available", "is_initialized", "is_mpi_available", "is_nccl_available",
+    "isend", "new_group", "recv", "reduce", "reduce_scatter", "reduce_scatter_single", "reduce_scatter_tensor",
+    "scatter", "send",
 ]

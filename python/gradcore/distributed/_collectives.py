@@ -41,7 +41,8 @@ def _check_op(op, dtype, name):
 def _like(t, ref, index, op, what):
     """RuntimeError unless ``t`` has ``ref``'s shape and dtype (as PyTorch's backends check)."""
     if t.dtype != ref.dtype:
-        raise RuntimeError(f"{op}: invalid tensor type at index {index} (expected {ref.dtype}, got {t.dtype}) in {what}")
+        raise RuntimeError(f"{op}: invalid tensor type at index {index} (expected {ref.dtype}, got {t.dtype}) "
+                           f"in {what}")
     if tuple(t.shape) != tuple(ref.shape):
         raise RuntimeError(f"{op}: invalid tensor size at index {index} (expected {list(ref.shape)}, got "
                            f"{list(t.shape)}) in {what}")
@@ -109,7 +110,7 @@ def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
         return None
     root = _group_rank(pg, src, group_src, "src", "broadcast")
     if (nccl := _nccl_group(pg, tensor)) is not None:
-        return _finish(nccl.broadcast(tensor, root, pg), async_op)
+        return _finish(nccl.broadcast(tensor, root), async_op)
     s = Staged(tensor, writes=True)
     return _run("broadcast", pg, lambda: [pg.comm.Ibcast(s.spec, root=root)], [s], async_op, result=[tensor])
 
@@ -122,7 +123,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     if _outside(pg, "all_reduce"):
         return None
     if (nccl := _nccl_group(pg, tensor)) is not None:
-        return _finish(nccl.all_reduce(tensor, op, pg), async_op)
+        return _finish(nccl.all_reduce(tensor, op), async_op)
     MPI = load_mpi()
     s = Staged(tensor, reducing=True, writes=True)
     avg = [_average([s], pg.size())] if op == ReduceOp.AVG else []
@@ -139,7 +140,7 @@ def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_
         return None
     root = _group_rank(pg, dst, group_dst, "dst", "reduce")
     if (nccl := _nccl_group(pg, tensor)) is not None:
-        return _finish(nccl.reduce(tensor, op, root, pg), async_op)
+        return _finish(nccl.reduce(tensor, op, root), async_op)
     MPI = load_mpi()
     mine = pg.rank() == root
     s = Staged(tensor, reducing=True, writes=mine)
@@ -201,9 +202,10 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     _check_tensor(input_tensor, "input_tensor", "all_gather_into_tensor")
     if _outside(pg, "all_gather_into_tensor"):
         return None
-    _check_numel_ratio(output_tensor, input_tensor, pg.size(), "all_gather_into_tensor", "output_tensor", "input_tensor")
+    _check_numel_ratio(output_tensor, input_tensor, pg.size(), "all_gather_into_tensor", "output_tensor",
+                       "input_tensor")
     if (nccl := _nccl_group(pg, input_tensor)) is not None:
-        return _finish(nccl.all_gather(output_tensor, input_tensor, pg), async_op)
+        return _finish(nccl.all_gather(output_tensor, input_tensor), async_op)
     src, dst = Staged(input_tensor), Staged(output_tensor, writes=True)
     return _run("all_gather_into_tensor", pg, lambda: [pg.comm.Iallgather(src.spec, dst.spec)], [src, dst], async_op,
                 result=[output_tensor])
@@ -220,7 +222,7 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
         return None
     _check_numel_ratio(input, output, pg.size(), "reduce_scatter_tensor", "input", "output")
     if (nccl := _nccl_group(pg, input)) is not None:
-        return _finish(nccl.reduce_scatter(output, input, op, pg), async_op)
+        return _finish(nccl.reduce_scatter(output, input, op), async_op)
     MPI = load_mpi()
     src, dst = Staged(input, reducing=True), Staged(output, reducing=True, writes=True)
     avg = [_average([dst], pg.size())] if op == ReduceOp.AVG else []
@@ -257,7 +259,8 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
             raise ValueError("Argument ``gather_list`` must be specified on destination rank.")
         _check_tensor_list(gather_list, "gather_list", "gather")
         if len(gather_list) != pg.size():
-            raise RuntimeError(f"gather: invalid output tensor list (expected length {pg.size()}, got {len(gather_list)})")
+            raise RuntimeError(f"gather: invalid output tensor list (expected length {pg.size()}, got "
+                               f"{len(gather_list)})")
         for i, t in enumerate(gather_list):
             _like(t, tensor, i, "gather", "gather_list")
     elif gather_list:
@@ -284,7 +287,8 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
             raise ValueError("Argument ``scatter_list`` must be specified on source rank.")
         _check_tensor_list(scatter_list, "scatter_list", "scatter")
         if len(scatter_list) != pg.size():
-            raise RuntimeError(f"scatter: invalid input tensor list (expected length {pg.size()}, got {len(scatter_list)})")
+            raise RuntimeError(f"scatter: invalid input tensor list (expected length {pg.size()}, got "
+                               f"{len(scatter_list)})")
         for i, t in enumerate(scatter_list):
             _like(t, tensor, i, "scatter", "scatter_list")
     elif scatter_list:
@@ -322,7 +326,7 @@ def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
         return None
     peer = _peer(pg, dst, group_dst, "dst", "isend")
     if (nccl := _nccl_group(pg, tensor)) is not None:
-        return nccl.send(tensor, peer, pg)
+        return nccl.send(tensor, peer)
     s = Staged(tensor)
     return Work([pg.comm.Isend(s.spec, dest=peer, tag=tag)], "send", pg, keep=s)
 
@@ -338,8 +342,9 @@ def irecv(tensor, src=None, group=None, tag=0, group_src=None):
     peer = MPI.ANY_SOURCE if any_source else _peer(pg, src, group_src, "src", "irecv")
     if (nccl := _nccl_group(pg, tensor)) is not None:
         if any_source:
-            raise RuntimeError("irecv: the nccl backend needs a source rank (src=None receives from any rank only on MPI)")
-        return nccl.recv(tensor, peer, pg)
+            raise RuntimeError("irecv: the nccl backend needs a source rank (src=None, receiving from any rank, "
+                               "works on MPI only)")
+        return nccl.recv(tensor, peer)
     s = Staged(tensor, writes=True)
     return Work([pg.comm.Irecv(s.spec, source=peer, tag=tag)], "recv", pg, finish=[s.finish], keep=s, result=[tensor],
                 source_group=pg)

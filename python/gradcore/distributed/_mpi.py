@@ -35,11 +35,15 @@ def load_mpi():
     return _MPI
 
 
+_TYPES = {}  # dtype -> the MPI datatype it is reduced in (16-bit floats: float32), filled on first use
+
+
 def _mpi_types(MPI):
-    """The MPI datatype each dtype is reduced in (16-bit floats are reduced in float32)."""
-    return {gradcore.float32: MPI.FLOAT, gradcore.float64: MPI.DOUBLE, gradcore.int64: MPI.INT64_T,
-            gradcore.int32: MPI.INT32_T, gradcore.int16: MPI.INT16_T, gradcore.int8: MPI.INT8_T,
-            gradcore.uint8: MPI.UINT8_T, gradcore.bool: MPI.C_BOOL}
+    if not _TYPES:
+        _TYPES.update({gradcore.float32: MPI.FLOAT, gradcore.float64: MPI.DOUBLE, gradcore.int64: MPI.INT64_T,
+                       gradcore.int32: MPI.INT32_T, gradcore.int16: MPI.INT16_T, gradcore.int8: MPI.INT8_T,
+                       gradcore.uint8: MPI.UINT8_T, gradcore.bool: MPI.C_BOOL})
+    return _TYPES
 
 
 class Staged:
@@ -73,11 +77,18 @@ class Staged:
                 self.tensor.copy_(self.staged)
 
 
+_OPS = {}  # (ReduceOp, is bool) -> MPI op, filled on first use
+
+
 def mpi_op(MPI, op, dtype):
-    """The MPI reduction for ReduceOp ``op`` on ``dtype`` (AVG is SUM followed by a division)."""
-    from .distributed_c10d import ReduceOp
-    if dtype == gradcore.bool:  # logical reductions, as PyTorch's backends treat bool
-        return {ReduceOp.SUM: MPI.LOR, ReduceOp.MAX: MPI.LOR, ReduceOp.PRODUCT: MPI.LAND, ReduceOp.MIN: MPI.LAND,
-                ReduceOp.BOR: MPI.LOR, ReduceOp.BAND: MPI.LAND, ReduceOp.BXOR: MPI.LXOR}[op]
-    return {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD, ReduceOp.MAX: MPI.MAX,
-            ReduceOp.MIN: MPI.MIN, ReduceOp.BAND: MPI.BAND, ReduceOp.BOR: MPI.BOR, ReduceOp.BXOR: MPI.BXOR}[op]
+    """The MPI reduction for ReduceOp ``op`` on ``dtype`` (AVG is SUM followed by a division; bool
+    reduces logically, as PyTorch's backends treat it)."""
+    if not _OPS:
+        from .distributed_c10d import ReduceOp
+        arithmetic = {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD, ReduceOp.MAX: MPI.MAX,
+                      ReduceOp.MIN: MPI.MIN, ReduceOp.BAND: MPI.BAND, ReduceOp.BOR: MPI.BOR, ReduceOp.BXOR: MPI.BXOR}
+        logical = {ReduceOp.SUM: MPI.LOR, ReduceOp.MAX: MPI.LOR, ReduceOp.PRODUCT: MPI.LAND, ReduceOp.MIN: MPI.LAND,
+                   ReduceOp.BOR: MPI.LOR, ReduceOp.BAND: MPI.LAND, ReduceOp.BXOR: MPI.LXOR}
+        _OPS.update({(k, False): v for k, v in arithmetic.items()})
+        _OPS.update({(k, True): v for k, v in logical.items()})
+    return _OPS[op, dtype == gradcore.bool]

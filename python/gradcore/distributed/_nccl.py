@@ -103,54 +103,67 @@ class CudaWork:
         return None
 
 
+def _reduce_staging(t, op):
+    """The dtype and ReduceOp an NCCL reduction of ``t`` runs in: NCCL has no int16 or bool
+    arithmetic, so int16 is reduced in int32 (the same wrapped result) and bool in uint8, as the
+    logical or (SUM, MAX) or and (PRODUCT, MIN) PyTorch's backends compute."""
+    from .distributed_c10d import ReduceOp
+    if t.dtype == gradcore.int16:
+        return gradcore.int32, op
+    if t.dtype == gradcore.bool:
+        logical = {ReduceOp.SUM: ReduceOp.MAX, ReduceOp.MAX: ReduceOp.MAX, ReduceOp.PRODUCT: ReduceOp.MIN,
+                   ReduceOp.MIN: ReduceOp.MIN}
+        if op not in logical:
+            raise ValueError(f"NCCL cannot reduce bool tensors with {op.name}; use SUM, PRODUCT, MIN or MAX")
+        return gradcore.uint8, logical[op]
+    return t.dtype, op
+
+
 class Communicator:
-    """One rank's NCCL communicator on one device."""
+    """One rank's NCCL communicator on one device. Tensors reach NCCL contiguous (and int16/bool
+    reductions widened, see _reduce_staging); a staged copy is copied back right after the
+    collective is enqueued, which the stream orders after it. A staged input may be freed at once:
+    the caching allocator hands its block only to later work on the same stream."""
 
     def __init__(self, unique_id, nranks, rank, device):
         self.device = device
         self._comm = _C._NcclComm(unique_id, nranks, rank, device)
 
-    def _check(self, t, op):
-        if t.device.index != self.device:
-            raise RuntimeError(f"{op}: the group's NCCL communicator is on cuda:{self.device} but the tensor is on "
-                               f"{t.device}. Hint: call gradcore.cuda.set_device(local_rank) before the first "
-                               "collective, one GPU per rank.")
-
-    def _inout(self, t, op, fn):
-        """Runs ``fn`` on a contiguous twin of ``t`` and copies the result back (stream-ordered)."""
-        self._check(t, op)
-        staged = t.detach().contiguous()
+    @staticmethod
+    def _inout(t, fn, dtype=None):
+        """Runs ``fn`` on a contiguous twin of ``t`` (in ``dtype``) and copies the result back."""
+        staged = t.detach().contiguous() if dtype in (None, t.dtype) else t.detach().to(dtype)
         event = fn(staged)
         if staged.data_ptr() != t.data_ptr():
             with gradcore.no_grad():
                 t.copy_(staged)
         return CudaWork(event, [t])
 
-    def all_reduce(self, t, op, pg):
-        return self._inout(t, "all_reduce", lambda s: self._comm.all_reduce(s, op.value))
+    def all_reduce(self, t, op):
+        dtype, op = _reduce_staging(t, op)
+        return self._inout(t, lambda s: self._comm.all_reduce(s, op.value), dtype)
 
-    def broadcast(self, t, root, pg):
-        return self._inout(t, "broadcast", lambda s: self._comm.broadcast(s, root))
+    def broadcast(self, t, root):
+        return self._inout(t, lambda s: self._comm.broadcast(s, root))
 
-    def reduce(self, t, op, root, pg):
-        return self._inout(t, "reduce", lambda s: self._comm.reduce(s, op.value, root))
+    def reduce(self, t, op, root):
+        dtype, op = _reduce_staging(t, op)
+        return self._inout(t, lambda s: self._comm.reduce(s, op.value, root), dtype)
 
-    def all_gather(self, out, inp, pg):
-        self._check(inp, "all_gather_into_tensor")
+    def all_gather(self, out, inp):
         src = inp.detach().contiguous()
-        return self._inout(out, "all_gather_into_tensor", lambda s: self._comm.all_gather(s, src))
+        return self._inout(out, lambda s: self._comm.all_gather(s, src))
 
-    def reduce_scatter(self, out, inp, op, pg):
-        self._check(inp, "reduce_scatter_tensor")
-        src = inp.detach().contiguous()
-        return self._inout(out, "reduce_scatter_tensor", lambda s: self._comm.reduce_scatter(s, src, op.value))
+    def reduce_scatter(self, out, inp, op):
+        dtype, op = _reduce_staging(inp, op)
+        src = inp.detach().to(dtype).contiguous()
+        return self._inout(out, lambda s: self._comm.reduce_scatter(s, src, op.value), dtype)
 
-    def send(self, t, peer, pg):
-        self._check(t, "send")
+    def send(self, t, peer):
         return CudaWork(self._comm.send(t.detach().contiguous(), peer), [t])
 
-    def recv(self, t, peer, pg):
-        return self._inout(t, "recv", lambda s: self._comm.recv(s, peer))
+    def recv(self, t, peer):
+        return self._inout(t, lambda s: self._comm.recv(s, peer))
 
     def destroy(self):
         self._comm.destroy()

@@ -1,4 +1,5 @@
 """Work: the handle of a collective in flight (``async_op=True``), PyTorch's ``Work``."""
+import os
 import time
 from datetime import timedelta
 
@@ -13,11 +14,18 @@ class DistBackendError(DistError):
     """A collective failed or timed out in the backend (PyTorch's ``DistBackendError``)."""
 
 
-# Waiting: test the requests back to back for a while (a collective usually completes within
-# microseconds to a few milliseconds, and a sleep would add its whole length to that), then sleep
-# between tests with a growing interval, so a rank waiting for a slow peer leaves the core to it.
+# Waiting polls the requests: MPI (without a progress thread) moves a collective forward only
+# inside MPI calls, so a sleep between tests would stall a large all-reduce's pipeline. Like MPI's
+# own blocking wait, it tests back to back; after the first few thousand tests it yields the core
+# between tests, so ranks that share cores with a slow peer let it run. The deadline is read
+# every 256 tests (a clock read costs more than a test).
 _SPIN_TESTS = 2000
-_SLEEP_FIRST, _SLEEP_MAX = 20e-6, 1e-3
+_DEADLINE_EVERY = 256
+
+# Operations started and not yet seen complete. MPI writes into (or reads from) a tensor's memory
+# until its request completes, so the tensors must outlive a Work the caller drops without waiting
+# (an isend nobody waits for): this list holds them, and each new operation retires the finished.
+_in_flight = []
 
 
 class Work:
@@ -34,6 +42,8 @@ class Work:
         self._source_group = source_group  # an irecv's group, whose MPI status names the sender
         self._status = load_mpi().Status() if source_group is not None else None
         self._done = False
+        _in_flight[:] = [w for w in _in_flight if not w.is_completed()]
+        _in_flight.append(self)
 
     def _test(self):
         MPI = load_mpi()
@@ -70,16 +80,13 @@ class Work:
         limit = self._group.timeout if timeout is None else timeout
         seconds = limit.total_seconds() if isinstance(limit, timedelta) else float(limit)
         deadline = time.monotonic() + seconds
-        tests, pause = 0, _SLEEP_FIRST
+        tests = 0
         while not self._test():
             tests += 1
-            if tests > _SPIN_TESTS:
-                if time.monotonic() > deadline:
-                    self._timed_out(seconds)
-                time.sleep(pause)
-                pause = min(pause * 2, _SLEEP_MAX)
-            elif tests % 256 == 0 and time.monotonic() > deadline:
+            if tests % _DEADLINE_EVERY == 0 and time.monotonic() > deadline:
                 self._timed_out(seconds)
+            if tests > _SPIN_TESTS:
+                os.sched_yield()
         return True
 
     def _timed_out(self, seconds):

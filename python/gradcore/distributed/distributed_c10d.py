@@ -229,29 +229,46 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
         gradcore.set_num_threads(max(1, len(os.sched_getaffinity(0)) // local_size))
     if backend == Backend.NCCL and device_id is not None:
         gradcore.cuda.set_device(device_id)
-    _install_excepthook(want_rank)
+    _install_failure_hooks(want_rank)
 
 
-def _install_excepthook(rank):
-    """An uncaught exception on one rank would leave the others blocked in their next collective
-    forever (plain mpiexec waits for them): print the traceback, flush, and abort the MPI job."""
+def _abort_job(code):
+    """Ends every rank of the MPI job (a job of one process just exits)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    MPI = load_mpi()
+    if MPI.Is_initialized() and not MPI.Is_finalized() and MPI.COMM_WORLD.Get_size() > 1:
+        MPI.COMM_WORLD.Abort(code)
+
+
+def _install_failure_hooks(rank):
+    """A rank that ends early would leave the others blocked in their next collective until the
+    timeout (plain mpiexec waits for every process). So an uncaught exception prints its traceback
+    (each line prefixed with the rank, as PyTorch does) and aborts the MPI job, and so does
+    ``sys.exit`` with a failing status: mpich ends the job at once when a process aborts."""
     if _world.excepthook is not None:
         return
-    previous = sys.excepthook
+    previous_hook = sys.excepthook if sys.excepthook is not sys.__excepthook__ else None
+    previous_exit = sys.exit
 
     def abort_job_on_uncaught(exc_type, exc, tb):
         lines = traceback.format_exception(exc_type, exc, tb)
         sys.stderr.write("".join(f"[rank{rank}]: {line}" for text in lines for line in text.splitlines(True)))
-        sys.stdout.flush()
-        sys.stderr.flush()
-        MPI = load_mpi()
-        if MPI.Is_initialized() and not MPI.Is_finalized() and MPI.COMM_WORLD.Get_size() > 1:
-            MPI.COMM_WORLD.Abort(1)
-        previous_hook(exc_type, exc, tb)
+        _abort_job(1)
+        if previous_hook is not None:
+            previous_hook(exc_type, exc, tb)
 
-    previous_hook = previous if previous is not sys.__excepthook__ else (lambda *a: None)
+    def exit_aborting_job(status=None):
+        if status is not None and status != 0:
+            if not isinstance(status, int):
+                sys.stderr.write(f"[rank{rank}]: {status}\n")
+            sys.stderr.write(f"[rank{rank}]: sys.exit({status!r}): ending every rank of the job\n")
+            _abort_job(status if isinstance(status, int) else 1)
+        previous_exit(status)
+
     _world.excepthook = abort_job_on_uncaught
     sys.excepthook = abort_job_on_uncaught
+    sys.exit = exit_aborting_job
 
 
 def destroy_process_group(group=None):
@@ -297,6 +314,19 @@ def get_backend(group=None):
     return pg.backend
 
 
+def get_node_local_rank(fallback_rank=None):
+    """This process's rank on its machine: ``LOCAL_RANK`` (the launcher sets it, and so does
+    init_process_group), else mpich's ``MPI_LOCALRANKID`` (plain mpiexec), else ``fallback_rank``."""
+    for name in ("LOCAL_RANK", "MPI_LOCALRANKID"):
+        if os.environ.get(name):
+            return int(os.environ[name])
+    if fallback_rank is not None:
+        return int(fallback_rank)
+    raise RuntimeError("LOCAL_RANK is not in the environment. Consider passing fallback_rank to allow "
+                       "`get_node_local_rank` to work, assuming you are not running in a multi-device context and "
+                       "want the code to run locally instead.")
+
+
 def get_group_rank(group, global_rank):
     """``global_rank``'s rank within ``group``."""
     pg = _resolve(group)
@@ -329,7 +359,8 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
     n = world.size()
     ranks = sorted(range(n) if ranks is None else ranks)
     if len(ranks) > n:
-        raise ValueError("the new group's world size should be less or equal to the world size set by init_process_group")
+        raise ValueError("the new group's world size should be less or equal to the world size set by "
+                         "init_process_group")
     if len(set(ranks)) != len(ranks):
         raise ValueError(f"new_group: ranks must be distinct, got {ranks}")
     for r in ranks:
@@ -340,6 +371,9 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
     backend = world.backend if backend is None else Backend(backend)
     if backend == Backend.GLOO:
         backend = Backend(Backend.MPI)
+    if backend == Backend.NCCL:
+        from . import _nccl
+        _nccl.require()
     _world.group_count += 1
     if world.global_rank not in ranks:
         return GroupMember.NON_GROUP_MEMBER
