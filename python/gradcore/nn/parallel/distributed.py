@@ -194,6 +194,8 @@ class DistributedDataParallel(Module):
         sync = gradcore.is_grad_enabled() and self.require_backward_grad_sync
         if sync:
             self._prepare_for_backward()
+        else:  # this forward's backward (no_sync, or a graph without grad) averages nothing
+            self._expect_hooks = False
         out = self.module(*inputs, **kwargs)
         if sync and (self.find_unused_parameters or self.static_graph):
             self._mark_unused(out)
