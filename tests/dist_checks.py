@@ -250,6 +250,14 @@ def main(mode):
             raise RuntimeError("rank 1 fails on purpose")
         dist.barrier()
         time.sleep(60)  # never reached: the job is aborted
+    elif mode == "reorder":  # RANK given per process (the launcher's way) wins over MPI's numbering
+        from mpi4py import MPI
+        dist.init_process_group()
+        assert dist.get_rank() == int(os.environ["RANK"]) != MPI.COMM_WORLD.Get_rank()
+        ranks = [None] * dist.get_world_size()
+        dist.all_gather_object(ranks, MPI.COMM_WORLD.Get_rank())
+        assert ranks == list(reversed(range(dist.get_world_size()))), ranks
+        print(f"rank {dist.get_rank()}: ALL OK", flush=True)
     elif mode == "exit":
         dist.init_process_group()
         if dist.get_rank() == 1:

@@ -69,6 +69,16 @@ def test_collectives_three_ranks_launcher():
 
 
 @needs_mpi
+def test_rank_and_world_size_from_the_environment():
+    mpiexec = launcher.find_mpiexec()
+    proc, _ = _launch([mpiexec, "-n", "1", "-env", "RANK", "1", sys.executable, CHECKS, "reorder", ":",
+                       "-n", "1", "-env", "RANK", "0", sys.executable, CHECKS, "reorder"])
+    assert proc.returncode == 0 and proc.stdout.count("ALL OK") == 2, _report(proc)
+    proc, _ = _launch([mpiexec, "-n", "2", "-genv", "WORLD_SIZE", "3", sys.executable, CHECKS, "checks"])
+    assert proc.returncode != 0 and "world_size=3 but the MPI job has 2 processes" in proc.stderr, _report(proc)
+
+
+@needs_mpi
 @pytest.mark.parametrize("how", ["mpiexec", "launcher"])
 def test_failing_rank_ends_the_job(how):
     proc, seconds = (_mpiexec if how == "mpiexec" else _run)(2, "fail")
@@ -92,6 +102,18 @@ def test_timeout_bounds_a_collective():
     assert proc.returncode != 0, _report(proc)
     assert seconds < 20, f"the job took {seconds:.1f} s though timeout= was 1 s"
     assert "DistBackendError" in proc.stderr and "all_reduce timed out after 1 s" in proc.stderr, _report(proc)
+
+
+@needs_mpi
+def test_plain_python_is_a_world_of_one():
+    code = ("import gradcore as torch, gradcore.distributed as dist\n"
+            "dist.init_process_group()\n"
+            "t = torch.ones(2)\n"
+            "dist.all_reduce(t)\n"
+            "print(dist.get_rank(), dist.get_world_size(), t.tolist())\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=LIMIT)
+    assert proc.returncode == 0, _report(proc)
+    assert proc.stdout.split("\n")[0] == "0 1 [1.0, 1.0]", _report(proc)
 
 
 def test_import_needs_no_mpi_and_names_the_extra():

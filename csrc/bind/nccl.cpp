@@ -1,7 +1,7 @@
 // Bindings of the NCCL backend (cuda/nccl.h) that gradcore.distributed's _nccl.py drives; only in
 // CUDA builds, where gradcore._C has _nccl_load, _nccl_unique_id and the _NcclComm class.
-#include "bind/common.h"
 #ifdef GRADCORE_CUDA
+#include "bind/common.h"
 #include "cuda/nccl.h"
 
 namespace gc::bind {

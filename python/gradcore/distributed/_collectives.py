@@ -71,10 +71,10 @@ def _outside(pg, op):
     return False
 
 
-def _nccl_group(pg, *tensors):
-    """The group's NCCL communicator when these are CUDA tensors of an nccl group, else None."""
-    if pg.backend == "nccl" and tensors[0].is_cuda:
-        return _nccl.communicator(pg)
+def _nccl_group(pg, tensor):
+    """The group's NCCL communicator when ``tensor`` is a CUDA tensor of an nccl group, else None."""
+    if pg.backend == "nccl" and tensor.is_cuda:
+        return _nccl.communicator(pg, tensor)
     return None
 
 
@@ -94,11 +94,11 @@ def _average(staged_list, n):
     return divide
 
 
-def _run(op_name, pg, requests_of, staged, async_op, before=(), after=(), result=None):
-    """Starts the requests and returns their Work; once they complete it runs ``before`` (on the
-    staged buffers), writes the staged copies back, then runs ``after``."""
+def _run(op_name, pg, requests, staged, async_op, before=(), after=(), result=None):
+    """The Work of the started ``requests``: once they complete it runs ``before`` (on the staged
+    buffers), writes the staged copies back, then runs ``after``."""
     finish = list(before) + [s.finish for s in staged] + list(after)
-    work = Work(requests_of(), op_name, pg, finish=finish, keep=staged, result=result)
+    work = Work(requests, op_name, pg, finish=finish, keep=staged, result=result)
     return _finish(work, async_op)
 
 
@@ -112,7 +112,7 @@ def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
     if (nccl := _nccl_group(pg, tensor)) is not None:
         return _finish(nccl.broadcast(tensor, root), async_op)
     s = Staged(tensor, writes=True)
-    return _run("broadcast", pg, lambda: [pg.comm.Ibcast(s.spec, root=root)], [s], async_op, result=[tensor])
+    return _run("broadcast", pg, [pg.comm.Ibcast(s.spec, root=root)], [s], async_op, result=[tensor])
 
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
@@ -127,7 +127,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     MPI = load_mpi()
     s = Staged(tensor, reducing=True, writes=True)
     avg = [_average([s], pg.size())] if op == ReduceOp.AVG else []
-    return _run("all_reduce", pg, lambda: [pg.comm.Iallreduce(MPI.IN_PLACE, s.spec, mpi_op(MPI, op, tensor.dtype))],
+    return _run("all_reduce", pg, [pg.comm.Iallreduce(MPI.IN_PLACE, s.spec, mpi_op(MPI, op, tensor.dtype))],
                 [s], async_op, before=avg, result=[tensor])
 
 
@@ -147,9 +147,9 @@ def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_
     avg = [_average([s], pg.size())] if op == ReduceOp.AVG and mine else []
     mop = mpi_op(MPI, op, tensor.dtype)
     if mine:
-        start = lambda: [pg.comm.Ireduce(MPI.IN_PLACE, s.spec, mop, root=root)]  # noqa: E731
+        start = [pg.comm.Ireduce(MPI.IN_PLACE, s.spec, mop, root=root)]
     else:
-        start = lambda: [pg.comm.Ireduce(s.spec, None, mop, root=root)]  # noqa: E731
+        start = [pg.comm.Ireduce(s.spec, None, mop, root=root)]
     return _run("reduce", pg, start, [s], async_op, before=avg, result=[tensor])
 
 
@@ -207,7 +207,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     if (nccl := _nccl_group(pg, input_tensor)) is not None:
         return _finish(nccl.all_gather(output_tensor, input_tensor), async_op)
     src, dst = Staged(input_tensor), Staged(output_tensor, writes=True)
-    return _run("all_gather_into_tensor", pg, lambda: [pg.comm.Iallgather(src.spec, dst.spec)], [src, dst], async_op,
+    return _run("all_gather_into_tensor", pg, [pg.comm.Iallgather(src.spec, dst.spec)], [src, dst], async_op,
                 result=[output_tensor])
 
 
@@ -227,7 +227,7 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     src, dst = Staged(input, reducing=True), Staged(output, reducing=True, writes=True)
     avg = [_average([dst], pg.size())] if op == ReduceOp.AVG else []
     mop = mpi_op(MPI, op, input.dtype)
-    return _run("reduce_scatter_tensor", pg, lambda: [pg.comm.Ireduce_scatter_block(src.spec, dst.spec, mop)],
+    return _run("reduce_scatter_tensor", pg, [pg.comm.Ireduce_scatter_block(src.spec, dst.spec, mop)],
                 [src, dst], async_op, before=avg, result=[output])
 
 
@@ -267,10 +267,10 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
         raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination ranks.")
     src = Staged(tensor)
     if not mine:
-        return _run("gather", pg, lambda: [pg.comm.Igather(src.spec, None, root=root)], [src], async_op)
+        return _run("gather", pg, [pg.comm.Igather(src.spec, None, root=root)], [src], async_op)
     rows = gradcore.empty((pg.size(),) + tuple(tensor.shape), dtype=tensor.dtype, device=tensor.device)
     dst_s = Staged(rows, writes=True)
-    return _run("gather", pg, lambda: [pg.comm.Igather(src.spec, dst_s.spec, root=root)], [src, dst_s], async_op,
+    return _run("gather", pg, [pg.comm.Igather(src.spec, dst_s.spec, root=root)], [src, dst_s], async_op,
                 after=[_copy_rows(rows, gather_list)], result=gather_list)
 
 
@@ -295,10 +295,10 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
         raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
     dst = Staged(tensor, writes=True)
     if not mine:
-        return _run("scatter", pg, lambda: [pg.comm.Iscatter(None, dst.spec, root=root)], [dst], async_op,
+        return _run("scatter", pg, [pg.comm.Iscatter(None, dst.spec, root=root)], [dst], async_op,
                     result=[tensor])
     rows = Staged(gradcore.stack([t.detach() for t in scatter_list]))
-    return _run("scatter", pg, lambda: [pg.comm.Iscatter(rows.spec, dst.spec, root=root)], [rows, dst], async_op,
+    return _run("scatter", pg, [pg.comm.Iscatter(rows.spec, dst.spec, root=root)], [rows, dst], async_op,
                 result=[tensor])
 
 
@@ -307,7 +307,7 @@ def barrier(group=None, async_op=False, device_ids=None):
     pg = _resolve(group)
     if _outside(pg, "barrier"):
         return None
-    return _run("barrier", pg, lambda: [pg.comm.Ibarrier()], [], async_op)
+    return _run("barrier", pg, [pg.comm.Ibarrier()], [], async_op)
 
 
 def _peer(pg, global_rank, group_rank, what, op):

@@ -64,13 +64,15 @@ def require():
                            "backend='mpi' on CPU-only machines.")
 
 
-def communicator(pg):
-    """The NCCL communicator of process group ``pg`` (made on first use, collectively)."""
+def communicator(pg, tensor):
+    """The NCCL communicator of process group ``pg``, made (by every rank together) on its first
+    collective, on the device of that collective's ``tensor``."""
     if pg.nccl is None:
         require()
         uid = _C._nccl_unique_id() if pg.rank() == 0 else None
         uid = pg.comm.bcast(uid, root=0)
-        pg.nccl = Communicator(uid, pg.size(), pg.rank(), gradcore.cuda.current_device())
+        device = tensor.device.index if tensor.device.index is not None else gradcore.cuda.current_device()
+        pg.nccl = Communicator(uid, pg.size(), pg.rank(), device)
     return pg.nccl
 
 
@@ -126,7 +128,6 @@ class Communicator:
     the caching allocator hands its block only to later work on the same stream."""
 
     def __init__(self, unique_id, nranks, rank, device):
-        self.device = device
         self._comm = _C._NcclComm(unique_id, nranks, rank, device)
 
     @staticmethod

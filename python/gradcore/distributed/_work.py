@@ -55,7 +55,7 @@ class Work:
             for f in self._finish:
                 f()
             self._done = True
-            self._keep = ()
+            self._finish, self._keep = [], ()  # the staged buffers can go
         return done
 
     def _then(self, fn):

@@ -190,9 +190,10 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     number of MPI processes. ``backend`` is ``"mpi"`` (the default on CPU) or ``"nccl"`` (the
     default when gradcore has CUDA and NCCL is installed; CPU tensors still go over MPI).
     ``timeout`` bounds every collective of the group (default 30 minutes): a collective some rank
-    never joins raises DistBackendError. Sets ``OMP`` threads per rank to cores / ranks on this
-    node unless OMP_NUM_THREADS is set, and makes an uncaught exception on any rank abort the whole
-    job (after printing its traceback) instead of leaving the other ranks waiting.
+    never joins raises DistBackendError. Unless OMP_NUM_THREADS is set, each rank's OpenMP threads
+    (gradcore.set_num_threads) become the cores divided by the ranks on this machine. An uncaught
+    exception (or a failing sys.exit) on any rank aborts the whole job after printing its
+    traceback, instead of leaving the other ranks waiting. ``backend="gloo"`` runs on MPI.
     """
     if _world.default_pg is not None:
         raise ValueError("trying to initialize the default process group twice!")

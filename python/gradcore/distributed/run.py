@@ -29,6 +29,12 @@ def find_mpiexec():
     if found is None:
         raise SystemExit(f"gradcore.distributed.run: no mpiexec found beside {sys.executable} or on PATH. "
                          f"Install MPI with: {_HINT}")
+    # The per-rank variables are passed with mpich's (Hydra's) -genv/-env; Open MPI's mpiexec has
+    # other flags (and refuses to run as root).
+    version = subprocess.run([found, "--version"], capture_output=True, text=True).stdout
+    if "Open MPI" in version or "OpenRTE" in version:
+        raise SystemExit(f"gradcore.distributed.run: {found} is Open MPI's; the launcher drives mpich's mpiexec. "
+                         f"Install it into this environment with: {_HINT}")
     return found
 
 
