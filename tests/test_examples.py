@@ -31,3 +31,23 @@ def test_train_char_gpt_beats_unigram_baseline(tmp_path):
     assert val < base - 0.3, out          # the model learnt context, not just frequencies
     assert "sample:\nReturn the " in out
     assert (tmp_path / "logs" / "char_gpt" / "version_0" / "metrics.csv").exists()
+
+
+def test_train_ddp_on_two_ranks(tmp_path):
+    import importlib.util
+    import pytest
+    if importlib.util.find_spec("mpi4py") is None:
+        pytest.skip('needs mpi4py and MPI: pip install "gradcore[distributed]"')
+    import gradcore
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(gradcore.__file__)))
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "RANK", "WORLD_SIZE", "PMI_SIZE")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [pkg_parent, env.get("PYTHONPATH")] if p)
+    proc = subprocess.run([sys.executable, "-m", "gradcore.distributed.run", "--nproc-per-node", "2",
+                           os.path.join(ROOT, "examples", "train_ddp.py"), "--epochs", "6", "--out", str(tmp_path)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    m = re.search(r"test accuracy: ([\d.]+)", proc.stdout)
+    assert m and float(m.group(1)) > 0.93, proc.stdout
+    assert proc.stdout.count("test accuracy") == 1  # rank 0 only
+    assert "on 2 ranks" in proc.stdout
+    assert (tmp_path / "digits_cnn_ddp.safetensors").exists()

@@ -2,6 +2,7 @@
 // are complete, latest-created first, summing gradients that meet at a node. One loop, no
 // recursion, grad mode off throughout (gradcore builds no graph of the backward pass).
 #include <algorithm>
+#include <functional>
 #include <queue>
 #include <unordered_map>
 #include <unordered_set>
@@ -50,12 +51,48 @@ TensorList root_grads(const TensorList& roots, const TensorList& grad_roots, con
   return grads;
 }
 
+// The callbacks queued during the backward pass running on this thread (null outside one).
+thread_local std::vector<std::function<void()>>* t_final_callbacks = nullptr;
+
+struct FinalCallbacks {
+  std::vector<std::function<void()>> queue;
+  std::vector<std::function<void()>>* prev;
+  FinalCallbacks() : prev(t_final_callbacks) { t_final_callbacks = &queue; }
+  ~FinalCallbacks() { t_final_callbacks = prev; }
+  void run() {
+    for (size_t i = 0; i < queue.size(); ++i) {  // a callback may queue more
+      auto fn = std::move(queue[i]);
+      fn();
+    }
+  }
+};
+
+// The hooks of the tensors whose gradients fill `grads` (the node's outputs').
+void run_tensor_pre_hooks(NodeHooks& h, TensorList& grads) {
+  for (auto& oh : h.tensor_pre.snapshot())
+    if (oh.output_nr < grads.size() && grads[oh.output_nr])
+      if (TensorPtr r = oh.fn(grads[oh.output_nr])) grads[oh.output_nr] = std::move(r);
+}
+
+// The node's pre-hooks, the node, then its post-hooks (which see one gradient per input, null
+// where there is none).
+TensorList apply_with_hooks(Node& n, TensorList&& in) {
+  for (auto& hook : n.hooks->pre.snapshot()) hook(in);
+  if (n.hooks->post.items.empty()) return n.apply(std::move(in));
+  TensorList grad_outputs = in;
+  TensorList out = n.apply(std::move(in));
+  out.resize(n.next_edges.size());
+  for (auto& hook : n.hooks->post.snapshot()) hook(out, grad_outputs);
+  return out;
+}
+
 // Runs the graph below `roots`. With `captures` (autograd.grad), only nodes that lead to a
 // captured edge run, AccumulateGrad never runs, and the gradient arriving at each captured edge
 // is stored in `captured`.
 void execute(const TensorList& roots, TensorList grads, bool retain_graph,
              const std::vector<Edge>* captures, TensorList* captured) {
   NoGradGuard no_grad;
+  FinalCallbacks callbacks;
   std::vector<Edge> root_edges;
   for (auto& r : roots) root_edges.push_back(gradient_edge(r));
 
@@ -122,10 +159,14 @@ void execute(const TensorList& roots, TensorList grads, bool retain_graph,
     TensorList in = std::move(buffers[n]);
     buffers.erase(n);
     in.resize(n->num_outputs);
+    if (n->hooks) run_tensor_pre_hooks(*n->hooks, in);
     if (captures) {
       auto it = capture_at.find(n);
-      if (it != capture_at.end())
-        for (auto& [nr, idx] : it->second) (*captured)[idx] = in[nr];
+      if (it != capture_at.end()) {
+        // A leaf's gradient is captured after its hooks, as it would be accumulated.
+        auto* acc = dynamic_cast<AccumulateGrad*>(n);
+        for (auto& [nr, idx] : it->second) (*captured)[idx] = acc ? acc->run_grad_hooks(in[nr]) : in[nr];
+      }
     }
     // A node none of whose outputs got a gradient (everything above it was cut off, e.g. by an
     // in-place fill) contributes nothing: it is skipped, as its inputs get no gradient from it.
@@ -133,7 +174,7 @@ void execute(const TensorList& roots, TensorList grads, bool retain_graph,
                std::any_of(in.begin(), in.end(), [](const TensorPtr& t) { return t != nullptr; });
     TensorList out;
     if (run) {
-      out = n->apply(std::move(in));
+      out = n->hooks ? apply_with_hooks(*n, std::move(in)) : n->apply(std::move(in));
       // Saved tensors are dropped; a later backward through this node raises when it unpacks
       // them (nodes that saved nothing can run again, as in PyTorch).
       if (!retain_graph) n->release_saved();
@@ -152,9 +193,17 @@ void execute(const TensorList& roots, TensorList grads, bool retain_graph,
       }
     }
   }
+  callbacks.run();
 }
 
 }  // namespace
+
+void queue_callback(std::function<void()> fn) {
+  if (!t_final_callbacks)
+    fail(ErrorKind::Runtime, "queue_callback", "Final callbacks can only be installed during backward pass. "
+         "Hint: call it from a hook that runs during backward().");
+  t_final_callbacks->push_back(std::move(fn));
+}
 
 void run_backward(const TensorList& roots, const TensorList& grad_roots, bool retain_graph, const TensorList& inputs) {
   if (!inputs.empty()) {
@@ -162,7 +211,7 @@ void run_backward(const TensorList& roots, const TensorList& grad_roots, bool re
     // accumulated into its .grad the way a leaf's is.
     TensorList g = run_grad(roots, grad_roots, inputs, retain_graph, true);
     for (size_t i = 0; i < inputs.size(); ++i)
-      if (g[i]) AccumulateGrad(inputs[i]).apply({g[i]});
+      if (g[i]) AccumulateGrad(inputs[i]).accumulate(g[i]);  // hooks ran when g was captured
     return;
   }
   TensorList grads = root_grads(roots, grad_roots, "backward");

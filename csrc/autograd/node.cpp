@@ -7,7 +7,10 @@ namespace gc {
 
 namespace {
 std::atomic<uint64_t> g_next_seq{0};
-}
+std::atomic<uint64_t> g_next_hook_id{0};
+}  // namespace
+
+uint64_t next_hook_id() { return g_next_hook_id.fetch_add(1, std::memory_order_relaxed); }
 
 Node::Node() : seq(g_next_seq.fetch_add(1, std::memory_order_relaxed)) {}
 
@@ -40,8 +43,19 @@ Node::~Node() {
 }
 
 TensorList AccumulateGrad::apply(TensorList&& grads) {
-  TensorPtr g = std::move(grads[0]);
-  if (!g) return {};
+  accumulate(run_grad_hooks(std::move(grads[0])));
+  return {};
+}
+
+TensorPtr AccumulateGrad::run_grad_hooks(TensorPtr g) const {
+  if (!g || !variable->hooks) return g;
+  for (auto& hook : variable->hooks->grad.snapshot())
+    if (TensorPtr r = hook(g)) g = std::move(r);
+  return g;
+}
+
+void AccumulateGrad::accumulate(TensorPtr g) {
+  if (!g) return;
   auto& v = *variable;
   if (!v.grad) {
     // Take the incoming buffer when nobody else can see it; otherwise own a copy. A broadcast
@@ -53,7 +67,8 @@ TensorList AccumulateGrad::apply(TensorList&& grads) {
     // old .grad sees the sum.
     ops::binary_(ops::BinaryOp::Add, v.grad, g);
   }
-  return {};
+  if (v.hooks)
+    for (auto& hook : v.hooks->post_accumulate.snapshot()) hook(variable);
 }
 
 SavedTensor::SavedTensor(const TensorPtr& t, bool is_output) {

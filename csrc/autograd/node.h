@@ -2,6 +2,7 @@
 // owns its grad_fn; a node owns edges to the nodes of its inputs and what its backward needs.
 // Nothing global holds the graph, so dropping the output of an unused forward pass frees it.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,10 +15,66 @@ struct Edge {
   uint32_t input_nr = 0;  // which of fn's outputs this gradient belongs to
 };
 
+// Hooks (PyTorch's Tensor.register_hook, register_post_accumulate_grad_hook, Node.register_hook
+// and register_prehook): callables the engine calls around nodes; bind/autograd.cpp wraps Python
+// functions in them. Each has a process-unique id by which its handle removes it.
+// A gradient hook returns a replacement for the gradient, or null to keep it.
+using GradHook = std::function<TensorPtr(const TensorPtr& grad)>;
+// A node pre-hook may rewrite the gradients w.r.t. the node's outputs; a post-hook those w.r.t.
+// its inputs (one per edge), seeing the outputs' gradients.
+using NodePreHook = std::function<void(TensorList& grad_outputs)>;
+using NodePostHook = std::function<void(TensorList& grad_inputs, const TensorList& grad_outputs)>;
+using PostAccumulateHook = std::function<void(const TensorPtr& leaf)>;
+
+uint64_t next_hook_id();
+
+template <typename F>
+struct HookList {
+  std::vector<std::pair<uint64_t, F>> items;
+  uint64_t add(F fn) {
+    uint64_t id = next_hook_id();
+    items.emplace_back(id, std::move(fn));
+    return id;
+  }
+  bool remove(uint64_t id) {
+    for (auto it = items.begin(); it != items.end(); ++it)
+      if (it->first == id) {
+        items.erase(it);
+        return true;
+      }
+    return false;
+  }
+  // A copy, so a hook may remove itself (or add others) while the list runs.
+  std::vector<F> snapshot() const {
+    std::vector<F> out;
+    out.reserve(items.size());
+    for (auto& [id, fn] : items) out.push_back(fn);
+    return out;
+  }
+};
+
+struct NodeHooks {
+  struct OutputHook {
+    uint32_t output_nr;
+    GradHook fn;
+  };
+  HookList<OutputHook> tensor_pre;  // register_hook of the node's non-leaf outputs
+  HookList<NodePreHook> pre;
+  HookList<NodePostHook> post;
+  bool remove(uint64_t id) { return tensor_pre.remove(id) || pre.remove(id) || post.remove(id); }
+};
+
+struct TensorHooks {  // a leaf's
+  HookList<GradHook> grad;                          // before its gradient is accumulated
+  HookList<PostAccumulateHook> post_accumulate;     // after, with the leaf
+  bool remove(uint64_t id) { return grad.remove(id) || post_accumulate.remove(id); }
+};
+
 struct Node {
   std::vector<Edge> next_edges;  // one per differentiable input; fn==nullptr where none is needed
   uint64_t seq;                  // creation order: the engine runs later nodes first
   uint32_t num_outputs = 1;
+  std::unique_ptr<NodeHooks> hooks;  // null unless a hook was registered
 
   Node();
   virtual ~Node();
@@ -32,10 +89,15 @@ struct Node {
 };
 
 // Gradient sink of a leaf that requires grad: adds the incoming gradient into `.grad`.
+// Its leaf's gradient hooks run first, its post-accumulate hooks after.
 struct AccumulateGrad final : Node {
   TensorPtr variable;
   explicit AccumulateGrad(TensorPtr v) : variable(std::move(v)) {}
   TensorList apply(TensorList&& grads) override;
+  // The leaf's gradient hooks applied to `g` (autograd.grad captures a leaf's gradient after them).
+  TensorPtr run_grad_hooks(TensorPtr g) const;
+  // Adds `g` into .grad, then runs the post-accumulate hooks.
+  void accumulate(TensorPtr g);
   std::string name() const override { return "AccumulateGrad"; }
 };
 
@@ -89,6 +151,10 @@ void check_inplace(const TensorPtr& self, const char* op, bool view_ok = false);
 // old gradient outside the view's region, the result's inside it) and the view becomes a view of
 // the base's new history, as in PyTorch.
 void commit_inplace(const TensorPtr& self, const TensorPtr& result, const char* op);
+
+// Runs `fn` when the backward pass now running on this thread has finished (PyTorch's
+// Variable._execution_engine.queue_callback); callbacks may queue more. RuntimeError outside one.
+void queue_callback(std::function<void()> fn);
 
 // backward(): accumulates into leaves' .grad; with `inputs`, only into those tensors' .grad
 // (leaves or not), as PyTorch's backward(inputs=...).

@@ -12,6 +12,7 @@
 namespace gc {
 
 struct Node;
+struct TensorHooks;
 class Tensor;
 using TensorPtr = std::shared_ptr<Tensor>;
 using TensorList = std::vector<TensorPtr>;
@@ -45,6 +46,9 @@ class Tensor {
   uint32_t output_nr = 0;
   TensorPtr grad;
   std::weak_ptr<Node> grad_accumulator;
+  // A leaf's register_hook / register_post_accumulate_grad_hook callables (autograd/node.h);
+  // null when it has none, so accumulating a gradient pays one test.
+  std::shared_ptr<TensorHooks> hooks;
   // For a view: the tensor it views (PyTorch's `._base`).
   TensorPtr base;
   // In-place ops that rewrite a tensor's history (x.mul_(2), or an in-place op on one of its

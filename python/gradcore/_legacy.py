@@ -96,9 +96,20 @@ class _VariableMeta(type):
         return isinstance(obj, Tensor)
 
 
+class _ImperativeEngine:
+    """``Variable._execution_engine``: PyTorch's handle on the autograd engine."""
+
+    @staticmethod
+    def queue_callback(callback):
+        """Runs ``callback()`` when the backward pass now running ends (RuntimeError outside one)."""
+        _C._queue_callback(callback)
+
+
 class Variable(metaclass=_VariableMeta):
     """Deprecated: ``Variable(t, requires_grad=False)`` returns a tensor sharing ``t``'s storage, a new
     leaf that requires grad as told (every tensor is a Variable)."""
+
+    _execution_engine = _ImperativeEngine()
 
     def __new__(cls, data=None, requires_grad=False, volatile=False):
         if data is None:

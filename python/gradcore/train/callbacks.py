@@ -101,18 +101,25 @@ class ModelCheckpoint(Callback):
         os.makedirs(self.dirpath, exist_ok=True)
 
     def on_validation_epoch_end(self, trainer, model):
-        from ..serialization import save
         if self.monitor is not None and self.monitor in trainer.callback_metrics:
             value = _metric(trainer, self.monitor, "ModelCheckpoint")
             if math.isfinite(value) and (self.best_model_score is None or self._better(value, self.best_model_score)):
                 self.best_model_score = value
                 self.best_model_path = os.path.join(self.dirpath, f"{self.filename}.safetensors")
-                save(model.state_dict(), self.best_model_path)
+                self._save(trainer, model, self.best_model_path)
         elif self.monitor is not None and trainer.current_epoch == 0:
             _metric(trainer, self.monitor, "ModelCheckpoint")  # raises with the available metrics
         if self.save_last:
             self.last_model_path = os.path.join(self.dirpath, "last.safetensors")
-            save(model.state_dict(), self.last_model_path)
+            self._save(trainer, model, self.last_model_path)
+
+    @staticmethod
+    def _save(trainer, model, path):
+        """Writes the state dict; in a data-parallel job every rank tracks the best score and rank 0
+        writes the files."""
+        from ..serialization import save
+        if getattr(trainer, "is_global_zero", True):
+            save(model.state_dict(), path)
 
 
 class LearningRateMonitor(Callback):

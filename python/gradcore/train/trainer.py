@@ -29,6 +29,10 @@ One epoch of ``fit`` is::
 ``precision="bf16-mixed"`` runs training_step and validation_step under bfloat16 autocast (the
 parameters stay float32); ``"16-mixed"`` uses float16 autocast and a GradScaler (the gradients are
 unscaled before clipping, and a step with inf/NaN gradients is skipped).
+
+``strategy="ddp"`` trains data-parallel over the ranks of an MPI job (see ``gradcore.train.strategy``):
+DistributedDataParallel, DistributedSampler, metrics averaged across ranks, and logging, progress and
+checkpoints on rank 0 only.
 """
 import contextlib
 import os
@@ -42,6 +46,7 @@ from ..amp import GradScaler, autocast
 from ..autograd.grad_mode import no_grad
 from .callbacks import Callback
 from .loggers import CSVLogger, Logger
+from .strategy import DDPStrategy, _launched_world_size
 
 
 def _to_float(v):
@@ -167,11 +172,15 @@ class Trainer:
         precision: ``"32-true"``, ``"bf16-mixed"`` or ``"16-mixed"`` (see the module docstring).
         logger: ``True`` (a ``CSVLogger`` in ``<default_root_dir>/lightning_logs/version_N``), ``False`` or
             ``None`` (no logging), a ``Logger`` or a list of them (``CSVLogger``, ``TensorBoardLogger``).
+        strategy: ``"auto"`` (``"ddp"`` inside an MPI job of several ranks, else one process) or ``"ddp"``.
+        devices: ``"auto"`` or the number of ranks; with ``strategy="ddp"`` outside an MPI job,
+            ``devices=N > 1`` runs the script again on N ranks under ``gradcore.distributed.run``.
     """
 
     def __init__(self, max_epochs=1, max_steps=-1, callbacks=None, accumulate_grad_batches=1,
                  gradient_clip_val=None, enable_progress_bar=True, log_every_n_steps=50,
-                 default_root_dir=None, seed=None, accelerator="auto", precision="32-true", logger=True):
+                 default_root_dir=None, seed=None, accelerator="auto", precision="32-true", logger=True,
+                 strategy="auto", devices="auto"):
         if max_epochs is None or max_epochs < 0:
             raise ValueError(f"Trainer: max_epochs must be >= 0, got {max_epochs}")
         if not isinstance(accumulate_grad_batches, int) or accumulate_grad_batches < 1:
@@ -180,6 +189,17 @@ class Trainer:
             raise ValueError(f"Trainer: gradient_clip_val must be >= 0, got {gradient_clip_val}")
         if log_every_n_steps < 1:
             raise ValueError(f"Trainer: log_every_n_steps must be >= 1, got {log_every_n_steps}")
+        if strategy not in ("auto", "ddp"):
+            raise ValueError(f"Trainer: strategy must be 'auto' or 'ddp', got {strategy!r}")
+        if devices != "auto" and (not isinstance(devices, int) or devices < 1):
+            raise ValueError(f"Trainer: devices must be 'auto' or a positive int, got {devices!r}")
+        if strategy == "auto" and _launched_world_size() > 1:
+            strategy = "ddp"
+        self.strategy = DDPStrategy(devices) if strategy == "ddp" else None
+        self.world_size = self.strategy.world_size if self.strategy else 1
+        self.global_rank = self.strategy.global_rank if self.strategy else 0
+        self.local_rank = self.strategy.local_rank if self.strategy else 0
+        self.is_global_zero = self.global_rank == 0
         self.device = _accelerator_device(accelerator)
         self.precision = _precision(precision)
         # "bf16-mixed" / "16-mixed": the steps run under autocast; float16 also scales the loss.
@@ -196,7 +216,7 @@ class Trainer:
         self.callbacks = callbacks
         self.accumulate_grad_batches = accumulate_grad_batches
         self.gradient_clip_val = gradient_clip_val
-        self.enable_progress_bar = enable_progress_bar
+        self.enable_progress_bar = enable_progress_bar and self.is_global_zero
         self.log_every_n_steps = log_every_n_steps
         self.default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
         self.seed = seed
@@ -210,7 +230,7 @@ class Trainer:
         self.lr_schedulers = []
         self.model = None
         self._logged = None
-        self.loggers = self._make_loggers(logger)
+        self.loggers = self._make_loggers(logger) if self.is_global_zero else []
         self._stage = None
         self._step_values = {}     # on_step values logged in the current training batch
         self._epoch_keys = {}      # name -> the key of its epoch mean in the loggers' epoch rows
@@ -337,6 +357,12 @@ class Trainer:
         model.to(self.device)
         self._configure_optimizers(model)
         opt = self.optimizers[0]
+        training_step = model.training_step
+        if self.strategy:
+            training_step = self.strategy.wrap(model)
+            train_dataloaders = self.strategy.dataloader(train_dataloaders, self.seed)
+            if val_dataloaders is not None:
+                val_dataloaders = self.strategy.dataloader(val_dataloaders, self.seed)
         self._attach_log(model)
         self._epoch_keys, self._user_keys = {}, set()
         status = "failed"
@@ -349,6 +375,8 @@ class Trainer:
                 self.current_epoch = epoch
                 model.train()
                 self._call("on_train_epoch_start", model)
+                if self.strategy:
+                    self.strategy.set_epoch(epoch)
                 self._logged = _EpochMeans()
                 self._stage = "train"
                 total_loss, n_batches = 0.0, 0
@@ -360,7 +388,7 @@ class Trainer:
                     batch = _to_device(batch, self.device)
                     self._step_values = {}
                     with self._autocast():
-                        out = model.training_step(batch, batch_idx)
+                        out = training_step(batch, batch_idx)
                     loss = out["loss"] if isinstance(out, dict) else out
                     if not isinstance(loss, _C.Tensor):
                         raise TypeError(f"training_step must return the loss tensor (or a dict with 'loss'), got {type(out).__name__}")
@@ -387,6 +415,8 @@ class Trainer:
                 record.update(train_means)
                 if val_dataloaders is not None and hasattr(model, "validation_step"):
                     record.update(self._run_validation(model, val_dataloaders))
+                if self.strategy:
+                    record = self.strategy.mean(record)
                 self.callback_metrics.update(record)
                 bar.close({k: v for k, v in record.items() if k in ("train_loss", "val_loss")})
                 self._step_schedulers("epoch")
@@ -433,6 +463,8 @@ class Trainer:
         if self.global_step % self.log_every_n_steps == 0:
             entry = {"step": self.global_step, "epoch": self.current_epoch, "lr": opt.param_groups[0]["lr"]}
             entry.update(self._logged.means() if self._logged else {})
+            if self.strategy:
+                entry = self.strategy.mean(entry)
             self.step_history.append(entry)
             self._log_metrics(self._step_values, self.global_step - 1)
 
