@@ -157,12 +157,18 @@ template <bool kDisjoint = false, typename F>
 __attribute__((target("avx512f,avx512bw"))) void index_loop_avx512(const F& body, int64_t n) {
   index_loop<kDisjoint>(body, n);
 }
+// The baseline copy out of line like the others: inlined into its caller, a large body (the LSTM
+// gates) was left scalar by GCC.
+template <bool kDisjoint = false, typename F>
+__attribute__((noinline)) void index_loop_baseline(const F& body, int64_t n) {
+  index_loop<kDisjoint>(body, n);
+}
 template <bool kDisjoint = false, typename F>
 void index_loop_widest(const F& body, int64_t n) {
   static const Isa isa = cpu_isa();
   if (isa >= Isa::avx512) index_loop_avx512<kDisjoint>(body, n);
   else if (isa >= Isa::avx2) index_loop_avx2<kDisjoint>(body, n);
-  else index_loop<kDisjoint>(body, n);
+  else index_loop_baseline<kDisjoint>(body, n);
 }
 #else
 template <bool kDisjoint = false, typename F>
