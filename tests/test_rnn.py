@@ -1,6 +1,9 @@
 """nn.RNN / LSTM / GRU and the cells against PyTorch with copied weights (outputs and every
 gradient), state dicts both ways, float64 gradchecks of the fused op, the fused gate kernels
 against the same recurrences composed of plain gradcore ops, and PyTorch's errors."""
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -377,11 +380,10 @@ def test_cell_errors(kind):
 
 def test_constructor_errors():
     for args, kw in [((3, 4), dict(dropout=1.5)), ((3, 4), dict(num_layers=0)), ((0, 4), {}), ((3, 0), {}),
-                     ((3, 4), dict(bias=1)), ((3.0, 4), {}), ((3, 4), dict(proj_size=5))]:
+                     ((3, 4), dict(bias=1)), ((3.0, 4), {}), ((3, 4), dict(proj_size=5)),
+                     ((3, 4), dict(proj_size=4)), ((3, 4), dict(proj_size=-1))]:
         _raises_like_torch(lambda: gnn.LSTM(*args, **kw), lambda: torch.nn.LSTM(*args, **kw))
     _raises_like_torch(lambda: gnn.RNN(3, 4, nonlinearity="gelu"), lambda: torch.nn.RNN(3, 4, nonlinearity="gelu"))
-    with pytest.raises(NotImplementedError, match="proj_size"):
-        gnn.LSTM(3, 4, proj_size=2)
 
 
 def test_op_errors_name_the_shapes():
@@ -418,3 +420,135 @@ def test_training_steps_track_torch():
     for (name, p), q in zip(t.named_parameters(), g.parameters()):
         np.testing.assert_allclose(_np(q), _np(p), rtol=1e-9, atol=1e-11, err_msg=name)
 
+
+
+# ---- LSTM with projections (proj_size) ----
+
+PROJ_CONFIGS = [
+    dict(num_layers=1),
+    dict(num_layers=2, bidirectional=True),
+    dict(num_layers=2, batch_first=True, bias=False),
+    dict(num_layers=1, bidirectional=True, batch_first=True),
+]
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cfg", range(len(PROJ_CONFIGS)))
+@pytest.mark.parametrize("with_state", [False, True])
+def test_proj_size_matches_torch(dtype, cfg, with_state):
+    kw = dict(input_size=5, hidden_size=11, proj_size=4, **PROJ_CONFIGS[cfg])
+    g, t = _pair("LSTM", dtype, **kw)
+    T, B = 4, 3
+    rng = np.random.default_rng(cfg)
+    x = rng.standard_normal((B, T, 5) if kw.get("batch_first") else (T, B, 5)).astype(dtype)
+    L = kw["num_layers"] * (2 if kw.get("bidirectional") else 1)
+    states = [rng.standard_normal((L, B, 4)).astype(dtype), rng.standard_normal((L, B, 11)).astype(dtype)]
+    _run_both(g, t, x, states if with_state else [], dtype)
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+def test_proj_size_unbatched_and_shapes():
+    g, t = _pair("LSTM", np.float64, input_size=3, hidden_size=6, proj_size=2, num_layers=2)
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    _run_both(g, t, x, [], np.float64)
+    out, (h, c) = g(gradcore.tensor(x))
+    assert tuple(out.shape) == (5, 2) and tuple(h.shape) == (2, 2) and tuple(c.shape) == (2, 6)
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+def test_proj_size_state_dict_both_ways_and_repr():
+    gradcore.manual_seed(3)
+    g = gnn.LSTM(4, 6, num_layers=2, bidirectional=True, proj_size=3)
+    t = torch.nn.LSTM(4, 6, num_layers=2, bidirectional=True, proj_size=3)
+    sd = g.state_dict()
+    assert list(sd) == list(t.state_dict())
+    for k, v in t.state_dict().items():
+        assert tuple(sd[k].shape) == tuple(v.shape), k
+    t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in sd.items()})
+    x = np.random.default_rng(0).standard_normal((5, 2, 4)).astype(np.float32)
+    _close(g(gradcore.tensor(x))[0], t(torch.tensor(x))[0], np.float32, "output after loading into torch")
+    assert repr(g) == repr(t)
+    assert [[tuple(p.shape) for p in ws] for ws in g.all_weights] == \
+        [[tuple(p.shape) for p in ws] for ws in t.all_weights]
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_proj_op_gradcheck_float64(reverse):
+    rng = np.random.default_rng(6)
+    T, B, I, H, P = 3, 2, 3, 5, 2
+    arrays = [rng.standard_normal((T, B, I)), rng.standard_normal((B, P)), rng.standard_normal((B, H)),
+              rng.standard_normal((4 * H, I)) * 0.5, rng.standard_normal((4 * H, P)) * 0.5,
+              rng.standard_normal(4 * H) * 0.5, rng.standard_normal(4 * H) * 0.5, rng.standard_normal((P, H)) * 0.5]
+    ins = [gradcore.tensor(a, requires_grad=True) for a in arrays]
+
+    def fn(x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr):
+        return _C._nn.rnn_layer("LSTM", x, h, c, w_ih, w_hh, b_ih, b_hh, reverse, w_hr)
+
+    assert gradcore.autograd.gradcheck(fn, tuple(ins), eps=1e-6, atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+def test_proj_size_errors_like_torch():
+    g, t = _pair("LSTM", np.float32, input_size=3, hidden_size=4, proj_size=2)
+    for shapes in [((1, 2, 4), (1, 2, 4)), ((1, 2, 2), (1, 2, 2))]:
+        msg = _raises_like_torch(lambda: g(gradcore.zeros(5, 2, 3), tuple(gradcore.zeros(*s) for s in shapes)),
+                                 lambda: t(torch.zeros(5, 2, 3), tuple(torch.zeros(*s) for s in shapes)))
+        assert "Expected hidden[" in msg
+    w_ih, w_hh, w_hr = gradcore.zeros(16, 3), gradcore.zeros(16, 2), gradcore.zeros(2, 4)
+    x, h, c = gradcore.zeros(5, 1, 3), gradcore.zeros(1, 2), gradcore.zeros(1, 4)
+    with pytest.raises(RuntimeError, match="weight_hr"):
+        _C._nn.rnn_layer("LSTM", x, h, c, w_ih, w_hh, None, None, False, gradcore.zeros(2, 5))
+    with pytest.raises(RuntimeError, match="weight_hh"):
+        _C._nn.rnn_layer("LSTM", x, h, c, w_ih, gradcore.zeros(16, 3), None, None, False, w_hr)
+    with pytest.raises(RuntimeError, match="proj_size"):
+        _C._nn.rnn_layer("LSTM", x, gradcore.zeros(1, 4), c, w_ih, w_hh, None, None, False, w_hr)
+    with pytest.raises(ValueError, match="only supported for LSTM"):
+        _C._nn.rnn_layer("GRU", x, h, None, gradcore.zeros(6, 3), gradcore.zeros(6, 2), None, None, False, w_hr)
+
+
+# ---- the gate kernels at every ISA level ----
+
+ISA_SCRIPT = r"""
+import sys
+import numpy as np
+import gradcore
+from gradcore import _C
+rng = np.random.default_rng(7)
+
+def dyadic(*shape):   # multiples of 1/4 below 2: every product and sum of the GEMMs here is exact
+    return rng.integers(-7, 8, shape).astype(np.float32) / 4
+
+res = []
+for mode, G in (("RNN_TANH", 1), ("RNN_RELU", 1), ("LSTM", 4), ("GRU", 3)):
+    for H in (37, 64):   # a remainder after the vector lanes, and whole vectors
+        T, B, I = 4, 3, 5
+        arrays = [dyadic(T, B, I), dyadic(B, H), dyadic(B, H) if mode == "LSTM" else None, dyadic(G * H, I) / 4,
+                  np.zeros((G * H, H), np.float32), dyadic(G * H), dyadic(G * H)]
+        ins = [None if a is None else gradcore.tensor(a, requires_grad=True) for a in arrays]
+        outs = [o for o in _C._nn.rnn_layer(mode, *ins) if o is not None]
+        sum((o * gradcore.tensor(dyadic(*o.shape))).sum() for o in outs).backward()
+        res += [o.detach().numpy() for o in outs]
+        res += [a.grad.numpy() for k, a in enumerate(ins) if a is not None and k in (1, 2, 5, 6)]
+np.savez(sys.argv[1], *res)
+"""
+
+
+def test_gate_kernels_agree_on_every_isa_level(tmp_path):
+    """The gate kernels are one loop compiled for AVX-512, AVX2 and the baseline (picked at run
+    time): every level must give the baseline's bits, forward and backward, float32. The GEMMs
+    around them differ by ISA, so their operands are chosen to make them exact (W_hh = 0, inputs
+    and W_ih on a coarse dyadic grid), and only what the kernels alone decide is compared: the
+    outputs and the gradients of the states and biases."""
+    res = {}
+    for isa in ("baseline", "avx2", "avx512"):
+        env = {k: v for k, v in os.environ.items() if k != "GRADCORE_CPU_ISA"}
+        env["GRADCORE_CPU_ISA"] = isa
+        path = tmp_path / f"{isa}.npz"
+        run = subprocess.run([sys.executable, "-c", ISA_SCRIPT, str(path)], env=env, capture_output=True, text=True,
+                             timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+        res[isa] = np.load(path)
+    for key in res["baseline"].files:
+        for isa in ("avx2", "avx512"):
+            assert np.array_equal(res[isa][key], res["baseline"][key], equal_nan=True), (isa, key)

@@ -134,33 +134,48 @@ void for_each(const DimVector& shape, const std::array<const Tensor*, N>& ts, F 
 // copy enables FMA, so every element rounds exactly as in the baseline loop; only the speed
 // changes. For the loops whose baseline code is slow: 16-bit conversions, whose narrowing and
 // unsigned compares SSE2 lacks (a float -> bfloat16 cast runs 3x faster with AVX-512).
-template <typename F>
+// kDisjoint: the caller promises that body(i) writes no memory that another i reads or writes
+// (#pragma GCC ivdep). Without it the compiler proves that at run time, pointer pair by pointer
+// pair, and gives up past 10 pairs: a fused kernel reading and writing a dozen rows (the LSTM
+// gates) would stay scalar.
+template <bool kDisjoint = false, typename F>
 GC_ALWAYS_INLINE_LOOP void index_loop(const F& body, int64_t n) {
   const F local = body;  // a local copy: its captures become registers, not loads through the closure
-  for (int64_t i = 0; i < n; ++i) local(i);
+  if constexpr (kDisjoint) {
+#pragma GCC ivdep
+    for (int64_t i = 0; i < n; ++i) local(i);
+  } else {
+    for (int64_t i = 0; i < n; ++i) local(i);
+  }
 }
 #if defined(__x86_64__) && defined(__GNUC__)
 // `flatten` inlines the whole body, however deep: in a unit that instantiates many kernels GCC's
 // inlining budget runs out, and a formula left as a call (GELU's erf form was) runs scalar.
-template <typename F>
+template <bool kDisjoint = false, typename F>
 __attribute__((target("avx2"), flatten)) void index_loop_avx2(const F& body, int64_t n) {
-  index_loop(body, n);
+  index_loop<kDisjoint>(body, n);
 }
-template <typename F>
+template <bool kDisjoint = false, typename F>
 __attribute__((target("avx512f,avx512bw"), flatten)) void index_loop_avx512(const F& body, int64_t n) {
-  index_loop(body, n);
+  index_loop<kDisjoint>(body, n);
 }
-template <typename F>
+// The baseline copy out of line like the others: inlined into its caller, a large body (the LSTM
+// gates) was left scalar by GCC.
+template <bool kDisjoint = false, typename F>
+__attribute__((noinline, flatten)) void index_loop_baseline(const F& body, int64_t n) {
+  index_loop<kDisjoint>(body, n);
+}
+template <bool kDisjoint = false, typename F>
 void index_loop_widest(const F& body, int64_t n) {
   static const Isa isa = cpu_isa();
-  if (isa >= Isa::avx512) index_loop_avx512(body, n);
-  else if (isa >= Isa::avx2) index_loop_avx2(body, n);
-  else index_loop(body, n);
+  if (isa >= Isa::avx512) index_loop_avx512<kDisjoint>(body, n);
+  else if (isa >= Isa::avx2) index_loop_avx2<kDisjoint>(body, n);
+  else index_loop_baseline<kDisjoint>(body, n);
 }
 #else
-template <typename F>
+template <bool kDisjoint = false, typename F>
 void index_loop_widest(const F& body, int64_t n) {
-  index_loop(body, n);
+  index_loop<kDisjoint>(body, n);
 }
 #endif
 

@@ -321,6 +321,10 @@ bool gemm_sparse_a(const Problem<T>& pr) {
   // (Narrower products gain little, and the density count below would cost them a few per cent.)
   if (mode == PathMode::auto_ && (M < 8 || N < 64 || K < 8 || 2.0 * M * N * K < double(1 << 20))) return false;
   // The density first, read in memory order, so that a dense A costs one cheap pass and no copy.
+  // The pass stops once A has more nonzeros than the path allows: a dense A is read only up to the
+  // limit's fraction of it (a third for K > 64; the LSTM backward's dW GEMMs read 8 MiB of A each).
+  const double most = mode == PathMode::auto_ ? sparse_density_limit(K) * static_cast<double>(M * K)
+                                              : static_cast<double>(M * K);
   int64_t nnz = 0;
   {
     const bool k_inner = pr.A.cs <= pr.A.rs;
@@ -333,10 +337,9 @@ bool gemm_sparse_a(const Problem<T>& pr) {
       } else {
         for (int64_t j = 0; j < n_in; ++j) nnz += p[j * s_in] != T(0);
       }
+      if (static_cast<double>(nnz) > most) return false;
     }
   }
-  if (mode == PathMode::auto_ && static_cast<double>(nnz) > sparse_density_limit(K) * static_cast<double>(M * K))
-    return false;
   if (!kn.sparse.finite(pr.B.data, pr.B.rs, K, N)) return false;
   const int64_t words = ceil_div(K, 64);
   thread_local std::vector<uint64_t> mask_buf;

@@ -1,41 +1,22 @@
 // The recurrent gate kernels on the CPU (kernels/rnn.h has the formulas). A step touches only
 // B * G * H elements (32 x 1024 in a typical LSTM), so threads split batch rows only when a step
-// is large; the speed comes from the inner loop instead: float32 runs vec::kLanes units at a
-// time through the SIMD sigmoid / tanh of vec_math.h (libm's scalar tanhf and expf cannot be
-// vectorised and would cost more than the step's GEMM), the same template formulas instantiated
-// with SIMD vectors; the units left over, and float64, run them on scalars.
+// is large; the speed comes from the inner loop instead: a batch row's H units run through
+// index_loop_widest (cpu/loops.h), compiled for AVX-512, AVX2 and the baseline and picked by
+// cpu_isa(), the kernels/rnn.h formulas instantiated on scalars. Their float sigmoid and tanh are
+// kernels/fast_math.h's call-free ones (libm's scalar calls cannot be vectorised and would cost
+// more than the step's GEMM), so the compiler vectorises the whole unit 16 lanes wide; no copy
+// enables FMA, so every ISA level rounds alike. The mode and the optional operands are template
+// parameters, so each loop body is straight-line code. float64 runs the same body in a plain loop.
 #include "cpu/rnn.h"
 #include <type_traits>
 #include "cpu/loops.h"
-#include "cpu/vec_math.h"
 
 namespace gc::cpu {
 
 namespace {
 
 using kernels::RnnMode;
-
-template <typename T>
-struct ScalarLanes {
-  using V = T;
-  using Math = kernels::ScalarMath;
-  static constexpr int64_t kWidth = 1;
-  static V load(const T* p) { return *p; }
-  static void store(T* p, V v) { *p = v; }
-};
-
-struct FloatLanes {
-  using V = vec::vfloat;
-  struct Math {
-    static V sigmoid(V x) { return vec::sigmoid(x); }
-    static V tanh(V x) { return vec::tanh(x); }
-    static V relu(V x) { return x < 0.0f ? vec::splat(0.0f) : x; }
-    static V relu_grad(V g, V y) { return y <= 0.0f ? vec::splat(0.0f) : g; }
-  };
-  static constexpr int64_t kWidth = vec::kLanes;
-  static V load(const float* p) { return vec::load(p); }
-  static void store(float* p, V v) { vec::store(p, v); }
-};
+using M = kernels::ScalarMath;
 
 // One batch row of a step's operands (null where the mode has none).
 template <typename T>
@@ -49,65 +30,85 @@ struct BackwardRow {
   T *dc, *dxw, *dhw, *dh_direct;
 };
 
-template <typename L, typename T>
-inline void forward_units(RnnMode mode, const ForwardRow<T>& p, int64_t H, int64_t j) {
-  using V = typename L::V;
-  using M = typename L::Math;
-  switch (mode) {
-    case RnnMode::RnnTanh:
-    case RnnMode::RnnRelu:
-      L::store(p.h + j, kernels::rnn_forward<M>(mode == RnnMode::RnnRelu, L::load(p.xw + j), L::load(p.hw + j)));
-      return;
-    case RnnMode::Lstm: {
-      V xw[4], hw[4], gate[4], c, h;
-      for (int k = 0; k < 4; ++k) xw[k] = L::load(p.xw + k * H + j), hw[k] = L::load(p.hw + k * H + j);
-      kernels::lstm_forward<M>(xw, hw, L::load(p.c_prev + j), gate, c, h);
-      L::store(p.c + j, c);
-      L::store(p.h + j, h);
-      if (p.gates)
-        for (int k = 0; k < 4; ++k) L::store(p.gates + k * H + j, gate[k]);
-      return;
-    }
-    case RnnMode::Gru: {
-      V xw[3], hw[3], saved[4], h;
-      for (int k = 0; k < 3; ++k) xw[k] = L::load(p.xw + k * H + j), hw[k] = L::load(p.hw + k * H + j);
-      kernels::gru_forward<M>(xw, hw, L::load(p.h_prev + j), saved, h);
-      L::store(p.h + j, h);
-      if (p.gates)
-        for (int k = 0; k < 4; ++k) L::store(p.gates + k * H + j, saved[k]);
-      return;
-    }
+// Unit j of a row. kSave: write what backward needs into p.gates.
+template <RnnMode kMode, bool kSave, typename T>
+GC_ALWAYS_INLINE_LOOP void forward_unit(const ForwardRow<T>& p, int64_t H, int64_t j) {
+  if constexpr (kMode == RnnMode::RnnTanh || kMode == RnnMode::RnnRelu) {
+    p.h[j] = kernels::rnn_forward<M>(kMode == RnnMode::RnnRelu, p.xw[j], p.hw[j]);
+  } else if constexpr (kMode == RnnMode::Lstm) {
+    T xw[4], hw[4], gate[4], c, h;
+    for (int k = 0; k < 4; ++k) xw[k] = p.xw[k * H + j], hw[k] = p.hw[k * H + j];
+    kernels::lstm_forward<M>(xw, hw, p.c_prev[j], gate, c, h);
+    p.c[j] = c;
+    p.h[j] = h;
+    if constexpr (kSave)
+      for (int k = 0; k < 4; ++k) p.gates[k * H + j] = gate[k];
+  } else {
+    T xw[3], hw[3], saved[4], h;
+    for (int k = 0; k < 3; ++k) xw[k] = p.xw[k * H + j], hw[k] = p.hw[k * H + j];
+    kernels::gru_forward<M>(xw, hw, p.h_prev[j], saved, h);
+    p.h[j] = h;
+    if constexpr (kSave)
+      for (int k = 0; k < 4; ++k) p.gates[k * H + j] = saved[k];
   }
 }
 
-template <typename L, typename T>
-inline void backward_units(RnnMode mode, const BackwardRow<T>& p, int64_t H, int64_t j) {
-  using V = typename L::V;
-  using M = typename L::Math;
-  V dh = L::load(p.dh_carry + j);
-  if (p.dout) dh = dh + L::load(p.dout + j);
+// Unit j of a row. kDout: the step's output has a gradient of its own (p.dout).
+template <RnnMode kMode, bool kDout, typename T>
+GC_ALWAYS_INLINE_LOOP void backward_unit(const BackwardRow<T>& p, int64_t H, int64_t j) {
+  T dh = p.dh_carry[j];
+  if constexpr (kDout) dh = dh + p.dout[j];
+  if constexpr (kMode == RnnMode::RnnTanh || kMode == RnnMode::RnnRelu) {
+    p.dxw[j] = kernels::rnn_backward<M>(kMode == RnnMode::RnnRelu, dh, p.h[j]);
+  } else if constexpr (kMode == RnnMode::Lstm) {
+    T gate[4], dpre[4];
+    for (int k = 0; k < 4; ++k) gate[k] = p.gates[k * H + j];
+    T dc = p.dc[j];
+    kernels::lstm_backward<M>(gate, p.c_prev[j], p.c[j], dh, dc, dpre);
+    for (int k = 0; k < 4; ++k) p.dxw[k * H + j] = dpre[k];
+    p.dc[j] = dc;
+  } else {
+    T saved[4], dxw[3], dhw[3], dh_direct;
+    for (int k = 0; k < 4; ++k) saved[k] = p.gates[k * H + j];
+    kernels::gru_backward<M>(saved, p.h_prev[j], dh, dxw, dhw, dh_direct);
+    for (int k = 0; k < 3; ++k) p.dxw[k * H + j] = dxw[k], p.dhw[k * H + j] = dhw[k];
+    p.dh_direct[j] = dh_direct;
+  }
+}
+
+// The loop bodies below hold a whole unit's math: too big for GCC to inline into
+// index_loop_widest's copies by its own measure, and a call per unit cannot be vectorised.
+#define GC_UNIT_INLINE __attribute__((always_inline))
+
+// body(j) for the H units of a row: float32 at the widest vector width the CPU has. Unit j reads
+// and writes only column j of each row (kDisjoint), which the compiler cannot check for the ~15
+// pointer pairs of a unit.
+template <typename T, typename F>
+void over_units(int64_t H, const F& body) {
+  if constexpr (widest_loop_v<T>) index_loop_widest<true>(body, H);
+  else index_loop<true>(body, H);
+}
+
+template <RnnMode kMode, typename T>
+void forward_row(const ForwardRow<T>& p, int64_t H) {
+  if (p.gates) over_units<T>(H, [p, H](int64_t j) GC_UNIT_INLINE { forward_unit<kMode, true>(p, H, j); });
+  else over_units<T>(H, [p, H](int64_t j) GC_UNIT_INLINE { forward_unit<kMode, false>(p, H, j); });
+}
+
+template <RnnMode kMode, typename T>
+void backward_row(const BackwardRow<T>& p, int64_t H) {
+  if (p.dout) over_units<T>(H, [p, H](int64_t j) GC_UNIT_INLINE { backward_unit<kMode, true>(p, H, j); });
+  else over_units<T>(H, [p, H](int64_t j) GC_UNIT_INLINE { backward_unit<kMode, false>(p, H, j); });
+}
+
+// f(std::integral_constant<RnnMode, mode>{}): the mode as a compile-time constant.
+template <typename F>
+void with_mode(RnnMode mode, const F& f) {
   switch (mode) {
-    case RnnMode::RnnTanh:
-    case RnnMode::RnnRelu:
-      L::store(p.dxw + j, kernels::rnn_backward<M>(mode == RnnMode::RnnRelu, dh, L::load(p.h + j)));
-      return;
-    case RnnMode::Lstm: {
-      V gate[4], dpre[4];
-      for (int k = 0; k < 4; ++k) gate[k] = L::load(p.gates + k * H + j);
-      V dc = L::load(p.dc + j);
-      kernels::lstm_backward<M>(gate, L::load(p.c_prev + j), L::load(p.c + j), dh, dc, dpre);
-      for (int k = 0; k < 4; ++k) L::store(p.dxw + k * H + j, dpre[k]);
-      L::store(p.dc + j, dc);
-      return;
-    }
-    case RnnMode::Gru: {
-      V saved[4], dxw[3], dhw[3], dh_direct;
-      for (int k = 0; k < 4; ++k) saved[k] = L::load(p.gates + k * H + j);
-      kernels::gru_backward<M>(saved, L::load(p.h_prev + j), dh, dxw, dhw, dh_direct);
-      for (int k = 0; k < 3; ++k) L::store(p.dxw + k * H + j, dxw[k]), L::store(p.dhw + k * H + j, dhw[k]);
-      L::store(p.dh_direct + j, dh_direct);
-      return;
-    }
+    case RnnMode::RnnTanh: return f(std::integral_constant<RnnMode, RnnMode::RnnTanh>{});
+    case RnnMode::RnnRelu: return f(std::integral_constant<RnnMode, RnnMode::RnnRelu>{});
+    case RnnMode::Lstm: return f(std::integral_constant<RnnMode, RnnMode::Lstm>{});
+    case RnnMode::Gru: return f(std::integral_constant<RnnMode, RnnMode::Gru>{});
   }
 }
 
@@ -115,15 +116,6 @@ inline void backward_units(RnnMode mode, const BackwardRow<T>& p, int64_t H, int
 template <typename F>
 void over_rows(int64_t B, int64_t H, RnnMode mode, const F& f) {
   for_planes(B, B * H * (kernels::rnn_gates(mode) + 3) * 8, f);
-}
-
-// units(lanes, j) over j in [0, H): SIMD chunks for float32, then the remaining units one by one.
-template <typename T, typename Units>
-inline void over_units(int64_t H, const Units& units) {
-  int64_t j = 0;
-  if constexpr (std::is_same_v<T, float>)
-    for (; j + FloatLanes::kWidth <= H; j += FloatLanes::kWidth) units(FloatLanes{}, j);
-  for (; j < H; ++j) units(ScalarLanes<T>{}, j);
 }
 
 template <typename T>
@@ -143,11 +135,13 @@ void rnn_step_forward(RnnMode mode, const Tensor& xw, const Tensor& hw, const Te
   const int64_t GH = kernels::rnn_gates(mode) * H, SH = kernels::rnn_saved_per_unit(mode) * H;
   GC_DISPATCH_FLOAT(h.dtype, "rnn", [&] {
     using T = scalar_t;
-    over_rows(B, H, mode, [&](int64_t b) {
-      const ForwardRow<T> p{row_of<T>(&xw, b, GH),  row_of<T>(&hw, b, GH),    row_of<T>(&h_prev, b, H),
-                            row_of<T>(c_prev, b, H), mut_row_of<T>(&h, b, H), mut_row_of<T>(c, b, H),
-                            mut_row_of<T>(gates, b, SH)};
-      over_units<T>(H, [&](auto lanes, int64_t j) { forward_units<decltype(lanes)>(mode, p, H, j); });
+    with_mode(mode, [&](auto kmode) {
+      over_rows(B, H, mode, [&](int64_t b) {
+        const ForwardRow<T> p{row_of<T>(&xw, b, GH),  row_of<T>(&hw, b, GH),    row_of<T>(&h_prev, b, H),
+                              row_of<T>(c_prev, b, H), mut_row_of<T>(&h, b, H), mut_row_of<T>(c, b, H),
+                              mut_row_of<T>(gates, b, SH)};
+        forward_row<decltype(kmode)::value>(p, H);
+      });
     });
   });
 }
@@ -159,12 +153,14 @@ void rnn_step_backward(RnnMode mode, const Tensor& dh_carry, const Tensor* dout,
   const int64_t GH = kernels::rnn_gates(mode) * H, SH = kernels::rnn_saved_per_unit(mode) * H;
   GC_DISPATCH_FLOAT(h.dtype, "rnn_backward", [&] {
     using T = scalar_t;
-    over_rows(B, H, mode, [&](int64_t b) {
-      const BackwardRow<T> p{row_of<T>(&dh_carry, b, H), row_of<T>(dout, b, H),      row_of<T>(&h, b, H),
-                             row_of<T>(&h_prev, b, H),   row_of<T>(c_prev, b, H),    row_of<T>(c, b, H),
-                             row_of<T>(gates, b, SH),    mut_row_of<T>(dc, b, H),    mut_row_of<T>(&dxw, b, GH),
-                             mut_row_of<T>(dhw, b, GH),  mut_row_of<T>(dh_direct, b, H)};
-      over_units<T>(H, [&](auto lanes, int64_t j) { backward_units<decltype(lanes)>(mode, p, H, j); });
+    with_mode(mode, [&](auto kmode) {
+      over_rows(B, H, mode, [&](int64_t b) {
+        const BackwardRow<T> p{row_of<T>(&dh_carry, b, H), row_of<T>(dout, b, H),      row_of<T>(&h, b, H),
+                               row_of<T>(&h_prev, b, H),   row_of<T>(c_prev, b, H),    row_of<T>(c, b, H),
+                               row_of<T>(gates, b, SH),    mut_row_of<T>(dc, b, H),    mut_row_of<T>(&dxw, b, GH),
+                               mut_row_of<T>(dhw, b, GH),  mut_row_of<T>(dh_direct, b, H)};
+        backward_row<decltype(kmode)::value>(p, H);
+      });
     });
   });
 }

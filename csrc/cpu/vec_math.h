@@ -1,4 +1,4 @@
-// exp (and sigmoid and tanh built on it) on a SIMD vector of floats, written with GCC/Clang vector extensions so that it needs no
+// exp on a SIMD vector of floats, written with GCC/Clang vector extensions so that it needs no
 // intrinsics and no -ffast-math: every line is one SSE2 op on the baseline x86-64 target (NEON on
 // ARM), or one AVX2 op when the build enables AVX2 (-march=native). libm's scalar expf cannot be
 // vectorised without -ffast-math, and it dominates softmax and the class losses otherwise; this
@@ -62,34 +62,6 @@ inline vfloat exp(vfloat x) {
   p = p * r * r + r + 1.0f;
   const vfloat y = p * reinterpret_cast<vfloat>((ni + 127) << 23);
   return x < lo ? splat(0.0f) : y;
-}
-
-inline vfloat abs(vfloat x) { return x < 0.0f ? -x : x; }
-
-// sigmoid(x) = 1 / (1 + e^-|x|) for x >= 0 and e^-|x| / (1 + e^-|x|) below: exp only ever sees
-// arguments <= 0 (no overflow), and neither branch cancels. NaN stays NaN.
-inline vfloat sigmoid(vfloat x) {
-  const vfloat e = exp(-abs(x));
-  const vfloat s = 1.0f / (1.0f + e);
-  return x >= 0.0f ? s : e * s;
-}
-
-// tanh(x) = sign(x) (1 - e) / (1 + e) with e = e^-2|x| (exp sees arguments <= 0; tanh saturates
-// to +-1 where e underflows). Below |x| = 1/4, where 1 - e would cancel, the odd Taylor series to
-// x^9 (truncation error under 1e-8 relative there). Both are computed and one is selected per
-// lane, so the loop has no branches. NaN stays NaN.
-inline vfloat tanh(vfloat x) {
-  const vfloat a = abs(x);
-  const vfloat e = exp(-2.0f * a);
-  const vfloat big = (1.0f - e) / (1.0f + e);
-  const vfloat a2 = a * a;
-  vfloat p = splat(62.0f / 2835.0f);
-  p = p * a2 - 17.0f / 315.0f;
-  p = p * a2 + 2.0f / 15.0f;
-  p = p * a2 - 1.0f / 3.0f;
-  const vfloat small = a + a * a2 * p;
-  const vfloat t = a < 0.25f ? small : big;
-  return x < 0.0f ? -t : t;
 }
 
 }  // namespace gc::cpu::vec

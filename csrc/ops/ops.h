@@ -251,11 +251,13 @@ std::shared_ptr<Node> linear_relu_backward(const TensorPtr& h, const TensorPtr& 
 // x [T, B, I] (or [B, I]: one step, as the cells), h0 [B, H], c0 [B, H] (LSTM only, else
 // ignored), w_ih [G*H, I], w_hh [G*H, H], b_ih / b_hh [G*H] or null, in PyTorch's gate order;
 // reverse runs the steps from T-1 down to 0. Returns (output [T, B, H] (or [B, H]), h_n [B, H],
-// c_n [B, H] for LSTM, else null).
+// c_n [B, H] for LSTM, else null). LSTM with projections: w_hr [P, H] (else null) makes h, h0,
+// h_n and the output's rows P wide and w_hh [4*H, P].
 std::tuple<TensorPtr, TensorPtr, TensorPtr> rnn_layer(kernels::RnnMode mode, const TensorPtr& x, const TensorPtr& h0,
                                                       const TensorPtr& c0, const TensorPtr& w_ih,
                                                       const TensorPtr& w_hh, const TensorPtr& b_ih,
-                                                      const TensorPtr& b_hh, bool reverse);
+                                                      const TensorPtr& b_hh, bool reverse,
+                                                      const TensorPtr& w_hr = nullptr);
 
 // ---- softmax (ops/softmax.cpp) and class losses (ops/class_loss.cpp) ----
 TensorPtr softmax(const TensorPtr& x, int64_t dim);

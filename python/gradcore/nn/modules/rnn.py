@@ -20,7 +20,8 @@ _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 def _run_layers(mode, input, hx, cx, weights, num_layers, num_directions, dropout, training):
     """The stacked layers over ``input`` (seq_len, batch, features): each layer's directions run
     on the previous layer's output (concatenated over directions, with dropout in training
-    between layers). ``weights[k]`` is (w_ih, w_hh, b_ih, b_hh) of layer k // D, direction k % D.
+    between layers). ``weights[k]`` is (w_ih, w_hh, b_ih, b_hh, w_hr) of layer k // D, direction
+    k % D (biases and w_hr None when absent).
     Returns (output, h_n, c_n), h_n and c_n stacked as (num_layers * D, batch, hidden)."""
     h_n, c_n = [], []
     x = input
@@ -28,7 +29,9 @@ def _run_layers(mode, input, hx, cx, weights, num_layers, num_directions, dropou
         outs = []
         for d in range(num_directions):
             k = layer * num_directions + d
-            out, h, c = _C._nn.rnn_layer(mode, x, hx[k], None if cx is None else cx[k], *weights[k], d == 1)
+            w_ih, w_hh, b_ih, b_hh, w_hr = weights[k]
+            out, h, c = _C._nn.rnn_layer(mode, x, hx[k], None if cx is None else cx[k], w_ih, w_hh, b_ih, b_hh,
+                                         d == 1, w_hr)
             outs.append(out)
             h_n.append(h)
             c_n.append(c)
@@ -44,7 +47,9 @@ class RNNBase(Module):
     Layer l, direction d (suffix ``_reverse``) owns ``weight_ih_l{l}`` (G * hidden_size,
     input features), ``weight_hh_l{l}`` (G * hidden_size, hidden_size) and, with ``bias``,
     ``bias_ih_l{l}`` and ``bias_hh_l{l}`` (G * hidden_size), G gates stacked in PyTorch's order;
-    all start from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).
+    all start from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)). An LSTM with ``proj_size`` > 0
+    adds ``weight_hr_l{l}`` (proj_size, hidden_size): h_t = W_hr (o_t * tanh(c_t)), so h, the
+    output and weight_hh's columns are proj_size wide.
     """
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
@@ -71,9 +76,8 @@ class RNNBase(Module):
             raise ValueError("proj_size should be a positive integer or zero to disable projections")
         if proj_size >= hidden_size:
             raise ValueError("proj_size has to be smaller than hidden_size")
-        if proj_size > 0:
-            raise NotImplementedError(f"{mode}: proj_size > 0 (LSTM projections) is not supported by gradcore; "
-                                      "use proj_size=0 and a Linear layer on the output instead")
+        if proj_size > 0 and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         if mode not in _GATES:
             raise ValueError("Unrecognized RNN mode: " + mode)
         self.mode = mode
@@ -90,13 +94,16 @@ class RNNBase(Module):
         factory = {"device": device, "dtype": dtype}
         self._flat_weights_names = []
         self._all_weights = []
+        real_hidden_size = proj_size if proj_size > 0 else hidden_size
         for layer in range(num_layers):
             for direction in range(num_directions):
-                layer_input = input_size if layer == 0 else hidden_size * num_directions
+                layer_input = input_size if layer == 0 else real_hidden_size * num_directions
                 suffix = "_reverse" if direction == 1 else ""
-                shapes = [("weight_ih", (gate_size, layer_input)), ("weight_hh", (gate_size, hidden_size))]
+                shapes = [("weight_ih", (gate_size, layer_input)), ("weight_hh", (gate_size, real_hidden_size))]
                 if bias:
                     shapes += [("bias_ih", (gate_size,)), ("bias_hh", (gate_size,))]
+                if proj_size > 0:
+                    shapes += [("weight_hr", (proj_size, hidden_size))]
                 names = []
                 for kind, shape in shapes:
                     name = f"{kind}_l{layer}{suffix}"
@@ -123,10 +130,14 @@ class RNNBase(Module):
         return [[getattr(self, name) for name in names] for names in self._all_weights]
 
     def _layer_weights(self):
+        """(w_ih, w_hh, b_ih, b_hh, w_hr) per layer and direction, None where absent."""
         params = self._parameters
-        if self.bias:
-            return [tuple(params[n] for n in names) for names in self._all_weights]
-        return [(params[names[0]], params[names[1]], None, None) for names in self._all_weights]
+        kinds = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+        out = []
+        for names in self._all_weights:
+            by_kind = {n.split("_l")[0]: params[n] for n in names}
+            out.append(tuple(by_kind.get(k) for k in kinds))
+        return out
 
     def _prepare(self, input, hx, cx):
         """Checks the input and states as PyTorch does; returns the input as (seq, batch, feature),
@@ -160,14 +171,15 @@ class RNNBase(Module):
                                f"got {input.size(-1)}")
         if self.batch_first:
             input = input.transpose(0, 1)
-        expected = (self.num_layers * (2 if self.bidirectional else 1), input.shape[1], self.hidden_size)
+        lead = (self.num_layers * (2 if self.bidirectional else 1), input.shape[1])
         states = []
         for i, s in enumerate((hx, cx) if self.mode == "LSTM" else (hx,)):
+            expected = lead + (self.proj_size if i == 0 and self.proj_size > 0 else self.hidden_size,)
             if s is None:
                 states.append(_fns.zeros(expected, dtype=input.dtype, device=input.device))
                 continue
             if tuple(s.shape) != expected:
-                what = "hidden size" if i == 0 else "hidden[1] size"
+                what = "hidden size" if self.mode != "LSTM" else f"hidden[{i}] size"
                 raise RuntimeError(f"Expected {what} {expected}, got {list(s.shape)}")
             states.append(s)
         return input, states[0], states[1] if len(states) > 1 else None, is_batched
@@ -186,6 +198,8 @@ class RNNBase(Module):
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if self.bias is not True:
@@ -219,8 +233,8 @@ class RNN(RNNBase):
 class LSTM(RNNBase):
     """Long short-term memory, gates (i, f, g, o):
     i, f, o = sigmoid(x W_i*^T + b_i* + h W_h*^T + b_h*), g = tanh(...), c' = f c + i g,
-    h' = o tanh(c'). ``forward(input, hx=None)`` with hx = (h_0, c_0) returns
-    (output, (h_n, c_n))."""
+    h' = o tanh(c') (times W_hr^T with ``proj_size`` > 0). ``forward(input, hx=None)`` with
+    hx = (h_0, c_0) returns (output, (h_n, c_n))."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, device=None, dtype=None):
