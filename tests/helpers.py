@@ -1,4 +1,9 @@
-"""Test helpers: NumPy comparison and float64 finite-difference gradient checks."""
+"""Test helpers: NumPy comparison, float64 finite-difference gradient checks, and the same script
+run on every CPU ISA level."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 import gradcore
@@ -49,3 +54,21 @@ def gradcheck_fn(fn, *arrays, eps=1e-6, rtol=1e-4, atol=1e-6):
         g = ts[i].grad
         assert g is not None, f"input {i} got no gradient"
         np.testing.assert_allclose(to_np(g), g_num, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}")
+
+
+def assert_isa_levels_agree(script, tmp_path, equal_nan=True):
+    """Runs `script` (python -c, argv[1] = an .npz path it writes) once per forced ISA level
+    (GRADCORE_CPU_ISA) in a child process, and asserts that every array it saved has the same bits
+    as the baseline's."""
+    res = {}
+    for isa in ("baseline", "avx2", "avx512"):
+        env = {k: v for k, v in os.environ.items() if k != "GRADCORE_CPU_ISA"}
+        env["GRADCORE_CPU_ISA"] = isa
+        path = tmp_path / f"{isa}.npz"
+        run = subprocess.run([sys.executable, "-c", script, str(path)], env=env, capture_output=True, text=True,
+                             timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+        res[isa] = np.load(path)
+    for key in res["baseline"].files:
+        for isa in ("avx2", "avx512"):
+            assert np.array_equal(res[isa][key], res["baseline"][key], equal_nan=equal_nan), (isa, key)

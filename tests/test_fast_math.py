@@ -2,14 +2,12 @@
 them: accuracy in ulps against float64 NumPy/SciPy over wide ranges and the special values; the
 vectorised contiguous loops equal the scalar strided loops bit for bit, on every ISA level."""
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import gradcore as g
+from helpers import assert_isa_levels_agree
 
 SPECIAL = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1e-40, 88.72, 88.73, -103.9, -104.1,
                     0.625, -0.625, 1.0, -1.0, 4.0, -4.0, 1e-30, 3e38, -3e38], dtype=np.float32)
@@ -88,18 +86,7 @@ np.savez(sys.argv[1], *[o.detach().numpy() for o in outs], t.grad.numpy())
 
 
 def test_every_isa_level_rounds_alike(tmp_path):
-    res = {}
-    for isa in ("baseline", "avx2", "avx512"):
-        env = {k: v for k, v in os.environ.items() if k != "GRADCORE_CPU_ISA"}
-        env["GRADCORE_CPU_ISA"] = isa
-        path = tmp_path / f"{isa}.npz"
-        run = subprocess.run([sys.executable, "-c", ISA_SCRIPT, str(path)], env=env, capture_output=True, text=True,
-                             timeout=300)
-        assert run.returncode == 0, run.stderr[-3000:]
-        res[isa] = np.load(path)
-    for key in res["baseline"].files:
-        for isa in ("avx2", "avx512"):
-            assert np.array_equal(res[isa][key], res["baseline"][key], equal_nan=True), (isa, key)
+    assert_isa_levels_agree(ISA_SCRIPT, tmp_path)
 
 
 def test_gelu_matches_torch():

@@ -4,16 +4,13 @@ tails and that pass the kernel's 1024-element blocks, non-contiguous inputs, no 
 threads), float64 finite differences, the 16-bit dtypes (against PyTorch and bit for bit against
 the float32 kernel on widened values), every ISA level bit for bit, the composed slow twin, empty
 inputs, the node names and the errors."""
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import gradcore
 import gradcore.nn.functional as GF
-from helpers import gradcheck_fn
+from helpers import assert_isa_levels_agree, gradcheck_fn
 from nn_helpers import compare_with_torch
 
 torch = pytest.importorskip("torch")
@@ -184,18 +181,7 @@ np.savez(sys.argv[1], *outs)
 
 
 def test_every_isa_level_gives_the_same_bits(tmp_path):
-    res = {}
-    for isa in ("baseline", "avx2", "avx512"):
-        env = {k: v for k, v in os.environ.items() if k != "GRADCORE_CPU_ISA"}
-        env["GRADCORE_CPU_ISA"] = isa
-        path = tmp_path / f"{isa}.npz"
-        run = subprocess.run([sys.executable, "-c", ISA_SCRIPT, str(path)], env=env, capture_output=True, text=True,
-                             timeout=300)
-        assert run.returncode == 0, run.stderr[-3000:]
-        res[isa] = np.load(path)
-    for key in res["baseline"].files:
-        for isa in ("avx2", "avx512"):
-            assert np.array_equal(res[isa][key], res["baseline"][key]), (isa, key)
+    assert_isa_levels_agree(ISA_SCRIPT, tmp_path, equal_nan=False)
 
 
 def test_empty_inputs():

@@ -1,9 +1,6 @@
 """nn.RNN / LSTM / GRU and the cells against PyTorch with copied weights (outputs and every
 gradient), state dicts both ways, float64 gradchecks of the fused op, the fused gate kernels
 against the same recurrences composed of plain gradcore ops, and PyTorch's errors."""
-import os
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -12,6 +9,7 @@ import pytest
 import gradcore
 import gradcore.nn as gnn
 from gradcore import _C
+from helpers import assert_isa_levels_agree
 
 torch = pytest.importorskip("torch")
 
@@ -540,15 +538,4 @@ def test_gate_kernels_agree_on_every_isa_level(tmp_path):
     around them differ by ISA, so their operands are chosen to make them exact (W_hh = 0, inputs
     and W_ih on a coarse dyadic grid), and only what the kernels alone decide is compared: the
     outputs and the gradients of the states and biases."""
-    res = {}
-    for isa in ("baseline", "avx2", "avx512"):
-        env = {k: v for k, v in os.environ.items() if k != "GRADCORE_CPU_ISA"}
-        env["GRADCORE_CPU_ISA"] = isa
-        path = tmp_path / f"{isa}.npz"
-        run = subprocess.run([sys.executable, "-c", ISA_SCRIPT, str(path)], env=env, capture_output=True, text=True,
-                             timeout=300)
-        assert run.returncode == 0, run.stderr[-3000:]
-        res[isa] = np.load(path)
-    for key in res["baseline"].files:
-        for isa in ("avx2", "avx512"):
-            assert np.array_equal(res[isa][key], res["baseline"][key], equal_nan=True), (isa, key)
+    assert_isa_levels_agree(ISA_SCRIPT, tmp_path)
