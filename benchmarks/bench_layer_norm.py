@@ -6,26 +6,16 @@ shape is the GPT benchmark's (batch 16 x block 64 rows of n_embd 128).
     PYTHONPATH=python python benchmarks/bench_layer_norm.py [--threads 2] [--repeat 50]
 """
 import argparse
-import time
 
 import numpy as np
 
 import gradcore
+from _harness import best_ms
 
 try:
     import torch
 except ImportError:  # gradcore timings alone
     torch = None
-
-
-def best_ms(fn, repeat):
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best * 1e3
 
 
 def timings(lib, fn_name, x_np, n, affine, repeat):

@@ -5,11 +5,11 @@ gradcore / torch.
     PYTHONPATH=python python benchmarks/bench_softmax.py [--threads 2] [--repeat 20]
 """
 import argparse
-import time
 
 import numpy as np
 
 import gradcore
+from _harness import best_ms
 from gradcore import _C
 
 try:
@@ -17,16 +17,6 @@ try:
     import torch.nn.functional as F
 except ImportError:  # gradcore timings alone
     torch = None
-
-
-def best_ms(fn, repeat):
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best * 1e3
 
 
 def row(name, ours, ref):
