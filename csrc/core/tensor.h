@@ -78,6 +78,12 @@ class Tensor {
   void bump_version() { ++storage->version; }
 };
 
+// The data of an optional operand (null when the tensor is absent), as kernels take them.
+template <typename T>
+T* data_or_null(const Tensor* t) {
+  return t ? t->data_as<T>() : nullptr;
+}
+
 DimVector contiguous_strides(const DimVector& shape);
 // Checks sizes (non-negative, no overflow) and returns the element count.
 int64_t checked_numel(const DimVector& shape, const char* op);

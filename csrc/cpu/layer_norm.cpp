@@ -118,7 +118,7 @@ void forward_typed(const Tensor& x, int64_t N, RowNorm kind, const Tensor* weigh
   std::vector<T> ones, zeros;
   const T* w = param_or(weight, ones, N, T(1));
   const T* b = param_or(bias, zeros, N, T(0));
-  T* mp = mean ? mean->data_as<T>() : nullptr;
+  T* mp = data_or_null<T>(mean);
   T* rp = rstd.data_as<T>();
   const bool layer = kind == RowNorm::Layer;
   run_rows(R, row_threads(R, N), [&](int64_t r0, int64_t r1, int) {
@@ -144,10 +144,10 @@ void backward_typed(const Tensor& dy, const Tensor& x, int64_t N, RowNorm kind, 
                     const Tensor* weight, const Tensor* dx, const Tensor* dw, const Tensor* db) {
   const int64_t R = x.numel() / N;
   const S *gp = dy.data_as<S>(), *xp = x.data_as<S>();
-  S* dxp = dx ? dx->data_as<S>() : nullptr;
+  S* dxp = data_or_null<S>(dx);
   std::vector<T> ones;
   const T* w = param_or(weight, ones, N, T(1));
-  const T* mp = mean ? mean->data_as<T>() : nullptr;
+  const T* mp = data_or_null<T>(mean);
   const T* rp = rstd.data_as<T>();
   const bool layer = kind == RowNorm::Layer;
   const int nt = row_threads(R, N);
@@ -179,8 +179,8 @@ void backward_typed(const Tensor& dy, const Tensor& x, int64_t N, RowNorm kind, 
     }, r1 - r0);
   });
   if (!dw && !db) return;
-  T* dwp = dw ? dw->data_as<T>() : nullptr;
-  T* dbp = db ? db->data_as<T>() : nullptr;
+  T* dwp = data_or_null<T>(dw);
+  T* dbp = data_or_null<T>(db);
   for (int64_t i = 0; i < N; ++i) {
     T sw = 0, sb = 0;
     for (const auto& p : parts) {

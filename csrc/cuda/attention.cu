@@ -104,11 +104,6 @@ dim3 grid_of(const AttentionParams& p) {
   return dim3(static_cast<unsigned>(p.B), static_cast<unsigned>((p.L + kWarps - 1) / kWarps));
 }
 
-template <typename T>
-const T* data_or_null(const Tensor* t) {
-  return t ? t->data_as<T>() : nullptr;
-}
-
 }  // namespace
 
 void attention_forward_kernel(const Tensor& out, const Tensor& lse, const Tensor& q, const Tensor& k,

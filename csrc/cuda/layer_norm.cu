@@ -88,15 +88,6 @@ __global__ void grad_params_kernel(const T* dy, const T* x, int64_t R, int64_t N
   }
 }
 
-template <typename T>
-const T* ptr(const Tensor* t) {
-  return t ? t->data_as<T>() : nullptr;
-}
-template <typename T>
-T* mut(const Tensor* t) {
-  return t ? t->data_as<T>() : nullptr;
-}
-
 }  // namespace
 
 void layer_norm_forward(const Tensor& x, int64_t N, RowNorm kind, const Tensor* weight, const Tensor* bias, double eps,
@@ -105,8 +96,8 @@ void layer_norm_forward(const Tensor& x, int64_t N, RowNorm kind, const Tensor* 
     if (x.numel() == 0) return;
     const int64_t R = x.numel() / N;
     forward_kernel<scalar_t><<<row_grid(R), kRowBlock>>>(x.data_as<scalar_t>(), R, N, kind == RowNorm::Layer,
-                                                         ptr<scalar_t>(weight), ptr<scalar_t>(bias), eps,
-                                                         mut<scalar_t>(mean), rstd.data_as<scalar_t>(),
+                                                         data_or_null<scalar_t>(weight), data_or_null<scalar_t>(bias),
+                                                         eps, data_or_null<scalar_t>(mean), rstd.data_as<scalar_t>(),
                                                          y.data_as<scalar_t>());
     check_launch("layer_norm");
   });
@@ -120,15 +111,15 @@ void layer_norm_backward(const Tensor& dy, const Tensor& x, int64_t N, RowNorm k
     const int64_t R = x.numel() / N;
     if (dx && R > 0) {
       grad_input_kernel<scalar_t><<<row_grid(R), kRowBlock>>>(dy.data_as<scalar_t>(), x.data_as<scalar_t>(), R, N,
-                                                              kind == RowNorm::Layer, ptr<scalar_t>(mean),
-                                                              rstd.data_as<scalar_t>(), ptr<scalar_t>(weight),
+                                                              kind == RowNorm::Layer, data_or_null<scalar_t>(mean),
+                                                              rstd.data_as<scalar_t>(), data_or_null<scalar_t>(weight),
                                                               dx->data_as<scalar_t>());
       check_launch("layer_norm_backward");
     }
     if (dw || db) {
       grad_params_kernel<scalar_t><<<grid_for(N), kBlock>>>(dy.data_as<scalar_t>(), x.data_as<scalar_t>(), R, N,
-                                                            ptr<scalar_t>(mean), rstd.data_as<scalar_t>(),
-                                                            mut<scalar_t>(dw), mut<scalar_t>(db));
+                                                            data_or_null<scalar_t>(mean), rstd.data_as<scalar_t>(),
+                                                            data_or_null<scalar_t>(dw), data_or_null<scalar_t>(db));
       check_launch("layer_norm_backward");
     }
   });

@@ -87,15 +87,6 @@ __global__ void grad_input_kernel(const T* dy, const T* x, ChannelLayout L, cons
   }
 }
 
-template <typename T>
-const T* ptr(const Tensor* t) {
-  return t ? t->data_as<T>() : nullptr;
-}
-template <typename T>
-T* mut(const Tensor* t) {
-  return t ? t->data_as<T>() : nullptr;
-}
-
 }  // namespace
 
 void batch_norm_stats(const Tensor& x, const ChannelLayout& L, const Tensor& mean, const Tensor& var) {
@@ -113,8 +104,9 @@ void batch_norm_apply(const Tensor& x, const ChannelLayout& L, const Tensor& mea
     const int64_t total = L.N * L.C * L.S;
     if (total == 0) return;
     apply_kernel<scalar_t><<<grid_for(total), kBlock>>>(x.data_as<scalar_t>(), L, mean.data_as<scalar_t>(),
-                                                        var.data_as<scalar_t>(), ptr<scalar_t>(weight),
-                                                        ptr<scalar_t>(bias), eps, y.data_as<scalar_t>(), total);
+                                                        var.data_as<scalar_t>(), data_or_null<scalar_t>(weight),
+                                                        data_or_null<scalar_t>(bias), eps, y.data_as<scalar_t>(),
+                                                        total);
     check_launch("batch_norm");
   });
 }
@@ -127,13 +119,13 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const ChannelLayout&
     auto sums = empty_tensor({2 * L.C}, DType::Float64, x.device);
     grad_sums_kernel<scalar_t><<<static_cast<unsigned>(L.C), kChannelBlock>>>(
         dy.data_as<scalar_t>(), x.data_as<scalar_t>(), L, mean.data_as<scalar_t>(), var.data_as<scalar_t>(), eps,
-        sums->data_as<double>(), mut<scalar_t>(dw), mut<scalar_t>(db));
+        sums->data_as<double>(), data_or_null<scalar_t>(dw), data_or_null<scalar_t>(db));
     check_launch("batch_norm_backward");
     const int64_t total = L.N * L.C * L.S;
     if (!dx || total == 0) return;
     grad_input_kernel<scalar_t><<<grid_for(total), kBlock>>>(
         dy.data_as<scalar_t>(), x.data_as<scalar_t>(), L, mean.data_as<scalar_t>(), var.data_as<scalar_t>(),
-        ptr<scalar_t>(weight), eps, batch_stats, sums->data_as<double>(), dx->data_as<scalar_t>(), total);
+        data_or_null<scalar_t>(weight), eps, batch_stats, sums->data_as<double>(), dx->data_as<scalar_t>(), total);
     check_launch("batch_norm_backward");
   });
 }

@@ -55,10 +55,6 @@ __device__ __forceinline__ T nan_max(T a, T b) {
   return (a != a || a > b) ? a : b;
 }
 
-template <typename T>
-T* ptr(const Tensor* t) {
-  return t ? t->data_as<T>() : nullptr;
-}
 
 #define GC_ELEMENTS(i, n)                                                                           \
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
@@ -209,7 +205,7 @@ void sgd_update(const Tensor& param, const Tensor& grad, const Tensor* momentum_
     SgdArgs<T> a;
     a.p = param.data_as<T>();
     a.gr = grad.data_as<T>();
-    a.buf = ptr<T>(momentum_buffer);
+    a.buf = data_or_null<T>(momentum_buffer);
     a.c = kernels::sgd_scalars<T>(o);
     a.init = init_buffer;
     sgd_kernel<T><<<grid_for(n), kBlock>>>(n, a);
@@ -228,7 +224,7 @@ void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
     a.gr = grad.data_as<T>();
     a.m = exp_avg.data_as<T>();
     a.v = exp_avg_sq.data_as<T>();
-    a.vmax = ptr<T>(max_exp_avg_sq);
+    a.vmax = data_or_null<T>(max_exp_avg_sq);
     a.c = kernels::adam_scalars<T>(o, step);
     a.lerp = make_lerp(a.c.lerp_weight);
     adam_kernel<T><<<grid_for(n), kBlock>>>(n, a);
@@ -246,8 +242,8 @@ void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& squar
     a.p = param.data_as<T>();
     a.gr = grad.data_as<T>();
     a.sq = square_avg.data_as<T>();
-    a.ga = ptr<T>(grad_avg);
-    a.buf = ptr<T>(momentum_buffer);
+    a.ga = data_or_null<T>(grad_avg);
+    a.buf = data_or_null<T>(momentum_buffer);
     a.c = kernels::rmsprop_scalars<T>(o);
     a.lerp = make_lerp(a.c.one_minus_alpha);
     rmsprop_kernel<T><<<grid_for(n), kBlock>>>(n, a);

@@ -100,19 +100,13 @@ __global__ void backward_kernel(RnnMode mode, BackwardArgs<T> p) {
   }
 }
 
-template <typename T>
-T* ptr(const Tensor* t) {
-  return t ? t->data_as<T>() : nullptr;
-}
-
 }  // namespace
 
 void rnn_step_forward(RnnMode mode, const Tensor& xw, const Tensor& hw, const Tensor& h_prev, const Tensor* c_prev,
                       const Tensor& h, const Tensor* c, const Tensor* gates) {
   GC_DISPATCH_FLOAT(h.dtype, "rnn", [&] {
-    const ForwardArgs<scalar_t> p{ptr<scalar_t>(&xw), ptr<scalar_t>(&hw), ptr<scalar_t>(&h_prev),
-                                  ptr<scalar_t>(c_prev), ptr<scalar_t>(&h), ptr<scalar_t>(c), ptr<scalar_t>(gates),
-                                  h.shape[0], h.shape[1]};
+    const auto d = [](const Tensor* t) { return data_or_null<scalar_t>(t); };
+    const ForwardArgs<scalar_t> p{d(&xw), d(&hw), d(&h_prev), d(c_prev), d(&h), d(c), d(gates), h.shape[0], h.shape[1]};
     const int64_t total = p.B * p.H;
     if (total == 0) return;
     forward_kernel<scalar_t><<<grid_for(total), kBlock>>>(mode, p);
@@ -124,10 +118,9 @@ void rnn_step_backward(RnnMode mode, const Tensor& dh_carry, const Tensor* dout,
                        const Tensor& h_prev, const Tensor* c_prev, const Tensor* c, const Tensor* gates,
                        const Tensor* dc, const Tensor& dxw, const Tensor* dhw, const Tensor* dh_direct) {
   GC_DISPATCH_FLOAT(h.dtype, "rnn_backward", [&] {
-    const BackwardArgs<scalar_t> p{ptr<scalar_t>(&dh_carry), ptr<scalar_t>(dout),  ptr<scalar_t>(&h),
-                                   ptr<scalar_t>(&h_prev),   ptr<scalar_t>(c_prev), ptr<scalar_t>(c),
-                                   ptr<scalar_t>(gates),     ptr<scalar_t>(dc),    ptr<scalar_t>(&dxw),
-                                   ptr<scalar_t>(dhw),       ptr<scalar_t>(dh_direct), h.shape[0], h.shape[1]};
+    const auto d = [](const Tensor* t) { return data_or_null<scalar_t>(t); };
+    const BackwardArgs<scalar_t> p{d(&dh_carry), d(dout), d(&h), d(&h_prev), d(c_prev), d(c), d(gates), d(dc),
+                                   d(&dxw), d(dhw), d(dh_direct), h.shape[0], h.shape[1]};
     const int64_t total = p.B * p.H;
     if (total == 0) return;
     backward_kernel<scalar_t><<<grid_for(total), kBlock>>>(mode, p);
