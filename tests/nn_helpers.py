@@ -26,3 +26,13 @@ def compare_with_torch(gfn, tfn, *arrays, grads=None, rtol=1e-5, atol=1e-6, seed
             assert g.grad is not None, f"input {i} got no gradient"
             assert_close(g.grad, t.grad.numpy(), rtol=rtol, atol=atol)
     return go, to
+
+
+def same_error(gfn, tfn):
+    """gfn() raises the exception type tfn() (its PyTorch twin) raises; returns both exceptions."""
+    with pytest.raises(Exception) as te:
+        tfn()
+    with pytest.raises(Exception) as ge:
+        gfn()
+    assert type(ge.value) is type(te.value), (ge.value, te.value)
+    return ge.value, te.value

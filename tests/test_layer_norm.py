@@ -11,7 +11,7 @@ import pytest
 import gradcore
 import gradcore.nn.functional as GF
 from helpers import assert_isa_levels_agree, gradcheck_fn
-from nn_helpers import compare_with_torch
+from nn_helpers import compare_with_torch, same_error
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -208,15 +208,6 @@ def test_node_names_and_no_grad():
     assert w.grad is not None and tuple(w.grad.shape) == (3,)
 
 
-def _same_error(gfn, tfn):
-    with pytest.raises(Exception) as te:
-        tfn()
-    with pytest.raises(Exception) as ge:
-        gfn()
-    assert type(ge.value) is type(te.value), (ge.value, te.value)
-    return ge.value, te.value
-
-
 @pytest.mark.parametrize("fn", ["layer_norm", "rms_norm"])
 def test_errors(fn):
     gf, tf = getattr(GF, fn), getattr(TF, fn)
@@ -224,17 +215,17 @@ def test_errors(fn):
     for args in (((4,),), ((3,), "w4"), ((5, 3, 1),), ((),), ([2, 5, 3],), (3,)):
         gargs = tuple(gradcore.ones(4) if a == "w4" else a for a in args)
         targs = tuple(torch.ones(4) if a == "w4" else a for a in args)
-        ge, te = _same_error(lambda: gf(gx, *gargs), lambda: tf(tx, *targs))
+        ge, te = same_error(lambda: gf(gx, *gargs), lambda: tf(tx, *targs))
         if isinstance(ge, RuntimeError):
             assert str(ge) == str(te)
-    _same_error(lambda: gf(gradcore.zeros(5, 3, dtype=gradcore.int64), (3,)),
+    same_error(lambda: gf(gradcore.zeros(5, 3, dtype=gradcore.int64), (3,)),
                 lambda: tf(torch.zeros(5, 3, dtype=torch.int64), (3,)))
-    _same_error(lambda: gf([1.0, 2.0], (2,)), lambda: tf([1.0, 2.0], (2,)))
+    same_error(lambda: gf([1.0, 2.0], (2,)), lambda: tf([1.0, 2.0], (2,)))
 
 
 def test_layer_norm_mixed_dtype_errors():
     for xd, wd in (("float32", "float64"), ("bfloat16", "float16"), ("float64", "float32")):
-        ge, te = _same_error(
+        ge, te = same_error(
             lambda: GF.layer_norm(gradcore.zeros(2, 3, dtype=getattr(gradcore, xd)), (3,),
                                   gradcore.ones(3, dtype=getattr(gradcore, wd))),
             lambda: TF.layer_norm(torch.zeros(2, 3, dtype=getattr(torch, xd)), (3,),

@@ -6,7 +6,7 @@ import pytest
 import gradcore
 import gradcore.nn as gnn
 import gradcore.nn.functional as GF
-from nn_helpers import compare_with_torch
+from nn_helpers import compare_with_torch, same_error
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -121,29 +121,20 @@ def test_embedding_from_pretrained(freeze):
         gnn.Embedding.from_pretrained(gradcore.tensor(w[0]))
 
 
-def _same_error(gfn, tfn):
-    with pytest.raises(Exception) as te:
-        tfn()
-    with pytest.raises(Exception) as ge:
-        gfn()
-    assert type(ge.value) is type(te.value), (ge.value, te.value)
-    return ge.value, te.value
-
-
 def test_embedding_errors():
     w = np.zeros((5, 3), np.float32)
     gw, tw = gradcore.tensor(w), torch.tensor(w)
     for bad in ([5], [-1], [[0, 7]]):
-        ge, te = _same_error(lambda: GF.embedding(gradcore.tensor(bad), gw),
+        ge, te = same_error(lambda: GF.embedding(gradcore.tensor(bad), gw),
                              lambda: TF.embedding(torch.tensor(bad), tw))
         assert str(ge) == str(te) == "index out of range in self"
-    _same_error(lambda: gnn.Embedding(5, 3)(gradcore.tensor([5])), lambda: torch.nn.Embedding(5, 3)(torch.tensor([5])))
-    ge, te = _same_error(lambda: GF.embedding(gradcore.tensor([1.0]), gw), lambda: TF.embedding(torch.tensor([1.0]), tw))
+    same_error(lambda: gnn.Embedding(5, 3)(gradcore.tensor([5])), lambda: torch.nn.Embedding(5, 3)(torch.tensor([5])))
+    ge, te = same_error(lambda: GF.embedding(gradcore.tensor([1.0]), gw), lambda: TF.embedding(torch.tensor([1.0]), tw))
     assert str(ge) == str(te)
-    _same_error(lambda: GF.embedding(gradcore.tensor([1]), gw, padding_idx=5),
+    same_error(lambda: GF.embedding(gradcore.tensor([1]), gw, padding_idx=5),
                 lambda: TF.embedding(torch.tensor([1]), tw, padding_idx=5))
-    _same_error(lambda: gnn.Embedding(5, 3, padding_idx=-6), lambda: torch.nn.Embedding(5, 3, padding_idx=-6))
-    _same_error(lambda: GF.embedding(gradcore.tensor([1]), gw[0]), lambda: TF.embedding(torch.tensor([1]), tw[0]))
+    same_error(lambda: gnn.Embedding(5, 3, padding_idx=-6), lambda: torch.nn.Embedding(5, 3, padding_idx=-6))
+    same_error(lambda: GF.embedding(gradcore.tensor([1]), gw[0]), lambda: TF.embedding(torch.tensor([1]), tw[0]))
     with pytest.raises(NotImplementedError, match="sparse"):
         GF.embedding(gradcore.tensor([1]), gw, sparse=True)
 
@@ -224,15 +215,15 @@ def test_norm_errors(fn):
     x = np.zeros((5, 3), np.float32)
     gx, tx = gradcore.tensor(x), torch.tensor(x)
     gf, tf = getattr(GF, fn), getattr(TF, fn)
-    ge, te = _same_error(lambda: gf(gx, (4,)), lambda: tf(tx, (4,)))
+    ge, te = same_error(lambda: gf(gx, (4,)), lambda: tf(tx, (4,)))
     assert str(ge) == str(te)
-    ge, te = _same_error(lambda: gf(gx, (3,), gradcore.ones(4)), lambda: tf(tx, (3,), torch.ones(4)))
+    ge, te = same_error(lambda: gf(gx, (3,), gradcore.ones(4)), lambda: tf(tx, (3,), torch.ones(4)))
     assert str(ge) == str(te)
-    _same_error(lambda: gf(gx, (5, 3, 1)), lambda: tf(tx, (5, 3, 1)))
-    _same_error(lambda: gf(gx, 3), lambda: tf(tx, 3))
-    _same_error(lambda: gf(gx, ()), lambda: tf(tx, ()))
+    same_error(lambda: gf(gx, (5, 3, 1)), lambda: tf(tx, (5, 3, 1)))
+    same_error(lambda: gf(gx, 3), lambda: tf(tx, 3))
+    same_error(lambda: gf(gx, ()), lambda: tf(tx, ()))
     name = "LayerNorm" if fn == "layer_norm" else "RMSNorm"
-    _same_error(lambda: getattr(gnn, name)(4)(gx), lambda: getattr(torch.nn, name)(4)(tx))
+    same_error(lambda: getattr(gnn, name)(4)(gx), lambda: getattr(torch.nn, name)(4)(tx))
 
 
 # ---- ParameterList / ParameterDict ----
