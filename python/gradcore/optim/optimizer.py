@@ -3,8 +3,10 @@ closure, and ``state_dict`` / ``load_state_dict`` in PyTorch's layout.
 
 The arithmetic of every optimizer lives in C++ (``gradcore._C._<name>_step``): a subclass gathers
 one param group's parameters, gradients and state tensors into lists and makes one native call."""
+import functools
 import warnings
-from collections import defaultdict
+import weakref
+from collections import OrderedDict, defaultdict
 from numbers import Real
 from copy import deepcopy
 from itertools import chain
@@ -15,8 +17,52 @@ from .. import _C
 from .._C import Tensor
 from .._tensor import tensor, zero_grads
 from ..autograd.grad_mode import enable_grad, no_grad
+from ..utils.hooks import register as _register_hook
 
-__all__ = ["Optimizer", "required"]
+__all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
+
+# Step hooks of every optimizer (they run before each optimizer's own pre-hooks and after its own
+# post-hooks, as in PyTorch).
+_global_optimizer_pre_hooks = OrderedDict()
+_global_optimizer_post_hooks = OrderedDict()
+# Every live optimizer (the training doctor asks which parameters no optimizer holds).
+_all_optimizers = weakref.WeakSet()
+
+
+def register_optimizer_step_pre_hook(hook):
+    """Registers ``hook(optimizer, args, kwargs)`` to run before every optimizer's ``step``; it may
+    return ``(new_args, new_kwargs)``. Returns a :class:`~gradcore.utils.hooks.RemovableHandle`."""
+    return _register_hook(_global_optimizer_pre_hooks, hook)
+
+
+def register_optimizer_step_post_hook(hook):
+    """Registers ``hook(optimizer, args, kwargs)`` to run after every optimizer's ``step``. Returns a
+    :class:`~gradcore.utils.hooks.RemovableHandle`."""
+    return _register_hook(_global_optimizer_post_hooks, hook)
+
+
+def _with_step_hooks(step):
+    """``step`` wrapped to run the global and the optimizer's own step hooks (a test of four empty
+    dicts when there are none). Applied once per class, to the class of each new optimizer."""
+    @functools.wraps(step)
+    def wrapper(*args, **kwargs):
+        self = args[0]
+        if not (_global_optimizer_pre_hooks or self._optimizer_step_pre_hooks or _global_optimizer_post_hooks
+                or self._optimizer_step_post_hooks):
+            return step(*args, **kwargs)
+        for hook in (*_global_optimizer_pre_hooks.values(), *self._optimizer_step_pre_hooks.values()):
+            result = hook(self, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(f"{hook} must return None or a tuple of (new_args, new_kwargs), "
+                                       f"but got {result}.")
+                args, kwargs = result
+        out = step(*args, **kwargs)
+        for hook in (*self._optimizer_step_post_hooks.values(), *_global_optimizer_post_hooks.values()):
+            hook(self, args, kwargs)
+        return out
+    wrapper._hooked = True
+    return wrapper
 
 zeros_like = _C.functions.zeros_like
 full_like = _C.functions.full_like
@@ -95,7 +141,14 @@ class Optimizer:
     ``state`` maps each parameter (tensors hash by identity) to a dict of its state tensors.
     """
 
+    # Each optimizer's own step hooks: these class-level empty dicts stand in until one is registered.
+    _optimizer_step_pre_hooks = _optimizer_step_post_hooks = OrderedDict()
+
     def __init__(self, params, defaults):
+        cls = type(self)
+        if not getattr(cls.step, "_hooked", False):
+            cls.step = _with_step_hooks(cls.step)
+        _all_optimizers.add(self)
         self.defaults = defaults
         self.state = defaultdict(dict)
         self.param_groups = []
@@ -184,6 +237,20 @@ class Optimizer:
         if any(id(p) in seen for p in tensors):
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
+
+    def register_step_pre_hook(self, hook):
+        """Registers ``hook(optimizer, args, kwargs)`` to run before this optimizer's ``step``; it
+        may return ``(new_args, new_kwargs)``. Returns a :class:`~gradcore.utils.hooks.RemovableHandle`."""
+        if "_optimizer_step_pre_hooks" not in self.__dict__:
+            self._optimizer_step_pre_hooks = OrderedDict()
+        return _register_hook(self._optimizer_step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook):
+        """Registers ``hook(optimizer, args, kwargs)`` to run after this optimizer's ``step``.
+        Returns a :class:`~gradcore.utils.hooks.RemovableHandle`."""
+        if "_optimizer_step_post_hooks" not in self.__dict__:
+            self._optimizer_step_post_hooks = OrderedDict()
+        return _register_hook(self._optimizer_step_post_hooks, hook)
 
     def zero_grad(self, set_to_none=True):
         """Resets the gradients of all optimized tensors: to None (the default, which frees the

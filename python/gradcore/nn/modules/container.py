@@ -101,12 +101,14 @@ class Sequential(Module):
 
     def forward(self, input):
         # A Linear directly followed by a ReLU runs as one native op (_C._linear_relu): the same
-        # values and gradients, without storing the pre-activation or a separate ReLU pass.
+        # values and gradients, without storing the pre-activation or a separate ReLU pass (unless
+        # forward hooks must see the two modules called one by one).
         modules = tuple(self._modules.values())
         i, n = 0, len(modules)
         while i < n:
             module = modules[i]
-            if type(module) is Linear and i + 1 < n and type(modules[i + 1]) is ReLU:
+            if (type(module) is Linear and i + 1 < n and type(modules[i + 1]) is ReLU
+                    and not (module._has_forward_hooks() or modules[i + 1]._has_forward_hooks())):
                 input = module._forward_relu(input)
                 i += 2
             else:

@@ -6,7 +6,30 @@ from collections.abc import Mapping
 from ..._C import Tensor
 from ..._tensor import parse_to_args, zero_grads
 from ...autograd.grad_mode import no_grad
+from ...utils.hooks import register as _register_hook
 from ..parameter import Parameter
+
+# Forward hooks that apply to every module (register_module_forward_pre_hook /
+# register_module_forward_hook): they run before the module's own hooks.
+_global_forward_pre_hooks = OrderedDict()
+_global_forward_hooks = OrderedDict()
+_global_forward_hooks_always_called = OrderedDict()
+
+
+def register_module_forward_pre_hook(hook):
+    """Registers ``hook(module, args)`` to run before the forward of every module (before each
+    module's own pre-hooks); it may return replacement args. Returns a :class:`RemovableHandle`."""
+    return _register_hook(_global_forward_pre_hooks, hook)
+
+
+def register_module_forward_hook(hook, *, always_call=False):
+    """Registers ``hook(module, args, output)`` to run after the forward of every module (before each
+    module's own hooks); it may return a replacement output. With ``always_call`` it also runs when
+    the forward raises. Returns a :class:`RemovableHandle`."""
+    handle = _register_hook(_global_forward_hooks, hook, extra=_global_forward_hooks_always_called)
+    if always_call:
+        _global_forward_hooks_always_called[handle.id] = True
+    return handle
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -79,8 +102,98 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
+    # Per-module hook dicts: these class-level empty dicts stand in until a hook is registered,
+    # which gives the module its own (so a module without hooks costs one test per call).
+    _forward_pre_hooks = _forward_hooks = OrderedDict()
+    _forward_pre_hooks_with_kwargs = _forward_hooks_with_kwargs = _forward_hooks_always_called = OrderedDict()
+
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        if not (self._forward_pre_hooks or self._forward_hooks or _global_forward_pre_hooks
+                or _global_forward_hooks):  # _has_forward_hooks, inlined on this hot path
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        """PyTorch's hook order: global pre-hooks, the module's pre-hooks, forward, global hooks, the
+        module's hooks. A pre-hook may replace the args (a non-tuple result becomes a 1-tuple), or
+        with ``with_kwargs`` return ``(args, kwargs)``; a forward hook may replace the output."""
+        for hook_id, hook in (*_global_forward_pre_hooks.items(), *self._forward_pre_hooks.items()):
+            if hook_id in self._forward_pre_hooks_with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of (new_args, new_kwargs), "
+                                           f"but got {result}.")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        called = set()
+        try:
+            output = self.forward(*args, **kwargs)
+            for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
+                called.add(hook_id)
+                if hook_id in self._forward_hooks_with_kwargs:
+                    result = hook(self, args, kwargs, output)
+                else:
+                    result = hook(self, args, output)
+                if result is not None:
+                    output = result
+            return output
+        except Exception:
+            # hooks registered with always_call still run (their own errors are not raised over the
+            # original one, as in PyTorch)
+            for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
+                always = _global_forward_hooks_always_called.get(hook_id) or self._forward_hooks_always_called.get(hook_id)
+                if always and hook_id not in called:
+                    try:
+                        if hook_id in self._forward_hooks_with_kwargs:
+                            hook(self, args, kwargs, None)
+                        else:
+                            hook(self, args, None)
+                    except Exception:
+                        pass
+            raise
+
+    def _has_forward_hooks(self):
+        """Whether calling this module runs any forward hook (its own or a global one): fused
+        fast paths that skip a module's ``__call__`` (nn.Sequential's Linear + ReLU) check this."""
+        return bool(self._forward_pre_hooks or self._forward_hooks or _global_forward_pre_hooks
+                    or _global_forward_hooks)
+
+    def _own_hook_dict(self, name):
+        """The module's own hook dict ``name``, created on first use (see the class-level defaults)."""
+        d = self.__dict__.get(name)
+        if d is None:
+            d = OrderedDict()
+            object.__setattr__(self, name, d)
+        return d
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Registers ``hook(module, args)`` (``hook(module, args, kwargs)`` with ``with_kwargs``) to
+        run before :meth:`forward`; it may return replacement args (``(args, kwargs)`` with
+        ``with_kwargs``). ``prepend`` puts it before the hooks already registered. Returns a
+        :class:`~gradcore.utils.hooks.RemovableHandle`."""
+        flags = self._own_hook_dict("_forward_pre_hooks_with_kwargs")
+        handle = _register_hook(self._own_hook_dict("_forward_pre_hooks"), hook, prepend=prepend, extra=flags)
+        if with_kwargs:
+            flags[handle.id] = True
+        return handle
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """Registers ``hook(module, args, output)`` (``hook(module, args, kwargs, output)`` with
+        ``with_kwargs``) to run after :meth:`forward`; it may return a replacement output. With
+        ``always_call`` it runs even when the forward raises. Returns a
+        :class:`~gradcore.utils.hooks.RemovableHandle`."""
+        kw = self._own_hook_dict("_forward_hooks_with_kwargs")
+        always = self._own_hook_dict("_forward_hooks_always_called")
+        handle = _register_hook(self._own_hook_dict("_forward_hooks"), hook, prepend=prepend, extra=[kw, always])
+        if with_kwargs:
+            kw[handle.id] = True
+        if always_call:
+            always[handle.id] = True
+        return handle
 
     # ---- registration ----
 
