@@ -4,7 +4,7 @@ Each function is a few native ops (``gradcore._C``); the autograd graph they bui
 gradient, so nothing here loops over elements."""
 import warnings
 
-from .. import _C
+from .. import _C, _debug_slot
 from .._C import Tensor
 
 _fns = _C.functions
@@ -833,12 +833,16 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = _reduction(reduction, size_average, reduce, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    if _debug_slot.active is not None:
+        _debug_slot.active.on_loss_input("cross_entropy", input)
     return _C._cross_entropy(input, target, weight, reduction, int(ignore_index), float(label_smoothing))
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log-likelihood of the class ``target`` under log-probabilities ``input``."""
     reduction = _reduction(reduction, size_average, reduce, "nll_loss")
+    if _debug_slot.active is not None:
+        _debug_slot.active.on_loss_input("nll_loss", input)
     return _C._nll_loss(input, target, weight, reduction, int(ignore_index))
 
 

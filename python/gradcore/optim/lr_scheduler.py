@@ -12,6 +12,7 @@ from collections import Counter
 from functools import wraps
 from weakref import ref
 
+from .. import _debug_slot
 from .._C import Tensor
 from .optimizer import Optimizer
 
@@ -162,6 +163,8 @@ class LRScheduler:
                 warnings.warn("Seems like `optimizer.step()` has been overridden after learning rate scheduler "
                               "initialization. Please, make sure to call `optimizer.step()` before "
                               "`lr_scheduler.step()`.", UserWarning, stacklevel=2)
+            elif not getattr(self.optimizer, "_opt_called", False) and _debug_slot.active is not None:
+                _debug_slot.active.on_scheduler_before_step(self)  # the training doctor's fuller warning
             elif not getattr(self.optimizer, "_opt_called", False):
                 warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
                               "In PyTorch 1.1.0 and later, you should call them in the opposite order: "

@@ -175,12 +175,14 @@ class Trainer:
         strategy: ``"auto"`` (``"ddp"`` inside an MPI job of several ranks, else one process) or ``"ddp"``.
         devices: ``"auto"`` or the number of ranks; with ``strategy="ddp"`` outside an MPI job,
             ``devices=N > 1`` runs the script again on N ranks under ``gradcore.distributed.run``.
+        doctor: run ``fit`` and ``validate`` under ``gradcore.debug.doctor(accumulate=accumulate_grad_batches)``,
+            which warns about training-loop mistakes (off by default; no cost when off).
     """
 
     def __init__(self, max_epochs=1, max_steps=-1, callbacks=None, accumulate_grad_batches=1,
                  gradient_clip_val=None, enable_progress_bar=True, log_every_n_steps=50,
                  default_root_dir=None, seed=None, accelerator="auto", precision="32-true", logger=True,
-                 strategy="auto", devices="auto"):
+                 strategy="auto", devices="auto", doctor=False):
         if max_epochs is None or max_epochs < 0:
             raise ValueError(f"Trainer: max_epochs must be >= 0, got {max_epochs}")
         if not isinstance(accumulate_grad_batches, int) or accumulate_grad_batches < 1:
@@ -220,6 +222,7 @@ class Trainer:
         self.log_every_n_steps = log_every_n_steps
         self.default_root_dir = os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
         self.seed = seed
+        self.doctor = bool(doctor)
         self.history = []          # one dict per epoch
         self.step_history = []     # every log_every_n_steps optimizer steps: {"step", "loss", ...}
         self.callback_metrics = {}  # the latest value of every metric, for callbacks
@@ -344,8 +347,19 @@ class Trainer:
             getattr(cb, hook)(self, *args)
 
     # ---- loops ----
+    def _doctor(self):
+        """The training doctor when ``doctor=True``, else a no-op context."""
+        if not self.doctor:
+            return contextlib.nullcontext()
+        from ..debug import doctor
+        return doctor(accumulate=self.accumulate_grad_batches)
+
     def fit(self, model, train_dataloaders, val_dataloaders=None):
         """Trains ``model`` on ``train_dataloaders``, validating on ``val_dataloaders`` after each epoch."""
+        with self._doctor():
+            return self._fit(model, train_dataloaders, val_dataloaders)
+
+    def _fit(self, model, train_dataloaders, val_dataloaders):
         from .._C import functions as _fns
         from ..nn.utils import clip_grad_norm_
         if not hasattr(model, "training_step"):
@@ -518,6 +532,10 @@ class Trainer:
 
     def validate(self, model, dataloaders):
         """Runs ``validation_step`` over ``dataloaders`` under eval() and no_grad(); returns ``[metrics]``."""
+        with self._doctor():
+            return self._validate(model, dataloaders)
+
+    def _validate(self, model, dataloaders):
         if not hasattr(model, "validation_step"):
             raise AttributeError(f"Trainer.validate: {type(model).__name__} must define validation_step(batch, batch_idx)")
         model.to(self.device)

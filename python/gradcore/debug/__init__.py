@@ -1,0 +1,419 @@
+"""gradcore.debug: the training doctor.
+
+``with gradcore.debug.doctor():`` (or ``Trainer(doctor=True)``) watches a training loop and warns
+once per problem, with a :class:`TrainingWarning` naming the mistake, the evidence and the fix:
+
+* ``optimizer.step()`` on gradients summed over more ``backward()`` calls than declared with
+  ``doctor(accumulate=N)`` since they were last zeroed (a forgotten ``zero_grad()``);
+* ``cross_entropy`` fed the output of ``softmax`` (it applies ``log_softmax`` itself), and
+  ``nll_loss`` fed probabilities or raw scores instead of log-probabilities, found by following
+  the autograd tape back from the loss's input, not guessed from values;
+* ``backward()`` / ``step()`` while the model is in eval mode, and a validation pass under
+  ``no_grad`` with Dropout / BatchNorm still in train mode;
+* parameters that require grad but are in no optimizer, and parameters in the optimizer that got no
+  gradient from ``backward()``, by module name;
+* a learning-rate scheduler stepped before its optimizer, ``backward()`` on a non-scalar loss, a
+  graph that leaks across iterations (a backward that reaches nodes of an earlier iteration's
+  graph, and grows), and gradient norms that explode (compared with their running median) or
+  become non-finite.
+
+The doctor hooks in only while it is active: outside it the library pays one test per check
+point (see ``gradcore._debug_slot``).
+"""
+import math
+import os
+import sys
+import warnings
+import weakref
+from collections import deque
+
+from .. import _C, _debug_slot
+from ..nn.modules import module as _module
+from ..optim import optimizer as _optimizer
+
+__all__ = ["TrainingWarning", "doctor"]
+
+
+class TrainingWarning(UserWarning):
+    """A mistake in a training loop found by :func:`doctor`."""
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+# Nodes that pass a tensor through unchanged in meaning (views, copies, casts, selections): the
+# loss checks look through them to the op that made the values.
+_PASS_THROUGH = {"View", "Reshape", "ReshapeAlias", "UnsafeView", "Permute", "Transpose", "T", "Unsqueeze",
+                 "Squeeze", "Clone", "ToCopy", "Expand", "Slice", "Select", "Index", "Contiguous", "Alias",
+                 "Flatten", "Unflatten", "Split", "SplitWithSizes", "Chunk", "Unbind", "Narrow", "AsStrided"}
+# Ops whose output is a score, not a log-probability (what nll_loss must not be fed).
+_RAW_SCORES = {"Addmm", "Mm", "Bmm", "Mv", "Matmul", "Linear", "LinearRelu", "Convolution", "Conv2D", "Conv1D",
+               "Relu"}
+# Loss nodes: a non-scalar tensor coming from one of these and fed to backward() is a loss that was
+# not reduced.
+_LOSS_NODES = {"MseLoss", "L1Loss", "CrossEntropy", "SmoothL1Loss", "HuberLoss", "NllLoss", "NllLoss2D", "CrossEntropyLoss",
+               "BinaryCrossEntropy", "BinaryCrossEntropyWithLogits", "KlDiv", "SoftMarginLoss", "PoissonNllLoss"}
+_TRAIN_DEPENDENT = ("Dropout", "AlphaDropout", "FeatureAlphaDropout", "BatchNorm", "SyncBatchNorm", "InstanceNorm")
+# A gradient norm this many times the running median of the recent ones "explodes".
+_EXPLODE_RATIO = 10.0
+_NORM_HISTORY = 50
+_NORM_MIN_HISTORY = 10
+
+
+def _base_name(node):
+    """A node's op name without "Backward<N>": "AddmmBackward0" -> "Addmm"."""
+    name = node.name()
+    i = name.find("Backward")
+    return name[:i] if i >= 0 else name
+
+
+def _shape(t):
+    return tuple(t.shape)
+
+
+def _warn(message):
+    """Issues a TrainingWarning attributed to the first caller frame outside gradcore (the user's
+    line that made the mistake)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        warnings.warn(message, TrainingWarning, stacklevel=2)
+    else:
+        warnings.warn_explicit(message, TrainingWarning, frame.f_code.co_filename, frame.f_lineno,
+                               module=frame.f_globals.get("__name__"))
+
+
+def _grad_mark(grad):
+    """What tells whether a .grad was zeroed or replaced since it was last seen: its storage and
+    its version counter (zero_(), or any in-place change, bumps the version). Not id(grad): the
+    Python wrapper of a .grad can be a new object at each access."""
+    return grad.data_ptr(), grad._version
+
+
+def _trace(tensor):
+    """The first node behind ``tensor`` that is not a pass-through view/copy, or None."""
+    node = tensor.grad_fn
+    while node is not None and _base_name(node) in _PASS_THROUGH:
+        nxt = [n for n, _ in node.next_functions if n is not None]
+        node = nxt[0] if nxt else None
+    return node
+
+
+class _Doctor:
+    """The state of one active doctor; the library calls its ``on_*`` methods through
+    ``gradcore._debug_slot.active`` and the hooks it registers."""
+
+    def __init__(self, accumulate):
+        self.accumulate = accumulate
+        self.warned = set()
+        self.depth = 0                       # module call depth (a root call is at depth 0)
+        self.roots = weakref.WeakSet()       # modules called at depth 0 since the doctor began
+        self.eval_sensitive = weakref.WeakKeyDictionary()  # root -> its Dropout/BatchNorm modules
+        self.tracked = {}                    # id(param) -> param: the leaves the doctor counts for
+        self.accumulated = {}                # id(param) -> backward() calls summed in its .grad
+        self.marker = {}                     # id(param) -> _grad_mark(param) when last seen
+        self.period = 0                      # optimizer steps so far (an "iteration" ends at a step)
+        self.node_period = {}                # node -> period of the first backward that ran it
+        self.period_nodes = 0                # largest backward graph in this period
+        self.last_period_nodes = 0           # ... in the last period that ran a backward
+        self.norms = weakref.WeakKeyDictionary()  # optimizer -> recent gradient norms
+        self.stepped = weakref.WeakSet()     # optimizers whose first step has been checked
+        self.pending = []                    # leaves of the running backward
+
+    def once(self, key, message):
+        if key not in self.warned:
+            self.warned.add(key)
+            _warn(message)
+
+    # ---- module calls ----
+
+    def on_forward_pre(self, module, args):
+        if self.depth == 0:
+            self.roots.add(module)
+            if not _C.functions.is_grad_enabled() and module.training:
+                self._check_validation_mode(module)
+        self.depth += 1
+
+    def on_forward(self, module, args, output):
+        self.depth -= 1
+
+    def _check_validation_mode(self, root):
+        sensitive = self.eval_sensitive.get(root)
+        if sensitive is None:
+            sensitive = [(name, m) for name, m in root.named_modules()
+                         if type(m).__name__.startswith(_TRAIN_DEPENDENT) and getattr(m, "p", 1) != 0]
+            self.eval_sensitive[root] = sensitive
+        training = [f"{type(m).__name__} '{name}'" if name else type(m).__name__ for name, m in sensitive if m.training]
+        if training:
+            self.once(("validation-train-mode", id(root)),
+                      f"{type(root).__name__} ran under no_grad (a validation or inference pass) while in train mode: "
+                      f"{', '.join(training[:4])}{' ...' if len(training) > 4 else ''} "
+                      f"{'is' if len(training) == 1 else 'are'} still active, so Dropout drops activations and "
+                      "BatchNorm normalises with (and updates its running statistics from) the batch: the results "
+                      "are noisy and the model changes. Fix: call model.eval() before validating and model.train() "
+                      "after.")
+
+    # ---- losses and backward ----
+
+    def on_loss_input(self, op, input):
+        """Called by cross_entropy / nll_loss with their input."""
+        node = _trace(input) if input.grad_fn is not None else None
+        if node is None:
+            return
+        base = _base_name(node)
+        if op == "cross_entropy" and base == "Softmax":
+            self.once(("ce-softmax",), f"cross_entropy got the output of softmax ({node.name()}), input shape "
+                      f"{list(input.shape)}: cross_entropy applies log_softmax itself, so softmax runs twice and the "
+                      "gradients vanish as the model grows confident. Fix: pass the logits (drop the softmax).")
+        elif op == "nll_loss" and (base == "Softmax" or base in _RAW_SCORES):
+            what = "probabilities from softmax" if base == "Softmax" else f"raw scores ({node.name()})"
+            self.once(("nll-input", base), f"nll_loss got {what}, input shape {list(input.shape)}: nll_loss expects "
+                      "log-probabilities. Fix: apply F.log_softmax(x, dim=1) first, or use F.cross_entropy on the "
+                      "logits.")
+
+    def on_backward(self, roots, grads):
+        """Before the engine runs: walks the graph of ``roots`` (the leaves it will write, its size,
+        nodes that an earlier iteration's backward already ran)."""
+        nodes, leaves, stack = set(), {}, [t.grad_fn for t in roots if t.grad_fn is not None]
+        while stack:
+            node = stack.pop()
+            if node in nodes:
+                continue
+            nodes.add(node)
+            if node.name() == "AccumulateGrad":  # a leaf's node lives as long as the leaf: not history
+                leaves[id(node.variable)] = node.variable
+                continue
+            stack.extend(n for n, _ in node.next_functions if n is not None)
+        for t, g in zip(roots, grads):
+            if g is not None and t.numel() > 1 and t.grad_fn is not None:
+                self._check_unreduced(t)
+        self._check_leak(nodes)
+        self._check_eval_mode(leaves, "backward()")
+        for key, p in leaves.items():
+            if p.__class__.__name__ == "Parameter" or key in self.tracked:
+                self.tracked[key] = p
+                if not self._grad_unchanged(key, p):
+                    self.accumulated[key] = 0
+        self.pending = [p for key, p in leaves.items() if key in self.tracked]
+
+    def after_backward(self):
+        for p in self.pending:
+            g = p.grad
+            if g is not None:
+                self.accumulated[id(p)] = self.accumulated.get(id(p), 0) + 1
+                self.marker[id(p)] = _grad_mark(g)
+        self.pending = []
+
+    def _grad_unchanged(self, key, p):
+        g = p.grad
+        return g is not None and self.marker.get(key) == _grad_mark(g)
+
+    def _check_unreduced(self, t):
+        node, hops = t.grad_fn, 0
+        while node is not None and hops < 4 and _base_name(node) not in _LOSS_NODES:
+            nxt = [n for n, _ in node.next_functions if n is not None]
+            node, hops = (nxt[0] if nxt else None), hops + 1
+        if node is not None and _base_name(node) in _LOSS_NODES:
+            self.once(("unreduced-loss",), f"backward() ran on a loss of shape {list(t.shape)} (from {node.name()}, "
+                      "reduction='none') with an explicit gradient: every element's gradient is summed, so the step "
+                      "size grows with the batch size. Fix: reduce the loss to a scalar (loss.mean(), or the loss's "
+                      "default reduction='mean') before backward().")
+
+    def _check_leak(self, nodes):
+        nodes = [n for n in nodes if n.name() != "AccumulateGrad"]
+        earlier = sum(1 for n in nodes if self.node_period.get(n, self.period) < self.period)
+        if earlier and len(nodes) > self.last_period_nodes:
+            self.once(("graph-leak",), f"backward() ran through {earlier} autograd nodes recorded before the last "
+                      f"optimizer step, and the graph grew to {len(nodes)} nodes (from {self.last_period_nodes}): a "
+                      "tensor carried across iterations (an RNN's hidden state, a running total of losses) keeps the "
+                      "whole history, so every step gets slower and memory grows. Fix: .detach() the carried "
+                      "tensor each iteration (and use loss.item() for running totals).")
+        for n in nodes:
+            self.node_period.setdefault(n, self.period)
+        self.period_nodes = max(self.period_nodes, len(nodes))
+
+    def _check_eval_mode(self, params, what):
+        for root in list(self.roots):
+            if not root.training and any(id(p) in params for p in root.parameters()):
+                self.once(("eval-mode", id(root)), f"{what} while {type(root).__name__} is in eval mode: Dropout is off "
+                          "and BatchNorm uses its running statistics, so the model trains differently than intended "
+                          "(usually model.eval() from a validation pass was not undone). Fix: call model.train() "
+                          "before the training steps.")
+
+    # ---- optimizer steps ----
+
+    def on_step_pre(self, optimizer, args, kwargs):
+        if not (len(args) > 1 or kwargs.get("closure") is not None):
+            self._check_step(optimizer)
+
+    def on_step_post(self, optimizer, args, kwargs):
+        if len(args) > 1 or kwargs.get("closure") is not None:
+            self._check_step(optimizer)  # the closure made the gradients inside step()
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        for p in params:
+            if p.grad is not None:
+                self.marker[id(p)] = _grad_mark(p.grad)
+        self.period += 1
+        if self.period_nodes:
+            self.last_period_nodes = self.period_nodes
+        self.period_nodes = 0
+        self.node_period = {n: k for n, k in self.node_period.items() if k >= self.period - 1}
+
+    def _check_step(self, optimizer):
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        with_grad = [p for p in params if p.grad is not None]
+        counts = [self.accumulated.get(id(p), 0) for p in with_grad]
+        most = max(counts, default=0)
+        if most > self.accumulate:
+            hint = ("call optimizer.zero_grad() once per iteration" if self.accumulate == 1 else
+                    f"zero the gradients every {self.accumulate} backward() calls")
+            self.once(("accumulated", id(optimizer)),
+                      f"{type(optimizer).__name__}.step() used gradients summed over {most} backward() calls since "
+                      f"they were last zeroed (declared: accumulate={self.accumulate}), so each step applies the sum "
+                      f"of old and new gradients. Fix: {hint}, or declare intentional accumulation with "
+                      f"gradcore.debug.doctor(accumulate={most}).")
+        if optimizer not in self.stepped:
+            self.stepped.add(optimizer)
+            missing = [p for p in params if p.grad is None and p.requires_grad]
+            if with_grad and missing:
+                names = self._param_names()
+                listed = ", ".join(names.get(id(p), f"tensor of shape {list(p.shape)}") for p in missing[:6])
+                self.once(("no-grad-params", id(optimizer)),
+                          f"{len(missing)} of the {len(params)} parameters in {type(optimizer).__name__} got no gradient "
+                          f"from backward(): {listed}{' ...' if len(missing) > 6 else ''}. They are not used by the "
+                          "loss (a detached or unused branch) and will not train. Fix: check the forward for .detach(), "
+                          ".data or a branch that is never taken, or leave them out of the optimizer.")
+            self._check_orphans(optimizer, params)
+        self._check_eval_mode({id(p) for p in params}, f"{type(optimizer).__name__}.step()")
+        if with_grad:
+            self._check_norm(optimizer, with_grad)
+
+    def _param_names(self):
+        names = {}
+        for root in list(self.roots):
+            for name, p in root.named_parameters():
+                names.setdefault(id(p), f"{type(root).__name__}.{name}")
+        return names
+
+    def _check_orphans(self, optimizer, params):
+        in_optimizers = {id(p) for opt in list(_optimizer._all_optimizers)
+                         for group in opt.param_groups for p in group["params"]}
+        mine = {id(p) for p in params}
+        for root in list(self.roots):
+            root_params = list(root.named_parameters())
+            if not any(id(p) in mine for _, p in root_params):
+                continue
+            orphans = [name for name, p in root_params if p.requires_grad and id(p) not in in_optimizers]
+            if orphans:
+                self.once(("orphans", id(root)),
+                          f"{len(orphans)} parameters of {type(root).__name__} require grad but are in no optimizer: "
+                          f"{', '.join(orphans[:6])}{' ...' if len(orphans) > 6 else ''}. They get gradients but never "
+                          "change. Fix: build the optimizer from model.parameters() (or add_param_group), or set "
+                          "requires_grad_(False) on parameters meant to stay frozen.")
+
+    def _check_norm(self, optimizer, with_grad):
+        # sum of squares as a vector dot product (one GEMM-backed call per gradient)
+        squares = [(g @ g) for g in (p.grad.reshape(-1).float() for p in with_grad)]
+        total = math.sqrt(float(squares[0] if len(squares) == 1 else _C.functions.stack(squares).sum()))
+        history = self.norms.get(optimizer)
+        if history is None:
+            history = self.norms[optimizer] = deque(maxlen=_NORM_HISTORY)
+        if not math.isfinite(total):
+            self.once(("nonfinite-grad", id(optimizer)),
+                      f"{type(optimizer).__name__}.step() got a non-finite gradient norm ({total}): the step will write "
+                      "NaN/inf into the parameters. Fix: find the op that made it with "
+                      "gradcore.autograd.detect_anomaly(), lower the learning rate, or clip with "
+                      "nn.utils.clip_grad_norm_.")
+            return
+        if len(history) >= _NORM_MIN_HISTORY:
+            median = sorted(history)[len(history) // 2]
+            if median > 0 and total > _EXPLODE_RATIO * median:
+                self.once(("exploding", id(optimizer)),
+                          f"the gradient norm jumped to {total:.4g}, {total / median:.0f}x the median {median:.4g} of "
+                          f"the last {len(history)} steps of {type(optimizer).__name__}: the gradients are exploding. "
+                          "Fix: lower the learning rate, add warm-up, or clip with "
+                          "nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0).")
+        history.append(total)
+
+    # ---- schedulers ----
+
+    def on_scheduler_before_step(self, scheduler):
+        self.once(("scheduler-order", id(scheduler)),
+                  f"{type(scheduler).__name__}.step() ran before {type(scheduler.optimizer).__name__}.step(): the first "
+                  "value of the learning-rate schedule is skipped. Fix: call optimizer.step() first, then "
+                  "scheduler.step().")
+
+
+class doctor:
+    """Watches a training loop and warns once per mistake with a :class:`TrainingWarning` (see the
+    module docstring for the checks). ``accumulate``: how many ``backward()`` calls may sum into the
+    gradients before each ``optimizer.step()`` (intentional gradient accumulation).
+
+    Usable as a context manager or a decorator; one doctor is active at a time (a nested one
+    reuses the outer)."""
+
+    def __init__(self, accumulate=1):
+        if not isinstance(accumulate, int) or isinstance(accumulate, bool) or accumulate < 1:
+            raise ValueError(f"doctor: accumulate must be a positive int, got {accumulate!r}")
+        self.accumulate = accumulate
+        self._state = None
+        self._undo = []
+
+    def __enter__(self):
+        if _debug_slot.active is not None:
+            return self
+        state = self._state = _Doctor(self.accumulate)
+        _debug_slot.active = state
+        self._undo = [
+            _module.register_module_forward_pre_hook(state.on_forward_pre).remove,
+            _module.register_module_forward_hook(state.on_forward, always_call=True).remove,
+            _optimizer.register_optimizer_step_pre_hook(state.on_step_pre).remove,
+            _optimizer.register_optimizer_step_post_hook(state.on_step_post).remove,
+        ]
+        tensor_backward = _C.Tensor.backward
+
+        def backward(self, gradient=None, retain_graph=None, create_graph=None, inputs=None):
+            state.on_backward([self], [gradient])
+            try:
+                return tensor_backward(self, gradient, retain_graph, create_graph, inputs)
+            finally:
+                state.after_backward()
+
+        backward.__doc__ = tensor_backward.__doc__
+        _C.Tensor.backward = backward
+        self._undo.append(lambda: setattr(_C.Tensor, "backward", tensor_backward))
+        from .. import autograd
+        autograd_backward = autograd.backward
+
+        def backward_fn(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+            roots = autograd._as_list(tensors)
+            grads = autograd._as_list(grad_tensors)
+            state.on_backward(roots, grads + [None] * (len(roots) - len(grads)))
+            try:
+                return autograd_backward(tensors, grad_tensors, retain_graph, create_graph, inputs)
+            finally:
+                state.after_backward()
+
+        backward_fn.__doc__ = autograd_backward.__doc__
+        autograd.backward = backward_fn
+        self._undo.append(lambda: setattr(autograd, "backward", autograd_backward))
+        return self
+
+    def __exit__(self, exc_type, exc_value, tb):
+        if self._state is None:
+            return False
+        for undo in reversed(self._undo):
+            undo()
+        self._undo = []
+        _debug_slot.active = None
+        self._state = None
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with doctor(self.accumulate):
+                return fn(*args, **kwargs)
+        return wrapper
