@@ -131,13 +131,19 @@ def test_nll_loss_on_scores_or_probabilities_warns():
     assert len(msgs) == 1 and msgs[0].startswith("nll_loss got probabilities from softmax")
 
 
-def test_training_in_eval_mode_warns_at_the_first_backward():
+def test_training_in_eval_mode_warns_at_the_first_step():
     model = _mlp(dropout=0.5)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     model.eval()
     msgs = _diagnose(lambda: _train(model, opt, 2))
     assert len(msgs) == 1
-    assert msgs[0].startswith("backward() while Sequential is in eval mode") and "model.train()" in msgs[0]
+    assert msgs[0].startswith("SGD.step() while Sequential is in eval mode") and "model.train()" in msgs[0]
+    X = _data()[0]
+
+    def saliency():  # gradients of an eval-mode model without an optimizer step: fine
+        x = X.clone().requires_grad_()
+        model(x).max(1).values.sum().backward()
+    assert _diagnose(saliency) == []
 
 
 def test_validation_in_train_mode_warns_and_names_the_layers():
@@ -219,8 +225,10 @@ def test_scheduler_before_optimizer_warns_once_as_training_warning():
         warnings.simplefilter("always")
         with doctor():
             loop()
-    assert [w.category for w in caught] == [TrainingWarning]
-    assert "StepLR.step() ran before SGD.step()" in str(caught[0].message)
+    # PyTorch's own UserWarning stays, and the doctor adds its TrainingWarning, once
+    assert sorted(w.category.__name__ for w in caught) == ["TrainingWarning", "UserWarning"]
+    said = [str(w.message) for w in caught if w.category is TrainingWarning]
+    assert "StepLR.step() ran before SGD.step()" in said[0]
 
 
 def test_unreduced_loss_warns():
@@ -238,7 +246,13 @@ def test_unreduced_loss_warns():
         opt.step()
     assert _diagnose(lambda: loop(True)) == []
     msgs = _diagnose(lambda: loop(False))
-    assert len(msgs) == 1 and "backward() ran on a loss of shape [64]" in msgs[0] and "loss.mean()" in msgs[0]
+    assert len(msgs) == 1 and "SGD.step() follows backward() on a loss of shape [64]" in msgs[0]
+    assert "loss.mean()" in msgs[0]
+
+    def vjp():  # a vector-Jacobian product without an optimizer step is not a training mistake
+        loss = F.cross_entropy(model(X), Y, reduction="none")
+        loss.backward(torch.ones_like(loss))
+    assert _diagnose(vjp) == []
 
 
 def test_graph_leaking_across_iterations_warns_at_the_second_step():

@@ -8,7 +8,7 @@ once per problem, with a :class:`TrainingWarning` naming the mistake, the eviden
 * ``cross_entropy`` fed the output of ``softmax`` (it applies ``log_softmax`` itself), and
   ``nll_loss`` fed probabilities or raw scores instead of log-probabilities, found by following
   the autograd tape back from the loss's input, not guessed from values;
-* ``backward()`` / ``step()`` while the model is in eval mode, and a validation pass under
+* ``optimizer.step()`` on a model left in eval mode, and a validation pass under
   ``no_grad`` with Dropout / BatchNorm still in train mode;
 * parameters that require grad but are in no optimizer, and parameters in the optimizer that got no
   gradient from ``backward()``, by module name;
@@ -20,6 +20,7 @@ once per problem, with a :class:`TrainingWarning` naming the mistake, the eviden
 The doctor hooks in only while it is active: outside it the library pays one test per check
 point (see ``gradcore._debug_slot``).
 """
+import contextlib
 import math
 import os
 import sys
@@ -119,6 +120,17 @@ class _Doctor:
         self.norms = weakref.WeakKeyDictionary()  # optimizer -> recent gradient norms
         self.stepped = weakref.WeakSet()     # optimizers whose first step has been checked
         self.pending = []                    # leaves of the running backward
+        self.unreduced = None                # (shape, node name) of an unreduced loss since the last step
+
+    @contextlib.contextmanager
+    def accumulating(self, n):
+        """Within: up to ``n`` backward() calls per step are declared (the Trainer's
+        accumulate_grad_batches under an outer doctor)."""
+        before, self.accumulate = self.accumulate, max(self.accumulate, n)
+        try:
+            yield
+        finally:
+            self.accumulate = before
 
     def once(self, key, message):
         if key not in self.warned:
@@ -186,9 +198,8 @@ class _Doctor:
             stack.extend(n for n, _ in node.next_functions if n is not None)
         for t, g in zip(roots, grads):
             if g is not None and t.numel() > 1 and t.grad_fn is not None:
-                self._check_unreduced(t)
+                self._check_unreduced(t, g)
         self._check_leak(nodes)
-        self._check_eval_mode(leaves, "backward()")
         for key, p in leaves.items():
             if p.__class__.__name__ == "Parameter" or key in self.tracked:
                 self.tracked[key] = p
@@ -208,16 +219,23 @@ class _Doctor:
         g = p.grad
         return g is not None and self.marker.get(key) == _grad_mark(g)
 
-    def _check_unreduced(self, t):
+    def _check_unreduced(self, t, gradient):
+        """A loss left unreduced and pushed through backward() with a gradient of ones (the same as
+        summing it). Any other gradient is a vector-Jacobian product, which is not a mistake."""
         node, hops = t.grad_fn, 0
         while node is not None and hops < 4 and _base_name(node) not in _LOSS_NODES:
             nxt = [n for n, _ in node.next_functions if n is not None]
             node, hops = (nxt[0] if nxt else None), hops + 1
-        if node is not None and _base_name(node) in _LOSS_NODES:
-            self.once(("unreduced-loss",), f"backward() ran on a loss of shape {list(t.shape)} (from {node.name()}, "
-                      "reduction='none') with an explicit gradient: every element's gradient is summed, so the step "
-                      "size grows with the batch size. Fix: reduce the loss to a scalar (loss.mean(), or the loss's "
-                      "default reduction='mean') before backward().")
+        if node is not None and _base_name(node) in _LOSS_NODES and bool((gradient == 1).all()):
+            self.unreduced = (list(t.shape), node.name())  # a mistake once an optimizer steps on it
+
+    def _check_unreduced_step(self, optimizer):
+        if self.unreduced is not None:
+            shape, name = self.unreduced
+            self.once(("unreduced-loss",), f"{type(optimizer).__name__}.step() follows backward() on a loss of shape "
+                      f"{shape} (from {name}, reduction='none') with a gradient of ones: every element's gradient "
+                      "is summed, so the step size grows with the batch size. Fix: reduce the loss to a scalar "
+                      "(loss.mean(), or the loss's default reduction='mean') before backward().")
 
     def _check_leak(self, nodes):
         nodes = [n for n in nodes if n.name() != "AccumulateGrad"]
@@ -232,7 +250,10 @@ class _Doctor:
             self.node_period.setdefault(n, self.period)
         self.period_nodes = max(self.period_nodes, len(nodes))
 
-    def _check_eval_mode(self, params, what):
+    def _check_eval_mode(self, optimizer, params):
+        """An optimizer stepping the parameters of a model left in eval mode (a backward() in eval
+        mode alone is fine: saliency maps, adversarial inputs, frozen-statistics gradients)."""
+        what = f"{type(optimizer).__name__}.step()"
         for root in list(self.roots):
             if not root.training and any(id(p) in params for p in root.parameters()):
                 self.once(("eval-mode", id(root)), f"{what} while {type(root).__name__} is in eval mode: Dropout is off "
@@ -254,12 +275,14 @@ class _Doctor:
             if p.grad is not None:
                 self.marker[id(p)] = _grad_mark(p.grad)
         self.period += 1
+        self.unreduced = None
         if self.period_nodes:
             self.last_period_nodes = self.period_nodes
         self.period_nodes = 0
         self.node_period = {n: k for n, k in self.node_period.items() if k >= self.period - 1}
 
     def _check_step(self, optimizer):
+        self._check_unreduced_step(optimizer)
         params = [p for group in optimizer.param_groups for p in group["params"]]
         with_grad = [p for p in params if p.grad is not None]
         counts = [self.accumulated.get(id(p), 0) for p in with_grad]
@@ -275,7 +298,7 @@ class _Doctor:
         if optimizer not in self.stepped:
             self.stepped.add(optimizer)
             missing = [p for p in params if p.grad is None and p.requires_grad]
-            if with_grad and missing:
+            if with_grad and missing and self.period_nodes:  # only when a backward() made the grads
                 names = self._param_names()
                 listed = ", ".join(names.get(id(p), f"tensor of shape {list(p.shape)}") for p in missing[:6])
                 self.once(("no-grad-params", id(optimizer)),
@@ -284,7 +307,7 @@ class _Doctor:
                           "loss (a detached or unused branch) and will not train. Fix: check the forward for .detach(), "
                           ".data or a branch that is never taken, or leave them out of the optimizer.")
             self._check_orphans(optimizer, params)
-        self._check_eval_mode({id(p) for p in params}, f"{type(optimizer).__name__}.step()")
+        self._check_eval_mode(optimizer, {id(p) for p in params})
         if with_grad:
             self._check_norm(optimizer, with_grad)
 

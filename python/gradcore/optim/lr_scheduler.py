@@ -163,9 +163,9 @@ class LRScheduler:
                 warnings.warn("Seems like `optimizer.step()` has been overridden after learning rate scheduler "
                               "initialization. Please, make sure to call `optimizer.step()` before "
                               "`lr_scheduler.step()`.", UserWarning, stacklevel=2)
-            elif not getattr(self.optimizer, "_opt_called", False) and _debug_slot.active is not None:
-                _debug_slot.active.on_scheduler_before_step(self)  # the training doctor's fuller warning
             elif not getattr(self.optimizer, "_opt_called", False):
+                if _debug_slot.active is not None:
+                    _debug_slot.active.on_scheduler_before_step(self)  # the training doctor's fuller warning
                 warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
                               "In PyTorch 1.1.0 and later, you should call them in the opposite order: "
                               "`optimizer.step()` before `lr_scheduler.step()`.  Failure to do this will result "

@@ -348,7 +348,11 @@ class Trainer:
 
     # ---- loops ----
     def _doctor(self):
-        """The training doctor when ``doctor=True``, else a no-op context."""
+        """The training doctor when ``doctor=True``, else a no-op context; under a doctor that is
+        already active, the declaration of this Trainer's gradient accumulation."""
+        from .. import _debug_slot
+        if _debug_slot.active is not None:
+            return _debug_slot.active.accumulating(self.accumulate_grad_batches)
         if not self.doctor:
             return contextlib.nullcontext()
         from ..debug import doctor
