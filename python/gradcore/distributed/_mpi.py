@@ -67,9 +67,9 @@ def end_job_on_failed_exit(rank):
     global _exit_handler
     MPI = _MPI
     lib = _libmpi()
-    address = lambda fn: ctypes.cast(fn, ctypes.c_void_p).value  # noqa: E731
-    gradcore._C._mpi_end_job_on_failed_exit(address(lib.MPI_Finalized), address(lib.MPI_Finalize),
-                                            address(lib.MPI_Abort), MPI._handleof(MPI.COMM_WORLD),
+    finalized, finalize, abort = (ctypes.cast(fn, ctypes.c_void_p).value
+                                  for fn in (lib.MPI_Finalized, lib.MPI_Finalize, lib.MPI_Abort))
+    gradcore._C._mpi_end_job_on_failed_exit(finalized, finalize, abort, MPI._handleof(MPI.COMM_WORLD),
                                             MPI._sizeof(MPI.Comm), MPI.COMM_WORLD.Get_size(), rank)
     _exit_handler = True
 
