@@ -292,7 +292,7 @@ class DistributedDataParallel(Module):
         while self._next_bucket < len(self._buckets) and self._buckets[self._next_bucket].pending == 0:
             b = self._buckets[self._next_bucket]
             bucket = dist.GradBucket(b.index, b.index == len(self._buckets) - 1, b.buffer,
-                                [b.view(i) for i in range(len(b.params))], b.params)
+                                     [b.view(i) for i in range(len(b.params))], b.params)
             b.future = hook(state, bucket)
             if not isinstance(b.future, Future):
                 raise TypeError(f"DistributedDataParallel: the communication hook {_hook_name(hook)} must return a "
@@ -306,9 +306,9 @@ class DistributedDataParallel(Module):
             what = (f"a tensor of {result.numel()} elements" if isinstance(result, gradcore.Tensor)
                     else type(result).__name__)
             raise RuntimeError(f"DistributedDataParallel: the Future of communication hook "
-                               f"{_hook_name(self._comm_hook[1])} must "
-                               f"hold a tensor of the bucket's {b.buffer.numel()} elements, got {what}. Hint: return "
-                               "the future of the reduction of bucket.buffer() (or .then() a function returning it).")
+                               f"{_hook_name(self._comm_hook[1])} must hold a tensor of the bucket's "
+                               f"{b.buffer.numel()} elements, got {what}. Hint: return the future of the reduction of "
+                               "bucket.buffer() (or .then() a function returning it).")
         if result.data_ptr() != b.buffer.data_ptr() or result.dtype != b.buffer.dtype:
             b.buffer.copy_(result.reshape(-1))
 
