@@ -204,6 +204,32 @@ def check_bucket_api():
     train_with_hook(None, immediate_hook, gradient_as_bucket_view=True)
 
 
+def check_hook_overlaps_backward():
+    """With two buckets, the hook of the first (the last layers, over 1 MB) runs while backward
+    still has the first layer's gradients to compute: its communication overlaps backward."""
+    rank, world = dist.get_rank(), dist.get_world_size()
+    torch.manual_seed(5)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 400), torch.nn.Tanh(), torch.nn.Linear(400, 400),
+                                torch.nn.Linear(400, 3)).double()
+    ddp = DDP(model)
+    seen, at_first_layer = [], []
+
+    def recording_hook(state, bucket):
+        seen.append((bucket.index(), bucket.is_last(), len(bucket.parameters())))
+        return default_hooks.allreduce_hook(state, bucket)
+
+    ddp.register_comm_hook(None, recording_hook)
+    model[0].weight.register_hook(lambda g: at_first_layer.append(list(seen)))
+    ref = copy.deepcopy(model)
+    x, y = data((6,), world, 0)
+    F.cross_entropy(ddp(x[rank * B:(rank + 1) * B]), y[rank * B:(rank + 1) * B]).backward()
+    F.cross_entropy(ref(x), y).backward()
+    assert seen == [(0, False, 4), (1, True, 2)], seen
+    assert at_first_layer == [[(0, False, 4)]], at_first_layer  # bucket 0 launched before layer 0's gradient
+    for (name, p), q in zip(model.named_parameters(), ref.parameters()):
+        close(p.grad, q.grad, f"two buckets {name}")
+
+
 def check_hook_errors():
     ddp = DDP(mlp().double())
     expect(TypeError, "must be callable", lambda: ddp.register_comm_hook(None, 3))
@@ -232,6 +258,7 @@ def run_ddp():
     train_with_hook(None, default_hooks.bf16_compress_hook, torch.float32, tol=2e-2)
     train_with_hook(None, default_hooks.fp16_compress_wrapper(default_hooks.allreduce_hook), torch.float32, tol=2e-3)
     check_bucket_api()
+    check_hook_overlaps_backward()
     check_hook_errors()
     dist.barrier()
 
