@@ -5,6 +5,7 @@ so it knows what the collective must give; a failed check raises, which aborts t
     mpiexec -n 3 python tests/dist_checks.py checks
     mpiexec -n 2 python tests/dist_checks.py fail     # rank 1 raises: the job must end non-zero
     mpiexec -n 2 python tests/dist_checks.py exit     # rank 1 calls sys.exit(3): the same
+    mpiexec -n 2 python tests/dist_checks.py raise_exit  # rank 1 raises SystemExit(3): the same
     mpiexec -n 2 python tests/dist_checks.py timeout  # rank 1 skips a collective: rank 0 must time out
 """
 import datetime
@@ -258,10 +259,12 @@ def main(mode):
         dist.all_gather_object(ranks, MPI.COMM_WORLD.Get_rank())
         assert ranks == list(reversed(range(dist.get_world_size()))), ranks
         print(f"rank {dist.get_rank()}: ALL OK", flush=True)
-    elif mode == "exit":
+    elif mode in ("exit", "raise_exit"):
         dist.init_process_group()
         if dist.get_rank() == 1:
-            sys.exit(3)
+            if mode == "exit":
+                sys.exit(3)
+            raise SystemExit(3)
         dist.barrier()
         time.sleep(60)
     elif mode == "timeout":

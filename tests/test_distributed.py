@@ -89,11 +89,14 @@ def test_failing_rank_ends_the_job(how):
 
 
 @needs_mpi
-def test_rank_exiting_with_failure_ends_the_job():
-    proc, seconds = _mpiexec(2, "exit")
+@pytest.mark.parametrize("how", ["exit", "raise_exit"])
+def test_rank_exiting_with_failure_ends_the_job(how):
+    """sys.exit(3) and raise SystemExit(3) (which never reaches sys.excepthook) on one rank end
+    the job with status 3 at once; the other rank is waiting in a barrier."""
+    proc, seconds = _mpiexec(2, how)
     assert proc.returncode == 3, _report(proc)
-    assert seconds < 20, f"the job took {seconds:.1f} s to end after a rank called sys.exit(3)"
-    assert "[rank1]: sys.exit(3)" in proc.stderr, _report(proc)
+    assert seconds < 20, f"the job took {seconds:.1f} s to end after a rank exited with status 3 ({how})"
+    assert "[rank1]: exited with status 3: ending every rank of the job" in proc.stderr, _report(proc)
 
 
 @needs_mpi

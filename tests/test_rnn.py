@@ -382,6 +382,10 @@ def test_constructor_errors():
                      ((3, 4), dict(proj_size=4)), ((3, 4), dict(proj_size=-1))]:
         _raises_like_torch(lambda: gnn.LSTM(*args, **kw), lambda: torch.nn.LSTM(*args, **kw))
     _raises_like_torch(lambda: gnn.RNN(3, 4, nonlinearity="gelu"), lambda: torch.nn.RNN(3, 4, nonlinearity="gelu"))
+    for name in ("RNN", "GRU"):  # projections are LSTM's only: ValueError, even for proj_size=0
+        for size in (0, 2):
+            _raises_like_torch(lambda: getattr(gnn, name)(3, 4, proj_size=size),
+                               lambda: getattr(torch.nn, name)(3, 4, proj_size=size))
 
 
 def test_op_errors_name_the_shapes():

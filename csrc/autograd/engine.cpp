@@ -67,11 +67,19 @@ struct FinalCallbacks {
   }
 };
 
-// The hooks of the tensors whose gradients fill `grads` (the node's outputs').
+// The hooks of the tensors whose gradients fill `grads` (the node's outputs'), then the
+// retain_grad() of those that keep theirs: .grad becomes a copy of the gradient, or the sum out of
+// place (PyTorch's retains_grad hook: a reference to the old .grad keeps its value).
 void run_tensor_pre_hooks(NodeHooks& h, TensorList& grads) {
   for (auto& oh : h.tensor_pre.snapshot())
     if (oh.output_nr < grads.size() && grads[oh.output_nr])
       if (TensorPtr r = oh.fn(grads[oh.output_nr])) grads[oh.output_nr] = std::move(r);
+  for (auto& kept : h.retains_grad) {
+    TensorPtr t = kept.tensor.lock();
+    if (!t || kept.output_nr >= grads.size() || !grads[kept.output_nr]) continue;
+    const TensorPtr& g = grads[kept.output_nr];
+    t->grad = t->grad ? ops::add(t->grad, g) : ops::clone(g);
+  }
 }
 
 // The node's pre-hooks, the node, then its post-hooks (which see one gradient per input, null

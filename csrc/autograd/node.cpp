@@ -1,4 +1,5 @@
 #include "autograd/node.h"
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include "ops/ops.h"
@@ -134,7 +135,36 @@ bool compute_requires_grad(const TensorList& inputs) {
   return false;
 }
 
+namespace {
+NodeHooks& node_hooks_of(Node& n) {
+  if (!n.hooks) n.hooks = std::make_unique<NodeHooks>();
+  return *n.hooks;
+}
+
+void forget_retained(Node& n, const Tensor* t) {
+  if (!n.hooks) return;
+  auto& r = n.hooks->retains_grad;
+  r.erase(std::remove_if(r.begin(), r.end(), [t](const NodeHooks::RetainedOutput& o) {
+            auto alive = o.tensor.lock();
+            return !alive || alive.get() == t;
+          }), r.end());
+}
+}  // namespace
+
+void retain_grad(const TensorPtr& t) {
+  if (!t->requires_grad)
+    fail(ErrorKind::Runtime, "retain_grad", "can't retain_grad on Tensor that has requires_grad=False");
+  if (t->is_leaf() || t->retains_grad) return;
+  Edge e = gradient_edge(t);
+  node_hooks_of(*e.fn).retains_grad.push_back({e.input_nr, t});
+  t->retains_grad = true;
+}
+
 void set_history(const TensorPtr& out, const std::shared_ptr<Node>& fn, uint32_t nr) {
+  if (out->retains_grad && out->grad_fn != fn) {
+    if (out->grad_fn) forget_retained(*out->grad_fn, out.get());
+    if (fn) node_hooks_of(*fn).retains_grad.push_back({nr, out});
+  }
   out->grad_fn = fn;
   out->output_nr = nr;
   out->requires_grad = true;

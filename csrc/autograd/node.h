@@ -59,6 +59,14 @@ struct NodeHooks {
     GradHook fn;
   };
   HookList<OutputHook> tensor_pre;  // register_hook of the node's non-leaf outputs
+  // Outputs that retain_grad() was called on: each keeps the gradient reaching it (after the
+  // tensor_pre hooks, as PyTorch runs retains_grad hooks last). Held weakly: a node never keeps
+  // its output alive.
+  struct RetainedOutput {
+    uint32_t output_nr;
+    std::weak_ptr<Tensor> tensor;
+  };
+  std::vector<RetainedOutput> retains_grad;
   HookList<NodePreHook> pre;
   HookList<NodePostHook> post;
   bool remove(uint64_t id) { return tensor_pre.remove(id) || pre.remove(id) || post.remove(id); }
@@ -128,6 +136,9 @@ void set_view_of_base_history(const TensorPtr& view, const char* op);
 // Does any input need a gradient under the current grad mode?
 bool compute_requires_grad(std::initializer_list<const TensorPtr*> inputs);
 bool compute_requires_grad(const TensorList& inputs);
+// Tensor.retain_grad(): a non-leaf `t` keeps its gradient in .grad during backward (a leaf does
+// anyway); RuntimeError when it does not require grad.
+void retain_grad(const TensorPtr& t);
 // Creates node N, wires an edge per input (in order) and returns it.
 template <typename N, typename... A>
 std::shared_ptr<N> make_node(const TensorList& inputs, A&&... args) {
@@ -138,7 +149,8 @@ std::shared_ptr<N> make_node(const TensorList& inputs, A&&... args) {
 }
 // PyTorch's name of an op's backward node: "log_sigmoid", 0 -> "LogSigmoidBackward0".
 std::string backward_name(const char* op, int overload = 0);
-// Makes `out` the output number `nr` of node `fn`.
+// Makes `out` the output number `nr` of node `fn` (an in-place op's new history: a tensor that
+// retains its gradient then keeps the one reaching its new node).
 void set_history(const TensorPtr& out, const std::shared_ptr<Node>& fn, uint32_t nr = 0);
 // In-place ops on a tensor whose history changes: leaves that require grad refuse (outside
 // no_grad), views of tensors that require grad are refused with a hint.

@@ -1,5 +1,5 @@
 // Bindings of the autograd entry points: Tensor.backward, gradcore._C._run_backward and _run_grad
-// (autograd.backward / autograd.grad), and the hooks: Tensor.register_hook,
+// (autograd.backward / autograd.grad), and the hooks: Tensor.register_hook, retain_grad,
 // register_post_accumulate_grad_hook, Node.register_hook / register_prehook, and the engine's
 // queue_callback. The Node type that grad_fn returns is bound with the Tensor class (tensor.cpp),
 // before any binding file that derives from it.
@@ -174,6 +174,8 @@ static void bind_hooks(py::module_& m, TensorClass& cls) {
     uint64_t id = node_hooks(*e.fn).tensor_pre.add({e.input_nr, grad_hook(std::move(fn))});
     return HookHandle{{}, e.fn, id};
   }, py::arg("hook"));
+  cls.def("retain_grad", [](const TensorPtr& t) { retain_grad(t); });
+  cls.def_property_readonly("retains_grad", [](const Tensor& t) { return t.retains_grad; });
   cls.def("register_post_accumulate_grad_hook", [](const TensorPtr& t, py::object fn) {
     check_callable(fn, "register_post_accumulate_grad_hook");
     if (!t->requires_grad)

@@ -18,6 +18,17 @@ namespace {
 
 py::object g_size_type;  // gradcore.Size, set from Python
 
+// PyTorch's warning on reading the .grad of a non-leaf that does not retain it (always None).
+void warn_non_leaf_grad() {
+  if (PyErr_WarnEx(PyExc_UserWarning,
+                   "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
+                   "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
+                   "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf "
+                   "Tensor by mistake, make sure you access the leaf Tensor instead. See "
+                   "github.com/pytorch/pytorch/pull/30531 for more information.", 1) < 0)
+    throw py::error_already_set();
+}
+
 }  // namespace
 
 py::object make_size(const DimVector& s) {
@@ -199,7 +210,10 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
                              dtype_name(t.dtype));
                       t.requires_grad = on;
                     })
-      .def_property("grad", [](const Tensor& t) { return t.grad; },
+      .def_property("grad", [](const Tensor& t) {
+                      if (!t.grad && !t.is_leaf() && !t.retains_grad) warn_non_leaf_grad();
+                      return t.grad;
+                    },
                     [](Tensor& t, py::object g) {
                       if (g.is_none()) { t.grad = nullptr; return; }
                       if (!is_tensor(g))

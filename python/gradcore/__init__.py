@@ -54,6 +54,7 @@ bool = dtype.bool  # noqa: A001  (PyTorch's name)
 
 default_generator = _C.default_generator()
 
+from . import futures  # noqa: E402
 from . import distributed  # noqa: E402  (imports no MPI: init_process_group does)
 from . import debug  # noqa: E402  (the training doctor)
 

@@ -9,12 +9,15 @@ tensor through host memory (the mpich wheel is not CUDA-aware), and float16/bflo
 once is also more accurate than a ring of 16-bit additions). Data that is only moved (broadcast,
 gather, send) travels as raw bytes in every dtype.
 """
+import ctypes
 import importlib.util
+import sys
 
 import gradcore
 
 _INSTALL_HINT = 'pip install "gradcore[distributed]"'
 _MPI = None
+_exit_handler = False  # whether gradcore's exit handler finalises MPI (mpi4py was first imported here)
 
 
 def mpi4py_installed():
@@ -22,17 +25,57 @@ def mpi4py_installed():
 
 
 def load_mpi():
-    """``mpi4py.MPI``, imported (and MPI initialised) on the first call."""
+    """``mpi4py.MPI``, imported (and MPI initialised) on the first call. MPI is then finalised by
+    gradcore's exit handler, which ends the whole job when this process exits with a failing
+    status (see end_job_on_failed_exit)."""
     global _MPI
     if _MPI is None:
         try:
+            import mpi4py
+            ours = "mpi4py.MPI" not in sys.modules
+            if ours:
+                mpi4py.rc.finalize = False
             from mpi4py import MPI
         except ImportError as e:
             raise ImportError("gradcore.distributed runs its collectives on MPI through mpi4py, which is not "
                               f"installed (or its MPI library is missing): {e}. Install both with: {_INSTALL_HINT}"
                               ) from e
         _MPI = MPI
+        if ours:
+            end_job_on_failed_exit(MPI.COMM_WORLD.Get_rank())
     return _MPI
+
+
+def _libmpi():
+    """The MPI library mpi4py loaded (``libmpi.so.12`` of mpich, ``libmpi.so.40`` of Open MPI), found
+    among the process's mapped files: mpi4py loads it privately, so its symbols are not global."""
+    with open("/proc/self/maps") as maps:
+        paths = sorted({line.split()[-1] for line in maps if "/libmpi" in line})
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        if hasattr(lib, "MPI_Abort"):
+            return lib
+    raise RuntimeError(f"gradcore.distributed: no loaded library among {paths} exports MPI_Abort")
+
+
+def end_job_on_failed_exit(rank):
+    """Makes a failing exit of this process (``raise SystemExit(3)``, ``sys.exit(3)``, an error that
+    ends the interpreter) end every process of the MPI job with that status, at once, instead of
+    leaving the others blocked in their next collective until the timeout. ``rank`` names this
+    process in the message. A C exit handler does it (Python tells no atexit callback the exit
+    status): MPI_Abort on a failing status, MPI_Finalize otherwise."""
+    global _exit_handler
+    MPI = _MPI
+    lib = _libmpi()
+    finalized, finalize, abort = (ctypes.cast(fn, ctypes.c_void_p).value
+                                  for fn in (lib.MPI_Finalized, lib.MPI_Finalize, lib.MPI_Abort))
+    gradcore._C._mpi_end_job_on_failed_exit(finalized, finalize, abort, MPI._handleof(MPI.COMM_WORLD),
+                                            MPI._sizeof(MPI.Comm), MPI.COMM_WORLD.Get_size(), rank)
+    _exit_handler = True
+
+
+def exit_handler_installed():
+    return _exit_handler
 
 
 _TYPES = {}  # dtype -> the MPI datatype it is reduced in (16-bit floats: float32), filled on first use

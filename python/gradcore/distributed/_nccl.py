@@ -16,6 +16,7 @@ import os
 
 import gradcore
 from gradcore import _C
+from gradcore.futures import Future
 
 _loaded = None  # the path of the loaded library, once loaded
 
@@ -103,6 +104,12 @@ class CudaWork:
 
     def exception(self):
         return None
+
+    def get_future(self):
+        """A Future completed now: work enqueued after it on the stream runs after the collective."""
+        fut = Future()
+        fut.set_result(self._result)
+        return fut
 
 
 def _reduce_staging(t, op):

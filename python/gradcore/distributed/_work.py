@@ -3,6 +3,7 @@ import os
 import time
 from datetime import timedelta
 
+from ..futures import Future
 from ._mpi import load_mpi
 
 
@@ -52,10 +53,12 @@ class Work:
         else:
             done = MPI.Request.Testall(self._requests)
         if done:
-            for f in self._finish:
-                f()
+            # Done before the finishers run: one may complete a Future whose callbacks test this Work.
+            finish, self._finish = self._finish, []
             self._done = True
-            self._finish, self._keep = [], ()  # the staged buffers can go
+            for f in finish:
+                f()
+            self._keep = ()  # the staged buffers can go
         return done
 
     def _then(self, fn):
@@ -103,6 +106,21 @@ class Work:
 
     def exception(self):
         return None
+
+    def get_future(self):
+        """A gradcore.futures.Future completed with ``result()`` (the output tensors) once the
+        operation completes; its ``wait()`` waits for the operation, within the group's timeout."""
+        fut = Future()
+
+        def progress(block):
+            if block:
+                self.wait()
+            else:
+                self.is_completed()
+
+        fut._progress = progress
+        self._then(lambda: fut.set_result(self._result))
+        return fut
 
     def source_rank(self):
         """The global rank an irecv received from (for ``src=None``)."""

@@ -11,7 +11,7 @@ import traceback
 from datetime import timedelta
 
 import gradcore
-from ._mpi import load_mpi, mpi4py_installed
+from ._mpi import end_job_on_failed_exit, exit_handler_installed, load_mpi, mpi4py_installed
 
 default_pg_timeout = timedelta(minutes=30)
 
@@ -192,8 +192,9 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     ``timeout`` bounds every collective of the group (default 30 minutes): a collective some rank
     never joins raises DistBackendError. Unless OMP_NUM_THREADS is set, each rank's OpenMP threads
     (gradcore.set_num_threads) become the cores divided by the ranks on this machine. An uncaught
-    exception (or a failing sys.exit) on any rank aborts the whole job after printing its
-    traceback, instead of leaving the other ranks waiting. ``backend="gloo"`` runs on MPI.
+    exception on any rank aborts the whole job after printing its traceback, and a rank that
+    exits with a failing status (``raise SystemExit(3)``, ``sys.exit(3)``) ends the job with that
+    status, instead of leaving the other ranks waiting. ``backend="gloo"`` runs on MPI.
     """
     if _world.default_pg is not None:
         raise ValueError("trying to initialize the default process group twice!")
@@ -245,12 +246,14 @@ def _abort_job(code):
 def _install_failure_hooks(rank):
     """A rank that ends early would leave the others blocked in their next collective until the
     timeout (plain mpiexec waits for every process). So an uncaught exception prints its traceback
-    (each line prefixed with the rank, as PyTorch does) and aborts the MPI job, and so does
-    ``sys.exit`` with a failing status: mpich ends the job at once when a process aborts."""
+    (each line prefixed with the rank, as PyTorch does) and aborts the MPI job at once: mpich ends
+    every process when one aborts. A failing exit status (SystemExit, which never reaches
+    sys.excepthook) aborts the job from gradcore's MPI exit handler, which this names the rank to."""
+    if exit_handler_installed():
+        end_job_on_failed_exit(rank)
     if _world.excepthook is not None:
         return
     previous_hook = sys.excepthook if sys.excepthook is not sys.__excepthook__ else None
-    previous_exit = sys.exit
 
     def abort_job_on_uncaught(exc_type, exc, tb):
         lines = traceback.format_exception(exc_type, exc, tb)
@@ -259,17 +262,8 @@ def _install_failure_hooks(rank):
         if previous_hook is not None:
             previous_hook(exc_type, exc, tb)
 
-    def exit_aborting_job(status=None):
-        if status is not None and status != 0:
-            if not isinstance(status, int):
-                sys.stderr.write(f"[rank{rank}]: {status}\n")
-            sys.stderr.write(f"[rank{rank}]: sys.exit({status!r}): ending every rank of the job\n")
-            _abort_job(status if isinstance(status, int) else 1)
-        previous_exit(status)
-
     _world.excepthook = abort_job_on_uncaught
     sys.excepthook = abort_job_on_uncaught
-    sys.exit = exit_aborting_job
 
 
 def destroy_process_group(group=None):

@@ -7,18 +7,22 @@ How the averaging overlaps backward: the parameters are split into buckets in re
 (the order backward produces their gradients): a first small one (1 MB, so communication starts
 early), then ``bucket_cap_mb`` each. A post-accumulate-grad hook on every parameter copies its
 gradient into its bucket's flat buffer; when a bucket is complete (and every bucket before it was
-launched, so all ranks start the same collectives in the same order), its flat buffer, divided by
-the world size, is all-reduced with ``async_op=True`` while backward goes on. Each later hook
-tests the operations in flight (MPI progresses a non-blocking collective only inside MPI calls).
-A callback queued on the autograd engine waits for them all when backward ends and writes the
-averages back into ``.grad`` (with ``gradient_as_bucket_view=True`` the ``.grad`` are views of the
-buckets, and nothing is copied back).
+launched, so all ranks start the same collectives in the same order), the communication hook
+runs on it: by default ``allreduce_hook`` (the flat buffer divided by the world size and
+all-reduced with ``async_op=True``), or the one ``register_comm_hook`` set; it returns a Future
+while backward goes on. Each later hook tests the operations in flight (MPI progresses a
+non-blocking collective only inside MPI calls). A callback queued on the autograd engine waits for
+every Future when backward ends and writes the averages back into ``.grad`` (with
+``gradient_as_bucket_view=True`` the ``.grad`` are views of the buckets, and nothing is copied
+back when the hook reduced the buffer in place).
 """
 import contextlib
+import inspect
 import weakref
 
 import gradcore
 from ..._legacy import Variable
+from ...futures import Future
 from ..modules.module import Module
 
 _FIRST_BUCKET_BYTES = 1024 * 1024  # PyTorch's dist._DEFAULT_FIRST_BUCKET_BYTES
@@ -69,7 +73,7 @@ class _Bucket:
             n += p.numel()
         self.buffer = gradcore.zeros(n, dtype=params[0].dtype, device=params[0].device)
         self.pending = len(params)
-        self.work = None
+        self.future = None  # the communication hook's Future, once launched
 
     def view(self, i):
         p = self.params[i]
@@ -105,7 +109,9 @@ class DistributedDataParallel(Module):
             ``find_unused_parameters``).
 
     Use ``no_sync()`` to accumulate gradients locally over several backward passes; the next
-    backward outside it averages the sum.
+    backward outside it averages the sum. ``register_comm_hook(state, hook)`` replaces the
+    all-reduce of each bucket by ``hook(state, bucket)`` (gradcore.distributed.algorithms.
+    ddp_comm_hooks.default_hooks has PyTorch's).
     """
 
     def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True, init_sync=True,
@@ -161,6 +167,9 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_ready", set())      # ids of the params whose gradient is in its bucket
         object.__setattr__(self, "_unused", [])        # params this rank's output did not use
         object.__setattr__(self, "_static_unused", None)
+        from ...distributed.algorithms.ddp_comm_hooks import default_hooks
+        object.__setattr__(self, "_comm_hook", (process_group, default_hooks.allreduce_hook))
+        object.__setattr__(self, "_comm_hook_registered", False)
         self_ref = weakref.ref(self)  # the hooks must not keep the DDP object (and its buckets) alive
         object.__setattr__(self, "_hook_handles", [p.register_post_accumulate_grad_hook(_make_hook(self_ref))
                                                    for p in params])
@@ -184,6 +193,31 @@ class DistributedDataParallel(Module):
             buckets.append(_Bucket(len(buckets), group))
         return buckets
 
+    def register_comm_hook(self, state, hook):
+        """Reduces each bucket with ``hook(state, bucket)`` instead of the built-in all-reduce.
+
+        ``bucket`` is a gradcore.distributed.GradBucket (its flat ``buffer()`` holds this rank's
+        gradients, not divided by the world size); the hook returns a gradcore.futures.Future
+        whose value is a tensor of the buffer's size: the averaged gradients, which DDP writes
+        into ``.grad`` when backward ends. It runs during backward, as soon as the bucket is
+        ready, so its communication overlaps the rest of backward; every rank runs it on the
+        same buckets in the same order. ``state`` is whatever the hook needs (the built-in hooks
+        take the process group, None for the default one). Registered once, before training.
+        """
+        if not callable(hook):
+            raise TypeError("Communication hook must be callable.")
+        dist = _dist()
+        sig = inspect.signature(hook)
+        bucket = sig.parameters.get("bucket")
+        if bucket is not None and bucket.annotation not in (inspect.Parameter.empty, dist.GradBucket):
+            raise ValueError("Communication hook: bucket annotation should be dist.GradBucket.")
+        if sig.return_annotation not in (inspect.Signature.empty, Future[gradcore.Tensor]):
+            raise ValueError("Communication hook: return annotation should be torch.futures.Future[torch.Tensor].")
+        if self._comm_hook_registered:
+            raise RuntimeError("register_comm_hook or register_builtin_comm_hook can only be called once.")
+        self._comm_hook = (state, hook)
+        self._comm_hook_registered = True
+
     # ---- forward ----
     def forward(self, *inputs, **kwargs):
         dist = _dist()
@@ -204,7 +238,7 @@ class DistributedDataParallel(Module):
     def _prepare_for_backward(self):
         for b in self._buckets:
             b.pending = len(b.params)
-            b.work = None
+            b.future = None
         self._next_bucket = 0
         self._ready = set()
         self._unused = []
@@ -247,19 +281,36 @@ class DistributedDataParallel(Module):
         self._ready.add(id(p))
         b.pending -= 1
         for prev in self._buckets[:self._next_bucket]:
-            if prev.work is not None:
-                prev.work.is_completed()
+            prev.future.done()  # tests (so moves forward) the communication in flight
         self._launch_ready()
 
     def _launch_ready(self):
-        """All-reduces the complete buckets, in bucket order (the same on every rank)."""
+        """Runs the communication hook on the complete buckets, in bucket order (the same on every
+        rank)."""
         dist = _dist()
+        state, hook = self._comm_hook
         while self._next_bucket < len(self._buckets) and self._buckets[self._next_bucket].pending == 0:
             b = self._buckets[self._next_bucket]
-            with gradcore.no_grad():
-                b.buffer.div_(self._world_size)
-            b.work = dist.all_reduce(b.buffer, group=self.process_group, async_op=True)
+            bucket = dist.GradBucket(b.index, b.index == len(self._buckets) - 1, b.buffer,
+                                     [b.view(i) for i in range(len(b.params))], b.params)
+            b.future = hook(state, bucket)
+            if not isinstance(b.future, Future):
+                raise TypeError(f"DistributedDataParallel: the communication hook {_hook_name(hook)} must return a "
+                                f"gradcore.futures.Future (of the reduced bucket), got {type(b.future).__name__}")
             self._next_bucket += 1
+
+    def _reduced_bucket(self, b):
+        """Waits for bucket ``b``'s Future and puts its value (the reduced gradients) in b.buffer."""
+        result = b.future.wait()
+        if not isinstance(result, gradcore.Tensor) or result.numel() != b.buffer.numel():
+            what = (f"a tensor of {result.numel()} elements" if isinstance(result, gradcore.Tensor)
+                    else type(result).__name__)
+            raise RuntimeError(f"DistributedDataParallel: the Future of communication hook "
+                               f"{_hook_name(self._comm_hook[1])} must hold a tensor of the bucket's "
+                               f"{b.buffer.numel()} elements, got {what}. Hint: return the future of the reduction of "
+                               "bucket.buffer() (or .then() a function returning it).")
+        if result.data_ptr() != b.buffer.data_ptr() or result.dtype != b.buffer.dtype:
+            b.buffer.copy_(result.reshape(-1))
 
     def _finish_backward(self):
         self._expect_hooks = False
@@ -290,7 +341,7 @@ class DistributedDataParallel(Module):
             used_anywhere = {id(p) for p, u in zip(self._params, used.tolist()) if u}
         with gradcore.no_grad():
             for b in self._buckets:
-                b.work.wait()
+                self._reduced_bucket(b)
                 for i, p in enumerate(b.params):
                     if id(p) in unused and id(p) not in used_anywhere:
                         continue  # no rank used it: its .grad stays as it was
@@ -309,6 +360,10 @@ class DistributedDataParallel(Module):
             yield
         finally:
             self.require_backward_grad_sync = old
+
+
+def _hook_name(hook):
+    return repr(getattr(hook, "__qualname__", repr(hook)))
 
 
 def _make_hook(self_ref):

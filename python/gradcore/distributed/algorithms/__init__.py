@@ -1,0 +1,1 @@
+"""gradcore.distributed.algorithms: DDP communication hooks (``ddp_comm_hooks``)."""
