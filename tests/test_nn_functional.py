@@ -425,6 +425,27 @@ def test_clip_grad_norm_vs_numpy(norm_type):
         assert_close(p.grad, g)
 
 
+def test_get_total_norm_and_clip_grads_with_norm_vs_torch():
+    torch = pytest.importorskip("torch")
+    for norm_type in (2.0, 1.0, math.inf):
+        ps, grads = _params_with_grads(4)
+        tps = [torch.nn.Parameter(torch.tensor(p.detach().numpy())) for p in ps]
+        for tp, g in zip(tps, grads):
+            tp.grad = torch.tensor(g)
+        ours = nn.utils.get_total_norm([p.grad for p in ps], norm_type)
+        theirs = torch.nn.utils.get_total_norm([tp.grad for tp in tps], norm_type)
+        assert ours.dim() == 0 and ours.item() == pytest.approx(theirs.item(), rel=1e-5)
+        assert nn.utils.clip_grads_with_norm_(ps, 1.0, ours) is None
+        torch.nn.utils.clip_grads_with_norm_(tps, 1.0, theirs)
+        for p, tp in zip(ps, tps):
+            assert_close(p.grad, tp.grad.numpy(), rtol=1e-5, atol=1e-6)
+    assert nn.utils.get_total_norm([]).item() == 0.0
+    single = gradcore.tensor([3.0, 4.0])
+    assert nn.utils.get_total_norm(single).item() == pytest.approx(5.0)
+    with pytest.raises(RuntimeError, match="non-finite"):
+        nn.utils.get_total_norm([gradcore.tensor([1.0, float("nan")])], error_if_nonfinite=True)
+
+
 def test_clip_grad_norm_vs_torch():
     torch = pytest.importorskip("torch")
     for norm_type in (2.0, 1.0, math.inf, 0.5):

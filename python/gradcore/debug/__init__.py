@@ -30,6 +30,7 @@ from collections import deque
 
 from .. import _C, _debug_slot
 from ..nn.modules import module as _module
+from ..nn.utils.clip_grad import get_total_norm
 from ..optim import optimizer as _optimizer
 
 __all__ = ["TrainingWarning", "doctor"]
@@ -335,9 +336,7 @@ class _Doctor:
                           "requires_grad_(False) on parameters meant to stay frozen.")
 
     def _check_norm(self, optimizer, with_grad):
-        # sum of squares as a vector dot product (one GEMM-backed call per gradient)
-        squares = [(g @ g) for g in (p.grad.reshape(-1).float() for p in with_grad)]
-        total = math.sqrt(float(squares[0] if len(squares) == 1 else _C.functions.stack(squares).sum()))
+        total = float(get_total_norm([p.grad for p in with_grad]))
         history = self.norms.get(optimizer)
         if history is None:
             history = self.norms[optimizer] = deque(maxlen=_NORM_HISTORY)
