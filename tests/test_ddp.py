@@ -6,9 +6,7 @@ find_unused_parameters, buckets, state_dict prefix, a rank-0 checkpoint loaded b
 BatchNorm buffers); each job here launches them on 2 or 3 ranks with a hard timeout. The
 DistributedSampler's semantics are checked in this process against PyTorch's.
 """
-import importlib.util
 import os
-import subprocess
 import sys
 
 import pytest
@@ -16,30 +14,17 @@ import pytest
 import gradcore
 from gradcore.utils.data import DataLoader, TensorDataset
 from gradcore.utils.data.distributed import DistributedSampler
+from dist_helpers import launch, needs_mpi, report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKS = os.path.join(HERE, "ddp_checks.py")
 LIMIT = 90
 
-needs_mpi = pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None,
-                               reason='needs mpi4py and MPI: pip install "gradcore[distributed]"')
-
-
-def _env():
-    env = dict(os.environ)
-    pkg_parent = os.path.dirname(os.path.dirname(gradcore.__file__))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in [pkg_parent, env.get("PYTHONPATH")] if p)
-    env.pop("OMP_NUM_THREADS", None)
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "PMI_RANK", "PMI_SIZE"):
-        env.pop(name, None)
-    return env
-
 
 def _launch(cmd, n):
-    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=LIMIT)
-    report = f"exit {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-4000:]}"
-    assert proc.returncode == 0, report
-    assert proc.stdout.count("ALL OK") == n, report
+    proc, _ = launch(cmd, LIMIT)
+    assert proc.returncode == 0, report(proc)
+    assert proc.stdout.count("ALL OK") == n, report(proc)
 
 
 @needs_mpi

@@ -8,38 +8,20 @@ import importlib.util
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
 import gradcore
 import gradcore.distributed as dist
 from gradcore.distributed import run as launcher
+from dist_helpers import job_env, launch, needs_mpi, report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKS = os.path.join(HERE, "dist_checks.py")
 LIMIT = 60  # seconds; a job that hangs fails the test instead of the suite
 
-needs_mpi = pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None,
-                               reason='needs mpi4py and MPI: pip install "gradcore[distributed]"')
-
-
-def _env():
-    """The environment of a launched job: the gradcore this process imported (the installed one in
-    CI, the source tree in development), and OpenMP threads left to init_process_group."""
-    env = dict(os.environ)
-    pkg_parent = os.path.dirname(os.path.dirname(gradcore.__file__))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in [pkg_parent, env.get("PYTHONPATH")] if p)
-    env.pop("OMP_NUM_THREADS", None)
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"):
-        env.pop(name, None)
-    return env
-
-
 def _launch(cmd):
-    start = time.monotonic()
-    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=LIMIT)
-    return proc, time.monotonic() - start
+    return launch(cmd, LIMIT)
 
 
 def _mpiexec(n, *args):
@@ -50,22 +32,18 @@ def _run(n, *args):
     return _launch([sys.executable, "-m", "gradcore.distributed.run", "--nproc-per-node", str(n), CHECKS, *args])
 
 
-def _report(proc):
-    return f"exit {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
-
-
 @needs_mpi
 def test_collectives_two_ranks_mpiexec():
     proc, _ = _mpiexec(2, "checks")
-    assert proc.returncode == 0, _report(proc)
-    assert proc.stdout.count("ALL OK") == 2, _report(proc)
+    assert proc.returncode == 0, report(proc)
+    assert proc.stdout.count("ALL OK") == 2, report(proc)
 
 
 @needs_mpi
 def test_collectives_three_ranks_launcher():
     proc, _ = _run(3, "checks")
-    assert proc.returncode == 0, _report(proc)
-    assert proc.stdout.count("ALL OK") == 3, _report(proc)
+    assert proc.returncode == 0, report(proc)
+    assert proc.stdout.count("ALL OK") == 3, report(proc)
 
 
 @needs_mpi
@@ -73,18 +51,18 @@ def test_rank_and_world_size_from_the_environment():
     mpiexec = launcher.find_mpiexec()
     proc, _ = _launch([mpiexec, "-n", "1", "-env", "RANK", "1", sys.executable, CHECKS, "reorder", ":",
                        "-n", "1", "-env", "RANK", "0", sys.executable, CHECKS, "reorder"])
-    assert proc.returncode == 0 and proc.stdout.count("ALL OK") == 2, _report(proc)
+    assert proc.returncode == 0 and proc.stdout.count("ALL OK") == 2, report(proc)
     proc, _ = _launch([mpiexec, "-n", "2", "-genv", "WORLD_SIZE", "3", sys.executable, CHECKS, "checks"])
-    assert proc.returncode != 0 and "world_size=3 but the MPI job has 2 processes" in proc.stderr, _report(proc)
+    assert proc.returncode != 0 and "world_size=3 but the MPI job has 2 processes" in proc.stderr, report(proc)
 
 
 @needs_mpi
 @pytest.mark.parametrize("how", ["mpiexec", "launcher"])
 def test_failing_rank_ends_the_job(how):
     proc, seconds = (_mpiexec if how == "mpiexec" else _run)(2, "fail")
-    assert proc.returncode != 0, _report(proc)
+    assert proc.returncode != 0, report(proc)
     assert seconds < 20, f"the job took {seconds:.1f} s to end after a rank failed"
-    assert "[rank1]: RuntimeError: rank 1 fails on purpose" in proc.stderr, _report(proc)
+    assert "[rank1]: RuntimeError: rank 1 fails on purpose" in proc.stderr, report(proc)
     assert "Traceback" in proc.stderr
 
 
@@ -94,17 +72,17 @@ def test_rank_exiting_with_failure_ends_the_job(how):
     """sys.exit(3) and raise SystemExit(3) (which never reaches sys.excepthook) on one rank end
     the job with status 3 at once; the other rank is waiting in a barrier."""
     proc, seconds = _mpiexec(2, how)
-    assert proc.returncode == 3, _report(proc)
+    assert proc.returncode == 3, report(proc)
     assert seconds < 20, f"the job took {seconds:.1f} s to end after a rank exited with status 3 ({how})"
-    assert "[rank1]: exited with status 3: ending every rank of the job" in proc.stderr, _report(proc)
+    assert "[rank1]: exited with status 3: ending every rank of the job" in proc.stderr, report(proc)
 
 
 @needs_mpi
 def test_timeout_bounds_a_collective():
     proc, seconds = _mpiexec(2, "timeout")
-    assert proc.returncode != 0, _report(proc)
+    assert proc.returncode != 0, report(proc)
     assert seconds < 20, f"the job took {seconds:.1f} s though timeout= was 1 s"
-    assert "DistBackendError" in proc.stderr and "all_reduce timed out after 1 s" in proc.stderr, _report(proc)
+    assert "DistBackendError" in proc.stderr and "all_reduce timed out after 1 s" in proc.stderr, report(proc)
 
 
 @needs_mpi
@@ -114,9 +92,9 @@ def test_plain_python_is_a_world_of_one():
             "t = torch.ones(2)\n"
             "dist.all_reduce(t)\n"
             "print(dist.get_rank(), dist.get_world_size(), t.tolist())\n")
-    proc = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=LIMIT)
-    assert proc.returncode == 0, _report(proc)
-    assert proc.stdout.split("\n")[0] == "0 1 [1.0, 1.0]", _report(proc)
+    proc = subprocess.run([sys.executable, "-c", code], env=job_env(), capture_output=True, text=True, timeout=LIMIT)
+    assert proc.returncode == 0, report(proc)
+    assert proc.stdout.split("\n")[0] == "0 1 [1.0, 1.0]", report(proc)
 
 
 def test_import_needs_no_mpi_and_names_the_extra():
@@ -129,9 +107,9 @@ def test_import_needs_no_mpi_and_names_the_extra():
             "    dist.init_process_group()\n"
             "except ImportError as e:\n"
             "    print(e)\n")
-    proc = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=LIMIT)
-    assert proc.returncode == 0, _report(proc)
-    assert 'pip install "gradcore[distributed]"' in proc.stdout, _report(proc)
+    proc = subprocess.run([sys.executable, "-c", code], env=job_env(), capture_output=True, text=True, timeout=LIMIT)
+    assert proc.returncode == 0, report(proc)
+    assert 'pip install "gradcore[distributed]"' in proc.stdout, report(proc)
 
 
 def test_uninitialised_group_errors():
@@ -230,8 +208,8 @@ def test_nccl_two_ranks_on_gpus(tmp_path):
         "print('NCCL OK', flush=True)\n")
     n = min(2, gradcore.cuda.device_count())
     proc, _ = _launch([launcher.find_mpiexec(), "-n", str(n), sys.executable, str(script)])
-    assert proc.returncode == 0, _report(proc)
-    assert proc.stdout.count("NCCL OK") == n, _report(proc)
+    assert proc.returncode == 0, report(proc)
+    assert proc.stdout.count("NCCL OK") == n, report(proc)
 
 
 @needs_mpi
@@ -252,5 +230,5 @@ def test_mpi_backend_moves_cuda_tensors_through_host(tmp_path):
         "    assert out.cpu().double().tolist() == [[float(i)] * 2 for i in range(n)]\n"
         "print('MPI CUDA OK', flush=True)\n")
     proc, _ = _launch([launcher.find_mpiexec(), "-n", "2", sys.executable, str(script)])
-    assert proc.returncode == 0, _report(proc)
-    assert proc.stdout.count("MPI CUDA OK") == 2, _report(proc)
+    assert proc.returncode == 0, report(proc)
+    assert proc.stdout.count("MPI CUDA OK") == 2, report(proc)

@@ -2,9 +2,7 @@
 Work.get_future on 2 and 3 MPI ranks (tests/dist_comm_checks.py checks every rank against the
 single-process result), and gradcore.futures.Future against torch.futures in this process.
 """
-import importlib.util
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -14,55 +12,38 @@ import pytest
 import gradcore
 from gradcore.distributed import run as launcher
 from gradcore.futures import Future, collect_all, wait_all
+from dist_helpers import launch, needs_mpi, report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKS = os.path.join(HERE, "dist_comm_checks.py")
 LIMIT = 60  # seconds; a job that hangs fails the test instead of the suite
 
-needs_mpi = pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None,
-                               reason='needs mpi4py and MPI: pip install "gradcore[distributed]"')
-
-
-def _env():
-    env = dict(os.environ)
-    pkg_parent = os.path.dirname(os.path.dirname(gradcore.__file__))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in [pkg_parent, env.get("PYTHONPATH")] if p)
-    env.pop("OMP_NUM_THREADS", None)
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"):
-        env.pop(name, None)
-    return env
 
 
 def _launch(cmd):
-    start = time.monotonic()
-    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=LIMIT)
-    return proc, time.monotonic() - start
-
-
-def _report(proc):
-    return f"exit {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+    return launch(cmd, LIMIT)
 
 
 @needs_mpi
 def test_all_to_all_p2p_batches_and_futures_two_ranks():
     proc, _ = _launch([launcher.find_mpiexec(), "-n", "2", sys.executable, CHECKS, "checks"])
-    assert proc.returncode == 0 and proc.stdout.count("ALL OK") == 2, _report(proc)
+    assert proc.returncode == 0 and proc.stdout.count("ALL OK") == 2, report(proc)
 
 
 @needs_mpi
 def test_all_to_all_p2p_batches_and_futures_three_ranks():
     proc, _ = _launch([sys.executable, "-m", "gradcore.distributed.run", "--nproc-per-node", "3", CHECKS, "checks"])
-    assert proc.returncode == 0 and proc.stdout.count("ALL OK") == 3, _report(proc)
+    assert proc.returncode == 0 and proc.stdout.count("ALL OK") == 3, report(proc)
 
 
 @needs_mpi
 @pytest.mark.parametrize("mode, missing", [("missing", "Rank 2 failed"), ("missing_all", "Ranks 1, 2 failed")])
 def test_monitored_barrier_names_the_ranks_that_did_not_arrive(mode, missing):
     proc, seconds = _launch([launcher.find_mpiexec(), "-n", "3", sys.executable, CHECKS, mode])
-    assert proc.returncode != 0, _report(proc)
+    assert proc.returncode != 0, report(proc)
     assert seconds < 30, f"the job took {seconds:.1f} s though the monitored_barrier timeout was 1 s"
-    assert f"[Rank 0]: {missing} to pass monitoredBarrier in 1000 ms" in proc.stderr, _report(proc)
-    assert "DistBackendError" in proc.stderr, _report(proc)
+    assert f"[Rank 0]: {missing} to pass monitoredBarrier in 1000 ms" in proc.stderr, report(proc)
+    assert "DistBackendError" in proc.stderr, report(proc)
 
 
 # ---- gradcore.futures.Future against torch.futures.Future (no MPI) ----
