@@ -16,7 +16,7 @@ import numpy as np
 from .. import _C
 from .._C import Tensor
 from .._tensor import tensor, zero_grads
-from ..autograd.grad_mode import enable_grad, no_grad
+from ..autograd.grad_mode import enable_grad
 from ..utils.hooks import register as _register_hook
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
