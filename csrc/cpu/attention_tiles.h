@@ -6,7 +6,8 @@
 // Every copy gives the same bits. The build has -ffp-contract=off, so a * b + c is a rounded
 // product then a rounded sum in every lane and in the scalar tails alike; each output of the GEMM
 // sums its k terms in k order; the row sums keep kParts partial sums (lane l takes elements
-// l, l + kParts, ...) whatever W is, then add them in a fixed order. Only the speed follows W.
+// l, l + kParts, ...) whatever W is, then add them pairwise in a fixed tree (8 + 4 + 2 + 1 adds,
+// log2(kParts) steps deep rather than kParts - 1). Only the speed follows W.
 //
 // Included by cpu/attention.cpp only: everything is force-inlined into its per-ISA callers.
 #pragma once
@@ -99,9 +100,9 @@ GC_ATTN_INLINE T row_max(const T* x, int64_t n) {
   for (; j + kParts <= n; j += kParts)
     for (int l = 0; l < kParts; ++l) part[l] = x[j + l] > part[l] ? x[j + l] : part[l];
   for (int l = 0; j + l < n; ++l) part[l] = x[j + l] > part[l] ? x[j + l] : part[l];
-  T m = part[0];
-  for (int l = 1; l < kParts; ++l) m = part[l] > m ? part[l] : m;
-  return m;
+  for (int w = kParts / 2; w >= 1; w /= 2)
+    for (int l = 0; l < w; ++l) part[l] = part[l + w] > part[l] ? part[l + w] : part[l];
+  return part[0];
 }
 
 // sum_j x[j] * y[j] (y == nullptr: sum_j x[j]) in kParts partial sums.
@@ -118,9 +119,9 @@ GC_ATTN_INLINE T row_sum(const T* x, const T* y, int64_t n) {
       for (int l = 0; l < kParts; ++l) part[l] += x[j + l];
     for (int l = 0; j + l < n; ++l) part[l] += x[j + l];
   }
-  T s = part[0];
-  for (int l = 1; l < kParts; ++l) s += part[l];
-  return s;
+  for (int w = kParts / 2; w >= 1; w /= 2)
+    for (int l = 0; l < w; ++l) part[l] += part[l + w];
+  return part[0];
 }
 
 }  // namespace
