@@ -6,8 +6,7 @@
 // Every copy gives the same bits. The build has -ffp-contract=off, so a * b + c is a rounded
 // product then a rounded sum in every lane and in the scalar tails alike; each output of the GEMM
 // sums its k terms in k order; the row sums keep kParts partial sums (lane l takes elements
-// l, l + kParts, ...) whatever W is, then add them pairwise in a fixed tree (8 + 4 + 2 + 1 adds,
-// log2(kParts) steps deep rather than kParts - 1). Only the speed follows W.
+// l, l + kParts, ...) whatever W is, then fold them by a fixed tree. Only the speed follows W.
 //
 // Included by cpu/attention.cpp only: everything is force-inlined into its per-ISA callers.
 #pragma once
@@ -91,37 +90,74 @@ GC_ATTN_INLINE void gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t ar
 
 constexpr int kParts = 16;  // partial sums per row reduction, whatever the vector width
 
+// The kParts partials as one vector (GCC splits it into W-lane registers), folded by a fixed tree:
+// halves, quarters, then pairs of lanes. In registers: through an array on the stack, the tree's narrow
+// reloads of wide stores stalled store forwarding (a tenth of the forward's time).
+template <typename T>
+struct Parts {
+  typedef T V __attribute__((vector_size(kParts * sizeof(T))));
+};
+
+// a = max(a, b) (kMax; a NaN in b is skipped) or a += b, on vectors or scalars alike.
+template <bool kMax, typename V>
+GC_ATTN_INLINE void combine(V& a, const V& b) {
+  if constexpr (kMax) a = b > a ? b : a;
+  else a += b;
+}
+
+template <bool kMax, typename T>
+GC_ATTN_INLINE T fold(const typename Parts<T>::V& v) {
+  static_assert(kParts == 16, "the tree below folds 16 lanes");
+  auto h8 = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+  combine<kMax>(h8, __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15));
+  auto h4 = __builtin_shufflevector(h8, h8, 0, 1, 2, 3);
+  combine<kMax>(h4, __builtin_shufflevector(h8, h8, 4, 5, 6, 7));
+  T a = h4[0], b = h4[1];
+  combine<kMax>(a, T(h4[2]));
+  combine<kMax>(b, T(h4[3]));
+  combine<kMax>(a, b);
+  return a;
+}
+
+// x[j .. j + kParts) as a vector, lanes past m = n - j set to fill.
+template <typename T>
+GC_ATTN_INLINE void load_parts(typename Parts<T>::V& v, const T* x, int64_t m, T fill) {
+  if (m >= kParts) {
+    std::memcpy(&v, x, sizeof v);
+    return;
+  }
+  T t[kParts];
+  for (int l = 0; l < kParts; ++l) t[l] = l < m ? x[l] : fill;
+  std::memcpy(&v, t, sizeof v);
+}
+
 // max_j x[j] (-inf for n == 0). A NaN is skipped here; the caller's exp(x - max) carries it.
 template <typename T>
 GC_ATTN_INLINE T row_max(const T* x, int64_t n) {
-  T part[kParts];
-  for (int l = 0; l < kParts; ++l) part[l] = -std::numeric_limits<T>::infinity();
-  int64_t j = 0;
-  for (; j + kParts <= n; j += kParts)
-    for (int l = 0; l < kParts; ++l) part[l] = x[j + l] > part[l] ? x[j + l] : part[l];
-  for (int l = 0; j + l < n; ++l) part[l] = x[j + l] > part[l] ? x[j + l] : part[l];
-  for (int w = kParts / 2; w >= 1; w /= 2)
-    for (int l = 0; l < w; ++l) part[l] = part[l + w] > part[l] ? part[l + w] : part[l];
-  return part[0];
+  using V = typename Parts<T>::V;
+  const T lo = -std::numeric_limits<T>::infinity();
+  V acc = V{} + lo, v;
+  for (int64_t j = 0; j < n; j += kParts) {
+    load_parts<T>(v, x + j, n - j, lo);
+    combine<true>(acc, v);
+  }
+  return fold<true, T>(acc);
 }
 
-// sum_j x[j] * y[j] (y == nullptr: sum_j x[j]) in kParts partial sums.
+// sum_j x[j] * y[j] (y == nullptr: sum_j x[j]).
 template <typename T>
 GC_ATTN_INLINE T row_sum(const T* x, const T* y, int64_t n) {
-  T part[kParts] = {};
-  int64_t j = 0;
-  if (y) {
-    for (; j + kParts <= n; j += kParts)
-      for (int l = 0; l < kParts; ++l) part[l] += x[j + l] * y[j + l];
-    for (int l = 0; j + l < n; ++l) part[l] += x[j + l] * y[j + l];
-  } else {
-    for (; j + kParts <= n; j += kParts)
-      for (int l = 0; l < kParts; ++l) part[l] += x[j + l];
-    for (int l = 0; j + l < n; ++l) part[l] += x[j + l];
+  using V = typename Parts<T>::V;
+  V acc = V{}, v, w;
+  for (int64_t j = 0; j < n; j += kParts) {
+    load_parts<T>(v, x + j, n - j, T(0));
+    if (y) {
+      load_parts<T>(w, y + j, n - j, T(0));
+      v *= w;
+    }
+    acc += v;
   }
-  for (int w = kParts / 2; w >= 1; w /= 2)
-    for (int l = 0; l < w; ++l) part[l] += part[l + w];
-  return part[0];
+  return fold<false, T>(acc);
 }
 
 }  // namespace
