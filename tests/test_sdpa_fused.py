@@ -1,6 +1,6 @@
 """The fused scaled_dot_product_attention kernel (csrc/cpu/attention.cpp) against PyTorch 2.13 and
 against its slow twin, the composition of matmul/softmax/where (_composed_attention): values and
-gradients over shapes that cross the kernel's 32-row and 64-key blocks, masks, causal, scale,
+gradients over shapes that cross the kernel's 16-row and 64-key blocks, masks, causal, scale,
 dropout determinism and keep rate, float64 gradcheck, 16-bit dtypes, errors, and the same bits from
 the kernel's copy for every ISA level."""
 import numpy as np
@@ -18,7 +18,7 @@ TF = torch.nn.functional
 
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-10)}
 
-# (q, k, v) shapes: L != S, E != Ev, odd sizes, sizes across the 32-row / 64-key blocks, 3-D, 4-D,
+# (q, k, v) shapes: L != S, E != Ev, odd sizes, sizes across the 16-row / 64-key blocks, 3-D, 4-D,
 # and head dims that leave every remainder of the GEMM's 4-row tiles and 1- to 4-vector strips at
 # 2, 4, 8 and 16 lanes (E = 50 = 3 * 16 + 2, Ev = 37 = 2 * 16 + 5).
 SHAPES = [((1, 1, 1), (1, 1, 1), (1, 1, 1)),

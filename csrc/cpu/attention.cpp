@@ -34,7 +34,7 @@ namespace gc::cpu {
 
 namespace {
 
-constexpr int64_t kRows = 32;  // query rows per block
+constexpr int64_t kRows = 16;  // query rows per block
 constexpr int64_t kCols = 64;  // keys per score block
 
 // e^x: fast_math's float exp (call-free, so the row loops vectorise), libm's for double.
