@@ -203,3 +203,20 @@ np.savez(sys.argv[1], *res)
 
 def test_every_isa_level_gives_the_same_bits(tmp_path):
     assert_isa_levels_agree(ISA_SCRIPT, tmp_path)
+
+
+def test_threads_split_batch_entries_and_give_the_same_bits():
+    arrays = _qkv(((4, 2, 97, 50), (4, 2, 131, 50), (4, 2, 131, 37)), np.float32, seed=13)
+    w = gradcore.tensor(np.random.default_rng(14).standard_normal((4, 2, 97, 37)).astype(np.float32))
+    old, res = gradcore.get_num_threads(), []
+    try:
+        for n in (1, 2):
+            gradcore.set_num_threads(n)
+            ts = [gradcore.tensor(a, requires_grad=True) for a in arrays]
+            out = GF.scaled_dot_product_attention(*ts, is_causal=True)
+            out.backward(w)
+            res.append([out.detach().numpy()] + [t.grad.numpy() for t in ts])
+    finally:
+        gradcore.set_num_threads(old)
+    for a, b in zip(*res):
+        assert np.array_equal(a, b)
