@@ -56,7 +56,7 @@ struct Entry {
   T *dq, *dk, *dv;               // backward only
   T *kt, *vt, *s, *dp, *acc, *m, *l, *d;  // scratch: K^T, V^T, two score blocks, row state
 
-  // One buffer holding all the scratch, carved by entry().
+  // One buffer holds all the scratch; carve() points the scratch fields into it.
   static int64_t scratch_size(const AttentionParams& p) {
     return (p.E + p.Ev) * p.S + 2 * kRows * kCols + kRows * p.Ev + 2 * kRows + p.L;
   }
