@@ -43,7 +43,7 @@ def test_values_and_grads_vs_torch(dtype, shapes, causal, scale):
                        *_qkv(shapes, dtype), **TOL[dtype])
 
 
-@pytest.mark.parametrize("mshape", [(70, 130), (3, 70, 130), (2, 1, 70, 130), (2, 3, 1, 130), (1, 130)])
+@pytest.mark.parametrize("mshape", [(70, 130), (3, 70, 130), (2, 1, 70, 130), (2, 3, 1, 130), (1, 130), (70, 1)])
 @pytest.mark.parametrize("kind", ["bool", "float"])
 def test_broadcast_masks_vs_torch(mshape, kind):
     shapes = SHAPES[3]

@@ -100,23 +100,23 @@ GC_ATTN_INLINE void pack_transposed(const T* src, int64_t n, int64_t w, T* dst) 
 }
 
 // Row i of a score block (keys j0 .. j0 + cols): x_j = scale * x_j + mask_ij, -inf where causal
-// hides j > i.
+// hides j > i. One pass of whole-vector stores: a separate loop storing the -inf tail scalar by
+// scalar made the next vector load of the row wait on store forwarding.
 template <typename T>
 GC_ATTN_INLINE void finish_scores(T* x, int64_t cols, int64_t i, int64_t j0, const Entry<T>& e) {
   const AttentionParams& p = *e.p;
-  const T scale = static_cast<T>(p.scale);
+  const T scale = static_cast<T>(p.scale), neg_inf = -std::numeric_limits<T>::infinity();
+  const int64_t last = p.causal ? i - j0 : cols;  // the last visible jj
   if (e.mask) {
     const T* mi = e.mask + i * p.mask_sl + j0 * p.mask_ss;
     if (p.mask_ss == 1) {
-      for (int64_t jj = 0; jj < cols; ++jj) x[jj] = x[jj] * scale + mi[jj];
+      for (int64_t jj = 0; jj < cols; ++jj) x[jj] = jj > last ? neg_inf : x[jj] * scale + mi[jj];
     } else {
-      for (int64_t jj = 0; jj < cols; ++jj) x[jj] = x[jj] * scale + mi[jj * p.mask_ss];
+      for (int64_t jj = 0; jj < cols; ++jj) x[jj] = jj > last ? neg_inf : x[jj] * scale + mi[jj * p.mask_ss];
     }
   } else {
-    for (int64_t jj = 0; jj < cols; ++jj) x[jj] *= scale;
+    for (int64_t jj = 0; jj < cols; ++jj) x[jj] = jj > last ? neg_inf : x[jj] * scale;
   }
-  if (p.causal)
-    for (int64_t jj = std::max<int64_t>(0, i + 1 - j0); jj < cols; ++jj) x[jj] = -std::numeric_limits<T>::infinity();
 }
 
 // The passes, each run<T, W, NV>(entry) at W lanes with column strips of up to NV vectors.
