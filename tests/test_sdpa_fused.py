@@ -1,7 +1,8 @@
 """The fused scaled_dot_product_attention kernel (csrc/cpu/attention.cpp) against PyTorch 2.13 and
 against its slow twin, the composition of matmul/softmax/where (_composed_attention): values and
-gradients over shapes that cross the kernel's 32-row and 64-key blocks, masks, causal, scale,
-dropout determinism and keep rate, float64 gradcheck, 16-bit dtypes, errors."""
+gradients over shapes that cross the kernel's 16-row and 64-key blocks, masks, causal, scale,
+dropout determinism and keep rate, float64 gradcheck, 16-bit dtypes, errors, and the same bits from
+the kernel's copy for every ISA level."""
 import numpy as np
 import pytest
 
@@ -9,7 +10,7 @@ import gradcore
 import gradcore.nn.functional as GF
 from gradcore.autograd import gradcheck
 from gradcore.nn._functional_attention import _composed_attention
-from helpers import assert_close
+from helpers import assert_close, assert_isa_levels_agree
 from nn_helpers import compare_with_torch
 
 torch = pytest.importorskip("torch")
@@ -17,12 +18,15 @@ TF = torch.nn.functional
 
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-10)}
 
-# (q, k, v) shapes: L != S, E != Ev, odd sizes, sizes across the 32-row / 64-key blocks, 3-D, 4-D.
+# (q, k, v) shapes: L != S, E != Ev, odd sizes, sizes across the 16-row / 64-key blocks, 3-D, 4-D,
+# and head dims that leave every remainder of the GEMM's 4-row tiles and 1- to 4-vector strips at
+# 2, 4, 8 and 16 lanes (E = 50 = 3 * 16 + 2, Ev = 37 = 2 * 16 + 5).
 SHAPES = [((1, 1, 1), (1, 1, 1), (1, 1, 1)),
           ((2, 5, 3), (2, 7, 3), (2, 7, 4)),
           ((2, 33, 8), (2, 65, 8), (2, 65, 5)),
           ((2, 3, 70, 16), (2, 3, 130, 16), (2, 3, 130, 9)),
-          ((1, 2, 64, 32), (1, 2, 64, 32), (1, 2, 64, 32))]
+          ((1, 2, 64, 32), (1, 2, 64, 32), (1, 2, 64, 32)),
+          ((1, 2, 97, 50), (1, 2, 131, 50), (1, 2, 131, 37))]
 
 
 def _qkv(shapes, dtype, seed=0):
@@ -39,7 +43,7 @@ def test_values_and_grads_vs_torch(dtype, shapes, causal, scale):
                        *_qkv(shapes, dtype), **TOL[dtype])
 
 
-@pytest.mark.parametrize("mshape", [(70, 130), (3, 70, 130), (2, 1, 70, 130), (2, 3, 1, 130), (1, 130)])
+@pytest.mark.parametrize("mshape", [(70, 130), (3, 70, 130), (2, 1, 70, 130), (2, 3, 1, 130), (1, 130), (70, 1)])
 @pytest.mark.parametrize("kind", ["bool", "float"])
 def test_broadcast_masks_vs_torch(mshape, kind):
     shapes = SHAPES[3]
@@ -174,3 +178,45 @@ def test_errors():
         GF.scaled_dot_product_attention(q, k, None)
     with pytest.raises(RuntimeError):
         gradcore._C.functions._fused_sdpa(q, k, v, gradcore.zeros(5, 7, dtype=gradcore.float64))
+
+
+ISA_SCRIPT = r"""
+import sys
+import numpy as np
+import gradcore as g
+import gradcore.nn.functional as F
+rng = np.random.default_rng(12)
+res = []
+for dtype in (g.float32, g.float64):
+    for causal, mask, p in ((False, None, 0.0), (True, None, 0.0), (False, rng.standard_normal((97, 131)), 0.0),
+                            (False, None, 0.2)):
+        q, k, v = (g.tensor(rng.standard_normal(s), dtype=dtype).requires_grad_()
+                   for s in ((2, 97, 50), (2, 131, 50), (2, 131, 37)))
+        m = None if mask is None else g.tensor(mask, dtype=dtype)
+        g.manual_seed(5)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=m, dropout_p=p, is_causal=causal)
+        (out * out).sum().backward()
+        res += [out.detach().numpy(), q.grad.numpy(), k.grad.numpy(), v.grad.numpy()]
+np.savez(sys.argv[1], *res)
+"""
+
+
+def test_every_isa_level_gives_the_same_bits(tmp_path):
+    assert_isa_levels_agree(ISA_SCRIPT, tmp_path)
+
+
+def test_threads_split_batch_entries_and_give_the_same_bits():
+    arrays = _qkv(((4, 2, 97, 50), (4, 2, 131, 50), (4, 2, 131, 37)), np.float32, seed=13)
+    w = gradcore.tensor(np.random.default_rng(14).standard_normal((4, 2, 97, 37)).astype(np.float32))
+    old, res = gradcore.get_num_threads(), []
+    try:
+        for n in (1, 2):
+            gradcore.set_num_threads(n)
+            ts = [gradcore.tensor(a, requires_grad=True) for a in arrays]
+            out = GF.scaled_dot_product_attention(*ts, is_causal=True)
+            out.backward(w)
+            res.append([out.detach().numpy()] + [t.grad.numpy() for t in ts])
+    finally:
+        gradcore.set_num_threads(old)
+    for a, b in zip(*res):
+        assert np.array_equal(a, b)
