@@ -1,6 +1,7 @@
 #include "autograd/node.h"
 #include <atomic>
 #include <cctype>
+#include <cmath>
 #include "ops/ops.h"
 
 namespace gc {
@@ -40,6 +41,52 @@ void release_node(std::shared_ptr<Node>& n) {
 
 Node::~Node() {
   for (auto& e : next_edges) release_node(e.fn);
+}
+
+void Node::release_saved() {
+  visit_saved([](const char*, SavedTensor& s) { s.reset(); });
+}
+
+std::atomic<unsigned> AnomalyMode::flags{0};
+
+AnomalyHooks& anomaly_hooks() {
+  static AnomalyHooks hooks;
+  return hooks;
+}
+
+namespace {
+// The inputs of the node this thread created last, kept while the forward check is on so that
+// set_history can report them when the op's output is not finite.
+thread_local std::pair<const Node*, TensorList> t_last_inputs;
+// Set while the forward check itself runs ops (and the callback runs Python): no checks inside.
+thread_local bool t_in_forward_check = false;
+
+bool all_finite(const TensorPtr& t) {
+  // x * 0 is NaN exactly where x is NaN or inf, so the float64 sum of it is finite iff all of x is.
+  auto zero = ops::mul(t, ops::scalar_tensor(Scalar::from_int(0), t->dtype, t->device));
+  auto s = ops::to_cpu(ops::sum(zero, {}, false, DType::Float64));
+  return std::isfinite(*reinterpret_cast<const double*>(s->data()));
+}
+
+void check_forward_output(const TensorPtr& out, const Node& fn) {
+  auto& hook = anomaly_hooks().on_nonfinite_output;
+  if (t_in_forward_check || !hook || !is_floating(out->dtype) || out->numel() == 0) return;
+  t_in_forward_check = true;
+  struct Reset {
+    ~Reset() { t_in_forward_check = false; }
+  } reset;
+  NoGradGuard no_grad;
+  if (all_finite(out)) return;
+  static const TensorList none;
+  hook(fn, out, t_last_inputs.first == &fn ? t_last_inputs.second : none);
+}
+}  // namespace
+
+void forget_forward_check_inputs() { t_last_inputs = {}; }
+
+void note_node_created(Node& n, const TensorList& inputs) {
+  if (AnomalyMode::on(AnomalyMode::Enabled) && anomaly_hooks().on_node_created) anomaly_hooks().on_node_created(n);
+  if (AnomalyMode::on(AnomalyMode::ForwardCheck)) t_last_inputs = {&n, inputs};
 }
 
 TensorList AccumulateGrad::apply(TensorList&& grads) {
@@ -138,6 +185,11 @@ void set_history(const TensorPtr& out, const std::shared_ptr<Node>& fn, uint32_t
   out->grad_fn = fn;
   out->output_nr = nr;
   out->requires_grad = true;
+  if (nr == 0) {
+    fn->output_shape = out->shape;
+    fn->output_dtype = out->dtype;
+  }
+  if (AnomalyMode::on(AnomalyMode::ForwardCheck)) check_forward_output(out, *fn);
 }
 
 void check_inplace(const TensorPtr& self, const char* op, bool view_ok) {

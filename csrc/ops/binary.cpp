@@ -78,7 +78,7 @@ struct BinaryBackward final : Node {
     }
     return {ga ? grad_for(ga, a_shape, a_dtype) : nullptr, gb ? grad_for(gb, b_shape, b_dtype) : nullptr};
   }
-  void release_saved() override { a.reset(); b.reset(); out.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("self", a); v("other", b); v("result", out); }
   // PyTorch's node names (pow of two tensors is its overload 1).
   std::string name() const override { return backward_name(op_name(op), op == BinaryOp::Pow ? 1 : 0); }
 };
@@ -212,7 +212,7 @@ struct WhereBackward final : Node {
     if (needs_input_grad(2)) gb = grad_for(where(c, zero, g[0]), b_shape, b_dtype);
     return {nullptr, ga, gb};
   }
-  void release_saved() override { cond.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("condition", cond); }
   std::string name() const override { return "WhereBackward0"; }
 };
 }  // namespace

@@ -132,7 +132,7 @@ struct VarBackward final : Node {
     auto centered = sub(xv, mean(xv, dims, true));
     return {mul(centered, mul(gk, scalar_like(scale, gk)))};
   }
-  void release_saved() override { x.reset(); out.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("self", x); v("result", out); }
   std::string name() const override { return is_std ? "StdBackward0" : "VarBackward0"; }
 };
 
@@ -180,7 +180,7 @@ struct ProdBackward final : Node {
     GC_KERNEL_16(true, false, prod_backward_kernel, *gx, *gk, *xv, kernels::make_reduce_plan(*xv, mask));
     return {gx};
   }
-  void release_saved() override { x.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("self", x); }
   std::string name() const override { return "ProdBackward1"; }
 };
 }  // namespace
@@ -216,7 +216,7 @@ struct AmaxBackward final : Node {
     auto count = sum(mask, dims, true);
     return {mul(div(gk, count), mask)};
   }
-  void release_saved() override { x.reset(); out.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("self", x); v("result", out); }
   std::string name() const override { return is_max ? "AmaxBackward0" : "AminBackward0"; }
 };
 
@@ -259,7 +259,7 @@ struct MaxDimBackward final : Node {
     GC_KERNEL_16(true, false, index_backward_kernel, *gx, *gk, *idx, kernels::make_reduce_plan(*gx, mask));
     return {gx};
   }
-  void release_saved() override { indices.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("indices", indices); }
   std::string name() const override { return is_max ? "MaxBackward0" : "MinBackward0"; }
 };
 
@@ -332,7 +332,7 @@ struct NormBackward final : Node {
     }
     return {mul(scaled, where(n_zero, zero, div(gk, pow(nk, scalar_like(p - 1, nk)))))};
   }
-  void release_saved() override { x.reset(); out.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("self", x); v("result", out); }
   std::string name() const override { return "NormBackward1"; }
 };
 }  // namespace

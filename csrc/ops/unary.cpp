@@ -27,7 +27,7 @@ struct UnaryBackward final : Node {
     GC_KERNEL_16(true, false, unary_backward_kernel, f, *gx, *gg, *v);
     return {gx};
   }
-  void release_saved() override { saved.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v(kernels::unary_info(f).saves == UnarySaves::Output ? "result" : "self", saved); }
   std::string name() const override { return backward_name(kernels::unary_info(f).name); }
 };
 
@@ -125,7 +125,7 @@ struct ClampBackward final : Node {
     GC_KERNEL(clamp_backward_kernel, *gx, *g[0], *xv, has_lo, lo, has_hi, hi);
     return {gx};
   }
-  void release_saved() override { x.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("self", x); }
   std::string name() const override { return "ClampBackward1"; }
 };
 
@@ -197,7 +197,7 @@ struct ClampTensorBackward final : Node {
     }
     return out;
   }
-  void release_saved() override { x.reset(); lo.reset(); hi.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("self", x); v("min", lo); v("max", hi); }
   std::string name() const override { return "ClampBackward0"; }
 };
 }  // namespace
