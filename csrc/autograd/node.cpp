@@ -282,6 +282,20 @@ void commit_inplace(const TensorPtr& view, const TensorPtr& result, const char* 
   set_view_of_base_history(view, op);
 }
 
+TensorPtr copy_with_history(const TensorPtr& t) {
+  Edge e = gradient_edge(t);
+  if (!e.fn || !t->grad_fn) return ops::clone(t);
+  TensorPtr c;
+  {
+    NoGradGuard no_grad;
+    c = ops::clone(t);
+  }
+  c->grad_fn = e.fn;
+  c->output_nr = e.input_nr;
+  c->requires_grad = true;
+  return c;
+}
+
 void set_view_of_base_history(const TensorPtr& view, const char* op) {
   const TensorPtr& base = view->base;
   if (!base->is_contiguous())

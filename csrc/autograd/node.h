@@ -197,6 +197,10 @@ void check_inplace(const TensorPtr& self, const char* op, bool view_ok = false);
 // old gradient outside the view's region, the result's inside it) and the view becomes a view of
 // the base's new history, as in PyTorch.
 void commit_inplace(const TensorPtr& self, const TensorPtr& result, const char* op);
+// A copy of `t`'s values (a new storage) that carries t's history: what an in-place op computes
+// from out of place, so the graph shows the op applied to t itself, as PyTorch's does (no
+// CloneBackward0 between them). A leaf's copy records a clone, as its gradient must reach it.
+TensorPtr copy_with_history(const TensorPtr& t);
 
 // Runs `fn` when the backward pass now running on this thread has finished (PyTorch's
 // Variable._execution_engine.queue_callback); callbacks may queue more. RuntimeError outside one.

@@ -79,8 +79,10 @@ struct BinaryBackward final : Node {
     return {ga ? grad_for(ga, a_shape, a_dtype) : nullptr, gb ? grad_for(gb, b_shape, b_dtype) : nullptr};
   }
   void visit_saved(const SavedVisitor& v) override { v("self", a); v("other", b); v("result", out); }
-  // PyTorch's node names (pow of two tensors is its overload 1).
-  std::string name() const override { return backward_name(op_name(op), op == BinaryOp::Pow ? 1 : 0); }
+  // PyTorch's node names: pow(Tensor, Scalar) is overload 0, with one input; of two tensors, 1.
+  std::string name() const override {
+    return backward_name(op_name(op), op == BinaryOp::Pow && next_edges.size() == 2 ? 1 : 0);
+  }
 };
 
 // Computes a op b into a new tensor (no autograd).
@@ -145,6 +147,7 @@ TensorPtr binary_op(BinaryOp op, const TensorPtr& a_in, const TensorPtr& b_in, S
   const auto& info = kernels::binary_info(op);
   if (info.grad_a == kernels::BinaryReads::NoGrad || !is_floating(dt) || !compute_requires_grad({&a, &b})) return out;
   auto n = make_node<BinaryBackward>({a, b});
+  if (op == BinaryOp::Pow && b->is_wrapped_number) n->next_edges.pop_back();
   n->op = op;
   n->alpha = alpha;
   n->dt = dt;
@@ -208,9 +211,9 @@ struct WhereBackward final : Node {
     auto c = cond.unpack(*this);
     auto zero = zeros({}, g[0]->dtype, g[0]->device);
     TensorPtr ga, gb;
-    if (needs_input_grad(1)) ga = grad_for(where(c, g[0], zero), a_shape, a_dtype);
-    if (needs_input_grad(2)) gb = grad_for(where(c, zero, g[0]), b_shape, b_dtype);
-    return {nullptr, ga, gb};
+    if (needs_input_grad(0)) ga = grad_for(where(c, g[0], zero), a_shape, a_dtype);
+    if (needs_input_grad(1)) gb = grad_for(where(c, zero, g[0]), b_shape, b_dtype);
+    return {ga, gb};
   }
   void visit_saved(const SavedVisitor& v) override { v("condition", cond); }
   std::string name() const override { return "WhereBackward0"; }
@@ -230,7 +233,7 @@ TensorPtr where(const TensorPtr& cond, const TensorPtr& a_in, const TensorPtr& b
   auto ac = cast_to(a, dt), bc = cast_to(b, dt);
   GC_KERNEL(where_kernel, *out, *cond, *ac, *bc);
   if (is_floating(dt) && compute_requires_grad({&a, &b})) {
-    auto n = make_node<WhereBackward>({cond, a, b});
+    auto n = make_node<WhereBackward>({a, b});  // the condition has no gradient: no edge, as in PyTorch
     n->cond = SavedTensor(cond, false);
     n->a_shape = a->shape; n->b_shape = b->shape; n->a_dtype = a->dtype; n->b_dtype = b->dtype;
     set_history(out, n);
@@ -255,7 +258,7 @@ TensorPtr binary_(BinaryOp op, const TensorPtr& self, const TensorPtr& other, Sc
   if (grad) check_inplace(self, name, /*view_ok=*/true);
   if (grad) {
     // Out of place from a copy of self, then the result's data and history into self.
-    auto r = binary_op(op, clone(self), other, alpha);
+    auto r = binary_op(op, copy_with_history(self), other, alpha);
     commit_inplace(self, r->dtype != self->dtype ? to_dtype(r, self->dtype) : r, name);
     return self;
   }

@@ -52,13 +52,16 @@ struct SumBackward final : Node {
   DType in_dtype;
   double scale = 1.0;  // 1/count for mean
   bool is_mean = false;
+  bool all_dims = false;  // no dim given: PyTorch's overload 0
   TensorList apply(TensorList&& g) override {
     auto gr = reshape(g[0], keep_shape);
     if (scale != 1.0) gr = mul(gr, wrapped_scalar(Scalar::from_double(scale), gr->device));
     if (gr->dtype != in_dtype) gr = to_dtype(gr, in_dtype);
     return {expand(gr, in_shape)};
   }
-  std::string name() const override { return is_mean ? "MeanBackward1" : "SumBackward1"; }
+  std::string name() const override {
+    return std::string(is_mean ? "MeanBackward" : "SumBackward") + (all_dims ? "0" : "1");
+  }
 };
 
 TensorPtr sum_impl(const TensorPtr& x, const DimVector& dims, bool keepdim, DType out_dt, bool mean, const char* op) {
@@ -73,6 +76,7 @@ TensorPtr sum_impl(const TensorPtr& x, const DimVector& dims, bool keepdim, DTyp
     n->in_dtype = x->dtype;
     n->scale = scale;
     n->is_mean = mean;
+    n->all_dims = dims.empty();
     set_history(out, n);
   }
   return out;

@@ -89,8 +89,9 @@ TensorPtr record_reshape(const TensorPtr& in, const TensorPtr& out, const char* 
 
 struct PermuteBackward final : Node {
   DimVector inverse;
+  const char* nm = "PermuteBackward0";  // TransposeBackward0 when transpose recorded it
   TensorList apply(TensorList&& g) override { return {permute(g[0], inverse)}; }
-  std::string name() const override { return "PermuteBackward0"; }
+  std::string name() const override { return nm; }
 };
 
 struct ExpandBackward final : Node {
@@ -253,7 +254,9 @@ TensorPtr squeeze(const TensorPtr& t, std::optional<DimVector> dims) {
       shape.push_back(t->shape[d]);
       st.push_back(t->strides[d]);
     }
-  return record_reshape(t, make_view(t, shape, st, t->offset), "SqueezeBackward0");
+  // PyTorch's overloads: squeeze(), squeeze(dim), squeeze(dims).
+  const char* node = !dims || dims->empty() ? "SqueezeBackward0" : dims->size() == 1 ? "SqueezeBackward1" : "SqueezeBackward2";
+  return record_reshape(t, make_view(t, shape, st, t->offset), node);
 }
 
 TensorPtr permute(const TensorPtr& t, const DimVector& dims) {
@@ -285,7 +288,9 @@ TensorPtr transpose(const TensorPtr& t, int64_t d0, int64_t d1) {
   DimVector perm(t->dim());
   std::iota(perm.begin(), perm.end(), 0);
   std::swap(perm[a], perm[b]);
-  return permute(t, perm);
+  auto out = permute(t, perm);
+  if (out->grad_fn) static_cast<PermuteBackward&>(*out->grad_fn).nm = "TransposeBackward0";
+  return out;
 }
 
 TensorPtr expand(const TensorPtr& t, const DimVector& shape_in) {

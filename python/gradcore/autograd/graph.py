@@ -49,6 +49,17 @@ def _children(fn):
     return [f for f, _ in fn.next_functions if f is not None]
 
 
+class _Seen(dict):
+    """Nodes by identity. Holding each Python node object keeps its id() from being reused while
+    the walk runs (next_functions makes them on demand)."""
+
+    def add(self, fn, value):
+        self[id(fn)] = (fn, value)
+
+    def get_value(self, fn):
+        return self[id(fn)][1] if id(fn) in self else None
+
+
 def print_graph(t, file=None, params=None):
     """Prints the graph recorded for ``t`` as an indented tree, one node per line: its name, the
     shape and dtype of its output, what it saved (name, shape, dtype) and the bytes that holds. A
@@ -58,19 +69,20 @@ def print_graph(t, file=None, params=None):
     counted once."""
     out = sys.stdout if file is None else file
     names = _param_names(params)
-    number = {}
+    number = _Seen()
     storages = {}
     stack = [(_roots(t), 0)]
     while stack:
         fn, depth = stack.pop()
         pad = "  " * depth
-        key = id(fn)
-        if key in number:
-            print(f"{pad}{fn.name()} #{number[key]} (see above)", file=out)
+        k = number.get_value(fn)
+        if k is not None:
+            print(f"{pad}{fn.name()} #{k} (see above)", file=out)
             continue
-        number[key] = len(number)
+        k = len(number)
+        number.add(fn, k)
         shape, dtype = fn._output_meta()
-        line = f"{pad}{fn.name()} #{number[key]} {_shape(shape)} {_dtype(dtype)}"
+        line = f"{pad}{fn.name()} #{k} {_shape(shape)} {_dtype(dtype)}"
         if fn.name() == "AccumulateGrad":
             name = names.get(id(fn.variable))
             if name:
@@ -105,21 +117,23 @@ def to_dot(t, params=None, show_saved=False):
     lines = ["digraph {",
              '\tgraph [size="12,12"]',
              "\tnode [align=left fontname=monospace fontsize=10 height=0.2 ranksep=0.1 shape=box style=filled]"]
-    ids = {}
+    ids = _Seen()
 
-    def node_id(obj):
-        return ids.setdefault(id(obj), f"n{len(ids)}")
+    def node_id(fn):
+        if ids.get_value(fn) is None:
+            ids.add(fn, f"n{len(ids)}")
+        return ids.get_value(fn)
 
     root = _roots(t)
     lines.append(f"\tout [label={_quote(_size_str(t.shape))} fillcolor=darkolivegreen1]")
     lines.append(f"\t{node_id(root)} -> out")
-    seen = set()
+    seen = _Seen()
     stack = [root]
     while stack:
         fn = stack.pop()
-        if id(fn) in seen:
+        if seen.get_value(fn):
             continue
-        seen.add(id(fn))
+        seen.add(fn, True)
         me = node_id(fn)
         if fn.name() == "AccumulateGrad":
             v = fn.variable
