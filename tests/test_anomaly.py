@@ -153,3 +153,11 @@ def test_forward_check_sees_no_false_alarm_on_every_op_family():
         for _, fn in CASES:
             fn(gradcore, inputs(gradcore))
     assert calls == []
+
+
+def test_fused_linear_relu_node_keeps_its_forward_stack():
+    model = gradcore.nn.Sequential(gradcore.nn.Linear(3, 2), gradcore.nn.ReLU())
+    with gradcore.autograd.detect_anomaly():
+        y = model(gradcore.ones(4, 3))
+    assert y.grad_fn.name() == "LinearReluBackward0"
+    assert any("y = model(gradcore.ones(4, 3))" in frame for frame in y.grad_fn.metadata["traceback_"])

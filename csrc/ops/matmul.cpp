@@ -400,6 +400,7 @@ std::shared_ptr<Node> linear_relu_backward(const TensorPtr& h, const TensorPtr& 
   n->b_shape = lin->b_shape;
   n->relu = true;
   n->y = SavedTensor(y, true);
+  if (AnomalyMode::on(AnomalyMode::Enabled | AnomalyMode::ForwardCheck)) note_node_created(*n, {});
   return n;
 }
 

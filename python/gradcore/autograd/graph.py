@@ -5,7 +5,9 @@ Every node is a ``grad_fn``: ``name()`` is PyTorch's node name (``AddmmBackward0
 ``next_functions`` the edges to its inputs' nodes (an ``AccumulateGrad`` per leaf that requires
 grad), ``metadata`` a dict, and ``_saved_<name>`` (``_saved_self``, ``_saved_result``, ...) the
 tensors it holds for backward. A storage saved by several nodes (or twice by one) is counted once
-in the bytes held.
+in the bytes held. Tools walking the graph can use what these functions use:
+``node._output_meta()`` (shape and dtype of its output 0; a leaf's for ``AccumulateGrad``) and
+``node._saved_info()`` (``[(name, tensor, storage id, storage bytes)]`` without unpacking).
 """
 import sys
 
