@@ -161,3 +161,26 @@ def test_fused_linear_relu_node_keeps_its_forward_stack():
         y = model(gradcore.ones(4, 3))
     assert y.grad_fn.name() == "LinearReluBackward0"
     assert any("y = model(gradcore.ones(4, 3))" in frame for frame in y.grad_fn.metadata["traceback_"])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_forward_check_fast_path_agrees_with_the_generic_one(bad):
+    # Contiguous float32/float64 CPU outputs are scanned in place; others (views, float16, bfloat16)
+    # go through the op-based check. Each must see the one bad element, anywhere in the tensor.
+    kind = "nan" if bad != bad else "inf"
+    for n, pos in ((1, 0), (37, 36), (1000, 517)):
+        values = np.ones((n, 2))
+        values[pos, 1] = bad
+        x = gradcore.tensor(values, requires_grad=True)
+        calls = []
+        finite = gradcore.ones(n, 2, requires_grad=True)
+        with anomaly.forward_check(lambda name, *rest: calls.append((name, rest[-1]))):
+            x * 1.0                     # float64, contiguous: in place
+            x.float() * 1.0             # ToCopyBackward0, then float32 in place
+            x.t()                       # a non-contiguous view
+            x.to(gradcore.float16)      # float16
+            x.to(gradcore.bfloat16)     # bfloat16
+            finite.t().half() * 1.0     # all finite: nothing to report
+            finite.double() * 1.0
+        assert calls == [("MulBackward0", kind), ("ToCopyBackward0", kind), ("MulBackward0", kind),
+                         ("TransposeBackward0", kind), ("ToCopyBackward0", kind), ("ToCopyBackward0", kind)]

@@ -89,7 +89,7 @@ TensorPtr record_reshape(const TensorPtr& in, const TensorPtr& out, const char* 
 
 struct PermuteBackward final : Node {
   DimVector inverse;
-  const char* nm = "PermuteBackward0";  // TransposeBackward0 when transpose recorded it
+  const char* nm;  // PermuteBackward0, or TransposeBackward0 when transpose recorded it
   TensorList apply(TensorList&& g) override { return {permute(g[0], inverse)}; }
   std::string name() const override { return nm; }
 };
@@ -259,7 +259,8 @@ TensorPtr squeeze(const TensorPtr& t, std::optional<DimVector> dims) {
   return record_reshape(t, make_view(t, shape, st, t->offset), node);
 }
 
-TensorPtr permute(const TensorPtr& t, const DimVector& dims) {
+// permute, recording its node under `node` (PyTorch names transpose's TransposeBackward0).
+static TensorPtr permute_as(const TensorPtr& t, const DimVector& dims, const char* node) {
   if (static_cast<int64_t>(dims.size()) != t->dim())
     fail(ErrorKind::Runtime, "permute", "number of dims don't match: the tensor has ", t->dim(), " dims (shape ",
          shape_str(t->shape), ") but ", dims.size(), " were given");
@@ -277,10 +278,13 @@ TensorPtr permute(const TensorPtr& t, const DimVector& dims) {
   if (compute_requires_grad({&t})) {
     auto n = make_node<PermuteBackward>({t});
     n->inverse = inverse;
+    n->nm = node;
     set_history(out, n);
   }
   return out;
 }
+
+TensorPtr permute(const TensorPtr& t, const DimVector& dims) { return permute_as(t, dims, "PermuteBackward0"); }
 
 TensorPtr transpose(const TensorPtr& t, int64_t d0, int64_t d1) {
   int64_t a = wrap_dim(d0, t->dim(), "transpose"), b = wrap_dim(d1, t->dim(), "transpose");
@@ -288,9 +292,7 @@ TensorPtr transpose(const TensorPtr& t, int64_t d0, int64_t d1) {
   DimVector perm(t->dim());
   std::iota(perm.begin(), perm.end(), 0);
   std::swap(perm[a], perm[b]);
-  auto out = permute(t, perm);
-  if (out->grad_fn) static_cast<PermuteBackward&>(*out->grad_fn).nm = "TransposeBackward0";
-  return out;
+  return permute_as(t, perm, "TransposeBackward0");
 }
 
 TensorPtr expand(const TensorPtr& t, const DimVector& shape_in) {
