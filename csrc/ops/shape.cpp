@@ -375,10 +375,13 @@ TensorPtr select(const TensorPtr& t, int64_t dim, int64_t index) {
 }
 
 namespace {
+// Also stack's (StackBackward0): each input is then one index along dim, its gradient that slice
+// without the dim.
 struct CatBackward final : Node {
   int64_t dim;
   DimVector sizes;             // along dim; -1 for a skipped legacy empty 1-D input
   std::vector<DType> dtypes;   // each input's: a gradient has its input's dtype
+  bool stacked = false;
   TensorList apply(TensorList&& g) override {
     TensorList out(sizes.size());
     int64_t off = 0;
@@ -389,13 +392,14 @@ struct CatBackward final : Node {
       }
       if (needs_input_grad(i)) {
         auto gi = slice(g[0], dim, off, off + sizes[i], 1);
+        if (stacked) gi = squeeze(gi, DimVector{dim});
         out[i] = gi->dtype == dtypes[i] ? gi : to_dtype(gi, dtypes[i]);
       }
       off += sizes[i];
     }
     return out;
   }
-  std::string name() const override { return "CatBackward0"; }
+  std::string name() const override { return stacked ? "StackBackward0" : "CatBackward0"; }
 };
 }  // namespace
 
@@ -454,13 +458,27 @@ TensorPtr stack(const TensorList& ts, int64_t dim) {
   if (ts.empty()) fail(ErrorKind::Runtime, "stack", "expected a non-empty list of tensors");
   int64_t d = wrap_dim(dim, ts[0]->dim() + 1, "stack");
   TensorList us;
-  for (size_t i = 0; i < ts.size(); ++i) {
+  for (size_t i = 0; i < ts.size(); ++i)
     if (ts[i]->shape != ts[0]->shape)
       fail(ErrorKind::Runtime, "stack", "stack expects each tensor to be equal size, but got ", shape_str(ts[0]->shape),
            " at entry 0 and ", shape_str(ts[i]->shape), " at entry ", i);
-    us.push_back(unsqueeze(ts[i], d));
+  TensorPtr out;
+  {
+    NoGradGuard no_grad;  // one StackBackward0 node below, as PyTorch's, not cat of unsqueezes
+    for (auto& t : ts) us.push_back(unsqueeze(t, d));
+    out = cat(us, d);
   }
-  return cat(us, d);
+  if (compute_requires_grad(ts)) {
+    auto n = make_node<CatBackward>(ts);
+    n->dim = d;
+    n->stacked = true;
+    for (auto& t : ts) {
+      n->sizes.push_back(1);
+      n->dtypes.push_back(t->dtype);
+    }
+    set_history(out, n);
+  }
+  return out;
 }
 
 }  // namespace gc::ops
