@@ -184,3 +184,17 @@ def test_forward_check_fast_path_agrees_with_the_generic_one(bad):
             finite.double() * 1.0
         assert calls == [("MulBackward0", kind), ("ToCopyBackward0", kind), ("MulBackward0", kind),
                          ("TransposeBackward0", kind), ("ToCopyBackward0", kind), ("ToCopyBackward0", kind)]
+
+
+def test_callback_may_turn_the_check_off_from_inside():
+    calls = []
+
+    def first_only(name, *rest):
+        calls.append(name)
+        anomaly.set_forward_check(None)
+
+    x = gradcore.tensor([-1.0], requires_grad=True)
+    anomaly.set_forward_check(first_only)
+    y = x.log()
+    y * 2
+    assert calls == ["LogBackward0"] and not anomaly.is_forward_check_enabled()

@@ -60,11 +60,11 @@ py::object& forward_callback() {
   return *cb;
 }
 
+// The hooks themselves stay installed; the switches and the callback change (a callback may turn
+// the check off or replace itself while it runs).
 void set_forward_check(py::object callback) {
-  auto& hooks = anomaly_hooks();
   if (callback.is_none()) {
     AnomalyMode::flags.fetch_and(~AnomalyMode::ForwardCheck);
-    hooks.on_nonfinite_output = nullptr;
     forward_callback() = py::object();
     forget_forward_check_inputs();
     return;
@@ -72,19 +72,20 @@ void set_forward_check(py::object callback) {
   if (!PyCallable_Check(callback.ptr()))
     fail(ErrorKind::Type, "set_forward_check", "the callback must be callable or None, got ", type_name(callback));
   forward_callback() = std::move(callback);
-  hooks.on_nonfinite_output = [](const Node& n, const TensorPtr& out, const TensorList& inputs) {
-    py::gil_scoped_acquire gil;
-    py::object cb = forward_callback();  // the callback may replace itself
-    if (!cb) return;
-    py::list shapes, ranges;
-    for (const auto& t : inputs) {
-      shapes.append(t ? make_size(t->shape) : py::none());
-      ranges.append(value_range(t));
-    }
-    bool has_nan = ops::to_cpu(ops::any(ops::compare(kernels::BinaryOp::Ne, out, out), std::nullopt, false))->data()[0] != 0;
-    cb(n.name(), shapes, ranges, has_nan ? "nan" : "inf");
-  };
   AnomalyMode::flags.fetch_or(AnomalyMode::ForwardCheck);
+}
+
+void report_nonfinite_output(const Node& n, const TensorPtr& out, const TensorList& inputs) {
+  py::gil_scoped_acquire gil;
+  py::object cb = forward_callback();  // our own reference: the callback may replace itself
+  if (!cb) return;
+  py::list shapes, ranges;
+  for (const auto& t : inputs) {
+    shapes.append(t ? make_size(t->shape) : py::none());
+    ranges.append(value_range(t));
+  }
+  bool has_nan = ops::to_cpu(ops::any(ops::compare(kernels::BinaryOp::Ne, out, out), std::nullopt, false))->data()[0] != 0;
+  cb(n.name(), shapes, ranges, has_nan ? "nan" : "inf");
 }
 
 void set_anomaly_enabled(bool enabled, bool check_nan) {
@@ -93,10 +94,11 @@ void set_anomaly_enabled(bool enabled, bool check_nan) {
   if (enabled) AnomalyMode::flags.fetch_or(check_nan ? bits : AnomalyMode::Enabled);
 }
 
-// The anomaly hooks' Python side, installed once: where each node was created, and the
-// warning that names it when its backward fails (PyTorch's wording).
+// The anomaly hooks' Python side, installed once: where each node was created, the warning that
+// names it when its backward fails (PyTorch's wording), and the forward check's report.
 void install_anomaly_hooks() {
   auto& hooks = anomaly_hooks();
+  hooks.on_nonfinite_output = &report_nonfinite_output;
   hooks.on_node_created = [](Node& n) {
     py::gil_scoped_acquire gil;
     metadata_of(n)["traceback_"] = py::module_::import("traceback").attr("format_stack")();
