@@ -94,6 +94,32 @@ TensorList apply_with_hooks(Node& n, TensorList&& in) {
   return out;
 }
 
+// Anomaly mode (PyTorch's detect_anomaly): a node that raises, or (with check_nan) returns NaN,
+// has the Python stack of the forward call that created it reported before the error propagates.
+TensorList apply_in_anomaly_mode(Node& n, TensorList&& in) {
+  auto report = [&n] {
+    if (anomaly_hooks().on_backward_error) anomaly_hooks().on_backward_error(n);
+  };
+  TensorList out;
+  try {
+    out = n.hooks ? apply_with_hooks(n, std::move(in)) : n.apply(std::move(in));
+  } catch (...) {
+    report();
+    throw;
+  }
+  if (!AnomalyMode::on(AnomalyMode::CheckNan)) return out;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const TensorPtr& g = out[i];
+    if (!g || !is_floating(g->dtype) || g->numel() == 0) continue;
+    auto nan = ops::to_cpu(ops::sum(ops::to_dtype(ops::compare(kernels::BinaryOp::Ne, g, g), DType::Float64), {}, false));
+    if (*reinterpret_cast<const double*>(nan->data()) > 0) {
+      report();
+      fail(ErrorKind::Runtime, "backward", "Function '", n.name(), "' returned nan values in its ", i, "th output.");
+    }
+  }
+  return out;
+}
+
 // Runs the graph below `roots`. With `captures` (autograd.grad), only nodes that lead to a
 // captured edge run, AccumulateGrad never runs, and the gradient arriving at each captured edge
 // is stored in `captured`.
@@ -182,7 +208,9 @@ void execute(const TensorList& roots, TensorList grads, bool retain_graph,
                std::any_of(in.begin(), in.end(), [](const TensorPtr& t) { return t != nullptr; });
     TensorList out;
     if (run) {
-      out = n->hooks ? apply_with_hooks(*n, std::move(in)) : n->apply(std::move(in));
+      out = AnomalyMode::on(AnomalyMode::Enabled) ? apply_in_anomaly_mode(*n, std::move(in))
+            : n->hooks                              ? apply_with_hooks(*n, std::move(in))
+                                                    : n->apply(std::move(in));
       // Saved tensors are dropped; a later backward through this node raises when it unpacks
       // them (nodes that saved nothing can run again, as in PyTorch).
       if (!retain_graph) n->release_saved();

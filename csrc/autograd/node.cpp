@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cmath>
 #include "ops/ops.h"
 
 namespace gc {
@@ -41,6 +42,67 @@ void release_node(std::shared_ptr<Node>& n) {
 
 Node::~Node() {
   for (auto& e : next_edges) release_node(e.fn);
+}
+
+void Node::release_saved() {
+  visit_saved([](const char*, SavedTensor& s) { s.reset(); });
+}
+
+std::atomic<unsigned> AnomalyMode::flags{0};
+
+AnomalyHooks& anomaly_hooks() {
+  static AnomalyHooks hooks;
+  return hooks;
+}
+
+namespace {
+// The inputs of the node this thread created last, kept while the forward check is on so that
+// set_history can report them when the op's output is not finite.
+thread_local std::pair<const Node*, TensorList> t_last_inputs;
+// Set while the forward check itself runs ops (and the callback runs Python): no checks inside.
+thread_local bool t_in_forward_check = false;
+
+// Finite iff the exponent bits are not all ones (inf and NaN have them all set); on the bits, with
+// no early exit, the loop vectorizes.
+template <typename U>
+bool all_finite_bits(const void* data, int64_t n, U exponent) {
+  const U* p = static_cast<const U*>(data);
+  U inf_or_nan = 0;
+  for (int64_t i = 0; i < n; ++i) inf_or_nan |= static_cast<U>((p[i] & exponent) == exponent);
+  return inf_or_nan == 0;
+}
+
+bool all_finite(const TensorPtr& t) {
+  // The common case, a contiguous float32/float64 CPU tensor, is read in place: no op, no allocation.
+  if (t->device.type == DeviceType::CPU && t->is_contiguous()) {
+    if (t->dtype == DType::Float32) return all_finite_bits<uint32_t>(t->data(), t->numel(), 0x7f800000u);
+    if (t->dtype == DType::Float64) return all_finite_bits<uint64_t>(t->data(), t->numel(), 0x7ff0000000000000ull);
+  }
+  // x * 0 is NaN exactly where x is NaN or inf, so the float64 sum of it is finite iff all of x is.
+  auto zero = ops::mul(t, ops::scalar_tensor(Scalar::from_int(0), t->dtype, t->device));
+  auto s = ops::to_cpu(ops::sum(zero, {}, false, DType::Float64));
+  return std::isfinite(*reinterpret_cast<const double*>(s->data()));
+}
+
+void check_forward_output(const TensorPtr& out, const Node& fn) {
+  auto& hook = anomaly_hooks().on_nonfinite_output;
+  if (t_in_forward_check || !hook || !is_floating(out->dtype) || out->numel() == 0) return;
+  t_in_forward_check = true;
+  struct Reset {
+    ~Reset() { t_in_forward_check = false; }
+  } reset;
+  NoGradGuard no_grad;
+  if (all_finite(out)) return;
+  static const TensorList none;
+  hook(fn, out, t_last_inputs.first == &fn ? t_last_inputs.second : none);
+}
+}  // namespace
+
+void forget_forward_check_inputs() { t_last_inputs = {}; }
+
+void note_node_created(Node& n, const TensorList& inputs) {
+  if (AnomalyMode::on(AnomalyMode::Enabled) && anomaly_hooks().on_node_created) anomaly_hooks().on_node_created(n);
+  if (AnomalyMode::on(AnomalyMode::ForwardCheck)) t_last_inputs = {&n, inputs};
 }
 
 TensorList AccumulateGrad::apply(TensorList&& grads) {
@@ -168,6 +230,11 @@ void set_history(const TensorPtr& out, const std::shared_ptr<Node>& fn, uint32_t
   out->grad_fn = fn;
   out->output_nr = nr;
   out->requires_grad = true;
+  if (nr == 0) {
+    fn->output_shape = out->shape;
+    fn->output_dtype = out->dtype;
+  }
+  if (AnomalyMode::on(AnomalyMode::ForwardCheck)) check_forward_output(out, *fn);
 }
 
 void check_inplace(const TensorPtr& self, const char* op, bool view_ok) {
@@ -258,6 +325,20 @@ void commit_inplace(const TensorPtr& view, const TensorPtr& result, const char* 
   set_history(base, n);
   ++base->history_gen;  // every other view of base now re-derives its history (gradient_edge)
   set_view_of_base_history(view, op);
+}
+
+TensorPtr copy_with_history(const TensorPtr& t) {
+  Edge e = gradient_edge(t);
+  if (!e.fn || !t->grad_fn) return ops::clone(t);
+  TensorPtr c;
+  {
+    NoGradGuard no_grad;
+    c = ops::clone(t);
+  }
+  c->grad_fn = e.fn;
+  c->output_nr = e.input_nr;
+  c->requires_grad = true;
+  return c;
 }
 
 void set_view_of_base_history(const TensorPtr& view, const char* op) {

@@ -2,6 +2,7 @@
 // owns its grad_fn; a node owns edges to the nodes of its inputs and what its backward needs.
 // Nothing global holds the graph, so dropping the output of an unused forward pass frees it.
 #pragma once
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -78,11 +79,24 @@ struct TensorHooks {  // a leaf's
   bool remove(uint64_t id) { return grad.remove(id) || post_accumulate.remove(id); }
 };
 
+class SavedTensor;
+// A node's `metadata` (PyTorch's grad_fn.metadata dict); the binding derives the Python one. In
+// anomaly mode it holds "traceback_", the Python stack where the node was created.
+struct NodeMetadata {
+  virtual ~NodeMetadata() = default;
+};
+// Names each tensor a node saved for backward, as PyTorch's _saved_* attributes do ("self",
+// "other", "result", ...); an absent one (not needed, or freed) is visited too.
+using SavedVisitor = std::function<void(const char* name, SavedTensor& saved)>;
+
 struct Node {
   std::vector<Edge> next_edges;  // one per differentiable input; fn==nullptr where none is needed
   uint64_t seq;                  // creation order: the engine runs later nodes first
   uint32_t num_outputs = 1;
   std::unique_ptr<NodeHooks> hooks;  // null unless a hook was registered
+  std::unique_ptr<NodeMetadata> metadata;  // null until asked for, or anomaly mode records a stack
+  DimVector output_shape;                  // of output 0, as set_history saw it (print_graph shows it)
+  DType output_dtype = DType::Float32;
 
   Node();
   virtual ~Node();
@@ -90,9 +104,11 @@ struct Node {
   // A null entry in `grads` means zero; a null entry returned means "no gradient".
   virtual TensorList apply(TensorList&& grads) = 0;
   virtual std::string name() const = 0;
-  // Free what backward needed. Nodes keep their saved tensors in SavedTensor members and list
-  // them here.
-  virtual void release_saved() {}
+  // Nodes keep their saved tensors in SavedTensor members and list them here, for introspection
+  // (grad_fn._saved_self, print_graph) and for release_saved.
+  virtual void visit_saved(const SavedVisitor&) {}
+  // Free what backward needed: the saved tensors, and whatever else a node overrides it to drop.
+  virtual void release_saved();
   bool needs_input_grad(size_t i) const { return i < next_edges.size() && next_edges[i].fn != nullptr; }
 };
 
@@ -117,12 +133,20 @@ class SavedTensor {
   SavedTensor() = default;
   SavedTensor(const TensorPtr& t, bool is_output);
   TensorPtr unpack(const Node& owner) const;
-  void reset() { data_.reset(); }
+  void reset() {
+    data_.reset();
+    released_ = true;
+  }
   bool defined() const { return static_cast<bool>(data_); }
+  // Freed by release_saved (unpacking raises), as opposed to never saved.
+  bool released() const { return released_; }
+  // What is held, without the version check (introspection: shapes, dtypes, bytes).
+  const TensorPtr& peek() const { return data_; }
 
  private:
   TensorPtr data_;
   uint64_t version_ = 0;
+  bool released_ = false;
 };
 
 // The edge through which gradient flows into `t`: its grad_fn, or its leaf accumulator.
@@ -139,12 +163,35 @@ bool compute_requires_grad(const TensorList& inputs);
 // Tensor.retain_grad(): a non-leaf `t` keeps its gradient in .grad during backward (a leaf does
 // anyway); RuntimeError when it does not require grad.
 void retain_grad(const TensorPtr& t);
+
+// Anomaly mode (PyTorch's detect_anomaly) and the forward check the training doctor uses. Each
+// switch costs one relaxed load where it is tested (make_node, set_history, the engine) when off.
+struct AnomalyHooks {
+  // In anomaly mode, when a node is created: records where (its metadata's "traceback_").
+  std::function<void(Node&)> on_node_created;
+  // In anomaly mode, when a node's backward raised or returned NaN: reports where it was created.
+  std::function<void(const Node&)> on_backward_error;
+  // With the forward check on, when an op recording a node wrote NaN or inf into `out`.
+  std::function<void(const Node&, const TensorPtr& out, const TensorList& inputs)> on_nonfinite_output;
+};
+AnomalyHooks& anomaly_hooks();
+struct AnomalyMode {
+  enum : unsigned { Enabled = 1, CheckNan = 2, ForwardCheck = 4 };
+  static std::atomic<unsigned> flags;
+  static bool on(unsigned bits) { return (flags.load(std::memory_order_relaxed) & bits) != 0; }
+};
+// Called by make_node when anomaly mode or the forward check is on.
+void note_node_created(Node& n, const TensorList& inputs);
+// Drops the last op's inputs the forward check keeps on this thread (when it is turned off).
+void forget_forward_check_inputs();
+
 // Creates node N, wires an edge per input (in order) and returns it.
 template <typename N, typename... A>
 std::shared_ptr<N> make_node(const TensorList& inputs, A&&... args) {
   auto n = std::make_shared<N>(std::forward<A>(args)...);
   n->next_edges.reserve(inputs.size());
   for (auto& t : inputs) n->next_edges.push_back(t ? gradient_edge(t) : Edge{});
+  if (AnomalyMode::on(AnomalyMode::Enabled | AnomalyMode::ForwardCheck)) note_node_created(*n, inputs);
   return n;
 }
 // PyTorch's name of an op's backward node: "log_sigmoid", 0 -> "LogSigmoidBackward0".
@@ -163,6 +210,10 @@ void check_inplace(const TensorPtr& self, const char* op, bool view_ok = false);
 // old gradient outside the view's region, the result's inside it) and the view becomes a view of
 // the base's new history, as in PyTorch.
 void commit_inplace(const TensorPtr& self, const TensorPtr& result, const char* op);
+// A copy of `t`'s values (a new storage) that carries t's history: what an in-place op computes
+// from out of place, so the graph shows the op applied to t itself, as PyTorch's does (no
+// CloneBackward0 between them). A leaf's copy records a clone, as its gradient must reach it.
+TensorPtr copy_with_history(const TensorPtr& t);
 
 // Runs `fn` when the backward pass now running on this thread has finished (PyTorch's
 // Variable._execution_engine.queue_callback); callbacks may queue more. RuntimeError outside one.

@@ -73,8 +73,8 @@ struct PyFunctionNode final : Node {
   }
 
   std::string name() const override { return fn_name; }
-  void release_saved() override {
-    for (auto& s : saved) s.reset();
+  void visit_saved(const SavedVisitor& v) override {
+    for (auto& s : saved) v("saved_tensors", s);
   }
 
   py::tuple unpack_saved() const {

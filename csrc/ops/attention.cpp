@@ -21,20 +21,20 @@ constexpr const char* kOp = "scaled_dot_product_attention";
 
 struct ScaledDotProductAttentionBackward final : Node {
   SavedTensor q, k, v, out;
-  TensorPtr lse, mask;  // kernel-owned: never seen by the user, so never modified in place
+  SavedTensor lse, mask;  // kernel-owned: never seen by the user, so never modified in place
   AttentionParams p;
   TensorList apply(TensorList&& g) override {
     auto qv = q.unpack(*this), kv = k.unpack(*this), vv = v.unpack(*this), ov = out.unpack(*this);
+    auto lv = lse.unpack(*this), mv = mask.defined() ? mask.unpack(*this) : nullptr;
     auto gout = kernel_operand(g[0], ov->dtype);
     auto dq = zeros(qv->shape, qv->dtype, qv->device);
     auto dk = zeros(kv->shape, kv->dtype, kv->device);
     auto dv = zeros(vv->shape, vv->dtype, vv->device);
-    GC_KERNEL(attention_backward_kernel, *dq, *dk, *dv, *gout, *qv, *kv, *vv, *ov, *lse, mask.get(), p);
+    GC_KERNEL(attention_backward_kernel, *dq, *dk, *dv, *gout, *qv, *kv, *vv, *ov, *lv, mv.get(), p);
     return {dq, dk, dv};
   }
-  void release_saved() override {
-    q.reset(); k.reset(); v.reset(); out.reset();
-    lse.reset(); mask.reset();
+  void visit_saved(const SavedVisitor& sv) override {
+    sv("query", q); sv("key", k); sv("value", v); sv("output", out); sv("logsumexp", lse); sv("attn_mask", mask);
   }
   std::string name() const override { return "ScaledDotProductFlashAttentionForCpuBackward0"; }
 };
@@ -133,8 +133,8 @@ TensorPtr scaled_dot_product_attention(const TensorPtr& query, const TensorPtr& 
     n->k = SavedTensor(k, false);
     n->v = SavedTensor(v, false);
     n->out = SavedTensor(out, true);
-    n->lse = lse;
-    n->mask = mask;
+    n->lse = SavedTensor(lse, false);
+    if (mask) n->mask = SavedTensor(mask, false);
     n->p = p;
     set_history(out, n);
   }

@@ -44,12 +44,25 @@ TensorPtr grad_for(const TensorPtr& g, const DimVector& shape, DType dtype) {
 // Add and sub pass g through (scaled by alpha for b); the others run their row's grad_a / grad_b
 // as one fused kernel over g and the saved values the row says they read.
 struct BinaryBackward final : Node {
+  // Which operands have an edge. A Python scalar operand has none where PyTorch's overload takes
+  // a Scalar: pow(Tensor, Scalar) (only a), pow(Scalar, Tensor) and `scalar - tensor` (only b).
+  enum class Edges : uint8_t { Both, OnlyA, OnlyB };
   BinaryOp op;
   Scalar alpha;
   DType dt;  // the compute dtype (the output's)
+  Edges edges = Edges::Both;
   SavedTensor a, b, out;
   DimVector a_shape, b_shape;
   DType a_dtype, b_dtype;
+
+  bool wants(bool for_b) const {
+    switch (edges) {
+      case Edges::Both: return needs_input_grad(for_b ? 1 : 0);
+      case Edges::OnlyA: return !for_b && needs_input_grad(0);
+      case Edges::OnlyB: return for_b && needs_input_grad(0);
+    }
+    return false;
+  }
 
   TensorPtr partial(bool for_b, const TensorPtr& g) {
     const auto& info = kernels::binary_info(op);
@@ -67,20 +80,32 @@ struct BinaryBackward final : Node {
     auto g = cast_to(grads[0], dt);
     TensorPtr ga, gb;
     if (info.grad_a == kernels::BinaryReads::Passes) {
-      ga = needs_input_grad(0) ? g : nullptr;
-      if (needs_input_grad(1)) {
+      ga = wants(false) ? g : nullptr;
+      if (wants(true)) {
         double s = (op == BinaryOp::Sub ? -1.0 : 1.0) * alpha.d;
         gb = s == 1.0 ? g : mul(g, wrapped_scalar(Scalar::from_double(s), g->device));
       }
     } else {
-      if (needs_input_grad(0)) ga = partial(false, g);
-      if (needs_input_grad(1)) gb = partial(true, g);
+      if (wants(false)) ga = partial(false, g);
+      if (wants(true)) gb = partial(true, g);
     }
-    return {ga ? grad_for(ga, a_shape, a_dtype) : nullptr, gb ? grad_for(gb, b_shape, b_dtype) : nullptr};
+    if (ga) ga = grad_for(ga, a_shape, a_dtype);
+    if (gb) gb = grad_for(gb, b_shape, b_dtype);
+    switch (edges) {
+      case Edges::Both: return {ga, gb};
+      case Edges::OnlyA: return {ga};
+      case Edges::OnlyB: return {gb};
+    }
+    return {};
   }
-  void release_saved() override { a.reset(); b.reset(); out.reset(); }
-  // PyTorch's node names (pow of two tensors is its overload 1).
-  std::string name() const override { return backward_name(op_name(op), op == BinaryOp::Pow ? 1 : 0); }
+  void visit_saved(const SavedVisitor& v) override { v("self", a); v("other", b); v("result", out); }
+  // PyTorch's node names: pow(Tensor, Scalar) is PowBackward0, of two tensors 1, pow(Scalar,
+  // Tensor) 2; `scalar - tensor` is RsubBackward1.
+  std::string name() const override {
+    if (op == BinaryOp::Sub && edges == Edges::OnlyB) return "RsubBackward1";
+    int overload = op != BinaryOp::Pow ? 0 : edges == Edges::OnlyA ? 0 : edges == Edges::Both ? 1 : 2;
+    return backward_name(op_name(op), overload);
+  }
 };
 
 // Computes a op b into a new tensor (no autograd).
@@ -139,18 +164,28 @@ TensorPtr to_device_of(const TensorPtr& t, const TensorPtr& other) {
 }
 
 TensorPtr binary_op(BinaryOp op, const TensorPtr& a_in, const TensorPtr& b_in, Scalar alpha = Scalar::from_int(1)) {
-  const TensorPtr a = to_device_of(a_in, b_in), b = to_device_of(b_in, a_in);
+  TensorPtr a = to_device_of(a_in, b_in), b = to_device_of(b_in, a_in);
   DType dt = compute_dtype(op, a, b);
   auto out = compute(op, a, b, alpha, dt);
   const auto& info = kernels::binary_info(op);
   if (info.grad_a == kernels::BinaryReads::NoGrad || !is_floating(dt) || !compute_requires_grad({&a, &b})) return out;
-  auto n = make_node<BinaryBackward>({a, b});
+  // PyTorch's reflected `2 * t` and `2 + t` are t.mul(2) and t.add(2): the node sees the tensor
+  // first, as there (both ops are symmetric in their operands at alpha 1).
+  if (a->is_wrapped_number && !b->is_wrapped_number &&
+      (op == BinaryOp::Mul || (op == BinaryOp::Add && alpha.d == 1.0)))
+    std::swap(a, b);
+  using Edges = BinaryBackward::Edges;
+  Edges edges = Edges::Both;
+  if (op == BinaryOp::Pow && b->is_wrapped_number) edges = Edges::OnlyA;
+  if ((op == BinaryOp::Pow || op == BinaryOp::Sub) && a->is_wrapped_number && !b->is_wrapped_number) edges = Edges::OnlyB;
+  auto n = edges == Edges::Both ? make_node<BinaryBackward>({a, b}) : make_node<BinaryBackward>({edges == Edges::OnlyA ? a : b});
+  n->edges = edges;
   n->op = op;
   n->alpha = alpha;
   n->dt = dt;
   // Save what the partials that will run read.
   auto used = [&](kernels::BinaryReads what) {
-    return (n->needs_input_grad(0) && kernels::reads(info.grad_a, what)) || (n->needs_input_grad(1) && kernels::reads(info.grad_b, what));
+    return (n->wants(false) && kernels::reads(info.grad_a, what)) || (n->wants(true) && kernels::reads(info.grad_b, what));
   };
   if (used(kernels::BinaryReads::A)) n->a = SavedTensor(a, false);
   if (used(kernels::BinaryReads::B)) n->b = SavedTensor(b, false);
@@ -208,11 +243,11 @@ struct WhereBackward final : Node {
     auto c = cond.unpack(*this);
     auto zero = zeros({}, g[0]->dtype, g[0]->device);
     TensorPtr ga, gb;
-    if (needs_input_grad(1)) ga = grad_for(where(c, g[0], zero), a_shape, a_dtype);
-    if (needs_input_grad(2)) gb = grad_for(where(c, zero, g[0]), b_shape, b_dtype);
-    return {nullptr, ga, gb};
+    if (needs_input_grad(0)) ga = grad_for(where(c, g[0], zero), a_shape, a_dtype);
+    if (needs_input_grad(1)) gb = grad_for(where(c, zero, g[0]), b_shape, b_dtype);
+    return {ga, gb};
   }
-  void release_saved() override { cond.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("condition", cond); }
   std::string name() const override { return "WhereBackward0"; }
 };
 }  // namespace
@@ -230,7 +265,7 @@ TensorPtr where(const TensorPtr& cond, const TensorPtr& a_in, const TensorPtr& b
   auto ac = cast_to(a, dt), bc = cast_to(b, dt);
   GC_KERNEL(where_kernel, *out, *cond, *ac, *bc);
   if (is_floating(dt) && compute_requires_grad({&a, &b})) {
-    auto n = make_node<WhereBackward>({cond, a, b});
+    auto n = make_node<WhereBackward>({a, b});  // the condition has no gradient: no edge, as in PyTorch
     n->cond = SavedTensor(cond, false);
     n->a_shape = a->shape; n->b_shape = b->shape; n->a_dtype = a->dtype; n->b_dtype = b->dtype;
     set_history(out, n);
@@ -255,7 +290,7 @@ TensorPtr binary_(BinaryOp op, const TensorPtr& self, const TensorPtr& other, Sc
   if (grad) check_inplace(self, name, /*view_ok=*/true);
   if (grad) {
     // Out of place from a copy of self, then the result's data and history into self.
-    auto r = binary_op(op, clone(self), other, alpha);
+    auto r = binary_op(op, copy_with_history(self), other, alpha);
     commit_inplace(self, r->dtype != self->dtype ? to_dtype(r, self->dtype) : r, name);
     return self;
   }

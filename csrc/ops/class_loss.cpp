@@ -131,7 +131,7 @@ Reduced reduce_loss(kernels::LossSums sums, Reduction reduction, double mean_div
 // Backward of cross_entropy: one pass per row from the saved logits and row statistics.
 struct CrossEntropyBackward final : Node {
   SavedTensor logits, target, weight;  // kernel operands (contiguous, compute dtype)
-  TensorPtr stats;                     // float64 [rows, 2]: row max and log-sum-exp offset
+  SavedTensor stats;                   // float64 [rows, 2]: row max and log-sum-exp offset
   kernels::ClassLossSpec spec;
   Reduction reduction = Reduction::Mean;
   double scale = 1.0;
@@ -140,7 +140,7 @@ struct CrossEntropyBackward final : Node {
 
   TensorList apply(TensorList&& g) override {
     if (!g[0]) return {nullptr, nullptr, nullptr};
-    auto x = logits.unpack(*this), t = target.unpack(*this);
+    auto x = logits.unpack(*this), t = target.unpack(*this), st = stats.unpack(*this);
     auto w = weight.defined() ? weight.unpack(*this) : nullptr;
     auto gy = kernel_operand(g[0], x->dtype);
     int64_t g_stride = reduction == Reduction::None ? 1 : 0;
@@ -149,20 +149,17 @@ struct CrossEntropyBackward final : Node {
     TensorPtr gx, gt, gw;
     if (needs_input_grad(0)) gx = empty_tensor(x->shape, x->dtype, x->device);
     if (!prob) {
-      if (gx) GC_KERNEL_16(true, false, cross_entropy_backward, *gx, *x, *t, sp, *stats, *gy, g_stride, scale);
+      if (gx) GC_KERNEL_16(true, false, cross_entropy_backward, *gx, *x, *t, sp, *st, *gy, g_stride, scale);
     } else {
       if (needs_input_grad(1)) gt = empty_tensor(t->shape, x->dtype, x->device);
       if (needs_input_grad(2)) gw = empty_tensor(w->shape, x->dtype, x->device);
-      GC_KERNEL_16(true, false, cross_entropy_prob_backward, gx.get(), gt.get(), gw.get(), *x, *t, sp, *stats, *gy, g_stride, scale);
+      GC_KERNEL_16(true, false, cross_entropy_prob_backward, gx.get(), gt.get(), gw.get(), *x, *t, sp, *st, *gy, g_stride, scale);
     }
     return {gx ? cast_back(gx, x_dtype) : nullptr, gt ? cast_back(gt, t_dtype) : nullptr,
             gw ? cast_back(gw, w_dtype) : nullptr};
   }
-  void release_saved() override {
-    logits.reset();
-    target.reset();
-    weight.reset();
-    stats.reset();
+  void visit_saved(const SavedVisitor& v) override {
+    v("self", logits); v("target", target); v("weight", weight); v("stats", stats);
   }
   std::string name() const override { return "CrossEntropyBackward0"; }
 };
@@ -185,10 +182,7 @@ struct NllLossBackward final : Node {
     GC_KERNEL_16(true, false, nll_loss_backward, *gx, *t, sp, *gy, reduction == Reduction::None ? 1 : 0, scale);
     return {cast_back(gx, x_dtype)};
   }
-  void release_saved() override {
-    target.reset();
-    weight.reset();
-  }
+  void visit_saved(const SavedVisitor& v) override { v("target", target); v("weight", weight); }
   std::string name() const override { return "NllLossBackward0"; }
 };
 
@@ -247,7 +241,7 @@ TensorPtr cross_entropy(const TensorPtr& logits, const TensorPtr& target, const 
     n->logits = SavedTensor(x, false);
     n->target = SavedTensor(t, false);
     if (w) n->weight = SavedTensor(w, false);
-    n->stats = stats;
+    n->stats = SavedTensor(stats, false);
     n->spec = spec;
     n->spec.weight = nullptr;  // re-pointed at the unpacked weight in apply
     n->reduction = reduction;

@@ -207,7 +207,7 @@ struct Conv2dBackward final : Node {
     if (needs_input_grad(0)) gx = conv_input_grad(g, wv, geo, opt.groups, xv->dtype);
     return {gx, gw, gb};
   }
-  void release_saved() override { x.reset(); w.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("input", x); v("weight", w); }
   std::string name() const override { return "ConvolutionBackward0"; }
 };
 
@@ -230,7 +230,7 @@ struct ConvTranspose2dBackward final : Node {
     }
     return {gx, gw, gb};
   }
-  void release_saved() override { x.reset(); w.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("input", x); v("weight", w); }
   std::string name() const override { return "ConvolutionBackward0"; }
 };
 

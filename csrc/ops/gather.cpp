@@ -109,7 +109,7 @@ struct GatherBackward final : Node {
     scatter_raw(*gx, dim, *index.unpack(*this), *g[0], kernels::ScatterReduce::Sum);
     return {gx};
   }
-  void release_saved() override { index.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("index", index); }
   std::string name() const override { return "GatherBackward0"; }
 };
 
@@ -147,7 +147,7 @@ struct IndexSelectBackward final : Node {
     index_put_raw(gx, idxs, g[0], true, "index_select backward");
     return {gx};
   }
-  void release_saved() override { index.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("index", index); }
   std::string name() const override { return "IndexSelectBackward0"; }
 };
 }  // namespace

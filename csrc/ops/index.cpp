@@ -88,8 +88,8 @@ class SavedIndices {
     for (size_t k = 0; k < pos_.size(); ++k) out[pos_[k]] = saved_[k].unpack(owner);
     return out;
   }
-  void reset() {
-    for (auto& s : saved_) s.reset();
+  void visit(const char* name, const SavedVisitor& v) {
+    for (auto& s : saved_) v(name, s);
   }
 
  private:
@@ -302,7 +302,7 @@ struct IndexBackward final : Node {
     index_put_raw(gx, indices.unpack(*this), g[0], true, "index backward");
     return {gx};
   }
-  void release_saved() override { indices.reset(); }
+  void visit_saved(const SavedVisitor& v) override { indices.visit("indices", v); }
   std::string name() const override { return "IndexBackward0"; }
 };
 
@@ -327,7 +327,7 @@ struct IndexPutBackward final : Node {
     if (needs_input_grad(1)) gv = reduce_to(index_raw(g[0], idx, "index_put_ backward"), values_shape, values_dtype);
     return {gx, gv};
   }
-  void release_saved() override { indices.reset(); }
+  void visit_saved(const SavedVisitor& v) override { indices.visit("indices", v); }
   std::string name() const override { return "IndexPutBackward0"; }
 };
 
@@ -386,7 +386,7 @@ struct MaskedFillBackward final : Node {
     if (needs_input_grad(1)) gv = reduce_to(sum(where(m, g[0], zero), {}, false), {}, value_dtype);
     return {gx, gv};
   }
-  void release_saved() override { mask.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("mask", mask); }
   std::string name() const override { return "MaskedFillBackward0"; }
 };
 
@@ -515,7 +515,7 @@ struct SetItemBackward final : Node {
     }
     return {gx, gv};
   }
-  void release_saved() override { advanced.reset(); }
+  void visit_saved(const SavedVisitor& v) override { advanced.visit("indices", v); }
   std::string name() const override { return "CopySlices"; }
 };
 }  // namespace

@@ -44,7 +44,7 @@ struct LayerNormBackward final : Node {
     if (db) db = rows::cast_back(db, bias_dtype);
     return {dx, dw, db};
   }
-  void release_saved() override { x.reset(); weight.reset(); mean.reset(); rstd.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("input", x); v("weight", weight); v("mean", mean); v("rstd", rstd); }
   std::string name() const override {
     return kind == RowNorm::Layer ? "NativeLayerNormBackward0" : "FusedRmsNormBackward0";
   }

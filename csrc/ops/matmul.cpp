@@ -199,7 +199,7 @@ struct MatmulBackward final : Node {
     auto [ga, gb] = matmul_grads(g[0], av, bv, a_shape, b_shape);
     return {ga, gb};
   }
-  void release_saved() override { a.reset(); b.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("self", a); v("other", b); }
   std::string name() const override { return nm; }
 };
 
@@ -323,7 +323,7 @@ struct LinearBackward final : Node {
     }
     return {gx, gw, gb};
   }
-  void release_saved() override { x_rows.reset(); w.reset(); y.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("input", x_rows); v("weight", w); v("result", y); }
   std::string name() const override { return relu ? "LinearReluBackward0" : "LinearBackward0"; }
 };
 
@@ -400,6 +400,7 @@ std::shared_ptr<Node> linear_relu_backward(const TensorPtr& h, const TensorPtr& 
   n->b_shape = lin->b_shape;
   n->relu = true;
   n->y = SavedTensor(y, true);
+  if (AnomalyMode::on(AnomalyMode::Enabled | AnomalyMode::ForwardCheck)) note_node_created(*n, {});
   return n;
 }
 

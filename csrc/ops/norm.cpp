@@ -35,7 +35,7 @@ struct BatchNormBackward final : Node {
               db.get());
     return {dx, dw, db};
   }
-  void release_saved() override { x.reset(); weight.reset(); mean.reset(); var.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("input", x); v("weight", weight); v("save_mean", mean); v("save_var", var); }
   std::string name() const override { return "NativeBatchNormBackward0"; }
 };
 

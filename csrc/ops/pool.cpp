@@ -103,7 +103,7 @@ struct Pool2dBackward final : Node {
     else GC_KERNEL(avg_pool2d_backward, *g, geo, *dx);
     return {dx};
   }
-  void release_saved() override { indices.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("indices", indices); }
   std::string name() const override {
     if (max) return geo.adaptive ? "AdaptiveMaxPool2DBackward0" : "MaxPool2DWithIndicesBackward0";
     return geo.adaptive ? "AdaptiveAvgPool2DBackward0" : "AvgPool2DBackward0";

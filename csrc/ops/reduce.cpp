@@ -52,13 +52,16 @@ struct SumBackward final : Node {
   DType in_dtype;
   double scale = 1.0;  // 1/count for mean
   bool is_mean = false;
+  bool all_dims = false;  // no dim given: PyTorch's overload 0
   TensorList apply(TensorList&& g) override {
     auto gr = reshape(g[0], keep_shape);
     if (scale != 1.0) gr = mul(gr, wrapped_scalar(Scalar::from_double(scale), gr->device));
     if (gr->dtype != in_dtype) gr = to_dtype(gr, in_dtype);
     return {expand(gr, in_shape)};
   }
-  std::string name() const override { return is_mean ? "MeanBackward1" : "SumBackward1"; }
+  std::string name() const override {
+    return std::string(is_mean ? "MeanBackward" : "SumBackward") + (all_dims ? "0" : "1");
+  }
 };
 
 TensorPtr sum_impl(const TensorPtr& x, const DimVector& dims, bool keepdim, DType out_dt, bool mean, const char* op) {
@@ -73,6 +76,7 @@ TensorPtr sum_impl(const TensorPtr& x, const DimVector& dims, bool keepdim, DTyp
     n->in_dtype = x->dtype;
     n->scale = scale;
     n->is_mean = mean;
+    n->all_dims = dims.empty();
     set_history(out, n);
   }
   return out;
@@ -132,7 +136,7 @@ struct VarBackward final : Node {
     auto centered = sub(xv, mean(xv, dims, true));
     return {mul(centered, mul(gk, scalar_like(scale, gk)))};
   }
-  void release_saved() override { x.reset(); out.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("self", x); v("result", out); }
   std::string name() const override { return is_std ? "StdBackward0" : "VarBackward0"; }
 };
 
@@ -180,7 +184,7 @@ struct ProdBackward final : Node {
     GC_KERNEL_16(true, false, prod_backward_kernel, *gx, *gk, *xv, kernels::make_reduce_plan(*xv, mask));
     return {gx};
   }
-  void release_saved() override { x.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("self", x); }
   std::string name() const override { return "ProdBackward1"; }
 };
 }  // namespace
@@ -216,7 +220,7 @@ struct AmaxBackward final : Node {
     auto count = sum(mask, dims, true);
     return {mul(div(gk, count), mask)};
   }
-  void release_saved() override { x.reset(); out.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("self", x); v("result", out); }
   std::string name() const override { return is_max ? "AmaxBackward0" : "AminBackward0"; }
 };
 
@@ -259,7 +263,7 @@ struct MaxDimBackward final : Node {
     GC_KERNEL_16(true, false, index_backward_kernel, *gx, *gk, *idx, kernels::make_reduce_plan(*gx, mask));
     return {gx};
   }
-  void release_saved() override { indices.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("indices", indices); }
   std::string name() const override { return is_max ? "MaxBackward0" : "MinBackward0"; }
 };
 
@@ -332,7 +336,7 @@ struct NormBackward final : Node {
     }
     return {mul(scaled, where(n_zero, zero, div(gk, pow(nk, scalar_like(p - 1, nk)))))};
   }
-  void release_saved() override { x.reset(); out.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("self", x); v("result", out); }
   std::string name() const override { return "NormBackward1"; }
 };
 }  // namespace

@@ -32,7 +32,7 @@ struct MseLossBackward final : Node {
     }
     return {gx, gt};
   }
-  void release_saved() override { x.reset(); t.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("self", x); v("target", t); }
   std::string name() const override { return "MseLossBackward0"; }
 };
 

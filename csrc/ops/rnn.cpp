@@ -140,9 +140,9 @@ struct RnnLayerBackward final : Node {
     }
     return {dx, dh0, dc0, dwih, dwhh, dbih, dbhh, dwhr};
   }
-  void release_saved() override {
-    x_rows.reset(); h0.reset(); c0.reset(); w_ih.reset(); w_hh.reset(); out.reset(); c_all.reset(); gates.reset();
-    w_hr.reset(); h_raw.reset();
+  void visit_saved(const SavedVisitor& v) override {
+    v("input", x_rows); v("hx", h0); v("cx", c0); v("w_ih", w_ih); v("w_hh", w_hh); v("output", out);
+    v("cy", c_all); v("gates", gates); v("w_hr", w_hr); v("h_raw", h_raw);
   }
   std::string name() const override {
     switch (mode) {

@@ -31,7 +31,7 @@ struct CumprodBackward final : Node {
     GC_KERNEL(cumprod_backward_kernel, *gx, *gc, *rows::kernel_operand(xv, xv->dtype), *out.unpack(*this), L);
     return {gx};
   }
-  void release_saved() override { x.reset(); out.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("self", x); v("result", out); }
   std::string name() const override { return "CumprodBackward0"; }
 };
 

@@ -141,12 +141,8 @@ struct ScatterBackward final : Node {
     TensorPtr gsrc = needs_input_grad(1) ? grad_for_src(gsrc_at, *idx, src_shape) : nullptr;
     return {needs_input_grad(0) ? gself : nullptr, gsrc};
   }
-  void release_saved() override {
-    index.reset();
-    self.reset();
-    src.reset();
-    result.reset();
-    counts.reset();
+  void visit_saved(const SavedVisitor& v) override {
+    v("index", index); v("self", self); v("src", src); v("result", result); v("counts", counts);
   }
   std::string name() const override {
     switch (mode) {
@@ -326,7 +322,7 @@ struct IndexWriteBackward final : Node {
     }
     return {needs_input_grad(0) ? gself : nullptr, gv};
   }
-  void release_saved() override { index.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("index", index); }
   std::string name() const override {
     switch (what) {
       case SliceWrite::Add: return "IndexAddBackward0";

@@ -89,8 +89,9 @@ TensorPtr record_reshape(const TensorPtr& in, const TensorPtr& out, const char* 
 
 struct PermuteBackward final : Node {
   DimVector inverse;
+  const char* nm;  // PermuteBackward0, or TransposeBackward0 when transpose recorded it
   TensorList apply(TensorList&& g) override { return {permute(g[0], inverse)}; }
-  std::string name() const override { return "PermuteBackward0"; }
+  std::string name() const override { return nm; }
 };
 
 struct ExpandBackward final : Node {
@@ -253,10 +254,13 @@ TensorPtr squeeze(const TensorPtr& t, std::optional<DimVector> dims) {
       shape.push_back(t->shape[d]);
       st.push_back(t->strides[d]);
     }
-  return record_reshape(t, make_view(t, shape, st, t->offset), "SqueezeBackward0");
+  // PyTorch's overloads: squeeze(), squeeze(dim), squeeze(dims).
+  const char* node = !dims || dims->empty() ? "SqueezeBackward0" : dims->size() == 1 ? "SqueezeBackward1" : "SqueezeBackward2";
+  return record_reshape(t, make_view(t, shape, st, t->offset), node);
 }
 
-TensorPtr permute(const TensorPtr& t, const DimVector& dims) {
+// permute, recording its node under `node` (PyTorch names transpose's TransposeBackward0).
+static TensorPtr permute_as(const TensorPtr& t, const DimVector& dims, const char* node) {
   if (static_cast<int64_t>(dims.size()) != t->dim())
     fail(ErrorKind::Runtime, "permute", "number of dims don't match: the tensor has ", t->dim(), " dims (shape ",
          shape_str(t->shape), ") but ", dims.size(), " were given");
@@ -274,10 +278,13 @@ TensorPtr permute(const TensorPtr& t, const DimVector& dims) {
   if (compute_requires_grad({&t})) {
     auto n = make_node<PermuteBackward>({t});
     n->inverse = inverse;
+    n->nm = node;
     set_history(out, n);
   }
   return out;
 }
+
+TensorPtr permute(const TensorPtr& t, const DimVector& dims) { return permute_as(t, dims, "PermuteBackward0"); }
 
 TensorPtr transpose(const TensorPtr& t, int64_t d0, int64_t d1) {
   int64_t a = wrap_dim(d0, t->dim(), "transpose"), b = wrap_dim(d1, t->dim(), "transpose");
@@ -285,7 +292,7 @@ TensorPtr transpose(const TensorPtr& t, int64_t d0, int64_t d1) {
   DimVector perm(t->dim());
   std::iota(perm.begin(), perm.end(), 0);
   std::swap(perm[a], perm[b]);
-  return permute(t, perm);
+  return permute_as(t, perm, "TransposeBackward0");
 }
 
 TensorPtr expand(const TensorPtr& t, const DimVector& shape_in) {
@@ -368,10 +375,13 @@ TensorPtr select(const TensorPtr& t, int64_t dim, int64_t index) {
 }
 
 namespace {
+// Also stack's (StackBackward0): each input is then one index along dim, its gradient that slice
+// without the dim.
 struct CatBackward final : Node {
   int64_t dim;
   DimVector sizes;             // along dim; -1 for a skipped legacy empty 1-D input
   std::vector<DType> dtypes;   // each input's: a gradient has its input's dtype
+  bool stacked = false;
   TensorList apply(TensorList&& g) override {
     TensorList out(sizes.size());
     int64_t off = 0;
@@ -382,13 +392,14 @@ struct CatBackward final : Node {
       }
       if (needs_input_grad(i)) {
         auto gi = slice(g[0], dim, off, off + sizes[i], 1);
+        if (stacked) gi = squeeze(gi, DimVector{dim});
         out[i] = gi->dtype == dtypes[i] ? gi : to_dtype(gi, dtypes[i]);
       }
       off += sizes[i];
     }
     return out;
   }
-  std::string name() const override { return "CatBackward0"; }
+  std::string name() const override { return stacked ? "StackBackward0" : "CatBackward0"; }
 };
 }  // namespace
 
@@ -447,13 +458,27 @@ TensorPtr stack(const TensorList& ts, int64_t dim) {
   if (ts.empty()) fail(ErrorKind::Runtime, "stack", "expected a non-empty list of tensors");
   int64_t d = wrap_dim(dim, ts[0]->dim() + 1, "stack");
   TensorList us;
-  for (size_t i = 0; i < ts.size(); ++i) {
+  for (size_t i = 0; i < ts.size(); ++i)
     if (ts[i]->shape != ts[0]->shape)
       fail(ErrorKind::Runtime, "stack", "stack expects each tensor to be equal size, but got ", shape_str(ts[0]->shape),
            " at entry 0 and ", shape_str(ts[i]->shape), " at entry ", i);
-    us.push_back(unsqueeze(ts[i], d));
+  TensorPtr out;
+  {
+    NoGradGuard no_grad;  // one StackBackward0 node below, as PyTorch's, not cat of unsqueezes
+    for (auto& t : ts) us.push_back(unsqueeze(t, d));
+    out = cat(us, d);
   }
-  return cat(us, d);
+  if (compute_requires_grad(ts)) {
+    auto n = make_node<CatBackward>(ts);
+    n->dim = d;
+    n->stacked = true;
+    for (auto& t : ts) {
+      n->sizes.push_back(1);
+      n->dtypes.push_back(t->dtype);
+    }
+    set_history(out, n);
+  }
+  return out;
 }
 
 }  // namespace gc::ops

@@ -24,7 +24,7 @@ struct SoftmaxBackward final : Node {
     GC_KERNEL_16(true, false, softmax_backward_kernel, *gx, *gy, *y, L, log);
     return {gx};
   }
-  void release_saved() override { out.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("result", out); }
   std::string name() const override { return log ? "LogSoftmaxBackward0" : "SoftmaxBackward0"; }
 };
 

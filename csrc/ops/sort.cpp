@@ -23,7 +23,7 @@ struct SortBackward final : Node {
     if (in_shape.empty()) return {gv};
     return {scatter_add(zeros(in_shape, dtype, gv->device), dim, indices.unpack(*this), gv)};
   }
-  void release_saved() override { indices.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("indices", indices); }
   std::string name() const override { return is_topk ? "TopkBackward0" : "SortBackward0"; }
 };
 

@@ -27,7 +27,7 @@ struct UnaryBackward final : Node {
     GC_KERNEL_16(true, false, unary_backward_kernel, f, *gx, *gg, *v);
     return {gx};
   }
-  void release_saved() override { saved.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v(kernels::unary_info(f).saves == UnarySaves::Output ? "result" : "self", saved); }
   std::string name() const override { return backward_name(kernels::unary_info(f).name); }
 };
 
@@ -106,7 +106,7 @@ TensorPtr unary_(const UnaryFn& f, const TensorPtr& x) {
          dtype_name(x->dtype), " of the in-place op");
   if (compute_requires_grad({&x})) {
     check_inplace(x, name.c_str(), /*view_ok=*/true);
-    commit_inplace(x, unary(f, clone(x)), name.c_str());
+    commit_inplace(x, unary(f, copy_with_history(x)), name.c_str());
     return x;
   }
   GC_KERNEL_16(true, false, unary_kernel, f, *x, *x);
@@ -125,7 +125,7 @@ struct ClampBackward final : Node {
     GC_KERNEL(clamp_backward_kernel, *gx, *g[0], *xv, has_lo, lo, has_hi, hi);
     return {gx};
   }
-  void release_saved() override { x.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("self", x); }
   std::string name() const override { return "ClampBackward1"; }
 };
 
@@ -144,7 +144,7 @@ TensorPtr clamp_impl(const TensorPtr& x, std::optional<Scalar> min, std::optiona
   auto in = dt != x->dtype ? to_dtype(detach(x), dt) : x;
   bool grad = is_floating(dt) && compute_requires_grad({&x});
   if (in_place && grad) check_inplace(x, "clamp_");
-  auto src = in_place && grad ? clone(x) : in;
+  auto src = in_place && grad ? copy_with_history(x) : in;
   auto out = in_place && !grad ? x : empty_tensor(x->shape, dt, x->device);
   GC_KERNEL(clamp_kernel, *out, *src, min, max);
   if (grad) {
@@ -197,7 +197,7 @@ struct ClampTensorBackward final : Node {
     }
     return out;
   }
-  void release_saved() override { x.reset(); lo.reset(); hi.reset(); }
+  void visit_saved(const SavedVisitor& v) override { v("self", x); v("min", lo); v("max", hi); }
   std::string name() const override { return "ClampBackward0"; }
 };
 }  // namespace

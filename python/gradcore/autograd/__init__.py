@@ -1,4 +1,5 @@
-"""gradcore.autograd: ``backward``, ``grad``, the grad-mode switches, custom ``Function``s and ``gradcheck``.
+"""gradcore.autograd: ``backward``, ``grad``, the grad-mode switches, custom ``Function``s, ``gradcheck``,
+anomaly mode (``detect_anomaly``) and the visible graph (``graph.print_graph`` / ``graph.to_dot``).
 
 The engine is C++ (csrc/autograd/engine.cpp); these functions only normalise arguments."""
 from .. import _C
@@ -6,6 +7,8 @@ from .._C import Tensor
 from .grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode  # noqa: F401
 from .function import Function, FunctionCtx, once_differentiable  # noqa: F401
 from .gradcheck import gradcheck, GradcheckError  # noqa: F401
+from .anomaly import detect_anomaly, set_detect_anomaly, is_anomaly_enabled, is_anomaly_check_nan_enabled  # noqa: F401
+from . import anomaly, graph  # noqa: F401
 from .._legacy import Variable  # noqa: F401
 
 
