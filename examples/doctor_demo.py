@@ -139,6 +139,29 @@ def hidden_state_not_detached():
         opt.step()
 
 
+def nan_in_the_forward_pass():
+    net = model(dropout=0.0)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    x, y = batches[0]
+    opt.zero_grad()
+    scores = net(x)
+    loss = F.nll_loss(scores.softmax(1).log(), y) + 1e-3 * scores.log().mean()  # log of negative scores
+    loss.backward()
+    opt.step()
+
+
+def running_total_of_losses():
+    net = model()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    total = 0.0
+    for x, y in batches:
+        opt.zero_grad()
+        loss = F.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        total += loss  # should be loss.item(): every iteration's graph stays alive
+
+
 def exploding_gradients():
     net = model(dropout=0.0)
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
@@ -171,7 +194,8 @@ def correct_loop():
 def main():
     for mistake in (forgot_zero_grad, softmax_into_cross_entropy, logits_into_nll_loss, validation_left_in_eval_mode,
                     validation_in_train_mode, optimizer_misses_a_layer, detached_branch, scheduler_first,
-                    unreduced_loss, hidden_state_not_detached, exploding_gradients, correct_loop):
+                    unreduced_loss, hidden_state_not_detached, nan_in_the_forward_pass, running_total_of_losses,
+                    exploding_gradients, correct_loop):
         result = error = None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -294,8 +294,9 @@ def test_exploding_and_nonfinite_gradients_warn():
     assert _diagnose(lambda: loop(-1, 1.0)) == []
     msgs = _diagnose(lambda: loop(12, 1e4))
     assert len(msgs) == 1 and "the gradient norm jumped to" in msgs[0] and "clip_grad_norm_" in msgs[0]
-    msgs = _diagnose(lambda: loop(0, float("nan")))
-    assert len(msgs) == 1 and "non-finite gradient norm (nan)" in msgs[0]
+    msgs = _diagnose(lambda: loop(0, float("nan")))  # the forward check sees the NaN first
+    assert len(msgs) == 2 and msgs[0].startswith("the forward pass made its first nan in Mul (MulBackward0)")
+    assert "non-finite gradient norm (nan)" in msgs[1]
 
 
 def test_warning_points_at_the_users_line():
@@ -379,3 +380,55 @@ def test_trainer_doctor(tmp_path, accumulate):
     assert fit(_Classifier()) == []
     msgs = fit(_Classifier(probabilities=True))
     assert len(msgs) == 1 and "cross_entropy got the output of softmax" in msgs[0]
+
+
+def test_first_nonfinite_op_of_the_forward_pass_is_named_with_its_line():
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    X, Y = _data()
+
+    def loop():
+        opt.zero_grad()
+        scores = model(X)
+        loss = scores.log().mean() + F.cross_entropy(scores, Y)  # log of negative scores: NaN
+        loss.backward()
+        opt.step()
+    msgs = _diagnose(loop)
+    first = [m for m in msgs if m.startswith("the forward pass made its first nan")]
+    assert len(first) == 1, msgs
+    assert "in Log (LogBackward0) called at" in first[0] and "test_doctor.py" in first[0]
+    assert "(`loss = scores.log().mean() + F.cross_entropy(scores, Y)" in first[0]
+    assert "input 0: shape [64, 3], values in [" in first[0] and "clamp" in first[0]
+
+
+def test_nonfinite_data_is_blamed_on_the_inputs():
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    X, Y = _data()
+    X[3, 2] = float("inf")
+
+    def loop():
+        opt.zero_grad()
+        F.cross_entropy(model(X), Y).backward()
+        opt.step()
+    msgs = _diagnose(loop)
+    assert any("its inputs already held NaN/inf" in m and "check the data batch" in m for m in msgs), msgs
+
+
+def test_running_total_of_losses_is_a_leak():
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    X, Y = _data()
+
+    def loop(item):
+        total = 0.0
+        for _ in range(6):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(X), Y)
+            loss.backward()
+            opt.step()
+            total = total + (loss.item() if item else loss)
+    assert _diagnose(lambda: loop(True)) == []
+    msgs = _diagnose(lambda: loop(False))
+    assert len(msgs) == 1 and "grew at each of the last 3 SGD.step() calls" in msgs[0], msgs
+    assert "loss.item()" in msgs[0]

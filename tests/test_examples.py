@@ -91,7 +91,7 @@ def test_train_mnist_cnn_example(tmp_path):
 def test_doctor_demo_catches_every_mistake():
     out = _run("doctor_demo.py", [], cwd=ROOT, under_doctor=False)  # it runs its own doctors
     sections = out.split("== ")[1:]
-    assert len(sections) == 12, out
+    assert len(sections) == 14, out
     for section in sections[:-1]:
         assert "TrainingWarning" in section, section
     assert sections[-1].startswith("correct loop") and "no warning" in sections[-1], out

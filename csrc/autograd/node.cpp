@@ -9,6 +9,7 @@ namespace gc {
 
 namespace {
 std::atomic<uint64_t> g_next_seq{0};
+std::atomic<uint64_t> g_destroyed{0};
 std::atomic<uint64_t> g_next_hook_id{0};
 }  // namespace
 
@@ -41,7 +42,12 @@ void release_node(std::shared_ptr<Node>& n) {
 }
 
 Node::~Node() {
+  g_destroyed.fetch_add(1, std::memory_order_relaxed);
   for (auto& e : next_edges) release_node(e.fn);
+}
+
+uint64_t live_nodes() {
+  return g_next_seq.load(std::memory_order_relaxed) - g_destroyed.load(std::memory_order_relaxed);
 }
 
 void Node::release_saved() {

@@ -89,6 +89,10 @@ struct NodeMetadata {
 // "other", "result", ...); an absent one (not needed, or freed) is visited too.
 using SavedVisitor = std::function<void(const char* name, SavedTensor& saved)>;
 
+// How many autograd nodes exist now (created minus destroyed): the training doctor watches it grow
+// when something keeps every iteration's graph alive.
+uint64_t live_nodes();
+
 struct Node {
   std::vector<Edge> next_edges;  // one per differentiable input; fn==nullptr where none is needed
   uint64_t seq;                  // creation order: the engine runs later nodes first

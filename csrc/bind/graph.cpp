@@ -158,6 +158,7 @@ static void bind_graph(py::module_& m, TensorClass&) {
   m.def("_is_anomaly_enabled", [] { return AnomalyMode::on(AnomalyMode::Enabled); });
   m.def("_is_anomaly_check_nan_enabled", [] { return AnomalyMode::on(AnomalyMode::CheckNan); });
   m.def("_set_forward_check", &set_forward_check, py::arg("callback"));
+  m.def("_live_autograd_nodes", &live_nodes);
   m.def("_forward_check_enabled", [] { return AnomalyMode::on(AnomalyMode::ForwardCheck); });
 }
 

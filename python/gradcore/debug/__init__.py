@@ -12,15 +12,20 @@ once per problem, with a :class:`TrainingWarning` naming the mistake, the eviden
   ``no_grad`` with Dropout / BatchNorm still in train mode;
 * parameters that require grad but are in no optimizer, and parameters in the optimizer that got no
   gradient from ``backward()``, by module name;
+* the first op of the forward pass whose output holds NaN or inf (its name, input shapes and value
+  ranges, and the Python line that called it), through ``gradcore.autograd.anomaly``'s forward
+  check (for NaN in backward, ``gradcore.autograd.detect_anomaly()``);
 * a learning-rate scheduler stepped before its optimizer, ``backward()`` on a non-scalar loss, a
   graph that leaks across iterations (a backward that reaches nodes of an earlier iteration's
-  graph, and grows), and gradient norms that explode (compared with their running median) or
+  graph, and grows; or a graph kept alive that grows at every step, like a running total of losses),
+  and gradient norms that explode (compared with their running median) or
   become non-finite.
 
 The doctor hooks in only while it is active: outside it the library pays one test per check
 point (see ``gradcore._debug_slot``).
 """
 import contextlib
+import linecache
 import math
 import os
 import sys
@@ -30,7 +35,6 @@ from collections import deque
 
 from .. import _C, _debug_slot
 from ..nn.modules import module as _module
-from ..nn.utils.clip_grad import get_total_norm
 from ..optim import optimizer as _optimizer
 
 __all__ = ["TrainingWarning", "doctor"]
@@ -59,6 +63,9 @@ _TRAIN_DEPENDENT = ("Dropout", "AlphaDropout", "FeatureAlphaDropout", "BatchNorm
 _EXPLODE_RATIO = 10.0
 _NORM_HISTORY = 50
 _NORM_MIN_HISTORY = 10
+_NORM_SAMPLE = 4096  # elements of each large gradient that the norm check reads
+# Steps in a row the live autograd graph must grow before the doctor calls it a leak.
+_LEAK_STEPS = 3
 
 
 def _base_name(node):
@@ -83,6 +90,24 @@ def _warn(message):
     else:
         warnings.warn_explicit(message, TrainingWarning, frame.f_code.co_filename, frame.f_lineno,
                                module=frame.f_globals.get("__name__"))
+
+
+def _gradient_norm(grads):
+    """The 2-norm of ``grads`` together, estimated from evenly spaced elements of the large ones
+    (at least _NORM_SAMPLE of each, scaled up): an explosion scales a whole gradient, and reading
+    every element of every gradient at each step would cost as much as another optimizer step. A
+    NaN/inf that the sample misses reaches the parameters, and the forward check names the op it
+    breaks on the next forward pass."""
+    total = 0.0
+    for g in grads:
+        n = g.numel()
+        if n > 2 * _NORM_SAMPLE:
+            stride = n // _NORM_SAMPLE
+            g = g.reshape(-1)[::stride]
+            total += (n / g.numel()) * float(g.norm()) ** 2
+        else:
+            total += float(g.norm()) ** 2
+    return math.sqrt(total)
 
 
 def _grad_mark(grad):
@@ -119,6 +144,7 @@ class _Doctor:
         self.period_nodes = 0                # largest backward graph in this period
         self.last_period_nodes = 0           # ... in the last period that ran a backward
         self.norms = weakref.WeakKeyDictionary()  # optimizer -> recent gradient norms
+        self.live_nodes = weakref.WeakKeyDictionary()  # optimizer -> live autograd nodes after its steps
         self.stepped = weakref.WeakSet()     # optimizers whose first step has been checked
         self.pending = []                    # leaves of the running backward
         self.unreduced = None                # (shape, node name) of an unreduced loss since the last step
@@ -242,7 +268,7 @@ class _Doctor:
         nodes = [n for n in nodes if n.name() != "AccumulateGrad"]
         earlier = sum(1 for n in nodes if self.node_period.get(n, self.period) < self.period)
         if earlier and len(nodes) > self.last_period_nodes:
-            self.once(("graph-leak",), f"backward() ran through {earlier} autograd nodes recorded before the last "
+            self.once(("graph-leak",), f"backward() ran through {earlier} autograd node{'s' if earlier != 1 else ''} recorded before the last "
                       f"optimizer step, and the graph grew to {len(nodes)} nodes (from {self.last_period_nodes}): a "
                       "tensor carried across iterations (an RNN's hidden state, a running total of losses) keeps the "
                       "whole history, so every step gets slower and memory grows. Fix: .detach() the carried "
@@ -275,12 +301,29 @@ class _Doctor:
         for p in params:
             if p.grad is not None:
                 self.marker[id(p)] = _grad_mark(p.grad)
+        self._check_live_nodes(optimizer)
         self.period += 1
         self.unreduced = None
         if self.period_nodes:
             self.last_period_nodes = self.period_nodes
         self.period_nodes = 0
         self.node_period = {n: k for n, k in self.node_period.items() if k >= self.period - 1}
+
+    def _check_live_nodes(self, optimizer):
+        """Autograd nodes alive after each step: a loop that keeps every iteration's graph (a running
+        total of losses, a list of outputs that require grad) grows it at every step."""
+        history = self.live_nodes.get(optimizer)
+        if history is None:
+            history = self.live_nodes[optimizer] = deque(maxlen=_LEAK_STEPS + 1)
+        history.append(_C._live_autograd_nodes())
+        counts = list(history)
+        if len(counts) > _LEAK_STEPS and all(b > a for a, b in zip(counts, counts[1:])):
+            self.once(("live-nodes", id(optimizer)),
+                      f"the autograd graph kept alive grew at each of the last {_LEAK_STEPS} "
+                      f"{type(optimizer).__name__}.step() calls ({' -> '.join(map(str, counts))} live nodes): "
+                      "something holds on to every iteration's graph, so memory grows until the run dies. Usually "
+                      "a running total of losses (total_loss += loss) or a list of outputs that require grad. "
+                      "Fix: accumulate loss.item() (or loss.detach()), and .detach() what you keep.")
 
     def _check_step(self, optimizer):
         self._check_unreduced_step(optimizer)
@@ -336,7 +379,7 @@ class _Doctor:
                           "requires_grad_(False) on parameters meant to stay frozen.")
 
     def _check_norm(self, optimizer, with_grad):
-        total = float(get_total_norm([p.grad for p in with_grad]))
+        total = _gradient_norm([p.grad for p in with_grad])
         history = self.norms.get(optimizer)
         if history is None:
             history = self.norms[optimizer] = deque(maxlen=_NORM_HISTORY)
@@ -356,6 +399,41 @@ class _Doctor:
                           "Fix: lower the learning rate, add warm-up, or clip with "
                           "nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0).")
         history.append(total)
+
+    # ---- values ----
+
+    def on_forward_nonfinite(self, name, input_shapes, input_ranges, kind):
+        """The forward check's callback: an op recording ``name`` wrote NaN or inf."""
+        if ("nonfinite-forward",) in self.warned:
+            return
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+            frame = frame.f_back
+        where = ""
+        if frame is not None:
+            code = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+            where = f" called at {frame.f_code.co_filename}:{frame.f_lineno} (`{code}`)"
+        parts = []
+        for i, (shape, rng) in enumerate(zip(input_shapes, input_ranges)):
+            if shape is not None:
+                parts.append(f"input {i}: shape {list(shape)}"
+                             + (f", values in [{rng[0]:.4g}, {rng[1]:.4g}]" if rng is not None else ""))
+        inputs = "; ".join(parts)
+        op = name[:name.find("Backward")] if "Backward" in name else name
+        bad_input = any(r is not None and not (math.isfinite(r[0]) and math.isfinite(r[1])) for r in input_ranges)
+        if bad_input:
+            cause = ("its inputs already held NaN/inf, so they came from outside the recorded graph: check the "
+                     "data batch and the parameters (a previous step may have written NaN into them)")
+        else:
+            cause = {"Log": "log of zero or a negative number: clamp the input (x.clamp_min(1e-12)) or use "
+                            "log_softmax / logsumexp",
+                     "Div": "division by zero: add an epsilon to the denominator",
+                     "Sqrt": "sqrt of a negative number: clamp the input to >= 0",
+                     "Pow": "a power of zero or of a negative number: clamp the base",
+                     "Exp": "exp overflowed: subtract the maximum first, or use softmax / logsumexp",
+                     }.get(op, "lower the learning rate, check the op's inputs, or clip the gradients")
+        self.once(("nonfinite-forward",), f"the forward pass made its first {kind} in {op} ({name}){where}; "
+                  f"{inputs}. Fix: {cause}.")
 
     # ---- schedulers ----
 
@@ -392,6 +470,9 @@ class doctor:
             _optimizer.register_optimizer_step_pre_hook(state.on_step_pre).remove,
             _optimizer.register_optimizer_step_post_hook(state.on_step_post).remove,
         ]
+        from ..autograd import anomaly
+        anomaly.set_forward_check(state.on_forward_nonfinite)
+        self._undo.append(lambda: anomaly.set_forward_check(None))
         tensor_backward = _C.Tensor.backward
 
         def backward(self, gradient=None, retain_graph=None, create_graph=None, inputs=None):
