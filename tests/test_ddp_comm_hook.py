@@ -1,22 +1,17 @@
 """DistributedDataParallel.register_comm_hook with the default hooks (allreduce, fp16 and bf16
 compression, the fp16 wrapper) and custom hooks, on 2 MPI ranks against single-process full-batch
 training; the GradBucket a hook sees; the errors of a bad hook (tests/dist_comm_checks.py ddp)."""
-import importlib.util
 import sys
 
-import pytest
-
-from test_distributed_comm import CHECKS, _launch, _report
-
-needs_mpi = pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None,
-                               reason='needs mpi4py and MPI: pip install "gradcore[distributed]"')
+from dist_helpers import needs_mpi, report
+from test_distributed_comm import CHECKS, _launch
 
 
 @needs_mpi
 def test_ddp_comm_hooks_two_ranks():
     from gradcore.distributed.run import find_mpiexec
     proc, _ = _launch([find_mpiexec(), "-n", "2", sys.executable, CHECKS, "ddp"])
-    assert proc.returncode == 0 and proc.stdout.count("ALL OK") == 2, _report(proc)
+    assert proc.returncode == 0 and proc.stdout.count("ALL OK") == 2, report(proc)
 
 
 def test_hooks_module_names():
