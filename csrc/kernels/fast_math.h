@@ -95,8 +95,7 @@ GC_FAST_MATH_INLINE float tanh(float x) {
 // erf x: for |x| < 1 x P(x^2) (degree-6 fit, 1.4e-9 relative); for 1 <= |x| < 4 1 - Q(t), Q a
 // degree-12 polynomial in t = (|x| - 2.5) / 1.5 fitted to erfc with 4.4e-8 absolute error
 // (minimax by Lawson's reweighting). erf is within 0.16 of 1 there, so erfc needs only absolute
-// accuracy: no exp of -x^2 and no division, two short polynomials and a select. Beyond 4 erf is
-// 1 to float precision (erfc 4 = 1.5e-8, and Q(1) is as close to 0).
+// accuracy: no exp of -x^2 and no division, two short polynomials and selects.
 GC_FAST_MATH_INLINE float erf(float x) {
   const float a = x < 0.0f ? -x : x;
   const float z = x * x;
@@ -122,7 +121,9 @@ GC_FAST_MATH_INLINE float erf(float x) {
   q = q * t + 0.012256170955236588f;
   q = q * t + -0.0032670316104237347f;
   q = q * t + 0.00040691784086102184f;
-  const float large = 1.0f - q;
+  // From 3.919206 (the first float whose erf rounds to 1) the result is exactly 1, whatever Q's
+  // error: GELU's x (1 + erf(x / sqrt 2)) / 2 must be exactly -0 for large negative x.
+  const float large = a >= 3.919206f ? 1.0f : 1.0f - q;
   const float y = a < 1.0f ? small : (x < 0.0f ? -large : large);
   return x != x ? x : y;
 }
