@@ -2,7 +2,8 @@
 // nll_loss. The forward makes the softmax passes per row (max, sum of exp, then the row's loss
 // from the log-sum-exp, never materialising log_softmax) and keeps each row's max and log-sum
 // for the backward, which rebuilds softmax on the fly and writes the gradient in one pass.
-// [N, C] logits take the unit-stride SIMD path; for [N, C, d1, ...] a row is strided by the
+// [N, C] logits take the unit-stride path, vectorised at the CPU's widest ISA (cpu/loops.h) with
+// kernels/fast_math.h's exp; for [N, C, d1, ...] a row is strided by the
 // spatial size, so index targets run on tiles of adjacent samples and probability targets run
 // the row code with the stride and libm's exp. Loss sums are merged per block of rows
 // in a fixed order, so results do not depend on how the rows were scheduled.
@@ -46,14 +47,8 @@ inline T load(S v) {
 
 // The cross-entropy gradient row: out = k * exp((x - m) - ls) - b * w (w null: 1).
 void ce_grad_f32(float* out, const float* x, int64_t C, float m, float ls, float k, float b, const float* w) {
-  const int64_t vec_end = C - C % vec::kLanes;
-  const vec::vfloat vm = vec::splat(m), vls = vec::splat(ls);
-  for (int64_t c = 0; c < vec_end; c += vec::kLanes) {
-    const vec::vfloat p = vec::exp((vec::load(x + c) - vm) - vls);
-    const vec::vfloat sub = w ? vec::load(w + c) * b : vec::splat(b);
-    vec::store(out + c, p * k - sub);
-  }
-  for (int64_t c = vec_end; c < C; ++c) out[c] = k * std::exp((x[c] - m) - ls) - b * (w ? w[c] : 1.0f);
+  if (w) index_loop_widest([=](int64_t c) { out[c] = k * math::fast::exp((x[c] - m) - ls) - w[c] * b; }, C);
+  else index_loop_widest([=](int64_t c) { out[c] = k * math::fast::exp((x[c] - m) - ls) - b; }, C);
 }
 
 // ------------------------------------------------------------ cross-entropy, index targets
@@ -181,14 +176,11 @@ LossSums ce_forward_tile(const T* x, const int64_t* tgt, const T* w, const Class
 // out[j] = k[j] * exp((x[j] - m[j]) - ls[j]) - b[j] * wc across a tile.
 template <typename T>
 void ce_grad_tile(T* out, const T* x, const T* m, const T* ls, const T* k, const T* b, T wc, int64_t B) {
-  int64_t j = 0;
   if constexpr (std::is_same_v<T, float>) {
-    for (; j + vec::kLanes <= B; j += vec::kLanes) {
-      const vec::vfloat p = vec::exp((vec::load(x + j) - vec::load(m + j)) - vec::load(ls + j));
-      vec::store(out + j, p * vec::load(k + j) - vec::load(b + j) * wc);
-    }
+    index_loop_widest([=](int64_t j) { out[j] = k[j] * math::fast::exp((x[j] - m[j]) - ls[j]) - b[j] * wc; }, B);
+  } else {
+    for (int64_t j = 0; j < B; ++j) out[j] = k[j] * std::exp((x[j] - m[j]) - ls[j]) - b[j] * wc;
   }
-  for (; j < B; ++j) out[j] = k[j] * std::exp((x[j] - m[j]) - ls[j]) - b[j] * wc;
 }
 
 template <typename T, typename G>

@@ -1,8 +1,10 @@
 // Linear's backward helpers. Sums run down the rows with one accumulator per column, so rows are
 // read in order and the inner loop over columns vectorises. Accumulators are double (a per-thread
-// scratch row), so a float32 bias gradient over a large batch loses nothing to rounding.
+// scratch row), so a float32 bias gradient over a large batch loses nothing to rounding; unit-stride
+// float32 rows go through cpu/reduce.h's ColumnSumsF32 (float partials flushed into double).
 #include "cpu/linear.h"
 #include "cpu/loops.h"
+#include "cpu/reduce.h"
 #include <algorithm>
 #include <vector>
 
@@ -90,10 +92,24 @@ namespace {
 template <typename T>
 void column_sum_typed(const Tensor& g, const Tensor& db) {
   const T* gp = g.data_as<T>();
+  const int64_t M = g.shape[0], N = g.shape[1], rs = g.strides[0];
+  if constexpr (std::is_same_v<T, float>) {
+    if (g.strides[1] == 1 && M >= 2 * ColumnSumsF32::kFlushRows) {  // float rows, 16 lanes wide
+      for (int64_t c0 = 0; c0 < N; c0 += kOuterBlock) {
+        const int64_t cb = std::min(kOuterBlock, N - c0);
+        double sums[kOuterBlock] = {};
+        ColumnSumsF32 col(sums, cb);
+        for (int64_t i = 0; i < M; ++i) col.add(gp + i * rs + c0);
+        col.flush();
+        for (int64_t c = 0; c < cb; ++c) db.data_as<T>()[c0 + c] = static_cast<float>(sums[c]);
+      }
+      return;
+    }
+  }
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (use_avx2()) return column_sum_avx2(gp, g.shape[0], g.shape[1], g.strides[0], g.strides[1], db.data_as<T>());
+  if (use_avx2()) return column_sum_avx2(gp, M, N, rs, g.strides[1], db.data_as<T>());
 #endif
-  column_sum_impl(gp, g.shape[0], g.shape[1], g.strides[0], g.strides[1], db.data_as<T>());
+  column_sum_impl(gp, M, N, rs, g.strides[1], db.data_as<T>());
 }
 
 template <typename T>

@@ -5,13 +5,6 @@
 namespace gc::cpu {
 
 namespace {
-template <typename A>
-struct SumAcc {
-  A s = 0;
-  template <typename V>
-  void add(V v, int64_t) { s += static_cast<A>(v); }
-  void merge(const SumAcc& o) { s += o.s; }
-};
 template <typename O, typename A>
 O scaled_sum(A s, double scale) {
   if constexpr (std::is_same_v<O, bool>) return s != 0;

@@ -2,6 +2,7 @@
 // (the kept dims) each folding K inputs (the reduced dims, merged where contiguous). Threads
 // split the outputs when there are enough of them, otherwise they split K and merge partials.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <vector>
 #include "core/host_device.h"
@@ -88,10 +89,61 @@ inline void fold_range(const T* data, const ReducePlan& p, int64_t base, int64_t
   });
 }
 
-// Folds reduced elements [k0, k1) of outputs (mo, c0 .. c0 + cb) into accs[0 .. cb).
+// A sum in a wide accumulator A (double for floats, int64 for integers and bool).
+template <typename A>
+struct SumAcc {
+  A s = 0;
+  template <typename V>
+  void add(V v, int64_t) { s += static_cast<A>(v); }
+  void merge(const SumAcc& o) { s += o.s; }
+};
+
+// Column sums of float32 rows of n <= kOuterBlock entries, added one row at a time: a row goes
+// into float partial sums, as wide as the CPU's vectors (index_loop_widest: 16 lanes with
+// AVX-512, where the double accumulators' loop ran 2 wide), and every kFlushRows rows the partials
+// go into the double sums, so a long column keeps near double accuracy (a partial rounds at
+// most kFlushRows times). Every column adds its rows in order on every ISA level: the sums are
+// the same bits on each.
+class ColumnSumsF32 {
+ public:
+  static constexpr int kFlushRows = 32;
+  ColumnSumsF32(double* sums, int64_t n) : sums_(sums), n_(n) { std::fill(part_, part_ + n, 0.0f); }
+  void add(const float* row) {
+    float* part = part_;
+    index_loop_widest<true>([=](int64_t c) { part[c] += row[c]; }, n_);
+    if (++rows_ == kFlushRows) flush();
+  }
+  void flush() {
+    for (int64_t c = 0; c < n_; ++c) {
+      sums_[c] += part_[c];
+      part_[c] = 0.0f;
+    }
+    rows_ = 0;
+  }
+
+ private:
+  double* sums_;
+  int64_t n_;
+  int rows_ = 0;
+  float part_[kOuterBlock];
+};
+
+// Folds reduced elements [k0, k1) of outputs (mo, c0 .. c0 + cb) into accs[0 .. cb). Float32
+// sums take ColumnSumsF32's wide float loop; the generic fold is its twin in the tests.
 template <typename T, typename Acc>
 inline void fold_outer_block(const T* data, const ReducePlan& p, int64_t base, int64_t cb, int64_t k0, int64_t k1,
                              Acc* accs) {
+  if constexpr (std::is_same_v<T, float> && std::is_same_v<Acc, SumAcc<double>>) {
+    if (k1 - k0 >= 2 * ColumnSumsF32::kFlushRows) {
+      double sums[kOuterBlock];
+      for (int64_t c = 0; c < cb; ++c) sums[c] = accs[c].s;
+      ColumnSumsF32 col(sums, cb);
+      for_reduced(p, base, k0, k1, [&](int64_t off, int64_t) { col.add(data + off); });
+      col.flush();
+      for (int64_t c = 0; c < cb; ++c) accs[c].s = sums[c];
+      return;
+    }
+  }
   for_reduced(p, base, k0, k1, [&](int64_t off, int64_t k) {
     const T* row = data + off;
     for (int64_t c = 0; c < cb; ++c) accs[c].add(row[c], k);

@@ -3,8 +3,8 @@
 //   2. s = sum_c exp(x_c - m)             (in double; float lanes are flushed to it in blocks)
 //   3. write: softmax = exp(x - m) / s (pass 2 stored exp(x - m), so pass 3 only scales),
 //      log_softmax = (x - m) - log(s) (x - m is exact for the large entries).
-// With the class dim last the rows are unit-stride: float rows run the exp passes a SIMD vector
-// at a time (cpu/vec_math.h) and the compiler vectorises the rest. With the class dim elsewhere a
+// With the class dim last the rows are unit-stride: float rows run the exp passes with
+// kernels/fast_math.h's exp at the CPU's widest ISA (cpu/loops.h) and the compiler vectorises the rest. With the class dim elsewhere a
 // row is strided by `inner`, so the passes run on tiles of adjacent rows instead, vectorised
 // across the rows (see softmax_tile). Threads take contiguous blocks of rows or tiles once the
 // work passes kParallelGrain. Rows of 16-bit floats are widened into float scratch a row (or a
@@ -15,40 +15,45 @@ namespace gc::cpu {
 
 namespace rows {
 
-// ---- unit-stride float rows, vec::kLanes at a time; the scalar tail uses libm ----
+// ---- unit-stride float rows ----
 
+// Partial maxima in kLanes interleaved lanes, which the compiler vectorises (a single running max
+// is one long dependency chain).
 float max_f32(const float* x, int64_t C) {
+  constexpr int64_t kLanes = 16;
   float m = -std::numeric_limits<float>::infinity();
   int64_t c = 0;
-  if (C >= vec::kLanes) {
-    vec::vfloat vm = vec::load(x);
-    for (c = vec::kLanes; c + vec::kLanes <= C; c += vec::kLanes) vm = vec::max(vm, vec::load(x + c));
-    m = vec::hmax(vm);
+  if (C >= kLanes) {
+    float lane[kLanes];
+    std::copy(x, x + kLanes, lane);
+    for (c = kLanes; c + kLanes <= C; c += kLanes)
+      for (int64_t j = 0; j < kLanes; ++j) lane[j] = x[c + j] > lane[j] ? x[c + j] : lane[j];
+    for (float v : lane) m = v > m ? v : m;
   }
   for (; c < C; ++c) m = x[c] > m ? x[c] : m;
   return m;
 }
 
-// sum_c exp(x_c - m), also stored to out when given. Lanes accumulate in float over blocks of
-// kBlock entries and the blocks in double, so long rows keep double-like accuracy.
+// sum_c exp(x_c - m), also stored to out when given. A block of kBlock exps is written (to out,
+// or to scratch) by one loop at the widest ISA, then summed in float in kLanes interleaved lanes;
+// the blocks are added in double, so long rows keep double-like accuracy.
 double sum_exp_f32(const float* x, int64_t C, float m, float* out) {
-  constexpr int64_t kBlock = 512;
-  const vec::vfloat vm = vec::splat(m);
-  const int64_t vec_end = C - C % vec::kLanes;
+  constexpr int64_t kBlock = 256, kLanes = 16;
+  float scratch[kBlock];
   double s = 0;
-  for (int64_t b = 0; b < vec_end; b += kBlock) {
-    vec::vfloat acc = vec::splat(0.0f);
-    for (int64_t c = b, e = std::min(vec_end, b + kBlock); c < e; c += vec::kLanes) {
-      const vec::vfloat v = vec::exp(vec::load(x + c) - vm);
-      if (out) vec::store(out + c, v);
-      acc += v;
-    }
-    s += vec::hsum(acc);
-  }
-  for (int64_t c = vec_end; c < C; ++c) {
-    const float e = std::exp(x[c] - m);
-    if (out) out[c] = e;
-    s += e;
+  for (int64_t b = 0; b < C; b += kBlock) {
+    const int64_t n = std::min(kBlock, C - b);
+    float* e = out ? out + b : scratch;
+    const float* xb = x + b;
+    index_loop_widest<true>([=](int64_t c) { e[c] = math::fast::exp(xb[c] - m); }, n);
+    float lane[kLanes] = {};
+    int64_t c = 0;
+    for (; c + kLanes <= n; c += kLanes)
+      for (int64_t j = 0; j < kLanes; ++j) lane[j] += e[c + j];
+    float part = 0;
+    for (; c < n; ++c) part += e[c];
+    for (float v : lane) part += v;
+    s += part;
   }
   return s;
 }
@@ -59,12 +64,9 @@ namespace {
 
 using namespace rows;
 
-// The log_softmax gradient row: out = g - exp(y) * s.
+// The log_softmax gradient row: out = g - exp(y) * s (out may be g).
 void log_softmax_grad_f32(float* out, const float* g, const float* y, int64_t C, float s) {
-  const int64_t vec_end = C - C % vec::kLanes;
-  for (int64_t c = 0; c < vec_end; c += vec::kLanes)
-    vec::store(out + c, vec::load(g + c) - vec::exp(vec::load(y + c)) * s);
-  for (int64_t c = vec_end; c < C; ++c) out[c] = g[c] - std::exp(y[c]) * s;
+  index_loop_widest([=](int64_t c) { out[c] = g[c] - math::fast::exp(y[c]) * s; }, C);
 }
 
 // ---- class dim last: one row at a time, unit stride ----
@@ -112,12 +114,11 @@ void softmax_backward_rows(T* gx, const T* g, const T* y, int64_t C, bool log, i
 // out = g - exp(y) * s across a tile (s per row).
 template <typename T>
 void sub_exp_scaled_tile(T* out, const T* g, const T* y, const T* s, int64_t B) {
-  int64_t j = 0;
   if constexpr (std::is_same_v<T, float>) {
-    for (; j + vec::kLanes <= B; j += vec::kLanes)
-      vec::store(out + j, vec::load(g + j) - vec::exp(vec::load(y + j)) * vec::load(s + j));
+    index_loop_widest([=](int64_t j) { out[j] = g[j] - math::fast::exp(y[j]) * s[j]; }, B);
+  } else {
+    for (int64_t j = 0; j < B; ++j) out[j] = g[j] - std::exp(y[j]) * s[j];
   }
-  for (; j < B; ++j) out[j] = g[j] - std::exp(y[j]) * s[j];
 }
 
 // The three passes for the tile of B rows starting at x (class stride st); the first two are

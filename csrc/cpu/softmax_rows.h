@@ -1,7 +1,8 @@
 // Row machinery shared by the softmax kernels (cpu/softmax.cpp) and the class-loss kernels
 // (cpu/class_loss.cpp): how rows are split across threads, a strided view of one row, and the
 // three-pass row statistics (max, then log of the sum of exp(x - max)). Float rows with unit
-// stride go through SIMD loops (cpu/vec_math.h); everything else through plain loops and libm.
+// stride and float tiles compute exp with kernels/fast_math.h in loops vectorised at the CPU's
+// widest ISA (cpu/loops.h index_loop_widest); everything else runs plain loops and libm.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -11,7 +12,7 @@
 #include "cpu/loops.h"
 #include "cpu/class_loss.h"
 #include "cpu/softmax.h"
-#include "cpu/vec_math.h"
+#include "kernels/fast_math.h"
 
 #ifdef GRADCORE_OPENMP
 #define GC_PRAGMA(x) _Pragma(#x)
@@ -70,7 +71,7 @@ struct RowRef {
   T& operator[](int64_t c) const { return p[Unit ? c : c * cs]; }
 };
 
-// Unit-stride float rows, vec::kLanes at a time (defined in cpu/softmax.cpp).
+// Unit-stride float rows (defined in cpu/softmax.cpp).
 float max_f32(const float* x, int64_t C);
 // sum_c exp(x_c - m), also stored to out when given.
 double sum_exp_f32(const float* x, int64_t C, float m, float* out);
@@ -127,28 +128,28 @@ constexpr int64_t kFlush = 256;  // classes summed in the logits' precision befo
 // m[j] = max(m[j], x[j]) across a tile of B rows.
 template <typename T>
 void max_tile(T* m, const T* x, int64_t B) {
-  int64_t j = 0;
-  if constexpr (std::is_same_v<T, float>) {
-    for (; j + vec::kLanes <= B; j += vec::kLanes) vec::store(m + j, vec::max(vec::load(m + j), vec::load(x + j)));
-  }
-  for (; j < B; ++j) m[j] = x[j] > m[j] ? x[j] : m[j];
+  for (int64_t j = 0; j < B; ++j) m[j] = x[j] > m[j] ? x[j] : m[j];
 }
 
 // part[j] += e_j = exp(x[j] - m[j]) across a tile of B rows, also storing e to out when given.
 template <typename T>
 void exp_shift_tile(const T* x, const T* m, T* part, T* out, int64_t B) {
-  int64_t j = 0;
   if constexpr (std::is_same_v<T, float>) {
-    for (; j + vec::kLanes <= B; j += vec::kLanes) {
-      const vec::vfloat e = vec::exp(vec::load(x + j) - vec::load(m + j));
-      if (out) vec::store(out + j, e);
-      vec::store(part + j, vec::load(part + j) + e);
+    if (out) {
+      index_loop_widest([=](int64_t j) {
+        const float e = math::fast::exp(x[j] - m[j]);
+        out[j] = e;
+        part[j] += e;
+      }, B);
+    } else {
+      index_loop_widest([=](int64_t j) { part[j] += math::fast::exp(x[j] - m[j]); }, B);
     }
-  }
-  for (; j < B; ++j) {
-    const T e = std::exp(x[j] - m[j]);
-    if (out) out[j] = e;
-    part[j] += e;
+  } else {
+    for (int64_t j = 0; j < B; ++j) {
+      const T e = std::exp(x[j] - m[j]);
+      if (out) out[j] = e;
+      part[j] += e;
+    }
   }
 }
 
