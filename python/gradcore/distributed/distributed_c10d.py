@@ -7,6 +7,7 @@ communicator (its unique id sent over MPI) that CUDA tensors use. MPI does the r
 import enum
 import os
 import sys
+import time
 import traceback
 from datetime import timedelta
 
@@ -234,10 +235,16 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     _install_failure_hooks(want_rank)
 
 
+_ABORT_DRAIN_S = 0.3
+
+
 def _abort_job(code):
-    """Ends every rank of the MPI job (a job of one process just exits)."""
+    """Ends every rank of the MPI job (a job of one process just exits). The pause before the
+    abort lets mpiexec forward what this rank just printed (its traceback): an abort kills the
+    processes that forward output, and a message still in flight was lost about one run in two."""
     sys.stdout.flush()
     sys.stderr.flush()
+    time.sleep(_ABORT_DRAIN_S)
     MPI = load_mpi()
     if MPI.Is_initialized() and not MPI.Is_finalized() and MPI.COMM_WORLD.Get_size() > 1:
         MPI.COMM_WORLD.Abort(code)
