@@ -123,9 +123,12 @@ TensorList apply_in_anomaly_mode(Node& n, TensorList&& in) {
 // Runs the graph below `roots`. With `captures` (autograd.grad), only nodes that lead to a
 // captured edge run, AccumulateGrad never runs, and the gradient arriving at each captured edge
 // is stored in `captured`.
+std::atomic<uint64_t> g_backward_passes{0};
+
 void execute(const TensorList& roots, TensorList grads, bool retain_graph,
              const std::vector<Edge>* captures, TensorList* captured) {
   NoGradGuard no_grad;
+  const uint64_t pass = g_backward_passes.fetch_add(1, std::memory_order_relaxed) + 1;
   FinalCallbacks callbacks;
   std::vector<Edge> root_edges;
   for (auto& r : roots) root_edges.push_back(gradient_edge(r));
@@ -208,6 +211,7 @@ void execute(const TensorList& roots, TensorList grads, bool retain_graph,
                std::any_of(in.begin(), in.end(), [](const TensorPtr& t) { return t != nullptr; });
     TensorList out;
     if (run) {
+      n->backward_pass = pass;
       out = AnomalyMode::on(AnomalyMode::Enabled) ? apply_in_anomaly_mode(*n, std::move(in))
             : n->hooks                              ? apply_with_hooks(*n, std::move(in))
                                                     : n->apply(std::move(in));
@@ -233,6 +237,8 @@ void execute(const TensorList& roots, TensorList grads, bool retain_graph,
 }
 
 }  // namespace
+
+uint64_t backward_passes() { return g_backward_passes.load(std::memory_order_relaxed); }
 
 void queue_callback(std::function<void()> fn) {
   if (!t_final_callbacks)

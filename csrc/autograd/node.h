@@ -92,11 +92,14 @@ using SavedVisitor = std::function<void(const char* name, SavedTensor& saved)>;
 // How many autograd nodes exist now (created minus destroyed): the training doctor watches it grow
 // when something keeps every iteration's graph alive.
 uint64_t live_nodes();
+// How many backward passes the engine has run (each marks the nodes it runs with its number).
+uint64_t backward_passes();
 
 struct Node {
   std::vector<Edge> next_edges;  // one per differentiable input; fn==nullptr where none is needed
   uint64_t seq;                  // creation order: the engine runs later nodes first
   uint32_t num_outputs = 1;
+  uint64_t backward_pass = 0;  // the number of the backward pass that last ran this node (0: none)
   std::unique_ptr<NodeHooks> hooks;  // null unless a hook was registered
   std::unique_ptr<NodeMetadata> metadata;  // null until asked for, or anomaly mode records a stack
   DimVector output_shape;                  // of output 0, as set_history saw it (print_graph shows it)

@@ -3,6 +3,8 @@
 // gradcore.autograd.graph), and the anomaly switches with their Python side (the forward stack
 // recorded per node, the warning that reports it, and the forward check's callback), used by
 // gradcore.autograd.anomaly.
+#include <unordered_set>
+#include <vector>
 #include "autograd/node.h"
 #include "bind/common.h"
 #include "ops/ops.h"
@@ -159,6 +161,31 @@ static void bind_graph(py::module_& m, TensorClass&) {
   m.def("_is_anomaly_check_nan_enabled", [] { return AnomalyMode::on(AnomalyMode::CheckNan); });
   m.def("_set_forward_check", &set_forward_check, py::arg("callback"));
   m.def("_live_autograd_nodes", &live_nodes);
+  m.def("_backward_passes", &backward_passes);
+  // The training doctor's look at the graph below `roots` before backward runs it, without a walk
+  // in Python: (nodes, how many of them a backward pass numbered <= `before` already ran (an
+  // earlier iteration's graph still attached), the leaves that will receive gradients).
+  m.def("_graph_summary", [](const std::vector<TensorPtr>& roots, uint64_t before) {
+    std::unordered_set<Node*> seen;
+    std::vector<Node*> stack;
+    for (auto& r : roots)
+      if (r && r->grad_fn && seen.insert(r->grad_fn.get()).second) stack.push_back(r->grad_fn.get());
+    int64_t nodes = 0, earlier = 0;
+    std::vector<TensorPtr> leaves;
+    while (!stack.empty()) {
+      Node* n = stack.back();
+      stack.pop_back();
+      if (auto* acc = dynamic_cast<AccumulateGrad*>(n)) {
+        leaves.push_back(acc->variable);
+        continue;
+      }
+      ++nodes;
+      if (n->backward_pass != 0 && n->backward_pass <= before) ++earlier;
+      for (auto& e : n->next_edges)
+        if (e.fn && seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
+    }
+    return py::make_tuple(nodes, earlier, leaves);
+  }, py::arg("roots"), py::arg("before"));
   m.def("_forward_check_enabled", [] { return AnomalyMode::on(AnomalyMode::ForwardCheck); });
 }
 

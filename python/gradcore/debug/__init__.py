@@ -97,17 +97,15 @@ def _gradient_norm(grads):
     (at least _NORM_SAMPLE of each, scaled up): an explosion scales a whole gradient, and reading
     every element of every gradient at each step would cost as much as another optimizer step. A
     NaN/inf that the sample misses reaches the parameters, and the forward check names the op it
-    breaks on the next forward pass."""
-    total = 0.0
+    breaks on the next forward pass. One concatenated norm, one number read back."""
+    pieces = []
     for g in grads:
-        n = g.numel()
+        flat, n = g.reshape(-1).float(), g.numel()
         if n > 2 * _NORM_SAMPLE:
-            stride = n // _NORM_SAMPLE
-            g = g.reshape(-1)[::stride]
-            total += (n / g.numel()) * float(g.norm()) ** 2
-        else:
-            total += float(g.norm()) ** 2
-    return math.sqrt(total)
+            flat = flat[::n // _NORM_SAMPLE]
+            flat = flat * math.sqrt(n / flat.numel())
+        pieces.append(flat)
+    return float(_C.functions.cat(pieces).norm())
 
 
 def _grad_mark(grad):
@@ -139,8 +137,7 @@ class _Doctor:
         self.tracked = {}                    # id(param) -> param: the leaves the doctor counts for
         self.accumulated = {}                # id(param) -> backward() calls summed in its .grad
         self.marker = {}                     # id(param) -> _grad_mark(param) when last seen
-        self.period = 0                      # optimizer steps so far (an "iteration" ends at a step)
-        self.node_period = {}                # node -> period of the first backward that ran it
+        self.boundary = _C._backward_passes()  # backward passes run before the last optimizer step
         self.period_nodes = 0                # largest backward graph in this period
         self.last_period_nodes = 0           # ... in the last period that ran a backward
         self.norms = weakref.WeakKeyDictionary()  # optimizer -> recent gradient norms
@@ -211,28 +208,21 @@ class _Doctor:
                       "logits.")
 
     def on_backward(self, roots, grads):
-        """Before the engine runs: walks the graph of ``roots`` (the leaves it will write, its size,
-        nodes that an earlier iteration's backward already ran)."""
-        nodes, leaves, stack = set(), {}, [t.grad_fn for t in roots if t.grad_fn is not None]
-        while stack:
-            node = stack.pop()
-            if node in nodes:
-                continue
-            nodes.add(node)
-            if node.name() == "AccumulateGrad":  # a leaf's node lives as long as the leaf: not history
-                leaves[id(node.variable)] = node.variable
-                continue
-            stack.extend(n for n, _ in node.next_functions if n is not None)
+        """Before the engine runs: what the graph of ``roots`` holds (from one native walk): its
+        size, the nodes that a backward before the last optimizer step already ran, and the leaves
+        it will write."""
+        nodes, earlier, leaves = _C._graph_summary(roots, self.boundary)
         for t, g in zip(roots, grads):
             if g is not None and t.numel() > 1 and t.grad_fn is not None:
                 self._check_unreduced(t, g)
-        self._check_leak(nodes)
-        for key, p in leaves.items():
-            if p.__class__.__name__ == "Parameter" or key in self.tracked:
+        self._check_leak(nodes, earlier)
+        for p in leaves:
+            key = id(p)
+            if key in self.tracked or p.__class__.__name__ == "Parameter":
                 self.tracked[key] = p
                 if not self._grad_unchanged(key, p):
                     self.accumulated[key] = 0
-        self.pending = [p for key, p in leaves.items() if key in self.tracked]
+        self.pending = [p for p in leaves if id(p) in self.tracked]
 
     def after_backward(self):
         for p in self.pending:
@@ -264,18 +254,15 @@ class _Doctor:
                       "is summed, so the step size grows with the batch size. Fix: reduce the loss to a scalar "
                       "(loss.mean(), or the loss's default reduction='mean') before backward().")
 
-    def _check_leak(self, nodes):
-        nodes = [n for n in nodes if n.name() != "AccumulateGrad"]
-        earlier = sum(1 for n in nodes if self.node_period.get(n, self.period) < self.period)
-        if earlier and len(nodes) > self.last_period_nodes:
-            self.once(("graph-leak",), f"backward() ran through {earlier} autograd node{'s' if earlier != 1 else ''} recorded before the last "
-                      f"optimizer step, and the graph grew to {len(nodes)} nodes (from {self.last_period_nodes}): a "
-                      "tensor carried across iterations (an RNN's hidden state, a running total of losses) keeps the "
-                      "whole history, so every step gets slower and memory grows. Fix: .detach() the carried "
-                      "tensor each iteration (and use loss.item() for running totals).")
-        for n in nodes:
-            self.node_period.setdefault(n, self.period)
-        self.period_nodes = max(self.period_nodes, len(nodes))
+    def _check_leak(self, nodes, earlier):
+        if earlier and nodes > self.last_period_nodes:
+            self.once(("graph-leak",), f"backward() ran through {earlier} autograd node{'s' if earlier != 1 else ''} "
+                      f"that a backward() before the last optimizer step already ran, and the graph grew to {nodes} "
+                      f"nodes (from {self.last_period_nodes}): a tensor carried across iterations (an RNN's hidden "
+                      "state, a running total of losses) keeps the whole history, so every step gets slower and "
+                      "memory grows. Fix: .detach() the carried tensor each iteration (and use loss.item() for "
+                      "running totals).")
+        self.period_nodes = max(self.period_nodes, nodes)
 
     def _check_eval_mode(self, optimizer, params):
         """An optimizer stepping the parameters of a model left in eval mode (a backward() in eval
@@ -302,12 +289,11 @@ class _Doctor:
             if p.grad is not None:
                 self.marker[id(p)] = _grad_mark(p.grad)
         self._check_live_nodes(optimizer)
-        self.period += 1
         self.unreduced = None
         if self.period_nodes:
             self.last_period_nodes = self.period_nodes
         self.period_nodes = 0
-        self.node_period = {n: k for n, k in self.node_period.items() if k >= self.period - 1}
+        self.boundary = _C._backward_passes()
 
     def _check_live_nodes(self, optimizer):
         """Autograd nodes alive after each step: a loop that keeps every iteration's graph (a running
