@@ -433,3 +433,27 @@ def test_running_total_of_losses_is_a_leak():
     msgs = _diagnose(lambda: loop(False))
     assert len(msgs) == 1 and "grew at each of the last 3 SGD.step() calls" in msgs[0], msgs
     assert "loss.item()" in msgs[0]
+
+
+def test_minus_inf_masks_are_not_alarms_but_overflow_is():
+    torch.manual_seed(0)
+    q = torch.randn(2, 5, 4, requires_grad=True)
+    opt = torch.optim.SGD([q], lr=0.1)
+    causal = torch.ones(5, 5).tril() == 0
+
+    def attention():
+        opt.zero_grad()
+        scores = q @ q.transpose(1, 2)
+        scores = scores.masked_fill(causal, float("-inf"))      # nanoGPT's causal mask
+        scores = scores + torch.zeros(5, 5).masked_fill(causal, float("-inf"))  # an additive mask
+        (scores.softmax(-1) @ q).sum().backward()
+        opt.step()
+
+    def overflow():
+        opt.zero_grad()
+        (q * 100.0).exp().nan_to_num().mean().backward()
+        opt.step()
+    assert _diagnose(attention) == []
+    msgs = _diagnose(overflow)
+    assert msgs and msgs[0].startswith("the forward pass made its first inf in Exp (ExpBackward0)"), msgs
+    assert "subtract the maximum first" in msgs[0]

@@ -12,8 +12,9 @@ once per problem, with a :class:`TrainingWarning` naming the mistake, the eviden
   ``no_grad`` with Dropout / BatchNorm still in train mode;
 * parameters that require grad but are in no optimizer, and parameters in the optimizer that got no
   gradient from ``backward()``, by module name;
-* the first op of the forward pass whose output holds NaN or inf (its name, input shapes and value
-  ranges, and the Python line that called it), through ``gradcore.autograd.anomaly``'s forward
+* the first op of the forward pass whose output holds NaN, or inf made from finite inputs (an
+  overflow: a -inf mask written by masked_fill / where, or added to scores, is deliberate) (its
+  name, input shapes and value ranges, and the Python line that called it), through ``gradcore.autograd.anomaly``'s forward
   check (for NaN in backward, ``gradcore.autograd.detect_anomaly()``);
 * a learning-rate scheduler stepped before its optimizer, ``backward()`` on a non-scalar loss, a
   graph that leaks across iterations (a backward that reaches nodes of an earlier iteration's
@@ -58,6 +59,8 @@ _RAW_SCORES = {"Addmm", "Mm", "Bmm", "Mv", "Matmul", "Linear", "LinearRelu", "Co
 # not reduced.
 _LOSS_NODES = {"MseLoss", "L1Loss", "CrossEntropy", "SmoothL1Loss", "HuberLoss", "NllLoss", "NllLoss2D", "CrossEntropyLoss",
                "BinaryCrossEntropy", "BinaryCrossEntropyWithLogits", "KlDiv", "SoftMarginLoss", "PoissonNllLoss"}
+# Ops that write values they are given (an inf they write is a mask, not an overflow).
+_WRITES_GIVEN_VALUES = {"MaskedFill", "Fill", "IndexFill", "Where", "IndexPut", "Scatter", "MaskedScatter"}
 _TRAIN_DEPENDENT = ("Dropout", "AlphaDropout", "FeatureAlphaDropout", "BatchNorm", "SyncBatchNorm", "InstanceNorm")
 # A gradient norm this many times the running median of the recent ones "explodes".
 _EXPLODE_RATIO = 10.0
@@ -68,11 +71,14 @@ _NORM_SAMPLE = 4096  # elements of each large gradient that the norm check reads
 _LEAK_STEPS = 3
 
 
-def _base_name(node):
-    """A node's op name without "Backward<N>": "AddmmBackward0" -> "Addmm"."""
-    name = node.name()
+def _base_name_of(name):
+    """An op name without "Backward<N>": "AddmmBackward0" -> "Addmm"."""
     i = name.find("Backward")
     return name[:i] if i >= 0 else name
+
+
+def _base_name(node):
+    return _base_name_of(node.name())
 
 
 def _shape(t):
@@ -392,6 +398,10 @@ class _Doctor:
         """The forward check's callback: an op recording ``name`` wrote NaN or inf."""
         if ("nonfinite-forward",) in self.warned:
             return
+        known = [r for r in input_ranges if r is not None]
+        finite_inputs = bool(known) and all(math.isfinite(lo) and math.isfinite(hi) for lo, hi in known)
+        if kind == "inf" and (not finite_inputs or _base_name_of(name) in _WRITES_GIVEN_VALUES):
+            return  # -inf masks (masked_fill, where, scores + mask) are deliberate; NaN never is
         frame = sys._getframe(1)
         while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
             frame = frame.f_back
@@ -405,11 +415,10 @@ class _Doctor:
                 parts.append(f"input {i}: shape {list(shape)}"
                              + (f", values in [{rng[0]:.4g}, {rng[1]:.4g}]" if rng is not None else ""))
         inputs = "; ".join(parts)
-        op = name[:name.find("Backward")] if "Backward" in name else name
-        bad_input = any(r is not None and not (math.isfinite(r[0]) and math.isfinite(r[1])) for r in input_ranges)
-        if bad_input:
-            cause = ("its inputs already held NaN/inf, so they came from outside the recorded graph: check the "
-                     "data batch and the parameters (a previous step may have written NaN into them)")
+        op = _base_name_of(name)
+        if known and not finite_inputs:
+            cause = ("its inputs already held NaN/inf: check the data batch, the parameters (a previous step may "
+                     "have written NaN into them), and -inf masks that leave a row with nothing unmasked")
         else:
             cause = {"Log": "log of zero or a negative number: clamp the input (x.clamp_min(1e-12)) or use "
                             "log_softmax / logsumexp",
