@@ -134,21 +134,26 @@ def test_cell_matches_torch(dtype, kind, batched, bias, with_state):
     _run_both(g, t, x, states if with_state else [], dtype)
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
-def test_state_dict_both_ways(kind):
-    cls, extra = KINDS[kind]
-    gradcore.manual_seed(3)
-    g = getattr(gnn, cls)(4, 6, num_layers=2, bidirectional=True, **extra)
-    t = getattr(torch.nn, cls)(4, 6, num_layers=2, bidirectional=True, **extra)
+def _load_into_torch_and_compare(g, t):
+    """gradcore module ``g``'s state dict has torch module ``t``'s keys and shapes, loads into
+    ``t``, and then both give the same output (batch-second input of 4 features)."""
     sd = g.state_dict()
     assert list(sd) == list(t.state_dict())
     for k, v in t.state_dict().items():
         assert tuple(sd[k].shape) == tuple(v.shape), k
     t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in sd.items()})
     x = np.random.default_rng(0).standard_normal((5, 2, 4)).astype(np.float32)
-    out_g = g(gradcore.tensor(x))[0]
-    out_t = t(torch.tensor(x))[0]
-    _close(out_g, out_t, np.float32, "output after loading gradcore's state dict into torch")
+    _close(g(gradcore.tensor(x))[0], t(torch.tensor(x))[0], np.float32,
+           "output after loading gradcore's state dict into torch")
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_state_dict_both_ways(kind):
+    cls, extra = KINDS[kind]
+    gradcore.manual_seed(3)
+    g = getattr(gnn, cls)(4, 6, num_layers=2, bidirectional=True, **extra)
+    t = getattr(torch.nn, cls)(4, 6, num_layers=2, bidirectional=True, **extra)
+    _load_into_torch_and_compare(g, t)
 
 
 @pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"])
@@ -463,13 +468,7 @@ def test_proj_size_state_dict_both_ways_and_repr():
     gradcore.manual_seed(3)
     g = gnn.LSTM(4, 6, num_layers=2, bidirectional=True, proj_size=3)
     t = torch.nn.LSTM(4, 6, num_layers=2, bidirectional=True, proj_size=3)
-    sd = g.state_dict()
-    assert list(sd) == list(t.state_dict())
-    for k, v in t.state_dict().items():
-        assert tuple(sd[k].shape) == tuple(v.shape), k
-    t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in sd.items()})
-    x = np.random.default_rng(0).standard_normal((5, 2, 4)).astype(np.float32)
-    _close(g(gradcore.tensor(x))[0], t(torch.tensor(x))[0], np.float32, "output after loading into torch")
+    _load_into_torch_and_compare(g, t)
     assert repr(g) == repr(t)
     assert [[tuple(p.shape) for p in ws] for ws in g.all_weights] == \
         [[tuple(p.shape) for p in ws] for ws in t.all_weights]
