@@ -81,16 +81,17 @@ def _base_name(node):
     return _base_name_of(node.name())
 
 
-def _shape(t):
-    return tuple(t.shape)
-
-
-def _warn(message):
-    """Issues a TrainingWarning attributed to the first caller frame outside gradcore (the user's
-    line that made the mistake)."""
+def _user_frame():
+    """The innermost calling frame outside gradcore (the user's line), or None."""
     frame = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame = frame.f_back
+    return frame
+
+
+def _warn(message):
+    """Issues a TrainingWarning attributed to the user's line that made the mistake."""
+    frame = _user_frame()
     if frame is None:
         warnings.warn(message, TrainingWarning, stacklevel=2)
     else:
@@ -106,11 +107,11 @@ def _gradient_norm(grads):
     breaks on the next forward pass. One concatenated norm, one number read back."""
     pieces = []
     for g in grads:
-        flat, n = g.reshape(-1).float(), g.numel()
+        flat, n = g.reshape(-1), g.numel()
         if n > 2 * _NORM_SAMPLE:
-            flat = flat[::n // _NORM_SAMPLE]
-            flat = flat * math.sqrt(n / flat.numel())
-        pieces.append(flat)
+            flat = flat[::n // _NORM_SAMPLE]  # sample first: a 16-bit gradient is widened only there
+            flat = flat.float() * math.sqrt(n / flat.numel())
+        pieces.append(flat.float())
     return float(_C.functions.cat(pieces).norm())
 
 
@@ -121,13 +122,26 @@ def _grad_mark(grad):
     return grad.data_ptr(), grad._version
 
 
+def _first_input(node):
+    """The node of ``node``'s first differentiable input, or None."""
+    return next((n for n, _ in node.next_functions if n is not None), None)
+
+
 def _trace(tensor):
     """The first node behind ``tensor`` that is not a pass-through view/copy, or None."""
     node = tensor.grad_fn
     while node is not None and _base_name(node) in _PASS_THROUGH:
-        nxt = [n for n, _ in node.next_functions if n is not None]
-        node = nxt[0] if nxt else None
+        node = _first_input(node)
     return node
+
+
+def _params(optimizer):
+    return [p for group in optimizer.param_groups for p in group["params"]]
+
+
+def _has_closure(args, kwargs):
+    """Whether an optimizer's step(*args, **kwargs) got a closure (which makes the gradients)."""
+    return len(args) > 1 or kwargs.get("closure") is not None
 
 
 class _Doctor:
@@ -247,8 +261,7 @@ class _Doctor:
         summing it). Any other gradient is a vector-Jacobian product, which is not a mistake."""
         node, hops = t.grad_fn, 0
         while node is not None and hops < 4 and _base_name(node) not in _LOSS_NODES:
-            nxt = [n for n, _ in node.next_functions if n is not None]
-            node, hops = (nxt[0] if nxt else None), hops + 1
+            node, hops = _first_input(node), hops + 1
         if node is not None and _base_name(node) in _LOSS_NODES and bool((gradient == 1).all()):
             self.unreduced = (list(t.shape), node.name())  # a mistake once an optimizer steps on it
 
@@ -284,14 +297,13 @@ class _Doctor:
     # ---- optimizer steps ----
 
     def on_step_pre(self, optimizer, args, kwargs):
-        if not (len(args) > 1 or kwargs.get("closure") is not None):
+        if not _has_closure(args, kwargs):
             self._check_step(optimizer)
 
     def on_step_post(self, optimizer, args, kwargs):
-        if len(args) > 1 or kwargs.get("closure") is not None:
+        if _has_closure(args, kwargs):
             self._check_step(optimizer)  # the closure made the gradients inside step()
-        params = [p for group in optimizer.param_groups for p in group["params"]]
-        for p in params:
+        for p in _params(optimizer):
             if p.grad is not None:
                 self.marker[id(p)] = _grad_mark(p.grad)
         self._check_live_nodes(optimizer)
@@ -319,7 +331,7 @@ class _Doctor:
 
     def _check_step(self, optimizer):
         self._check_unreduced_step(optimizer)
-        params = [p for group in optimizer.param_groups for p in group["params"]]
+        params = _params(optimizer)
         with_grad = [p for p in params if p.grad is not None]
         counts = [self.accumulated.get(id(p), 0) for p in with_grad]
         most = max(counts, default=0)
@@ -355,8 +367,7 @@ class _Doctor:
         return names
 
     def _check_orphans(self, optimizer, params):
-        in_optimizers = {id(p) for opt in list(_optimizer._all_optimizers)
-                         for group in opt.param_groups for p in group["params"]}
+        in_optimizers = {id(p) for opt in list(_optimizer._all_optimizers) for p in _params(opt)}
         mine = {id(p) for p in params}
         for root in list(self.roots):
             root_params = list(root.named_parameters())
@@ -402,9 +413,7 @@ class _Doctor:
         finite_inputs = bool(known) and all(math.isfinite(lo) and math.isfinite(hi) for lo, hi in known)
         if kind == "inf" and (not finite_inputs or _base_name_of(name) in _WRITES_GIVEN_VALUES):
             return  # -inf masks (masked_fill, where, scores + mask) are deliberate; NaN never is
-        frame = sys._getframe(1)
-        while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-            frame = frame.f_back
+        frame = _user_frame()
         where = ""
         if frame is not None:
             code = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
