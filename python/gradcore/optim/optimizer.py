@@ -17,7 +17,7 @@ from .. import _C
 from .._C import Tensor
 from .._tensor import tensor, zero_grads
 from ..autograd.grad_mode import enable_grad
-from ..utils.hooks import register as _register_hook
+from ..utils.hooks import own_dict as _own_hook_dict, register as _register_hook
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
 
@@ -241,16 +241,12 @@ class Optimizer:
     def register_step_pre_hook(self, hook):
         """Registers ``hook(optimizer, args, kwargs)`` to run before this optimizer's ``step``; it
         may return ``(new_args, new_kwargs)``. Returns a :class:`~gradcore.utils.hooks.RemovableHandle`."""
-        if "_optimizer_step_pre_hooks" not in self.__dict__:
-            self._optimizer_step_pre_hooks = OrderedDict()
-        return _register_hook(self._optimizer_step_pre_hooks, hook)
+        return _register_hook(_own_hook_dict(self, "_optimizer_step_pre_hooks"), hook)
 
     def register_step_post_hook(self, hook):
         """Registers ``hook(optimizer, args, kwargs)`` to run after this optimizer's ``step``.
         Returns a :class:`~gradcore.utils.hooks.RemovableHandle`."""
-        if "_optimizer_step_post_hooks" not in self.__dict__:
-            self._optimizer_step_post_hooks = OrderedDict()
-        return _register_hook(self._optimizer_step_post_hooks, hook)
+        return _register_hook(_own_hook_dict(self, "_optimizer_step_post_hooks"), hook)
 
     def zero_grad(self, set_to_none=True):
         """Resets the gradients of all optimized tensors: to None (the default, which frees the

@@ -2,6 +2,7 @@
 step hooks), as ``torch.utils.hooks.RemovableHandle``: ``remove()`` takes the hook out of every dict
 it was put in, and the handle works as a context manager that removes the hook on exit."""
 import weakref
+from collections import OrderedDict
 
 __all__ = ["RemovableHandle"]
 
@@ -31,6 +32,16 @@ class RemovableHandle:
 
     def __exit__(self, exc_type, exc_value, tb):
         self.remove()
+
+
+def own_dict(obj, name):
+    """``obj``'s own hook dict ``name``, created on first use. Classes keep an empty class-level
+    dict under the same name, so an object without hooks costs one test where they would run."""
+    d = obj.__dict__.get(name)
+    if d is None:
+        d = OrderedDict()
+        object.__setattr__(obj, name, d)  # past Module.__setattr__'s registration
+    return d
 
 
 def register(hooks, hook, *, prepend=False, extra=None):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from ..._C import Tensor
 from ..._tensor import parse_to_args, zero_grads
 from ...autograd.grad_mode import no_grad
-from ...utils.hooks import register as _register_hook
+from ...utils.hooks import own_dict as _own_hook_dict, register as _register_hook
 from ..parameter import Parameter
 
 # Forward hooks that apply to every module (register_module_forward_pre_hook /
@@ -134,10 +134,7 @@ class Module:
             output = self.forward(*args, **kwargs)
             for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
                 called.add(hook_id)
-                if hook_id in self._forward_hooks_with_kwargs:
-                    result = hook(self, args, kwargs, output)
-                else:
-                    result = hook(self, args, output)
+                result = self._run_forward_hook(hook_id, hook, args, kwargs, output)
                 if result is not None:
                     output = result
             return output
@@ -148,13 +145,15 @@ class Module:
                 always = _global_forward_hooks_always_called.get(hook_id) or self._forward_hooks_always_called.get(hook_id)
                 if always and hook_id not in called:
                     try:
-                        if hook_id in self._forward_hooks_with_kwargs:
-                            hook(self, args, kwargs, None)
-                        else:
-                            hook(self, args, None)
+                        self._run_forward_hook(hook_id, hook, args, kwargs, None)
                     except Exception:
                         pass
             raise
+
+    def _run_forward_hook(self, hook_id, hook, args, kwargs, output):
+        if hook_id in self._forward_hooks_with_kwargs:
+            return hook(self, args, kwargs, output)
+        return hook(self, args, output)
 
     def _has_forward_hooks(self):
         """Whether calling this module runs any forward hook (its own or a global one): fused
@@ -162,21 +161,13 @@ class Module:
         return bool(self._forward_pre_hooks or self._forward_hooks or _global_forward_pre_hooks
                     or _global_forward_hooks)
 
-    def _own_hook_dict(self, name):
-        """The module's own hook dict ``name``, created on first use (see the class-level defaults)."""
-        d = self.__dict__.get(name)
-        if d is None:
-            d = OrderedDict()
-            object.__setattr__(self, name, d)
-        return d
-
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """Registers ``hook(module, args)`` (``hook(module, args, kwargs)`` with ``with_kwargs``) to
         run before :meth:`forward`; it may return replacement args (``(args, kwargs)`` with
         ``with_kwargs``). ``prepend`` puts it before the hooks already registered. Returns a
         :class:`~gradcore.utils.hooks.RemovableHandle`."""
-        flags = self._own_hook_dict("_forward_pre_hooks_with_kwargs")
-        handle = _register_hook(self._own_hook_dict("_forward_pre_hooks"), hook, prepend=prepend, extra=flags)
+        flags = _own_hook_dict(self, "_forward_pre_hooks_with_kwargs")
+        handle = _register_hook(_own_hook_dict(self, "_forward_pre_hooks"), hook, prepend=prepend, extra=flags)
         if with_kwargs:
             flags[handle.id] = True
         return handle
@@ -186,9 +177,9 @@ class Module:
         ``with_kwargs``) to run after :meth:`forward`; it may return a replacement output. With
         ``always_call`` it runs even when the forward raises. Returns a
         :class:`~gradcore.utils.hooks.RemovableHandle`."""
-        kw = self._own_hook_dict("_forward_hooks_with_kwargs")
-        always = self._own_hook_dict("_forward_hooks_always_called")
-        handle = _register_hook(self._own_hook_dict("_forward_hooks"), hook, prepend=prepend, extra=[kw, always])
+        kw = _own_hook_dict(self, "_forward_hooks_with_kwargs")
+        always = _own_hook_dict(self, "_forward_hooks_always_called")
+        handle = _register_hook(_own_hook_dict(self, "_forward_hooks"), hook, prepend=prepend, extra=[kw, always])
         if with_kwargs:
             kw[handle.id] = True
         if always_call:
