@@ -91,6 +91,56 @@ def test_forgotten_zero_grad_warns_at_the_second_step():
     assert "zero_grad()" in msgs[0] and "accumulate=2" in msgs[0]
 
 
+def test_forgotten_zero_grad_is_found_through_clipping_and_assigned_grads_start_over():
+    # the engine counts the backward() calls summed in each .grad (Tensor::grad_sums): an in-place
+    # change between backward() and step() (clipping) is not a zeroing, an assigned .grad is new
+    X, Y = _data()
+
+    def loop(clip, assign):
+        model = _mlp()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for _ in range(3):
+            if assign:
+                for p in model.parameters():
+                    p.grad = torch.zeros_like(p)
+            F.cross_entropy(model(X), Y).backward()
+            if clip:
+                nn.utils.clip_grad_norm_(model.parameters(), 0.1)
+            opt.step()
+    msgs = _diagnose(lambda: loop(clip=True, assign=False))
+    assert len(msgs) == 1 and "summed over 2 backward() calls" in msgs[0]
+    assert _diagnose(lambda: loop(clip=True, assign=True)) == []
+
+
+def test_sampled_gradient_norm_matches_numpy():
+    import numpy as np
+    from gradcore import _C
+    from gradcore.debug import _NORM_SAMPLE, _gradient_norm
+    rng = np.random.default_rng(0)
+    small = [rng.standard_normal(s).astype(np.float32) for s in ((16, 10), (16,), (3, 16))]
+    params = []
+    for a in small:
+        p = torch.zeros(a.shape, requires_grad=True)
+        p.grad = torch.tensor(a)
+        params.append(p)
+    params.append(torch.zeros(5, requires_grad=True))  # no gradient: reported missing
+    most, with_grad, missing, norm = _C._doctor_grads(params, _NORM_SAMPLE)
+    exact = np.sqrt(sum(float((a.astype(np.float64) ** 2).sum()) for a in small))
+    assert (most, with_grad, missing) == (0, 3, [3]) and norm == pytest.approx(exact, rel=1e-6)
+    # a large gradient is sampled (16 contiguous runs); its values are i.i.d., so the estimate is close
+    big = torch.zeros(300, 500, requires_grad=True)
+    big.grad = torch.tensor(rng.standard_normal((300, 500)).astype(np.float32))
+    for dtype in (torch.float32, torch.float64, torch.bfloat16, torch.float16):
+        p = big.detach().to(dtype).requires_grad_()
+        p.grad = big.grad.to(dtype)
+        assert _C._doctor_grads([p], _NORM_SAMPLE)[3] == pytest.approx(np.sqrt(300 * 500), rel=0.05)
+    # a non-contiguous gradient is left to the Python estimate
+    sq = torch.zeros(40, 40, requires_grad=True)
+    sq.grad = torch.tensor(rng.standard_normal((40, 40)).astype(np.float32)).t()
+    assert _C._doctor_grads([sq], _NORM_SAMPLE)[3] is None
+    assert _gradient_norm([sq.grad]) == pytest.approx(float(np.linalg.norm(sq.grad.numpy())), rel=1e-5)
+
+
 def test_declared_accumulation_is_silent_and_overshooting_it_warns():
     X, Y = _data()
 

@@ -62,9 +62,10 @@ AnomalyHooks& anomaly_hooks() {
 }
 
 namespace {
-// The inputs of the node this thread created last, kept while the forward check is on so that
-// set_history can report them when the op's output is not finite.
-thread_local std::pair<const Node*, TensorList> t_last_inputs;
+// The inputs of the node this thread created last, while the forward check is on, so that
+// set_history can report them when the op's output is not finite. Held weakly: the check must not
+// keep the last op's inputs alive once the caller drops them (they are alive while the op runs).
+thread_local std::pair<const Node*, std::vector<std::weak_ptr<Tensor>>> t_last_inputs;
 // Set while the forward check itself runs ops (and the callback runs Python): no checks inside.
 thread_local bool t_in_forward_check = false;
 
@@ -99,8 +100,10 @@ void check_forward_output(const TensorPtr& out, const Node& fn) {
   } reset;
   NoGradGuard no_grad;
   if (all_finite(out)) return;
-  static const TensorList none;
-  hook(fn, out, t_last_inputs.first == &fn ? t_last_inputs.second : none);
+  TensorList inputs;
+  if (t_last_inputs.first == &fn)
+    for (const auto& w : t_last_inputs.second) inputs.push_back(w.lock());
+  hook(fn, out, inputs);
 }
 }  // namespace
 
@@ -108,7 +111,10 @@ void forget_forward_check_inputs() { t_last_inputs = {}; }
 
 void note_node_created(Node& n, const TensorList& inputs) {
   if (AnomalyMode::on(AnomalyMode::Enabled) && anomaly_hooks().on_node_created) anomaly_hooks().on_node_created(n);
-  if (AnomalyMode::on(AnomalyMode::ForwardCheck)) t_last_inputs = {&n, inputs};
+  if (AnomalyMode::on(AnomalyMode::ForwardCheck)) {
+    t_last_inputs.first = &n;
+    t_last_inputs.second.assign(inputs.begin(), inputs.end());
+  }
 }
 
 TensorList AccumulateGrad::apply(TensorList&& grads) {
@@ -126,6 +132,7 @@ TensorPtr AccumulateGrad::run_grad_hooks(TensorPtr g) const {
 void AccumulateGrad::accumulate(TensorPtr g) {
   if (!g) return;
   auto& v = *variable;
+  v.grad_sums = v.grad_marked() ? v.grad_sums + 1 : 1;
   if (!v.grad) {
     // Take the incoming buffer when nobody else can see it; otherwise own a copy. A broadcast
     // (stride-0) gradient is materialised so .grad is always a plain tensor.
@@ -136,6 +143,7 @@ void AccumulateGrad::accumulate(TensorPtr g) {
     // old .grad sees the sum.
     ops::binary_(ops::BinaryOp::Add, v.grad, g);
   }
+  v.mark_grad();
   if (v.hooks)
     for (auto& hook : v.hooks->post_accumulate.snapshot()) hook(variable);
 }

@@ -3,9 +3,12 @@
 // gradcore.autograd.graph), and the anomaly switches with their Python side (the forward stack
 // recorded per node, the warning that reports it, and the forward check's callback), used by
 // gradcore.autograd.anomaly.
+#include <algorithm>
+#include <cmath>
 #include <unordered_set>
 #include <vector>
 #include "autograd/node.h"
+#include "core/half.h"
 #include "bind/common.h"
 #include "ops/ops.h"
 
@@ -118,6 +121,64 @@ void install_anomaly_hooks() {
     if (PyErr_Occurred()) throw py::error_already_set();
   };
 }
+// The sum of squares of a CPU tensor's values, in double: all of them when there are at most
+// 2 * sample, else kChunks contiguous runs spread evenly over the data (sample values in all),
+// scaled up by numel / sampled. Contiguous runs, not single strided elements, so the read streams
+// through the cache instead of touching one line per value.
+template <typename T>
+double sampled_square_sum(const T* p, int64_t n, int64_t sample) {
+  constexpr int64_t kChunks = 16;
+  auto run = [p](int64_t begin, int64_t end) {
+    double s = 0;
+    for (int64_t i = begin; i < end; ++i) {
+      const double v = static_cast<float>(p[i]);
+      s += v * v;
+    }
+    return s;
+  };
+  if (n <= 2 * sample) return run(0, n);
+  const int64_t chunk = std::max<int64_t>(1, sample / kChunks);
+  double s = 0;
+  for (int64_t i = 0; i < kChunks; ++i) {
+    const int64_t begin = i * (n / kChunks);
+    s += run(begin, begin + chunk);
+  }
+  return s * (static_cast<double>(n) / static_cast<double>(kChunks * chunk));
+}
+
+// The doctor's per-step look at an optimizer's parameters, in one call: (the most backward()
+// calls summed in any .grad, how many have a .grad, the indices of those that require grad and
+// have none, the 2-norm of all gradients estimated from `sample` values of each large one), the
+// norm None where a gradient is not a contiguous CPU floating tensor (the caller computes it).
+py::tuple doctor_grads(const std::vector<TensorPtr>& params, int64_t sample) {
+  uint32_t most = 0;
+  int64_t with_grad = 0;
+  py::list missing;
+  double squares = 0;
+  bool native_norm = true;
+  for (const auto& p : params) {
+    const TensorPtr& g = p->grad;
+    if (!g) continue;
+    ++with_grad;
+    most = std::max(most, p->grad_sums);  // changed in place since (clipped, say): still those sums
+    if (!native_norm || !g->device.is_cpu() || !g->is_contiguous()) {
+      native_norm = false;
+      continue;
+    }
+    const int64_t n = g->numel();
+    switch (g->dtype) {
+      case DType::Float32: squares += sampled_square_sum(g->data_as<float>(), n, sample); break;
+      case DType::Float64: squares += sampled_square_sum(g->data_as<double>(), n, sample); break;
+      case DType::BFloat16: squares += sampled_square_sum(g->data_as<BFloat16>(), n, sample); break;
+      case DType::Float16: squares += sampled_square_sum(g->data_as<Half>(), n, sample); break;
+      default: native_norm = false;
+    }
+  }
+  for (size_t i = 0; i < params.size(); ++i)
+    if (!params[i]->grad && params[i]->requires_grad) missing.append(i);
+  py::object norm = native_norm ? py::object(py::float_(std::sqrt(squares))) : py::object(py::none());
+  return py::make_tuple(most, with_grad, missing, norm);
+}
 }  // namespace
 
 static void bind_graph(py::module_& m, TensorClass&) {
@@ -164,28 +225,30 @@ static void bind_graph(py::module_& m, TensorClass&) {
   m.def("_backward_passes", &backward_passes);
   // The training doctor's look at the graph below `roots` before backward runs it, without a walk
   // in Python: (nodes, how many of them a backward pass numbered <= `before` already ran (an
-  // earlier iteration's graph still attached), the leaves that will receive gradients).
+  // earlier iteration's graph still attached)).
   m.def("_graph_summary", [](const std::vector<TensorPtr>& roots, uint64_t before) {
     std::unordered_set<Node*> seen;
     std::vector<Node*> stack;
     for (auto& r : roots)
       if (r && r->grad_fn && seen.insert(r->grad_fn.get()).second) stack.push_back(r->grad_fn.get());
     int64_t nodes = 0, earlier = 0;
-    std::vector<TensorPtr> leaves;
     while (!stack.empty()) {
       Node* n = stack.back();
       stack.pop_back();
-      if (auto* acc = dynamic_cast<AccumulateGrad*>(n)) {
-        leaves.push_back(acc->variable);
-        continue;
-      }
+      if (dynamic_cast<AccumulateGrad*>(n)) continue;
       ++nodes;
       if (n->backward_pass != 0 && n->backward_pass <= before) ++earlier;
       for (auto& e : n->next_edges)
         if (e.fn && seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
     }
-    return py::make_tuple(nodes, earlier, leaves);
+    return py::make_tuple(nodes, earlier);
   }, py::arg("roots"), py::arg("before"));
+  m.def("_doctor_grads", &doctor_grads, py::arg("params"), py::arg("sample"));
+  // Records each parameter's .grad as it is now: the next backward() into it counts as one more
+  // sum unless .grad is zeroed, assigned or replaced first (see Tensor::grad_sums).
+  m.def("_doctor_mark_grads", [](const std::vector<TensorPtr>& params) {
+    for (const auto& p : params) p->mark_grad();
+  }, py::arg("params"));
   m.def("_forward_check_enabled", [] { return AnomalyMode::on(AnomalyMode::ForwardCheck); });
 }
 

@@ -215,6 +215,8 @@ void bind_tensor_class(py::module_& m, TensorClass& cls) {
                       return t.grad;
                     },
                     [](Tensor& t, py::object g) {
+                      t.grad_mark_storage = nullptr;  // an assigned .grad sums from scratch
+                      t.grad_sums = 0;
                       if (g.is_none()) { t.grad = nullptr; return; }
                       if (!is_tensor(g))
                         fail(ErrorKind::Type, "grad", "assigned grad expected to be a Tensor or None but got grad of type ", type_name(g));

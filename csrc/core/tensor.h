@@ -46,6 +46,13 @@ class Tensor {
   uint32_t output_nr = 0;
   TensorPtr grad;
   std::weak_ptr<Node> grad_accumulator;
+  // How many backward() calls are summed in .grad (the training doctor's forgotten-zero_grad
+  // check): AccumulateGrad counts one per accumulation and starts again at 1 when .grad is new or
+  // was changed since it was last marked (zeroed in place, assigned, or replaced): its storage and
+  // version when last marked, by an accumulation or by mark_grad().
+  uint32_t grad_sums = 0;
+  uint64_t grad_mark_version = 0;
+  const Storage* grad_mark_storage = nullptr;
   // A leaf's register_hook / register_post_accumulate_grad_hook callables (autograd/node.h);
   // null when it has none, so accumulating a gradient pays one test.
   std::shared_ptr<TensorHooks> hooks;
@@ -76,6 +83,12 @@ class Tensor {
   bool is_leaf() const { return !grad_fn; }
   uint64_t version() const { return storage->version; }
   void bump_version() { ++storage->version; }
+  // Records .grad as it is now: a later accumulation into it adds to grad_sums.
+  void mark_grad() {
+    grad_mark_storage = grad ? grad->storage.get() : nullptr;
+    grad_mark_version = grad ? grad->version() : 0;
+  }
+  bool grad_marked() const { return grad && grad->storage.get() == grad_mark_storage && grad->version() == grad_mark_version; }
 };
 
 // The data of an optional operand (null when the tensor is absent), as kernels take them.

@@ -104,7 +104,8 @@ def _gradient_norm(grads):
     (at least _NORM_SAMPLE of each, scaled up): an explosion scales a whole gradient, and reading
     every element of every gradient at each step would cost as much as another optimizer step. A
     NaN/inf that the sample misses reaches the parameters, and the forward check names the op it
-    breaks on the next forward pass. One concatenated norm, one number read back."""
+    breaks on the next forward pass. One concatenated norm, one number read back. For gradients
+    that _C._doctor_grads cannot read itself (not contiguous CPU tensors: CUDA's)."""
     pieces = []
     for g in grads:
         flat, n = g.reshape(-1), g.numel()
@@ -113,13 +114,6 @@ def _gradient_norm(grads):
             flat = flat.float() * math.sqrt(n / flat.numel())
         pieces.append(flat.float())
     return float(_C.functions.cat(pieces).norm())
-
-
-def _grad_mark(grad):
-    """What tells whether a .grad was zeroed or replaced since it was last seen: its storage and
-    its version counter (zero_(), or any in-place change, bumps the version). Not id(grad): the
-    Python wrapper of a .grad can be a new object at each access."""
-    return grad.data_ptr(), grad._version
 
 
 def _first_input(node):
@@ -154,16 +148,14 @@ class _Doctor:
         self.depth = 0                       # module call depth (a root call is at depth 0)
         self.roots = weakref.WeakSet()       # modules called at depth 0 since the doctor began
         self.eval_sensitive = weakref.WeakKeyDictionary()  # root -> its Dropout/BatchNorm modules
-        self.tracked = {}                    # id(param) -> param: the leaves the doctor counts for
-        self.accumulated = {}                # id(param) -> backward() calls summed in its .grad
-        self.marker = {}                     # id(param) -> _grad_mark(param) when last seen
+        self.roots_added = 0                 # modules added to roots (the eval-mode check's cache key)
+        self.step_roots = weakref.WeakKeyDictionary()  # optimizer -> (roots_added, roots holding its params)
         self.boundary = _C._backward_passes()  # backward passes run before the last optimizer step
         self.period_nodes = 0                # largest backward graph in this period
         self.last_period_nodes = 0           # ... in the last period that ran a backward
         self.norms = weakref.WeakKeyDictionary()  # optimizer -> recent gradient norms
         self.live_nodes = weakref.WeakKeyDictionary()  # optimizer -> live autograd nodes after its steps
         self.stepped = weakref.WeakSet()     # optimizers whose first step has been checked
-        self.pending = []                    # leaves of the running backward
         self.unreduced = None                # (shape, node name) of an unreduced loss since the last step
 
     @contextlib.contextmanager
@@ -185,7 +177,9 @@ class _Doctor:
 
     def on_forward_pre(self, module, args):
         if self.depth == 0:
-            self.roots.add(module)
+            if module not in self.roots:
+                self.roots.add(module)
+                self.roots_added += 1
             if not _C.functions.is_grad_enabled() and module.training:
                 self._check_validation_mode(module)
         self.depth += 1
@@ -229,32 +223,13 @@ class _Doctor:
 
     def on_backward(self, roots, grads):
         """Before the engine runs: what the graph of ``roots`` holds (from one native walk): its
-        size, the nodes that a backward before the last optimizer step already ran, and the leaves
-        it will write."""
-        nodes, earlier, leaves = _C._graph_summary(roots, self.boundary)
+        size and the nodes that a backward before the last optimizer step already ran. (How many
+        backward() calls each .grad sums, the engine counts itself: Tensor::grad_sums.)"""
+        nodes, earlier = _C._graph_summary(roots, self.boundary)
         for t, g in zip(roots, grads):
             if g is not None and t.numel() > 1 and t.grad_fn is not None:
                 self._check_unreduced(t, g)
         self._check_leak(nodes, earlier)
-        for p in leaves:
-            key = id(p)
-            if key in self.tracked or p.__class__.__name__ == "Parameter":
-                self.tracked[key] = p
-                if not self._grad_unchanged(key, p):
-                    self.accumulated[key] = 0
-        self.pending = [p for p in leaves if id(p) in self.tracked]
-
-    def after_backward(self):
-        for p in self.pending:
-            g = p.grad
-            if g is not None:
-                self.accumulated[id(p)] = self.accumulated.get(id(p), 0) + 1
-                self.marker[id(p)] = _grad_mark(g)
-        self.pending = []
-
-    def _grad_unchanged(self, key, p):
-        g = p.grad
-        return g is not None and self.marker.get(key) == _grad_mark(g)
 
     def _check_unreduced(self, t, gradient):
         """A loss left unreduced and pushed through backward() with a gradient of ones (the same as
@@ -285,10 +260,19 @@ class _Doctor:
 
     def _check_eval_mode(self, optimizer, params):
         """An optimizer stepping the parameters of a model left in eval mode (a backward() in eval
-        mode alone is fine: saliency maps, adversarial inputs, frozen-statistics gradients)."""
+        mode alone is fine: saliency maps, adversarial inputs, frozen-statistics gradients). Which
+        called modules hold the optimizer's parameters is worked out again only when a new one
+        was called."""
+        cached = self.step_roots.get(optimizer)
+        if cached is None or cached[0] != self.roots_added:
+            ids = {id(p) for p in params}
+            cached = (self.roots_added, [weakref.ref(r) for r in list(self.roots)
+                                         if any(id(p) in ids for p in r.parameters())])
+            self.step_roots[optimizer] = cached
         what = f"{type(optimizer).__name__}.step()"
-        for root in list(self.roots):
-            if not root.training and any(id(p) in params for p in root.parameters()):
+        for ref in cached[1]:
+            root = ref()
+            if root is not None and not root.training:
                 self.once(("eval-mode", id(root)), f"{what} while {type(root).__name__} is in eval mode: Dropout is off "
                           "and BatchNorm uses its running statistics, so the model trains differently than intended "
                           "(usually model.eval() from a validation pass was not undone). Fix: call model.train() "
@@ -303,9 +287,7 @@ class _Doctor:
     def on_step_post(self, optimizer, args, kwargs):
         if _has_closure(args, kwargs):
             self._check_step(optimizer)  # the closure made the gradients inside step()
-        for p in _params(optimizer):
-            if p.grad is not None:
-                self.marker[id(p)] = _grad_mark(p.grad)
+        _C._doctor_mark_grads(_params(optimizer))
         self._check_live_nodes(optimizer)
         self.unreduced = None
         if self.period_nodes:
@@ -332,9 +314,7 @@ class _Doctor:
     def _check_step(self, optimizer):
         self._check_unreduced_step(optimizer)
         params = _params(optimizer)
-        with_grad = [p for p in params if p.grad is not None]
-        counts = [self.accumulated.get(id(p), 0) for p in with_grad]
-        most = max(counts, default=0)
+        most, with_grad, missing, norm = _C._doctor_grads(params, _NORM_SAMPLE)
         if most > self.accumulate:
             hint = ("call optimizer.zero_grad() once per iteration" if self.accumulate == 1 else
                     f"zero the gradients every {self.accumulate} backward() calls")
@@ -345,7 +325,7 @@ class _Doctor:
                       f"gradcore.debug.doctor(accumulate={most}).")
         if optimizer not in self.stepped:
             self.stepped.add(optimizer)
-            missing = [p for p in params if p.grad is None and p.requires_grad]
+            missing = [params[i] for i in missing]
             if with_grad and missing and self.period_nodes:  # only when a backward() made the grads
                 names = self._param_names()
                 listed = ", ".join(names.get(id(p), f"tensor of shape {list(p.shape)}") for p in missing[:6])
@@ -355,9 +335,11 @@ class _Doctor:
                           "loss (a detached or unused branch) and will not train. Fix: check the forward for .detach(), "
                           ".data or a branch that is never taken, or leave them out of the optimizer.")
             self._check_orphans(optimizer, params)
-        self._check_eval_mode(optimizer, {id(p) for p in params})
+        self._check_eval_mode(optimizer, params)
         if with_grad:
-            self._check_norm(optimizer, with_grad)
+            if norm is None:
+                norm = _gradient_norm([p.grad for p in params if p.grad is not None])
+            self._check_norm(optimizer, norm)
 
     def _param_names(self):
         names = {}
@@ -381,8 +363,7 @@ class _Doctor:
                           "change. Fix: build the optimizer from model.parameters() (or add_param_group), or set "
                           "requires_grad_(False) on parameters meant to stay frozen.")
 
-    def _check_norm(self, optimizer, with_grad):
-        total = _gradient_norm([p.grad for p in with_grad])
+    def _check_norm(self, optimizer, total):
         history = self.norms.get(optimizer)
         if history is None:
             history = self.norms[optimizer] = deque(maxlen=_NORM_HISTORY)
@@ -481,10 +462,7 @@ class doctor:
 
         def backward(self, gradient=None, retain_graph=None, create_graph=None, inputs=None):
             state.on_backward([self], [gradient])
-            try:
-                return tensor_backward(self, gradient, retain_graph, create_graph, inputs)
-            finally:
-                state.after_backward()
+            return tensor_backward(self, gradient, retain_graph, create_graph, inputs)
 
         backward.__doc__ = tensor_backward.__doc__
         _C.Tensor.backward = backward
@@ -496,10 +474,7 @@ class doctor:
             roots = autograd._as_list(tensors)
             grads = autograd._as_list(grad_tensors)
             state.on_backward(roots, grads + [None] * (len(roots) - len(grads)))
-            try:
-                return autograd_backward(tensors, grad_tensors, retain_graph, create_graph, inputs)
-            finally:
-                state.after_backward()
+            return autograd_backward(tensors, grad_tensors, retain_graph, create_graph, inputs)
 
         backward_fn.__doc__ = autograd_backward.__doc__
         autograd.backward = backward_fn
