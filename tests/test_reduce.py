@@ -586,3 +586,42 @@ def test_torch_parity_indices_and_special_values():
     assert gi.prod().item() == ti.prod().item() and gi.max().item() == ti.max().item()
     np.testing.assert_array_equal(gi.max(0).indices.numpy(), ti.max(0).indices.numpy())
     np.testing.assert_array_equal(gi.sum(1).numpy(), ti.sum(1).numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [127, 128, 129, 300, 1000, 4097])
+def test_vector_runs_match_the_generic_fold(dtype, n):
+    # Unit-stride float runs of at least two lanes' worth take the vector folds (cpu/reduce.h,
+    # add_run); the same values read with a stride take the generic fold: the slow twin.
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal(n).astype(dtype)
+    a[n // 3] = a[n // 2] = a.max() + 1  # a tie for the maximum: the first index wins
+    a[n // 5] = -0.0
+    cases = [a]
+    b = a.copy()
+    b[[n // 7, n - 2]] = np.nan
+    cases.append(b)
+    c = a.copy()
+    c[n // 4] = -np.inf
+    c[n - 1] = np.inf
+    cases.append(c)
+    for v in cases:
+        fast = gradcore.tensor(v)
+        slow = gradcore.tensor(np.stack([v, np.zeros_like(v)], 1))[:, 0]
+        assert fast.is_contiguous() and not slow.is_contiguous()
+        for op in ("amax", "amin", "argmax", "argmin"):
+            f, s = getattr(fast, op)().item(), getattr(slow, op)().item()
+            assert f == s or (math.isnan(f) and math.isnan(s)), (op, f, s)
+        for ord_ in (1, 2, math.inf):
+            f, s = fast.norm(ord_).item(), slow.norm(ord_).item()
+            assert f == pytest.approx(s, rel=1e-6, nan_ok=True), ord_
+        f, s = fast.sum().item(), slow.sum().item()
+        assert f == pytest.approx(s, rel=1e-6, abs=1e-6, nan_ok=True)
+        assert f == pytest.approx(float(np.sum(v.astype(np.float64))), rel=1e-6, abs=1e-5, nan_ok=True)
+        # rows: one run per output
+        rows = np.stack([v, v[::-1].copy()])
+        fr = gradcore.tensor(rows)
+        sr = gradcore.tensor(np.ascontiguousarray(rows.T)).t()
+        for op in ("argmax", "argmin"):
+            assert getattr(fr, op)(1).tolist() == getattr(sr, op)(1).tolist()
+        np.testing.assert_allclose(fr.sum(1).numpy(), sr.sum(1).numpy(), rtol=1e-6, atol=1e-5)

@@ -179,6 +179,35 @@ void index_loop_widest(const F& body, int64_t n) {
 }
 #endif
 
+// f() compiled for the widest vectors the CPU has, as index_loop_widest compiles a loop body:
+// for a fold whose vector lanes are written out in f (the reductions' unit-stride runs).
+#if defined(__x86_64__) && defined(__GNUC__)
+template <typename F>
+__attribute__((target("avx2"), flatten)) auto call_avx2(const F& f) {
+  return f();
+}
+template <typename F>
+__attribute__((target("avx512f,avx512bw"), flatten)) auto call_avx512(const F& f) {
+  return f();
+}
+template <typename F>
+__attribute__((noinline, flatten)) auto call_baseline(const F& f) {
+  return f();
+}
+template <typename F>
+auto call_widest(const F& f) {
+  static const Isa isa = cpu_isa();
+  if (isa >= Isa::avx512) return call_avx512(f);
+  if (isa >= Isa::avx2) return call_avx2(f);
+  return call_baseline(f);
+}
+#else
+template <typename F>
+auto call_widest(const F& f) {
+  return f();
+}
+#endif
+
 // The element types whose contiguous elementwise loops run through index_loop_widest: the 16-bit
 // floats (their conversions need it) and float32 (its exp/log/tanh/erf are call-free on the host,
 // kernels/fast_math.h, so GELU, tanh and sigmoid vectorise 16 lanes wide).

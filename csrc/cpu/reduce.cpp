@@ -72,6 +72,17 @@ struct MinMaxAcc {
     add(o.v, 0);
     nan |= o.nan;
   }
+  template <typename Q>
+  bool add_run(const Q* q, int64_t n, int64_t) {
+    if constexpr (std::is_same_v<Q, T> && run_float_v<T>) {
+      if (!run_vectorised<T>(n)) return false;
+      bool seen = nan;
+      v = call_widest([&] { return lanes_extreme<IsMax>(q, n, v, [](T x) { return x; }, &seen); });
+      nan = seen;
+      return true;
+    }
+    return false;
+  }
   T value() const {
     if constexpr (std::is_floating_point_v<T>) return nan ? std::numeric_limits<T>::quiet_NaN() : v;
     else return v;
@@ -100,6 +111,20 @@ struct ArgAcc {
   void merge(const ArgAcc& o) {
     if (o.i >= 0) add(o.v, o.i);
   }
+  // A float run: its extreme (vector lanes), then the first index holding it (or the first NaN).
+  template <typename Q>
+  bool add_run(const Q* q, int64_t n, int64_t k) {
+    if constexpr (std::is_same_v<Q, T> && run_float_v<T>) {
+      if (!run_vectorised<T>(n)) return false;
+      bool nan = false;
+      const T start = IsMax ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
+      const T best = call_widest([&] { return lanes_extreme<IsMax>(q, n, start, [](T x) { return x; }, &nan); });
+      const int64_t at = call_widest([&] { return lanes_find(q, n, best, nan); });
+      add(q[at], k + at);
+      return true;
+    }
+    return false;
+  }
 };
 
 // Vector norms: Kind 0 counts non-zeros, 1 sums |x|, 2 sums x^2, 3 is max|x|, 4 min|x|, 5 sums
@@ -118,6 +143,30 @@ struct NormAcc {
     else if constexpr (Kind == 3) { s = a > s ? a : s; nan |= a != a; }
     else if constexpr (Kind == 4) { s = a < s ? a : s; nan |= a != a; }
     else s += std::pow(a, p);
+  }
+  // Kinds 1, 2 (sums of |x|, x^2) and 3 (max |x|) of float32 / float64 runs, vectorised.
+  template <typename Q>
+  bool add_run(const Q* q, int64_t n, int64_t) {
+    if constexpr (run_float_v<Q> && (Kind == 1 || Kind == 2 || Kind == 3)) {
+      if (!run_vectorised<Q>(n)) return false;
+      if constexpr (Kind == 3) {
+        bool seen = nan;
+        const double m = call_widest([&] {
+          return lanes_extreme<true>(q, n, Q(0), [](Q x) { return x < Q(0) ? -x : x; }, &seen);
+        });
+        s = m > s ? m : s;
+        nan = seen;
+      } else {
+        s += call_widest([=] {
+          return lanes_sum(q, n, [](Q v) {
+            if constexpr (Kind == 1) return v < Q(0) ? -v : v;
+            else return v * v;
+          });
+        });
+      }
+      return true;
+    }
+    return false;
   }
   void merge(const NormAcc& o) {
     if constexpr (Kind == 3 || Kind == 4) {
