@@ -145,8 +145,6 @@ DIFFERENCES = {
     "adaptive_avg_pool2d": (("AdaptiveAvgPool2DBackward0", (ACC,)),
                             "the pooling op always records its own node; PyTorch turns a 1x1 output into mean"),
     "embedding": (("IndexBackward0", (ACC,)), "F.embedding is weight[indices]: the gather's node"),
-    "split": (("SliceBackward0", (ACC,)), "split returns slices, each with its own node, not one multi-output node"),
-    "chunk": (("SliceBackward0", (ACC,)), "chunk is split: slices"),
     "rdiv": (("DivBackward0", (None, ACC)), "a scalar over a tensor is div with the scalar wrapped as a tensor"),
     "t": (("TransposeBackward0", (ACC,)), "t() is transpose(0, 1)"),
     "rnn": (("RnnTanhLayerBackward0", (ACC, None, None, ACC, ACC, ACC, ACC, None)),

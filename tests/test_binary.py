@@ -302,3 +302,36 @@ def test_negation_slot_and_autograd_through_slots():
     s *= 3
     assert s.data_ptr() == ptr
     assert_close(s, np.array([3.0, 3.0], dtype=np.float32))
+
+
+@pytest.mark.parametrize("dtype", [gradcore.float32, gradcore.float64, gradcore.bfloat16])
+@pytest.mark.parametrize("e", [2, 3, 0.5, -0.5, -1, -2, 1.5])
+def test_pow_by_a_scalar_exponent_fast_path_matches_the_elementwise_one(dtype, e):
+    # A broadcast exponent of PyTorch's special values takes a loop with the exponent folded in
+    # (cpu/binary.cpp, PowByConst); a full tensor of the same exponent takes Pow's general loop:
+    # the same bits, forward and backward.
+    rng = np.random.default_rng(3)
+    a = rng.uniform(0.1, 3.0, 1000)
+    a[:5] = [0.0, np.inf, np.nan, 1.0, 2.5]
+    x1 = gradcore.tensor(a, dtype=dtype, requires_grad=True)
+    x2 = gradcore.tensor(a, dtype=dtype, requires_grad=True)
+    y1 = x1 ** e
+    y2 = x2 ** gradcore.full((1000,), e, dtype=dtype)
+    np.testing.assert_array_equal(y1.detach().float().numpy(), y2.detach().float().numpy())
+    g = gradcore.tensor(rng.standard_normal(1000), dtype=dtype)
+    y1.backward(g)
+    y2.backward(g)
+    np.testing.assert_array_equal(x1.grad.float().numpy(), x2.grad.float().numpy())
+
+
+@pytest.mark.parametrize("e", [2, 3, 0.5, -0.5, -1, -2])
+def test_pow_special_exponents_like_pytorch(e):
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(4).uniform(0.1, 3.0, 257).astype(np.float32)
+    x = gradcore.tensor(a, requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+    y, yt = x ** e, t ** e
+    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-6)
+    y.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-6)

@@ -67,6 +67,9 @@ static void bind_shape(py::module_& m, TensorClass& cls) {
       })
       .def("select", &ops::select, py::arg("dim"), py::arg("index"))
       .def("_slice", &ops::slice)
+      .def("_split_with_sizes", [](const TensorPtr& t, const std::vector<int64_t>& sizes, int64_t dim, bool by_sizes) {
+        return ops::split_with_sizes(t, DimVector(sizes.begin(), sizes.end()), dim, by_sizes);
+      })
       .def("as_strided", [](const TensorPtr& t, py::object size, py::object stride, py::object off) {
         return ops::as_strided(t, int_list(size, "as_strided", "size"), int_list(stride, "as_strided", "stride"),
                                off.is_none() ? t->offset : off.cast<int64_t>());

@@ -138,8 +138,14 @@ struct Pow {
       }
       return static_cast<T>(result);
     } else {
+      // PyTorch's exact special cases of a scalar exponent (its pow kernel's), here for every b.
       if (b == T(2)) return a * a;
+      if (b == T(3)) return a * a * a;
+      if (b == T(1)) return a;
       if (b == T(0.5)) return math::sqrt(a);
+      if (b == T(-0.5)) return T(1) / math::sqrt(a);
+      if (b == T(-1)) return T(1) / a;
+      if (b == T(-2)) return T(1) / (a * a);
       return math::pow(a, b);
     }
   }

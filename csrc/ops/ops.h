@@ -102,6 +102,9 @@ TensorPtr permute(const TensorPtr& t, const DimVector& dims);
 TensorPtr expand(const TensorPtr& t, const DimVector& shape);
 TensorPtr as_strided(const TensorPtr& t, const DimVector& shape, const DimVector& strides, int64_t offset);
 TensorPtr slice(const TensorPtr& t, int64_t dim, int64_t start, int64_t stop, int64_t step);  // stop exclusive, clamped
+// Views of consecutive pieces of `sizes` along dim (they sum to its size; the caller checks),
+// sharing one backward node (SplitWithSizesBackward0, or SplitBackward0 for split by one size).
+TensorList split_with_sizes(const TensorPtr& t, const DimVector& sizes, int64_t dim, bool by_sizes);
 TensorPtr select(const TensorPtr& t, int64_t dim, int64_t index);
 TensorPtr cat(const TensorList& ts, int64_t dim);
 TensorPtr stack(const TensorList& ts, int64_t dim);

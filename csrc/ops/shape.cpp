@@ -375,6 +375,57 @@ TensorPtr select(const TensorPtr& t, int64_t dim, int64_t index) {
 }
 
 namespace {
+// One node for all the pieces, as PyTorch's: the input's gradient is built once, each piece's
+// gradient copied into its slice (zeros only where a piece got none), instead of one zero-filled
+// input-sized gradient per piece summed by the engine (q, k, v = qkv.split(...) tripled the work).
+struct SplitBackward final : Node {
+  DimVector in_shape, sizes;
+  int64_t dim = 0;
+  bool by_sizes = false;
+  TensorList apply(TensorList&& g) override {
+    const TensorPtr* any = nullptr;
+    bool all = true;
+    for (auto& gi : g) {
+      if (gi && !any) any = &gi;
+      all = all && gi;
+    }
+    if (!any) return {nullptr};
+    auto gx = all ? empty_tensor(in_shape, (*any)->dtype, (*any)->device) : zeros(in_shape, (*any)->dtype, (*any)->device);
+    int64_t off = 0;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      if (i < g.size() && g[i] && sizes[i] > 0) copy_into(slice(gx, dim, off, off + sizes[i], 1), g[i]);
+      off += sizes[i];
+    }
+    return {gx};
+  }
+  std::string name() const override { return by_sizes ? "SplitWithSizesBackward0" : "SplitBackward0"; }
+};
+}  // namespace
+
+TensorList split_with_sizes(const TensorPtr& t, const DimVector& sizes, int64_t dim, bool by_sizes) {
+  const int64_t d = wrap_dim(dim, t->dim(), "split");
+  TensorList out;
+  out.reserve(sizes.size());
+  int64_t off = 0;
+  for (int64_t s : sizes) {
+    DimVector shape = t->shape;
+    shape[d] = s;
+    out.push_back(make_view(t, shape, t->strides, t->offset + off * t->strides[d]));
+    off += s;
+  }
+  if (compute_requires_grad({&t})) {
+    auto node = make_node<SplitBackward>({t});
+    node->in_shape = t->shape;
+    node->sizes = sizes;
+    node->dim = d;
+    node->by_sizes = by_sizes;
+    node->num_outputs = static_cast<uint32_t>(sizes.size());
+    for (size_t i = 0; i < out.size(); ++i) set_history(out[i], node, static_cast<uint32_t>(i));
+  }
+  return out;
+}
+
+namespace {
 // Also stack's (StackBackward0): each input is then one index along dim, its gradient that slice
 // without the dim.
 struct CatBackward final : Node {

@@ -90,11 +90,8 @@ def split(tensor, split_size_or_sections, dim=0):
             sizes = [0]
         else:
             sizes = [size] * (n // size) + ([n % size] if n % size else [])
-    out, start = [], 0
-    for s in sizes:
-        out.append(tensor.narrow(dim, start, s))
-        start += s
-    return tuple(out)
+    by_sizes = isinstance(split_size_or_sections, (list, tuple, Tensor))
+    return tuple(tensor._split_with_sizes(sizes, dim, by_sizes))
 
 
 def chunk(input, chunks, dim=0):
@@ -145,7 +142,11 @@ def tensor_split(input, indices_or_sections, dim=0):
     if sections <= 0:
         raise RuntimeError(f"number of sections must be larger than 0, got {sections}")
     base, extra = divmod(n, sections)
-    return split(input, [base + 1] * extra + [base] * (sections - extra), dim)
+    out, start = [], 0
+    for size in [base + 1] * extra + [base] * (sections - extra):  # slices, as PyTorch's (SliceBackward0)
+        out.append(input.narrow(dim, start, size))
+        start += size
+    return tuple(out)
 
 
 def _dims_arg(dims, ndim, op):
