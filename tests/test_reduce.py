@@ -589,9 +589,9 @@ def test_torch_parity_indices_and_special_values():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n", [127, 128, 129, 300, 1000, 4097])
+@pytest.mark.parametrize("n", [33, 40, 64, 127, 128, 129, 300, 1000, 4097])
 def test_vector_runs_match_the_generic_fold(dtype, n):
-    # Unit-stride float runs of at least two lanes' worth take the vector folds (cpu/reduce.h,
+    # Unit-stride float runs of at least two vectors take the vector folds (cpu/reduce.h,
     # add_run); the same values read with a stride take the generic fold: the slow twin.
     rng = np.random.default_rng(n)
     a = rng.standard_normal(n).astype(dtype)

@@ -82,6 +82,10 @@ constexpr int64_t kOuterBlock = 256;
 // vectors (call_widest) and combined in a fixed order: the same bits on every ISA.
 template <typename T>
 inline constexpr int kRunLanes = 256 / sizeof(T);
+// Runs shorter than 2 * kRunLanes (a softmax-sized row of 64) fold in one vector's worth of lanes:
+// a 64-lane tree costs as much as such a row.
+template <typename T>
+inline constexpr int kShortLanes = 64 / sizeof(T);
 // float32 sums add kSumBlock values into float lanes (each lane adds kSumBlock / kRunLanes = 4 of
 // them) before the block goes into the double sums: converting every value to double halved the
 // speed, and a float partial of 4 values keeps the total at double accuracy in practice (2^20
@@ -92,18 +96,17 @@ constexpr int64_t kSumBlock = 256;
 template <typename T>
 inline constexpr bool run_float_v = std::is_same_v<T, float> || std::is_same_v<T, double>;
 // Whether a run of n values of T takes the vector folds: T is float32/float64 and the run fills
-// the lanes twice (shorter ones fold faster in the generic lanes than through a tree of 64).
+// the short lanes twice.
 template <typename T>
 constexpr bool run_vectorised(int64_t n) {
-  if constexpr (run_float_v<T>) return n >= 2 * kRunLanes<T>;
+  if constexpr (run_float_v<T>) return n >= 2 * kShortLanes<T>;
   else return false;
 }
 
 // The sum over j < n of f(q[j]) (f takes and returns T), in double. The lanes are combined as a
 // tree (halves added pairwise): a chain of 64 dependent adds cost as much as a short row's fold.
-template <typename T, typename F>
-GC_ALWAYS_INLINE_LOOP double lanes_sum(const T* q, int64_t n, const F& f) {
-  constexpr int L = kRunLanes<T>;
+template <int L, typename T, typename F>
+GC_ALWAYS_INLINE_LOOP double lanes_sum_w(const T* q, int64_t n, const F& f) {
   constexpr int64_t block_len = std::is_same_v<T, float> ? kSumBlock : std::numeric_limits<int64_t>::max();
   double part[L] = {};
   const int64_t whole = n - n % L;
@@ -124,10 +127,9 @@ GC_ALWAYS_INLINE_LOOP double lanes_sum(const T* q, int64_t n, const F& f) {
 
 // The largest (IsMax) or smallest f(q[j]) over j < n, NaN aside (`*nan` is set when one was seen),
 // starting from `start`.
-template <bool IsMax, typename T, typename F>
-GC_ALWAYS_INLINE_LOOP T lanes_extreme(const T* q, int64_t n, T start, const F& f, bool* nan) {
+template <bool IsMax, int L, typename T, typename F>
+GC_ALWAYS_INLINE_LOOP T lanes_extreme_w(const T* q, int64_t n, T start, const F& f, bool* nan) {
   using Bits = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
-  constexpr int L = kRunLanes<T>;
   T m[L];
   Bits bad[L] = {};
   for (int l = 0; l < L; ++l) m[l] = start;
@@ -156,10 +158,9 @@ GC_ALWAYS_INLINE_LOOP T lanes_extreme(const T* q, int64_t n, T start, const F& f
 
 // The index of the first j < n with q[j] == v (or, when nan, the first NaN); n when none. Blocks of
 // lanes are tested whole (a vector OR), then the block that holds it is searched.
-template <typename T>
-GC_ALWAYS_INLINE_LOOP int64_t lanes_find(const T* q, int64_t n, T v, bool nan) {
+template <int L, typename T>
+GC_ALWAYS_INLINE_LOOP int64_t lanes_find_w(const T* q, int64_t n, T v, bool nan) {
   using Bits = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
-  constexpr int L = kRunLanes<T>;
   auto match = [v, nan](T x) { return nan ? x != x : x == v; };
   int64_t j = 0;
   for (; j + L <= n; j += L) {
@@ -170,6 +171,21 @@ GC_ALWAYS_INLINE_LOOP int64_t lanes_find(const T* q, int64_t n, T v, bool nan) {
   for (; j < n; ++j)
     if (match(q[j])) return j;
   return n;
+}
+
+// The folds above with kRunLanes lanes for long runs, kShortLanes for short ones.
+template <typename T, typename F>
+GC_ALWAYS_INLINE_LOOP double lanes_sum(const T* q, int64_t n, const F& f) {
+  return n >= 2 * kRunLanes<T> ? lanes_sum_w<kRunLanes<T>>(q, n, f) : lanes_sum_w<kShortLanes<T>>(q, n, f);
+}
+template <bool IsMax, typename T, typename F>
+GC_ALWAYS_INLINE_LOOP T lanes_extreme(const T* q, int64_t n, T start, const F& f, bool* nan) {
+  return n >= 2 * kRunLanes<T> ? lanes_extreme_w<IsMax, kRunLanes<T>>(q, n, start, f, nan)
+                               : lanes_extreme_w<IsMax, kShortLanes<T>>(q, n, start, f, nan);
+}
+template <typename T>
+GC_ALWAYS_INLINE_LOOP int64_t lanes_find(const T* q, int64_t n, T v, bool nan) {
+  return n >= 2 * kRunLanes<T> ? lanes_find_w<kRunLanes<T>>(q, n, v, nan) : lanes_find_w<kShortLanes<T>>(q, n, v, nan);
 }
 
 template <typename Acc, typename T, typename = void>
