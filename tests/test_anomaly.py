@@ -183,7 +183,7 @@ def test_forward_check_fast_path_agrees_with_the_generic_one(bad):
             finite.t().half() * 1.0     # all finite: nothing to report
             finite.double() * 1.0
         assert calls == [("MulBackward0", kind), ("ToCopyBackward0", kind), ("MulBackward0", kind),
-                         ("TransposeBackward0", kind), ("ToCopyBackward0", kind), ("ToCopyBackward0", kind)]
+                         ("TBackward0", kind), ("ToCopyBackward0", kind), ("ToCopyBackward0", kind)]
 
 
 def test_callback_may_turn_the_check_off_from_inside():

@@ -146,7 +146,6 @@ DIFFERENCES = {
                             "the pooling op always records its own node; PyTorch turns a 1x1 output into mean"),
     "embedding": (("IndexBackward0", (ACC,)), "F.embedding is weight[indices]: the gather's node"),
     "rdiv": (("DivBackward0", (None, ACC)), "a scalar over a tensor is div with the scalar wrapped as a tensor"),
-    "t": (("TransposeBackward0", (ACC,)), "t() is transpose(0, 1)"),
     "rnn": (("RnnTanhLayerBackward0", (ACC, None, None, ACC, ACC, ACC, ACC, None)),
             "a recurrent layer is one node per layer (all time steps); PyTorch's CPU RNN records every step"),
     "lstm": (("TransposeBackward0", (("LstmLayerBackward0", (("TransposeBackward0", (ACC,)), None, None, ACC, ACC, ACC,

@@ -5,14 +5,6 @@
 namespace gc::bind {
 
 namespace {
-// t(): the transpose of a matrix; a 0-D or 1-D tensor comes back as a view of itself.
-TensorPtr transpose_2d(const TensorPtr& t) {
-  if (t->dim() > 2)
-    fail(ErrorKind::Runtime, "t", "t() expects a tensor with <= 2 dimensions, but self is ", t->dim(),
-         "D. Hint: use .transpose(dim0, dim1) or .mT");
-  return t->dim() < 2 ? ops::view(t, t->shape) : ops::transpose(t, 0, 1);
-}
-
 // cat/stack's `tensors`: a list or tuple of tensors (any sequence but a Tensor, which is one
 // tensor, not a sequence of its rows: PyTorch refuses it with TypeError too).
 std::vector<TensorPtr> tensor_sequence(py::handle h, const char* op) {
@@ -49,7 +41,7 @@ static void bind_shape(py::module_& m, TensorClass& cls) {
         return ops::squeeze(t, dims_arg(dim, "squeeze"));
       }, py::arg("dim") = py::none())
       .def("transpose", &ops::transpose, py::arg("dim0"), py::arg("dim1"))
-      .def("t", &transpose_2d)
+      .def("t", &ops::matrix_t)
       .def_property_readonly("T", [](const TensorPtr& t) {
         DimVector perm;
         for (int64_t d = t->dim() - 1; d >= 0; --d) perm.push_back(d);
@@ -85,7 +77,7 @@ static void bind_shape(py::module_& m, TensorClass& cls) {
     return dim.is_none() ? ops::squeeze(t, std::nullopt) : ops::squeeze(t, dims_arg(dim, "squeeze"));
   }, py::arg("input"), py::arg("dim") = py::none());
   fns.def("transpose", &ops::transpose, py::arg("input"), py::arg("dim0"), py::arg("dim1"));
-  fns.def("t", &transpose_2d, py::arg("input"));
+  fns.def("t", &ops::matrix_t, py::arg("input"));
   // cat and stack are on CPU autocast's promote list (concat is PyTorch's cat too).
   fns.def("cat", [](py::object ts, int64_t dim) {
     return ops::cat(ops::autocast_promote("cat", tensor_sequence(ts, "cat")), dim);

@@ -98,6 +98,8 @@ TensorPtr flatten(const TensorPtr& t, int64_t start_dim, int64_t end_dim);
 TensorPtr unsqueeze(const TensorPtr& t, int64_t dim);
 TensorPtr squeeze(const TensorPtr& t, std::optional<DimVector> dims);
 TensorPtr transpose(const TensorPtr& t, int64_t d0, int64_t d1);
+// t(): the transpose of a matrix; a 0-D or 1-D tensor comes back as a view of itself.
+TensorPtr matrix_t(const TensorPtr& t);
 TensorPtr permute(const TensorPtr& t, const DimVector& dims);
 TensorPtr expand(const TensorPtr& t, const DimVector& shape);
 TensorPtr as_strided(const TensorPtr& t, const DimVector& shape, const DimVector& strides, int64_t offset);

@@ -286,6 +286,14 @@ static TensorPtr permute_as(const TensorPtr& t, const DimVector& dims, const cha
 
 TensorPtr permute(const TensorPtr& t, const DimVector& dims) { return permute_as(t, dims, "PermuteBackward0"); }
 
+TensorPtr matrix_t(const TensorPtr& t) {
+  if (t->dim() > 2)
+    fail(ErrorKind::Runtime, "t", "t() expects a tensor with <= 2 dimensions, but self is ", t->dim(),
+         "D. Hint: use .transpose(dim0, dim1) or .mT");
+  // a 0-D or 1-D tensor comes back as a view of itself (PyTorch's TBackward0 either way)
+  return permute_as(t, t->dim() < 2 ? (t->dim() == 0 ? DimVector{} : DimVector{0}) : DimVector{1, 0}, "TBackward0");
+}
+
 TensorPtr transpose(const TensorPtr& t, int64_t d0, int64_t d1) {
   int64_t a = wrap_dim(d0, t->dim(), "transpose"), b = wrap_dim(d1, t->dim(), "transpose");
   if (t->dim() == 0) return permute(t, {});  // a view of the scalar
