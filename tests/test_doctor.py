@@ -134,6 +134,10 @@ def test_sampled_gradient_norm_matches_numpy():
         p = big.detach().to(dtype).requires_grad_()
         p.grad = big.grad.to(dtype)
         assert _C._doctor_grads([p], _NORM_SAMPLE)[3] == pytest.approx(np.sqrt(300 * 500), rel=0.05)
+    # float64 values beyond float32's range are read as doubles, not through float (no false inf)
+    huge = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    huge.grad = torch.tensor([1e100, -1e100, 0.0], dtype=torch.float64)
+    assert _C._doctor_grads([huge], _NORM_SAMPLE)[3] == pytest.approx(np.sqrt(2) * 1e100, rel=1e-12)
     # a non-contiguous gradient is left to the Python estimate
     sq = torch.zeros(40, 40, requires_grad=True)
     sq.grad = torch.tensor(rng.standard_normal((40, 40)).astype(np.float32)).t()

@@ -131,7 +131,9 @@ double sampled_square_sum(const T* p, int64_t n, int64_t sample) {
   auto run = [p](int64_t begin, int64_t end) {
     double s = 0;
     for (int64_t i = begin; i < end; ++i) {
-      const double v = static_cast<float>(p[i]);
+      double v;
+      if constexpr (std::is_same_v<T, double>) v = p[i];
+      else v = static_cast<float>(p[i]);  // 16-bit floats widen through float
       s += v * v;
     }
     return s;

@@ -75,9 +75,10 @@ constexpr int64_t kOuterBlock = 256;
 
 // ---- unit-stride runs of float32 / float64, vectorised ----
 // An accumulator may fold a whole unit-stride run itself: add_run(q, n, k) (the run holds
-// elements k .. k + n - 1) returns false when it has no such path for T or for so short a run. The generic lanes above run at the baseline's width (SSE2: kFoldLanes
-// doubles are 4 chains of 2), so a float32 sum ran at a third of PyTorch's speed and max, whose
-// accumulator also carries a NaN flag, did not vectorise at all. These folds write their lanes
+// elements k .. k + n - 1) returns false when it has no such path for T or for so short a run.
+// The generic lanes above run at the baseline's width (SSE2: kFoldLanes doubles are 4 chains of
+// 2), so a float32 sum ran at a third of PyTorch's speed and max, whose accumulator also carries
+// a NaN flag, did not vectorise at all. These folds write their lanes
 // out as plain arrays, four vectors' worth of independent chains, compiled for the widest
 // vectors (call_widest) and combined in a fixed order: the same bits on every ISA.
 template <typename T>

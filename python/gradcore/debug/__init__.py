@@ -149,7 +149,7 @@ class _Doctor:
         self.roots = weakref.WeakSet()       # modules called at depth 0 since the doctor began
         self.eval_sensitive = weakref.WeakKeyDictionary()  # root -> its Dropout/BatchNorm modules
         self.roots_added = 0                 # modules added to roots (the eval-mode check's cache key)
-        self.step_roots = weakref.WeakKeyDictionary()  # optimizer -> (roots_added, roots holding its params)
+        self.step_roots = weakref.WeakKeyDictionary()  # optimizer -> (key, roots holding its params)
         self.boundary = _C._backward_passes()  # backward passes run before the last optimizer step
         self.period_nodes = 0                # largest backward graph in this period
         self.last_period_nodes = 0           # ... in the last period that ran a backward
@@ -263,11 +263,11 @@ class _Doctor:
         mode alone is fine: saliency maps, adversarial inputs, frozen-statistics gradients). Which
         called modules hold the optimizer's parameters is worked out again only when a new one
         was called."""
+        key = (self.roots_added, len(params))  # a new root called, or a param group added
         cached = self.step_roots.get(optimizer)
-        if cached is None or cached[0] != self.roots_added:
+        if cached is None or cached[0] != key:
             ids = {id(p) for p in params}
-            cached = (self.roots_added, [weakref.ref(r) for r in list(self.roots)
-                                         if any(id(p) in ids for p in r.parameters())])
+            cached = (key, [weakref.ref(r) for r in list(self.roots) if any(id(p) in ids for p in r.parameters())])
             self.step_roots[optimizer] = cached
         what = f"{type(optimizer).__name__}.step()"
         for ref in cached[1]:
