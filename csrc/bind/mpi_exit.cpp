@@ -6,9 +6,11 @@
 // mpi4py to leave MPI finalisation to this handler, which calls MPI_Abort (mpiexec then ends every
 // process, exiting with the status) on a failing status and MPI_Finalize on success. The MPI
 // functions come in as addresses from the library mpi4py loaded: the extension does not link MPI.
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 #include "bind/common.h"
 
 namespace gc::bind {
@@ -35,6 +37,9 @@ void end_mpi_at_exit(int status, void*) {
   if (status != 0 && g_exit.world_size > 1) {
     std::fprintf(stderr, "[rank%d]: exited with status %d: ending every rank of the job\n", g_exit.rank, status);
     std::fflush(stderr);
+    // As gradcore.distributed's _abort_job: a pause lets mpiexec forward the message before the
+    // abort kills the processes that forward output (under load it was lost now and then).
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
     if (g_exit.comm_is_int)
       reinterpret_cast<int (*)(int, int)>(g_exit.abort)(static_cast<int>(g_exit.comm_world), status);
     else
