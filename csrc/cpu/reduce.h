@@ -341,49 +341,32 @@ void reduce_loop(const Tensor& x, const ReducePlan& p, const Acc& init, Write wr
     return reduce_outer<T>(data, p, init, write);
   int nt = get_num_threads();
   bool big = M * K >= kParallelGrain && nt > 1;
-  if constexpr (has_add_run<Acc, T>::value) {
-    // One unit-stride run per output (a reduction over the last dim, e.g. sum(-1) over rows of
-    // 64): a block of rows runs in one function compiled for the widest ISA, the accumulator's
-    // vector fold inlined, instead of one dispatch per row.
-    if (p.red_shape.size() == 1 && p.red_strides[0] == 1 && run_vectorised<T>(K) && (!big || M >= nt)) {
-      // With one kept dim (the usual case: the plan merges contiguous dims) output m starts at
-      // m * its stride: no divisions per row.
-      const bool one_kept = p.kept_shape.size() == 1;
-      const int64_t kept_stride = one_kept ? p.kept_strides[0] : 0;
-      auto rows = [&](int64_t m0, int64_t m1) {
-        call_widest([&] {
-          for (int64_t m = m0; m < m1; ++m) {
-            Acc acc = init;
-            const int64_t base = one_kept ? m * kept_stride : kept_offset(p, m);
-            if (!acc.add_run(data + base, K, 0)) fold_range(data, p, base, 0, K, init, acc);
-            write(m, acc);
-          }
-        });
-      };
-#ifdef GRADCORE_OPENMP
-      if (big) {
-#pragma omp parallel num_threads(nt)
-        {
-          const int t = omp_get_thread_num(), T_ = omp_get_num_threads();
-          const int64_t chunk = (M + T_ - 1) / T_, m0 = std::min(M, chunk * t);
-          rows(m0, std::min(M, m0 + chunk));
-        }
-        return;
-      }
-#endif
-      rows(0, M);
-      return;
-    }
-  }
   if (!big || M >= nt) {
+    // Outputs [m0, m1). With one unit-stride run per output (a reduction over the last dim, e.g.
+    // sum(-1) over rows of 64) and an accumulator with a vector fold, the block runs in one
+    // function compiled for the widest ISA, the fold inlined, instead of one dispatch per row.
+    auto rows = [&](int64_t m0, int64_t m1) {
+      auto fold = [&] {
+        for (int64_t m = m0; m < m1; ++m) {
+          Acc acc = init;
+          fold_range(data, p, kept_offset(p, m), 0, K, init, acc);
+          write(m, acc);
+        }
+      };
+      if constexpr (has_add_run<Acc, T>::value)
+        if (p.red_shape.size() == 1 && p.red_strides[0] == 1 && run_vectorised<T>(K)) return call_widest(fold);
+      fold();
+    };
 #ifdef GRADCORE_OPENMP
-#pragma omp parallel for num_threads(nt) if (big) schedule(static)
-#endif
-    for (int64_t m = 0; m < M; ++m) {
-      Acc acc = init;
-      fold_range(data, p, kept_offset(p, m), 0, K, init, acc);
-      write(m, acc);
+#pragma omp parallel num_threads(nt) if (big)
+    {
+      const int t = omp_get_thread_num(), T_ = omp_get_num_threads();
+      const int64_t chunk = (M + T_ - 1) / T_, m0 = std::min(M, chunk * t);
+      rows(m0, std::min(M, m0 + chunk));
     }
+#else
+    rows(0, M);
+#endif
     return;
   }
   // Few outputs, many inputs each: split K across threads and merge the partial folds.
