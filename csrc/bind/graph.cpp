@@ -158,11 +158,15 @@ py::tuple doctor_grads(const std::vector<TensorPtr>& params, int64_t sample) {
   py::list missing;
   double squares = 0;
   bool native_norm = true;
-  for (const auto& p : params) {
-    const TensorPtr& g = p->grad;
-    if (!g) continue;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Tensor& p = *params[i];
+    const TensorPtr& g = p.grad;
+    if (!g) {
+      if (p.requires_grad) missing.append(i);
+      continue;
+    }
     ++with_grad;
-    most = std::max(most, p->grad_sums);  // changed in place since (clipped, say): still those sums
+    most = std::max(most, p.grad_sums);  // changed in place since (clipped, say): still those sums
     if (!native_norm || !g->device.is_cpu() || !g->is_contiguous()) {
       native_norm = false;
       continue;
@@ -176,8 +180,6 @@ py::tuple doctor_grads(const std::vector<TensorPtr>& params, int64_t sample) {
       default: native_norm = false;
     }
   }
-  for (size_t i = 0; i < params.size(); ++i)
-    if (!params[i]->grad && params[i]->requires_grad) missing.append(i);
   py::object norm = native_norm ? py::object(py::float_(std::sqrt(squares))) : py::object(py::none());
   return py::make_tuple(most, with_grad, missing, norm);
 }
