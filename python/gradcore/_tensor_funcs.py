@@ -71,7 +71,8 @@ def split(tensor, split_size_or_sections, dim=0):
     n = tensor.shape[dim]
     if isinstance(split_size_or_sections, Tensor) and split_size_or_sections.dim() == 0:
         split_size_or_sections = int(split_size_or_sections.item())
-    if isinstance(split_size_or_sections, (list, tuple)) or isinstance(split_size_or_sections, Tensor):
+    by_sizes = isinstance(split_size_or_sections, (list, tuple, Tensor))
+    if by_sizes:
         sizes = [int(s) for s in split_size_or_sections]
         for s in sizes:
             if s < 0:
@@ -90,7 +91,6 @@ def split(tensor, split_size_or_sections, dim=0):
             sizes = [0]
         else:
             sizes = [size] * (n // size) + ([n % size] if n % size else [])
-    by_sizes = isinstance(split_size_or_sections, (list, tuple, Tensor))
     return tuple(tensor._split_with_sizes(sizes, dim, by_sizes))
 
 
