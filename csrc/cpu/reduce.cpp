@@ -120,7 +120,7 @@ struct ArgAcc {
       const T start = IsMax ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
       const T best = call_widest([&] { return lanes_extreme<IsMax>(q, n, start, [](T x) { return x; }, &nan); });
       const int64_t at = call_widest([&] { return lanes_find(q, n, best, nan); });
-      if (at >= n) return false;  // cannot happen (best is one of the values); the generic fold then
+      if (at >= n) return false;  // not reached (best is one of the values); never read past the run
       add(q[at], k + at);
       return true;
     }
